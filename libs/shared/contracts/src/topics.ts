@@ -1,0 +1,22 @@
+/** Topic names. Every topic is keyed by personId (see docs/architecture.md). */
+export const Topics = {
+  lifecycle: 'hr.lifecycle',
+  results: 'provisioning.results',
+  /** One command topic per target kind: provisioning.commands.ldap, .scim, .postgres, ... */
+  commands: (targetKind: string): string => `provisioning.commands.${targetKind}`,
+  siem: 'audit.siem',
+  checkpoints: 'audit.checkpoints',
+} as const;
+
+export const DEAD_LETTER_SUFFIX = '.dlt';
+
+export function deadLetterTopic(topic: string): string {
+  return `${topic}${DEAD_LETTER_SUFFIX}`;
+}
+
+export function isDeadLetterTopic(topic: string): boolean {
+  return topic.endsWith(DEAD_LETTER_SUFFIX);
+}
+
+/** Every topic the platform writes, for consumers that subscribe to all of them (audit). */
+export const ALL_TOPICS_PATTERN = /^(hr|provisioning|policy|connector)\..+/;

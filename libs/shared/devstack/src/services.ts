@@ -1,0 +1,38 @@
+/** The six services, their default ports and what each needs beyond the shared environment. */
+export interface ServiceSpec {
+  name: string;
+  port: number;
+}
+
+export const SERVICES: ServiceSpec[] = [
+  { name: 'hr-ingest', port: 8081 },
+  { name: 'policy', port: 8082 },
+  { name: 'connector-ldap', port: 8083 },
+  { name: 'connector-scim', port: 8084 },
+  { name: 'connector-postgres', port: 8085 },
+  { name: 'audit', port: 8086 },
+];
+
+export interface StackEndpoints {
+  kafkaBrokers: string[];
+  databaseUrl: string;
+  /** PostgreSQL server URL (no database), for targets that get their own database. */
+  serverUrl: string;
+  authPublicKeyFile: string;
+}
+
+/** Environment of one service on the local stack. */
+export function serviceEnv(spec: ServiceSpec, stack: StackEndpoints, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    ...base,
+    KAFKA_BROKERS: stack.kafkaBrokers.join(','),
+    DATABASE_URL: stack.databaseUrl,
+    HTTP_PORT: base[`PROVISIO_${spec.name.toUpperCase().replace(/-/g, '_')}_PORT`] ?? String(spec.port),
+    HTTP_HOST: base['HTTP_HOST'] ?? '127.0.0.1',
+    AUTH_AUDIENCE: 'provisio',
+    AUTH_ISSUER: 'provisio-dev',
+    AUTH_PUBLIC_KEY_FILE: stack.authPublicKeyFile,
+  };
+  if (spec.name === 'connector-postgres') env['TARGET_POSTGRES_URL'] ??= `${stack.serverUrl}/provisio_target`;
+  return env;
+}

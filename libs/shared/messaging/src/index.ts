@@ -1,0 +1,15 @@
+export * from './port.js';
+export { MessagingError, MessagingErrorCode, classifyByFlag, type ErrorClass } from './messaging-error.js';
+export { AVRO_CONTENT_TYPE, CeHeader, envelopeHeaders, extractTraceContext, injectTraceContext, parseEnvelope, traceIdOf, type EventEnvelope } from './envelope.js';
+export { uuidv7 } from './ids.js';
+export { withTopicPrefix } from './prefixed-broker.js';
+export { KafkaJsBroker, type KafkaJsBrokerOptions } from './kafka/kafkajs-broker.js';
+export { toKafkaJsConfig, type KafkaConnectionOptions } from './kafka/kafka-options.js';
+export { InMemoryBroker } from './memory/in-memory-broker.js';
+export { DEFAULT_RETRY, DltHeader, createBatchListener, type ConsumeContext, type ConsumedMessage, type ConsumerRunnerOptions, type MessageHandler, type RetryPolicy } from './consumer-runner.js';
+export { messagingTablesSql } from './outbox/messaging-tables.js';
+export { OutboxWriter, outboxChannel, type OutboxMessage } from './outbox/outbox-writer.js';
+export { OutboxRelay, type OutboxRelayOptions } from './outbox/outbox-relay.js';
+export { Inbox } from './outbox/inbox.js';
+export { KafkaSubscribe, SUBSCRIPTION_EXTRAS, type KafkaSubscriptionOptions } from './nest/kafka-subscribe.decorator.js';
+export { KafkaTransport, PassThroughRpcFilter, type KafkaTransportOptions } from './nest/kafka.transport.js';

@@ -1,0 +1,238 @@
+import { Kafka, logLevel, type Admin, type Consumer, type IHeaders, type LogEntry, type Producer } from 'kafkajs';
+import type { Logger } from 'pino';
+import type { BatchListener, Headers, MessageBroker, OutgoingMessage, RunningSubscription, SubscriptionSpec, TopicSpec } from '../port.js';
+import { toKafkaJsConfig, type KafkaConnectionOptions } from './kafka-options.js';
+
+export interface KafkaJsBrokerOptions extends KafkaConnectionOptions {
+  logger: Logger;
+  defaultPartitions?: number;
+  defaultReplicationFactor?: number;
+}
+
+function toHeaders(h: IHeaders | undefined): Headers {
+  const out: Headers = {};
+  if (!h) return out;
+  for (const [k, v] of Object.entries(h)) {
+    if (v === undefined) continue;
+    const first = Array.isArray(v) ? v[0] : v;
+    if (first !== undefined) out[k] = Buffer.isBuffer(first) ? first.toString('utf8') : String(first);
+  }
+  return out;
+}
+
+function kafkaLogger(logger: Logger) {
+  return () =>
+    ({ level, log }: LogEntry) => {
+      const { message, ...extra } = log;
+      const fields = { lib: 'kafkajs', broker: extra['broker'], error: extra['error'] };
+      // kafkajs logs every retried request failure (coordinator loading, rebalances) at ERROR;
+      // failures that matter reach our code as exceptions and are logged there.
+      if (level === logLevel.ERROR || level === logLevel.WARN) logger.warn(fields, message);
+      else if (level === logLevel.INFO) logger.debug(fields, message);
+    };
+}
+
+/** The kafkajs driver of the messaging port. */
+export class KafkaJsBroker implements MessageBroker {
+  private readonly kafka: Kafka;
+  private producer: Producer | undefined;
+  private producerConnecting: Promise<Producer> | undefined;
+  private admin: Admin | undefined;
+  private readonly subscriptions = new Set<KafkaSubscription>();
+
+  constructor(private readonly options: KafkaJsBrokerOptions) {
+    process.env['KAFKAJS_NO_PARTITIONER_WARNING'] = '1';
+    this.kafka = new Kafka({ ...toKafkaJsConfig(options), logLevel: logLevel.WARN, logCreator: kafkaLogger(options.logger) });
+  }
+
+  async send(messages: OutgoingMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    const producer = await this.getProducer();
+    const byTopic = new Map<string, OutgoingMessage[]>();
+    for (const m of messages) {
+      const list = byTopic.get(m.topic) ?? [];
+      list.push(m);
+      byTopic.set(m.topic, list);
+    }
+    await producer.sendBatch({
+      acks: -1,
+      topicMessages: [...byTopic].map(([topic, list]) => ({
+        topic,
+        messages: list.map((m) => ({ key: m.key, value: m.value, headers: m.headers })),
+      })),
+    });
+  }
+
+  async subscribe(spec: SubscriptionSpec, listener: BatchListener): Promise<RunningSubscription> {
+    const sub = new KafkaSubscription(this.kafka, spec, listener, this.options.logger, () => this.getAdmin());
+    await sub.start();
+    this.subscriptions.add(sub);
+    return {
+      groupId: spec.groupId,
+      stop: async () => {
+        this.subscriptions.delete(sub);
+        await sub.stop();
+      },
+    };
+  }
+
+  async ensureTopics(topics: TopicSpec[]): Promise<void> {
+    const admin = await this.getAdmin();
+    const existing = new Set(await admin.listTopics());
+    const missing = topics.filter((t) => !existing.has(t.topic));
+    if (missing.length === 0) return;
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: missing.map((t) => ({
+        topic: t.topic,
+        numPartitions: t.partitions ?? this.options.defaultPartitions ?? 3,
+        replicationFactor: t.replicationFactor ?? this.options.defaultReplicationFactor ?? -1,
+        configEntries: Object.entries(t.config ?? {}).map(([name, value]) => ({ name, value })),
+      })),
+    });
+  }
+
+  async ping(): Promise<void> {
+    const admin = await this.getAdmin();
+    await admin.describeCluster();
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.subscriptions].map((s) => s.stop()));
+    this.subscriptions.clear();
+    await this.producer?.disconnect().catch(() => undefined);
+    await this.admin?.disconnect().catch(() => undefined);
+    this.producer = undefined;
+    this.producerConnecting = undefined;
+    this.admin = undefined;
+  }
+
+  private async getProducer(): Promise<Producer> {
+    if (this.producer) return this.producer;
+    this.producerConnecting ??= (async () => {
+      // Idempotent with one request in flight: no duplicates from retries, order kept per partition.
+      const p = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+      try {
+        await p.connect();
+      } catch (e) {
+        this.producerConnecting = undefined;
+        throw e;
+      }
+      this.producer = p;
+      return p;
+    })();
+    return this.producerConnecting;
+  }
+
+  private async getAdmin(): Promise<Admin> {
+    if (this.admin) return this.admin;
+    const a = this.kafka.admin();
+    await a.connect();
+    this.admin = a;
+    return a;
+  }
+}
+
+class KafkaSubscription {
+  private consumer: Consumer | undefined;
+  private stopping = false;
+  private refreshTimer: NodeJS.Timeout | undefined;
+  private knownTopics = new Set<string>();
+  private restarting: Promise<void> | undefined;
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly spec: SubscriptionSpec,
+    private readonly listener: BatchListener,
+    private readonly logger: Logger,
+    private readonly admin: () => Promise<Admin>,
+  ) {}
+
+  async start(): Promise<void> {
+    const consumer = this.kafka.consumer({
+      groupId: this.spec.groupId,
+      sessionTimeout: this.spec.sessionTimeoutMs ?? 30000,
+      rebalanceTimeout: 60000,
+      heartbeatInterval: 3000,
+      maxWaitTimeInMs: 100,
+      allowAutoTopicCreation: false,
+      retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 10000 },
+    });
+    await consumer.connect();
+    if (this.spec.topicPattern) {
+      this.knownTopics = await this.matchingTopics();
+      await consumer.subscribe({ topics: [this.spec.topicPattern], fromBeginning: this.spec.fromBeginning ?? true });
+      this.scheduleRefresh();
+    } else {
+      await consumer.subscribe({ topics: this.spec.topics ?? [], fromBeginning: this.spec.fromBeginning ?? true });
+    }
+    this.consumer = consumer;
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.spec.partitionsConcurrently ?? 3,
+      eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
+        if (batch.messages.length === 0) return;
+        const records = batch.messages.map((m) => ({
+          topic: batch.topic,
+          partition: batch.partition,
+          offset: m.offset,
+          key: m.key,
+          value: m.value,
+          headers: toHeaders(m.headers),
+          timestamp: Number(m.timestamp),
+        }));
+        await this.listener(
+          { topic: batch.topic, partition: batch.partition, records, lag: Number(batch.offsetLag()) },
+          {
+            heartbeat,
+            isActive: () => !this.stopping && isRunning() && !isStale(),
+            commit: async (offset: string) => {
+              resolveOffset(offset);
+              await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(offset) + 1n).toString() }]);
+            },
+          },
+        );
+      },
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.refreshTimer);
+    await this.restarting?.catch(() => undefined);
+    await this.consumer?.disconnect().catch((e: unknown) => this.logger.warn({ err: e }, 'consumer disconnect failed'));
+    this.consumer = undefined;
+  }
+
+  private async matchingTopics(): Promise<Set<string>> {
+    const admin = await this.admin();
+    return new Set((await admin.listTopics()).filter((t) => this.spec.topicPattern!.test(t)));
+  }
+
+  // kafkajs resolves a pattern once, at subscribe time; re-subscribe when new topics match.
+  private scheduleRefresh(): void {
+    this.refreshTimer = setTimeout(() => {
+      void (async () => {
+        try {
+          const now = await this.matchingTopics();
+          const added = [...now].filter((t) => !this.knownTopics.has(t));
+          if (added.length > 0 && !this.stopping) {
+            this.logger.info({ group: this.spec.groupId, added }, 'new topics match the subscription; re-subscribing');
+            this.restarting = (async () => {
+              await this.consumer?.disconnect();
+              if (!this.stopping) await this.start();
+            })();
+            await this.restarting;
+            this.restarting = undefined;
+            return;
+          }
+        } catch (e) {
+          this.logger.warn({ err: e, group: this.spec.groupId }, 'topic refresh failed');
+        }
+        if (!this.stopping) this.scheduleRefresh();
+      })();
+    }, this.spec.topicRefreshMs ?? 30000);
+    this.refreshTimer.unref();
+  }
+}

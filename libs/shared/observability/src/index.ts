@@ -1,0 +1,10 @@
+export { HealthRegistry, type HealthCheck, type ReadinessReport } from './health.js';
+export { createLogger, type Logger, type LoggerConfig } from './logger.js';
+export { PROVISIONING_LATENCY_BUCKETS, collectProcessMetrics, counter, gauge, histogram, metricsRegistry, provisioningLatency } from './metrics.js';
+export { REDACTED, isPiiKey, redactPii, scrubString } from './redaction.js';
+export { activeTraceIds, failSpan, shutdownTelemetry, startTelemetry, tracer, type TelemetryOptions } from './telemetry.js';
+export { AppLogger } from './nest/app-logger.js';
+export { HttpTracingMiddleware } from './nest/http-tracing.middleware.js';
+export { LOGGER, ObservabilityModule } from './nest/observability.module.js';
+export { ObservabilityController } from './nest/observability.controller.js';
+export { PUBLIC_ROUTE, Public } from './public-route.js';

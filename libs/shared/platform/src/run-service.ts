@@ -1,0 +1,62 @@
+import 'reflect-metadata';
+import type { INestApplication, Type, DynamicModule } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { KafkaTransport, PassThroughRpcFilter } from '@provisio/messaging';
+import { AppLogger, collectProcessMetrics, shutdownTelemetry, startTelemetry, type Logger } from '@provisio/observability';
+
+export interface RunServiceOptions {
+  service: string;
+  module: Type | DynamicModule;
+  logger: Logger;
+  http: { port: number; host: string };
+  /** OpenAPI title and description; the document is served at /docs and /docs/openapi.json. */
+  openapi?: { title: string; description: string; bearerAuth?: boolean };
+}
+
+export interface RunningService {
+  app: INestApplication;
+  /** Base URL the HTTP API listens on. */
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * The one way every service starts (main.ts and tests alike): telemetry first, buffered logs,
+ * shutdown hooks, migrations during init, Kafka consumers only after init, then HTTP.
+ */
+export async function runService(options: RunServiceOptions): Promise<RunningService> {
+  startTelemetry(options.service);
+  collectProcessMetrics(options.service);
+  const app = await NestFactory.create(options.module, { bufferLogs: true, rawBody: true, logger: new AppLogger(options.logger) });
+  app.useLogger(app.get(AppLogger));
+  app.enableShutdownHooks();
+  if (options.openapi) {
+    let builder = new DocumentBuilder().setTitle(options.openapi.title).setDescription(options.openapi.description).setVersion('1');
+    if (options.openapi.bearerAuth) builder = builder.addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
+    SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, builder.build()), { jsonDocumentUrl: 'docs/openapi.json' });
+  }
+  // Connect the transport before init so its global filter applies; consumers start after init.
+  const microservice = app.connectMicroservice({ strategy: app.get(KafkaTransport) }, { inheritAppConfig: false });
+  microservice.useGlobalFilters(new PassThroughRpcFilter());
+  await app.init();
+  await app.startAllMicroservices();
+  await app.listen(options.http.port, options.http.host);
+  const address = app.getHttpServer().address() as { port: number } | null;
+  const url = `http://${options.http.host === '0.0.0.0' ? '127.0.0.1' : options.http.host}:${address?.port ?? options.http.port}`;
+  options.logger.info({ url }, `${options.service} listening`);
+  return {
+    app,
+    url,
+    close: async () => {
+      await app.close();
+    },
+  };
+}
+
+/** For main.ts: exit non-zero with a readable message when start-up fails. */
+export async function exitOnStartupFailure(logger: Logger, e: unknown): Promise<never> {
+  logger.fatal({ err: e }, 'start-up failed');
+  await shutdownTelemetry();
+  process.exit(1);
+}

@@ -1,0 +1,115 @@
+import { createPrivateKey, randomBytes } from 'node:crypto';
+import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
+import { SignJWT } from 'jose';
+import pg from 'pg';
+import { TestEnv, requireEnv } from './stack-env.js';
+
+export function uniqueId(prefix = 't'): string {
+  return `${prefix}${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+}
+
+/** A topic prefix of its own, so tests share the broker without seeing each other's records. */
+export function uniqueTopicPrefix(): string {
+  return `${uniqueId('test')}.`;
+}
+
+export async function waitFor<T>(check: () => Promise<T | undefined | false | null>, o: { timeoutMs?: number; intervalMs?: number; what?: string } = {}): Promise<T> {
+  const deadline = Date.now() + (o.timeoutMs ?? 20_000);
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined && v !== false && v !== null) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${o.what ?? 'condition'}${last ? `: ${(last as Error).message}` : ''}`);
+    await new Promise((r) => setTimeout(r, o.intervalMs ?? 100));
+  }
+}
+
+export interface TestDatabase {
+  name: string;
+  url: string;
+  query<R extends pg.QueryResultRow = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<R[]>;
+  drop(): Promise<void>;
+}
+
+/** A fresh, empty database for one test file. */
+export async function createTestDatabase(prefix = 'test'): Promise<TestDatabase> {
+  const server = requireEnv(TestEnv.postgresServer);
+  const name = uniqueId(`${prefix}_`).toLowerCase().replace(/[^a-z0-9_]/g, '_');
+  const admin = new pg.Client({ connectionString: `${server}/postgres` });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE "${name}"`);
+  await admin.end();
+  const url = `${server}/${name}`;
+  const pool = new pg.Pool({ connectionString: url, max: 2 });
+  return {
+    name,
+    url,
+    query: async <R extends pg.QueryResultRow>(sql: string, params?: unknown[]) => (await pool.query<R>(sql, params)).rows,
+    drop: async () => {
+      await pool.end();
+      const c = new pg.Client({ connectionString: `${server}/postgres` });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+export function kafkaBrokers(): string[] {
+  return requireEnv(TestEnv.kafkaBrokers).split(',');
+}
+
+export function testKafka(clientId = 'provisio-test'): Kafka {
+  return new Kafka({ brokers: kafkaBrokers(), clientId, logLevel: logLevel.NOTHING });
+}
+
+/** Reads a topic from the beginning until `count` records arrived (or fails after the timeout). */
+export async function readTopic(topic: string, count: number, timeoutMs = 20_000): Promise<KafkaMessage[]> {
+  const kafka = testKafka();
+  const consumer = kafka.consumer({ groupId: uniqueId('reader-'), maxWaitTimeInMs: 100 });
+  const got: KafkaMessage[] = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({ eachMessage: async ({ message }) => void got.push(message) });
+    await waitFor(async () => got.length >= count, { timeoutMs, what: `${count} records on ${topic} (got ${got.length})` });
+    return got;
+  } finally {
+    await consumer.disconnect();
+  }
+}
+
+export const ALL_TEST_SCOPES = ['hr:read', 'hr:write', 'policy:read', 'policy:write', 'connector:read', 'connector:write', 'audit:read', 'audit:admin'];
+
+/** A bearer token signed with the run's test key (services get the public key through env). */
+export async function mintToken(scopes: string[] = ALL_TEST_SCOPES, o: { audience?: string; expiresInSec?: number; subject?: string } = {}): Promise<string> {
+  return new SignJWT({ scope: scopes.join(' ') })
+    .setProtectedHeader({ alg: 'EdDSA' })
+    .setIssuer('provisio-test')
+    .setAudience(o.audience ?? 'provisio')
+    .setSubject(o.subject ?? 'test-user')
+    .setIssuedAt()
+    .setExpirationTime(Math.floor(Date.now() / 1000) + (o.expiresInSec ?? 600))
+    .sign(createPrivateKey(requireEnv(TestEnv.authPrivateKey)));
+}
+
+/** Environment for booting a service through its bootstrap() against the test stack. */
+export function serviceTestEnv(o: { databaseUrl: string; topicPrefix: string; port?: number; extra?: Record<string, string> }): Record<string, string> {
+  return {
+    KAFKA_BROKERS: requireEnv(TestEnv.kafkaBrokers),
+    KAFKA_TOPIC_PREFIX: o.topicPrefix,
+    KAFKA_DEFAULT_PARTITIONS: '3',
+    DATABASE_URL: o.databaseUrl,
+    HTTP_PORT: String(o.port ?? 0),
+    HTTP_HOST: '127.0.0.1',
+    LOG_LEVEL: process.env['PROVISIO_TEST_LOG_LEVEL'] ?? 'warn',
+    AUTH_PUBLIC_KEY: requireEnv(TestEnv.authPublicKey),
+    AUTH_ISSUER: 'provisio-test',
+    AUTH_AUDIENCE: 'provisio',
+    ...o.extra,
+  };
+}

@@ -1,0 +1,2 @@
+export { ALL_TEST_SCOPES, createTestDatabase, kafkaBrokers, mintToken, readTopic, serviceTestEnv, testKafka, uniqueId, uniqueTopicPrefix, waitFor, type TestDatabase } from './helpers.js';
+export { TestEnv, requireEnv } from './stack-env.js';

@@ -1,0 +1,3 @@
+import { startTelemetry } from '@provisio/observability';
+startTelemetry('connector-ldap');
+await (await import('./bootstrap.js')).main();

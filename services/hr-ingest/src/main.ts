@@ -1,0 +1,3 @@
+import { startTelemetry } from '@provisio/observability';
+startTelemetry('hr-ingest');
+await (await import('./bootstrap.js')).main();

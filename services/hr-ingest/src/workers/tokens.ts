@@ -1,0 +1,1 @@
+export const PERSONS = Symbol('PERSONS');

@@ -1,0 +1,1 @@
+export const TARGET_ACCOUNTS = Symbol('TARGET_ACCOUNTS');
