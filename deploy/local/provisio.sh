@@ -2,11 +2,12 @@
 # Provisio's local entry point. It makes sure a supported Node.js (22+, Node 24 LTS preferred)
 # is available, installs dependencies, builds, and then hands over to the Node tooling.
 #
-#   deploy/local/provisio.sh start            set up, start Kafka + Postgres, run all six services
-#   deploy/local/provisio.sh test [jest args] set up and run every test (the stack is started on demand)
-#   deploy/local/provisio.sh stack up|down|status
-#   deploy/local/provisio.sh setup            only install Node (if needed), dependencies and build
-#   deploy/local/provisio.sh exec <cmd...>    run a command with the project's Node on PATH
+#   start              set up, start Kafka + Postgres, run all six services (Ctrl-C stops)
+#   test [jest args]   set up and run every test; the stack is started on demand
+#   lint | typecheck   ESLint with module boundaries + import-cycle check | tsc --noEmit
+#   bench              throughput and latency figures (bench/)
+#   stack up|down|status, token [scopes...], setup, build
+#   exec <cmd...>      run a command with the project's Node on PATH
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -60,15 +61,24 @@ ensure_deps() {
   fi
 }
 
-build() { (cd "$ROOT" && npm run --silent build); }
+build() {
+  (cd "$ROOT" && node libs/shared/contracts/tools/codegen.ts && node deploy/local/build.ts)
+}
+
+JEST=(node --experimental-vm-modules --disable-warning=ExperimentalWarning --disable-warning=TimeoutNegativeWarning node_modules/jest/bin/jest.js)
 
 cmd="${1:-start}"; shift || true
 case "$cmd" in
   setup) ensure_node; ensure_deps; build ;;
+  build) ensure_node; ensure_deps; build ;;
   start) ensure_node; ensure_deps; build; exec node "$ROOT/libs/shared/devstack/dist/cli.js" start "$@" ;;
-  test)  ensure_node; ensure_deps; build; cd "$ROOT"; exec npm run --silent test:all -- "$@" ;;
+  test)  ensure_node; ensure_deps; build; cd "$ROOT"; exec "${JEST[@]}" "$@" ;;
+  lint)  ensure_node; ensure_deps; cd "$ROOT"; NX_DAEMON=false npx nx show projects >/dev/null
+         npx eslint . --max-warnings=0 && npx depcruise libs services bench deploy --config .dependency-cruiser.cjs ;;
+  typecheck) ensure_node; ensure_deps; cd "$ROOT"; node libs/shared/contracts/tools/codegen.ts; exec npx tsc -p tsconfig.json --noEmit ;;
+  bench) ensure_node; ensure_deps; build; cd "$ROOT"; exec node --disable-warning=TimeoutNegativeWarning bench/run.ts "$@" ;;
   stack) ensure_node; ensure_deps; build; exec node "$ROOT/libs/shared/devstack/dist/cli.js" stack "$@" ;;
   token) ensure_node; ensure_deps; [[ -f "$ROOT/libs/shared/devstack/dist/cli.js" ]] || build; exec node "$ROOT/libs/shared/devstack/dist/cli.js" token "$@" ;;
   exec)  ensure_node; exec "$@" ;;
-  *) die "unknown command '$cmd' (use start, test, stack, setup or exec)" ;;
+  *) die "unknown command '$cmd' (start, test, lint, typecheck, bench, stack, token, setup, build, exec)" ;;
 esac

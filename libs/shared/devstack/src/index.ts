@@ -5,3 +5,4 @@ export { DEFAULT_DATABASE, ensureDatabase, ensurePostgres, postgresAnswers, stop
 export { PrerequisiteError, commandExists, isAlive, portOpen, run, spawnDetached, stopPid, waitUntil } from './process-utils.js';
 export { SERVICES, serviceEnv, type ServiceSpec, type StackEndpoints } from './services.js';
 export { stackDown, stackUp, type Stack } from './stack.js';
+export { TestEnv, requireEnv } from './test-env.js';

@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { DataSource, type EntityManager, type MigrationInterface, type MixedList, type EntitySchema, type QueryRunner } from 'typeorm';
 import { isTransientDatabaseError } from './database-errors.js';
 

@@ -1,6 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { brokerAnswers, ensureKafka, ensurePostgres, postgresAnswers } from '@provisio/devstack';
-import { TestEnv } from './stack-env.js';
+import { TestEnv, brokerAnswers, ensureKafka, ensurePostgres, postgresAnswers } from '@provisio/devstack';
 
 interface Started {
   kafka?: boolean;

@@ -2,7 +2,7 @@ import { createPrivateKey, randomBytes } from 'node:crypto';
 import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
 import { SignJWT } from 'jose';
 import pg from 'pg';
-import { TestEnv, requireEnv } from './stack-env.js';
+import { TestEnv, requireEnv } from '@provisio/devstack';
 
 export function uniqueId(prefix = 't'): string {
   return `${prefix}${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;

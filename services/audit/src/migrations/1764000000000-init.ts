@@ -18,6 +18,7 @@ export class Init1764000000000 implements MigrationInterface {
       payload_json jsonb,
       ce_id text,
       ce_type text,
+      ce_time timestamptz,
       trace_id text,
       kafka_timestamp timestamptz NOT NULL,
       recorded_at timestamptz NOT NULL DEFAULT now(),

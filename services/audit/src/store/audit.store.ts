@@ -34,7 +34,7 @@ export class AuditStore {
     const cols = {
       topic: [] as string[], partition: [] as number[], offset: [] as string[], key: [] as (string | null)[], headers: [] as string[],
       payload: [] as (Buffer | null)[], json: [] as (string | null)[], ceId: [] as (string | null)[], ceType: [] as (string | null)[],
-      trace: [] as (string | null)[], ts: [] as string[],
+      trace: [] as (string | null)[], ts: [] as string[], ceTime: [] as (string | null)[],
     };
     for (const m of batch) {
       let json: string | null = null;
@@ -54,23 +54,28 @@ export class AuditStore {
       cols.json.push(json);
       cols.ceId.push(m.envelope.id ?? null);
       cols.ceType.push(m.envelope.type ?? null);
+      cols.ceTime.push(m.envelope.time && !Number.isNaN(Date.parse(m.envelope.time)) ? m.envelope.time : null);
       cols.trace.push(traceIdOf(m.headers) ?? null);
       cols.ts.push(new Date(m.timestamp).toISOString());
     }
     const r = await this.db.sql.query(
-      `INSERT INTO ${this.table} (topic, kafka_partition, kafka_offset, record_key, headers, payload, payload_json, ce_id, ce_type, trace_id, kafka_timestamp)
-       SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::text[], $5::jsonb[], $6::bytea[], $7::jsonb[], $8::text[], $9::text[], $10::text[], $11::timestamptz[])
+      `INSERT INTO ${this.table} (topic, kafka_partition, kafka_offset, record_key, headers, payload, payload_json, ce_id, ce_type, trace_id, kafka_timestamp, ce_time)
+       SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::text[], $5::jsonb[], $6::bytea[], $7::jsonb[], $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::timestamptz[])
        ON CONFLICT (topic, kafka_partition, kafka_offset) DO NOTHING`,
-      [cols.topic, cols.partition, cols.offset, cols.key, cols.headers, cols.payload, cols.json, cols.ceId, cols.ceType, cols.trace, cols.ts],
+      [cols.topic, cols.partition, cols.offset, cols.key, cols.headers, cols.payload, cols.json, cols.ceId, cols.ceType, cols.trace, cols.ts, cols.ceTime],
     );
     return r.rowCount ?? 0;
   }
 
-  /** A person's records in the order audit received them. */
+  /**
+   * A person's records in causal order. Audit receives topics in parallel, so arrival order is
+   * not causal; the CloudEvents time of each fact is (each step is written after the one it
+   * reacts to), with arrival as the tie-breaker.
+   */
   async timeline(personId: string, limit = 500): Promise<StoredRecord[]> {
     const r = await this.db.sql.query<{
       id: string; topic: string; kafka_partition: number; kafka_offset: string; record_key: string | null; ce_id: string | null; ce_type: string | null; trace_id: string | null; payload_json: unknown;
-    }>(`SELECT id, topic, kafka_partition, kafka_offset, record_key, ce_id, ce_type, trace_id, payload_json FROM ${this.table} WHERE record_key = $1 ORDER BY id LIMIT $2`, [personId, limit]);
+    }>(`SELECT id, topic, kafka_partition, kafka_offset, record_key, ce_id, ce_type, trace_id, payload_json FROM ${this.table} WHERE record_key = $1 ORDER BY COALESCE(ce_time, kafka_timestamp), id LIMIT $2`, [personId, limit]);
     return r.rows.map((x) => ({
       id: x.id, topic: x.topic, partition: x.kafka_partition, offset: x.kafka_offset, key: x.record_key, ceId: x.ce_id, ceType: x.ce_type, traceId: x.trace_id, payload: x.payload_json,
     }));

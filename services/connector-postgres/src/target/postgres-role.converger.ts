@@ -27,8 +27,9 @@ export class PostgresRoleConverger implements Converger {
     );
     const current = found.rows[0];
     const ops: TargetOperation[] = [];
-    if (current && !current.comment?.startsWith(MANAGED_PREFIX)) {
-      throw Object.assign(new Error(`role ${c.accountName} exists and is not managed by Provisio`), { retriable: false, code: 'ROLE_NOT_MANAGED' });
+    if (current && current.comment !== `${MANAGED_PREFIX}${c.personId}`) {
+      // Never adopt a role someone else created, nor one Provisio manages for another person.
+      throw Object.assign(new Error(`role ${c.accountName} exists and is not managed by Provisio for this person`), { retriable: false, code: 'ROLE_NOT_MANAGED' });
     }
     if (c.state === 'ABSENT') {
       if (current) {

@@ -111,7 +111,13 @@ export class KafkaJsBroker implements MessageBroker {
     if (this.producer) return this.producer;
     this.producerConnecting ??= (async () => {
       // Idempotent with one request in flight: no duplicates from retries, order kept per partition.
-      const p = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+      const p = this.kafka.producer({
+        idempotent: true,
+        maxInFlightRequests: 1,
+        allowAutoTopicCreation: false,
+        // Idempotence needs unbounded retries; close() interrupts a send that waits for the broker.
+        retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 10000 },
+      });
       try {
         await p.connect();
       } catch (e) {

@@ -62,11 +62,17 @@ export class OutboxRelay {
     this.loop = this.run();
   }
 
-  /** Stops after the batch in flight; unpublished rows stay for the next start. */
-  async stop(): Promise<void> {
+  /**
+   * Stops after the batch in flight; unpublished rows stay for the next start. A send that waits
+   * for an unreachable broker is abandoned after `graceMs` (closing the broker interrupts it and
+   * its rows roll back).
+   */
+  async stop(graceMs = 10_000): Promise<void> {
     this.running = false;
     this.wake?.();
-    await this.loop;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.loop, new Promise((r) => (timer = setTimeout(r, graceMs)))]);
+    clearTimeout(timer);
     await this.releaseSession();
   }
 

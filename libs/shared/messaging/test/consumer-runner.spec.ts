@@ -1,0 +1,124 @@
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { createLogger } from '@provisio/observability';
+import { DltHeader, InMemoryBroker, MessagingError, MessagingErrorCode, createBatchListener, type ConsumedMessage, type MessageHandler } from '../src/index.js';
+import { Writable } from 'node:stream';
+
+const silent = createLogger({ service: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+const fastRetry = { initialDelayMs: 1, maxDelayMs: 5, unknownErrorAttempts: 3 };
+
+async function until(check: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe('consumer runner', () => {
+  let broker: InMemoryBroker;
+  afterEach(async () => broker.close());
+
+  async function consume(handler: MessageHandler<Buffer | null>, mode: 'record' | 'batch' = 'record') {
+    await broker.subscribe({ groupId: 'g', topics: ['t'] }, createBatchListener(handler, { groupId: 'g', mode, broker, logger: silent, retry: fastRetry }));
+  }
+
+  const send = (values: string[], key = 'k') => broker.send(values.map((v) => ({ topic: 't', key, value: Buffer.from(v), headers: { ce_id: v } })));
+
+  it('delivers records in partition order and commits after the handler returned', async () => {
+    broker = new InMemoryBroker();
+    const seen: string[] = [];
+    await send(['a', 'b', 'c']);
+    await consume(async ([m]) => void seen.push(m!.value!.toString()));
+    await until(() => broker.committedOffset('g', 't', 0) === '2');
+    expect(seen).toEqual(['a', 'b', 'c']);
+  });
+
+  it('retries a transient error in place, keeping order, without dead-lettering', async () => {
+    broker = new InMemoryBroker();
+    const seen: string[] = [];
+    let failures = 0;
+    await send(['a', 'b']);
+    await consume(async ([m]) => {
+      const v = m!.value!.toString();
+      if (v === 'a' && failures < 4) {
+        failures++;
+        throw new MessagingError(MessagingErrorCode.BrokerUnavailable, 'target down', true);
+      }
+      seen.push(v);
+    });
+    await until(() => broker.committedOffset('g', 't', 0) === '1');
+    expect(failures).toBe(4);
+    expect(seen).toEqual(['a', 'b']);
+    expect(broker.records('t.dlt')).toHaveLength(0);
+  });
+
+  it('dead-letters a permanent error at once with the original bytes and error headers, and moves on', async () => {
+    broker = new InMemoryBroker();
+    const seen: string[] = [];
+    let attempts = 0;
+    await send(['good1', 'poison', 'good2']);
+    await consume(async ([m]) => {
+      const v = m!.value!.toString();
+      if (v === 'poison') {
+        attempts++;
+        throw Object.assign(new Error('invalid data'), { retriable: false, code: 'BAD_DATA' });
+      }
+      seen.push(v);
+    });
+    await until(() => broker.committedOffset('g', 't', 0) === '2');
+    expect(attempts).toBe(1);
+    expect(seen).toEqual(['good1', 'good2']);
+    const [dead] = broker.records('t.dlt');
+    expect(dead!.value!.toString()).toBe('poison');
+    expect(dead!.key!.toString()).toBe('k');
+    expect(dead!.headers).toMatchObject({
+      ce_id: 'poison',
+      [DltHeader.topic]: 't',
+      [DltHeader.partition]: '0',
+      [DltHeader.offset]: '1',
+      [DltHeader.group]: 'g',
+      [DltHeader.errorClass]: 'Error',
+      [DltHeader.errorCode]: 'BAD_DATA',
+      [DltHeader.errorMessage]: 'invalid data',
+      [DltHeader.attempts]: '1',
+    });
+  });
+
+  it('gives an error of unknown kind a bounded number of attempts before dead-lettering it', async () => {
+    broker = new InMemoryBroker();
+    let attempts = 0;
+    await send(['x']);
+    await consume(async () => {
+      attempts++;
+      throw new TypeError('bug');
+    });
+    await until(() => broker.records('t.dlt').length === 1);
+    expect(attempts).toBe(3);
+    expect(broker.records('t.dlt')[0]!.headers[DltHeader.attempts]).toBe('3');
+  });
+
+  it('keeps retrying the dead-letter write rather than losing the record', async () => {
+    broker = new InMemoryBroker();
+    await send(['poison']);
+    broker.failNextSends = 2;
+    await consume(async () => {
+      throw Object.assign(new Error('bad'), { retriable: false });
+    });
+    await until(() => broker.records('t.dlt').length === 1);
+    expect(broker.committedOffset('g', 't', 0)).toBe('0');
+  });
+
+  it('in batch mode hands the whole batch over, and isolates a poison record on a permanent failure', async () => {
+    broker = new InMemoryBroker();
+    const batches: string[][] = [];
+    await send(['a', 'bad', 'c']);
+    await consume(async (ms: ConsumedMessage<Buffer | null>[]) => {
+      const values = ms.map((m) => m.value!.toString());
+      if (values.includes('bad')) throw Object.assign(new Error('bad record'), { retriable: false });
+      batches.push(values);
+    }, 'batch');
+    await until(() => broker.committedOffset('g', 't', 0) === '2');
+    expect(batches).toEqual([['a'], ['c']]);
+    expect(broker.records('t.dlt').map((r) => r.value!.toString())).toEqual(['bad']);
+  });
+});
