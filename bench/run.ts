@@ -1,0 +1,35 @@
+// `npm run bench [suite] [--joiners N] [--runs N] [--concurrency N]` — prints figures; numbers
+// from a noisy 2-core machine are reported as medians over several runs.
+import { TestEnv, ensureKafka, ensurePostgres } from '@provisio/devstack';
+import { generateKeyPairSync } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { pipelineBench } from './pipeline.ts';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    joiners: { type: 'string', default: '1000' },
+    runs: { type: 'string', default: '3' },
+    concurrency: { type: 'string', default: '16' },
+  },
+});
+
+const log = (l: string) => process.stderr.write(`[bench] ${l}\n`);
+const postgres = await ensurePostgres(log);
+const kafka = await ensureKafka({ log });
+const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+process.env[TestEnv.kafkaBrokers] = kafka.brokers.join(',');
+process.env[TestEnv.postgresServer] = postgres.serverUrl;
+process.env[TestEnv.authPublicKey] = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+process.env[TestEnv.authPrivateKey] = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+
+const suites: Record<string, () => Promise<void>> = {
+  pipeline: () => pipelineBench({ joiners: Number(values.joiners), runs: Number(values.runs), concurrency: Number(values.concurrency) }),
+};
+const chosen = positionals.length > 0 ? positionals : Object.keys(suites);
+for (const name of chosen) {
+  const suite = suites[name];
+  if (!suite) throw new Error(`unknown suite ${name}; suites: ${Object.keys(suites).join(', ')}`);
+  await suite();
+}
+process.exit(0);
