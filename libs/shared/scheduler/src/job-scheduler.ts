@@ -1,0 +1,161 @@
+import { counter } from '@provisio/observability';
+import { quoteIdent, type Database, type SqlClient, type Tx } from '@provisio/persistence';
+import type { Logger } from 'pino';
+
+export interface ScheduledJob<P = unknown> {
+  id: string;
+  kind: string;
+  key: string;
+  dueAt: Date;
+  payload: P;
+  attempts: number;
+}
+
+export type JobHandler<P = unknown> = (job: ScheduledJob<P>, tx: Tx) => Promise<void>;
+
+export interface JobSchedulerOptions {
+  db: Database;
+  schema: string;
+  logger: Logger;
+  pollIntervalMs?: number;
+  batchSize?: number;
+  /** Attempts before a job is marked failed (it stays in the table with its last error). */
+  maxAttempts?: number;
+}
+
+interface Row {
+  id: string;
+  kind: string;
+  job_key: string;
+  due_at: Date;
+  payload: unknown;
+  attempts: number;
+}
+
+const fired = counter('provisio_scheduled_jobs_total', 'Scheduled jobs run, by kind and outcome', ['kind', 'outcome']);
+
+/**
+ * Durable time-based work (effective-dated leavers, grace periods, retention deletes, expiries).
+ *
+ * A job runs inside the same transaction that marks it done, so its database effects — including
+ * outbox rows — commit exactly once; `FOR UPDATE SKIP LOCKED` lets several replicas share the
+ * table without running a job twice, and a crash rolls the job back for a later pass. Jobs
+ * survive restarts because they live in PostgreSQL. Rescheduling a (kind, key) replaces its
+ * pending job.
+ */
+export class JobScheduler {
+  private readonly table: string;
+  private readonly handlers = new Map<string, JobHandler>();
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+
+  constructor(private readonly o: JobSchedulerOptions) {
+    this.table = `${quoteIdent(o.schema)}.scheduled_jobs`;
+  }
+
+  register<P>(kind: string, handler: JobHandler<P>): void {
+    this.handlers.set(kind, handler as JobHandler);
+  }
+
+  /** Schedules (or reschedules) a job in the caller's transaction. */
+  async schedule(sql: SqlClient, job: { kind: string; key: string; dueAt: Date; payload?: unknown }): Promise<void> {
+    await sql.query(
+      `INSERT INTO ${this.table} (kind, job_key, due_at, payload) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (kind, job_key) WHERE status = 'pending' DO UPDATE SET due_at = EXCLUDED.due_at, payload = EXCLUDED.payload, attempts = 0, last_error = NULL`,
+      [job.kind, job.key, job.dueAt, JSON.stringify(job.payload ?? {})],
+    );
+  }
+
+  /** Cancels a pending job; true when there was one. */
+  async cancel(sql: SqlClient, kind: string, key: string): Promise<boolean> {
+    const r = await sql.query(`UPDATE ${this.table} SET status = 'cancelled', done_at = now() WHERE kind = $1 AND job_key = $2 AND status = 'pending'`, [kind, key]);
+    return (r.rowCount ?? 0) > 0;
+  }
+
+  async pending(sql: SqlClient, filter: { kind?: string; keyPrefix?: string } = {}): Promise<ScheduledJob[]> {
+    const r = await sql.query<Row>(
+      `SELECT id, kind, job_key, due_at, payload, attempts FROM ${this.table}
+       WHERE status = 'pending' AND ($1::text IS NULL OR kind = $1) AND ($2::text IS NULL OR job_key LIKE $2 || '%') ORDER BY due_at, id`,
+      [filter.kind ?? null, filter.keyPrefix ?? null],
+    );
+    return r.rows.map(toJob);
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+  }
+
+  /** Runs every job due at `now` (tests, and each polling pass). Returns how many ran. */
+  async runDue(now: Date = new Date()): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const n = await this.runBatch(now);
+      total += n;
+      if (n < (this.o.batchSize ?? 100)) return total;
+    }
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      try {
+        await this.runDue();
+      } catch (e) {
+        this.o.logger.warn({ err: e }, 'scheduler pass failed; will retry');
+      }
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, this.o.pollIntervalMs ?? 1000);
+        this.wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+    }
+  }
+
+  private async runBatch(now: Date): Promise<number> {
+    return this.o.db.transaction(async (tx) => {
+      const { rows } = await tx.sql.query<Row>(
+        `SELECT id, kind, job_key, due_at, payload, attempts FROM ${this.table}
+         WHERE status = 'pending' AND due_at <= $1 ORDER BY due_at, id LIMIT $2 FOR UPDATE SKIP LOCKED`,
+        [now, this.o.batchSize ?? 100],
+      );
+      for (const row of rows) {
+        const job = toJob(row);
+        const handler = this.handlers.get(job.kind);
+        await tx.sql.query('SAVEPOINT job');
+        try {
+          if (!handler) throw new Error(`no handler registered for job kind ${job.kind}`);
+          await handler(job, tx);
+          await tx.sql.query(`UPDATE ${this.table} SET status = 'done', done_at = now(), attempts = attempts + 1 WHERE id = $1`, [job.id]);
+          await tx.sql.query('RELEASE SAVEPOINT job');
+          fired.inc({ kind: job.kind, outcome: 'done' });
+        } catch (e) {
+          await tx.sql.query('ROLLBACK TO SAVEPOINT job');
+          const attempts = job.attempts + 1;
+          const failed = attempts >= (this.o.maxAttempts ?? 10);
+          const backoffSec = Math.min(3600, 2 ** attempts);
+          await tx.sql.query(
+            `UPDATE ${this.table} SET attempts = $2, last_error = $3, status = $4, due_at = CASE WHEN $4 = 'pending' THEN now() + make_interval(secs => $5) ELSE due_at END WHERE id = $1`,
+            [job.id, attempts, String((e as Error).message).slice(0, 1000), failed ? 'failed' : 'pending', backoffSec],
+          );
+          fired.inc({ kind: job.kind, outcome: failed ? 'failed' : 'retry' });
+          this.o.logger.warn({ err: e, kind: job.kind, jobId: job.id, attempts }, failed ? 'scheduled job failed for good' : 'scheduled job failed; will retry');
+        }
+      }
+      return rows.length;
+    });
+  }
+}
+
+function toJob(r: Row): ScheduledJob {
+  return { id: r.id, kind: r.kind, key: r.job_key, dueAt: r.due_at, payload: r.payload, attempts: r.attempts };
+}

@@ -1,0 +1,97 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createLogger } from '@provisio/observability';
+import { Database } from '@provisio/persistence';
+import { createTestDatabase, type TestDatabase } from '@provisio/testing';
+import { Writable } from 'node:stream';
+import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { JobScheduler, schedulerTablesSql } from '../src/index.js';
+
+const logger = createLogger({ service: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+
+class Init implements MigrationInterface {
+  name = 'Init1764000000000';
+  async up(q: QueryRunner): Promise<void> {
+    for (const sql of schedulerTablesSql('jobs')) await q.query(sql);
+    await q.query('CREATE TABLE jobs.effects (job_key text NOT NULL, fired_by text NOT NULL)');
+  }
+  async down(): Promise<void> {}
+}
+
+describe('durable job scheduler on real PostgreSQL', () => {
+  let tdb: TestDatabase;
+  let dbs: Database[];
+
+  beforeAll(async () => {
+    tdb = await createTestDatabase('sched');
+    dbs = await Promise.all([1, 2, 3].map(() => Database.open({ url: tdb.url, schema: 'jobs', applicationName: 'sched-test', migrations: [Init] })));
+  });
+  afterAll(async () => {
+    await Promise.all(dbs.map((d) => d.close()));
+    await tdb.drop();
+  });
+
+  function replica(i: number): JobScheduler {
+    const s = new JobScheduler({ db: dbs[i]!, schema: 'jobs', logger, batchSize: 7 });
+    s.register<{ n: number }>('effect', async (job, tx) => {
+      await tx.sql.query('INSERT INTO jobs.effects (job_key, fired_by) VALUES ($1, $2)', [job.key, `r${i}`]);
+    });
+    return s;
+  }
+
+  it('fires each due job exactly once with three replicas racing, and leaves future jobs alone', async () => {
+    const r0 = replica(0);
+    const past = new Date(Date.now() - 1000);
+    await dbs[0]!.transaction(async (tx) => {
+      for (let i = 0; i < 150; i++) await r0.schedule(tx.sql, { kind: 'effect', key: `k${i}`, dueAt: past, payload: { n: i } });
+      await r0.schedule(tx.sql, { kind: 'effect', key: 'future', dueAt: new Date(Date.now() + 3_600_000) });
+    });
+    const counts = await Promise.all([0, 1, 2].map((i) => replica(i).runDue()));
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(150);
+    const effects = await tdb.query<{ job_key: string; n: number }>('SELECT job_key, count(*)::int AS n FROM jobs.effects GROUP BY job_key');
+    expect(effects).toHaveLength(150);
+    expect(effects.every((e) => e.n === 1)).toBe(true);
+    expect((await r0.pending(dbs[0]!.sql)).map((j) => j.key)).toEqual(['future']);
+  });
+
+  it('rescheduling a key replaces its pending job; cancel removes it', async () => {
+    const s = replica(0);
+    const soon = new Date(Date.now() - 10);
+    await dbs[0]!.transaction(async (tx) => {
+      await s.schedule(tx.sql, { kind: 'effect', key: 're', dueAt: new Date(Date.now() + 60_000) });
+      await s.schedule(tx.sql, { kind: 'effect', key: 're', dueAt: soon });
+      await s.schedule(tx.sql, { kind: 'effect', key: 'gone', dueAt: soon });
+      expect(await s.cancel(tx.sql, 'effect', 'gone')).toBe(true);
+    });
+    expect(await s.runDue()).toBe(1);
+    expect(await tdb.query('SELECT 1 FROM jobs.effects WHERE job_key = $1', ['gone'])).toHaveLength(0);
+    expect(await tdb.query('SELECT 1 FROM jobs.effects WHERE job_key = $1', ['re'])).toHaveLength(1);
+  });
+
+  it('a failing job rolls back its effects, keeps them from other jobs, and is retried later', async () => {
+    const s = new JobScheduler({ db: dbs[0]!, schema: 'jobs', logger });
+    let calls = 0;
+    s.register('flaky', async (job, tx) => {
+      await tx.sql.query('INSERT INTO jobs.effects (job_key, fired_by) VALUES ($1, $2)', [job.key, 'flaky']);
+      if (++calls === 1) throw new Error('target busy');
+    });
+    await dbs[0]!.transaction((tx) => s.schedule(tx.sql, { kind: 'flaky', key: 'f1', dueAt: new Date(Date.now() - 10) }));
+    expect(await s.runDue()).toBe(1);
+    expect(await tdb.query('SELECT 1 FROM jobs.effects WHERE job_key = $1', ['f1'])).toHaveLength(0);
+    const [job] = await s.pending(dbs[0]!.sql, { kind: 'flaky' });
+    expect(job).toMatchObject({ key: 'f1', attempts: 1 });
+    expect(job!.dueAt.getTime()).toBeGreaterThan(Date.now());
+    expect(await s.runDue(new Date(Date.now() + 10_000))).toBe(1);
+    expect(await tdb.query('SELECT 1 FROM jobs.effects WHERE job_key = $1', ['f1'])).toHaveLength(1);
+  });
+
+  it('survives a restart: jobs scheduled by one instance are run by a new one', async () => {
+    const before = replica(1);
+    await dbs[1]!.transaction((tx) => before.schedule(tx.sql, { kind: 'effect', key: 'after-restart', dueAt: new Date(Date.now() + 200) }));
+    const after = replica(2);
+    after.start();
+    const deadline = Date.now() + 10_000;
+    while ((await tdb.query('SELECT 1 FROM jobs.effects WHERE job_key = $1', ['after-restart'])).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    await after.stop();
+    expect(await tdb.query('SELECT fired_by FROM jobs.effects WHERE job_key = $1', ['after-restart'])).toEqual([{ fired_by: 'r2' }]);
+  });
+});
