@@ -34,7 +34,7 @@ export const kafkaEnv = {
 };
 
 export const databaseEnv = {
-  DATABASE_URL: z.string().url().or(z.string().startsWith('postgres')),
+  DATABASE_URL: z.string({ error: 'required (a postgres:// URL)' }).regex(/^postgres(ql)?:\/\/\S+$/, 'expected a postgres:// URL'),
   DATABASE_POOL_MAX: positiveInt(10),
 };
 

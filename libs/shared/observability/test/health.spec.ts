@@ -1,0 +1,19 @@
+import { describe, expect, it } from '@jest/globals';
+import { HealthRegistry } from '../src/index.js';
+
+describe('readiness', () => {
+  it('is ok only when every registered check passes, and reports which one failed', async () => {
+    const h = new HealthRegistry(200);
+    h.register('kafka', async () => undefined);
+    expect((await h.readiness()).status).toBe('ok');
+    h.register('database', async () => {
+      throw new Error('connection refused');
+    });
+    h.register('slow-target', () => new Promise(() => undefined));
+    const report = await h.readiness();
+    expect(report.status).toBe('unavailable');
+    expect(report.checks['kafka']!.status).toBe('up');
+    expect(report.checks['database']).toMatchObject({ status: 'down', error: 'connection refused' });
+    expect(report.checks['slow-target']).toMatchObject({ status: 'down', error: 'timed out after 200 ms' });
+  });
+});
