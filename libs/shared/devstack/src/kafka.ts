@@ -29,7 +29,7 @@ export interface KafkaStackOptions {
 }
 
 export function javaMajorVersion(): number | undefined {
-  const r = spawnSync('java', ['-version'], { encoding: 'utf8' });
+  const r = spawnSync('java', ['-version'], { encoding: 'utf8', env: process.env });
   if (r.error || r.status !== 0) return undefined;
   const m = /version "(\d+)(?:\.(\d+))?/.exec(r.stderr || r.stdout);
   if (!m) return undefined;

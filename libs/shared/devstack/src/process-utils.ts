@@ -58,7 +58,7 @@ export function run(cmd: string, args: string[], opts: { cwd?: string; env?: Nod
 }
 
 export function commandExists(cmd: string): boolean {
-  const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
+  const r = spawnSync('/bin/sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8', env: process.env });
   return r.status === 0;
 }
 

@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { createLogger } from '@provisio/observability';
+import { SpanKind, context, propagation, trace } from '@opentelemetry/api';
+import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
+import { createLogger, startTelemetry, tracer } from '@provisio/observability';
 import { DltHeader, InMemoryBroker, MessagingError, MessagingErrorCode, createBatchListener, type ConsumedMessage, type MessageHandler } from '../src/index.js';
 import { Writable } from 'node:stream';
 
@@ -31,6 +33,28 @@ describe('consumer runner', () => {
     await consume(async ([m]) => void seen.push(m!.value!.toString()));
     await until(() => broker.committedOffset('g', 't', 0) === '2');
     expect(seen).toEqual(['a', 'b', 'c']);
+  });
+
+  it('runs each handler inside a `process <topic>` CONSUMER span continuing the producer trace', async () => {
+    const spans = new InMemorySpanExporter();
+    const processor = new SimpleSpanProcessor({ exporter: spans });
+    startTelemetry('runner-test', { spanProcessors: [processor] });
+    broker = new InMemoryBroker();
+    const parent = tracer().startSpan('producer');
+    const headers: Record<string, string> = { ce_id: 'e-1' };
+    propagation.inject(trace.setSpan(context.active(), parent), headers);
+    parent.end();
+    await broker.send([{ topic: 't', key: 'k', value: Buffer.from('v'), headers }]);
+    let inside: string | undefined;
+    await consume(async () => void (inside = trace.getActiveSpan()?.spanContext().traceId));
+    await until(() => broker.committedOffset('g', 't', 0) === '0');
+    await processor.forceFlush();
+    const span = spans.getFinishedSpans().find((s) => s.name === 'process t')!;
+    expect(span.kind).toBe(SpanKind.CONSUMER);
+    expect(span.spanContext().traceId).toBe(parent.spanContext().traceId);
+    expect(span.parentSpanContext?.spanId).toBe(parent.spanContext().spanId);
+    expect(span.attributes).toMatchObject({ 'messaging.system': 'kafka', 'messaging.destination.name': 't', 'messaging.consumer.group.name': 'g', 'messaging.message.id': 'e-1' });
+    expect(inside).toBe(parent.spanContext().traceId);
   });
 
   it('retries a transient error in place, keeping order, without dead-lettering', async () => {

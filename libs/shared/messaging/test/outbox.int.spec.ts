@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { context, trace } from '@opentelemetry/api';
+import { SpanKind, context, trace } from '@opentelemetry/api';
+import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
 import { Inbox, KafkaJsBroker, OutboxRelay, OutboxWriter, messagingTablesSql, traceIdOf, withTopicPrefix, type MessageBroker } from '../src/index.js';
 import { createLogger, startTelemetry, tracer } from '@provisio/observability';
 import { avroCodec, type ProvisioningResult } from '@provisio/contracts';
@@ -23,9 +24,11 @@ describe('transactional outbox on real PostgreSQL and Kafka', () => {
   let prefix: string;
   const schema = 'svc';
   const writer = new OutboxWriter(schema, '/provisio/test');
+  const spans = new InMemorySpanExporter();
+  const processor = new SimpleSpanProcessor({ exporter: spans });
 
   beforeAll(async () => {
-    startTelemetry('outbox-test');
+    startTelemetry('outbox-test', { spanProcessors: [processor] });
     db = await createTestDatabase('outbox');
     pool = new pg.Pool({ connectionString: db.url, max: 8 });
     await pool.query(`CREATE SCHEMA ${schema}`);
@@ -84,6 +87,11 @@ describe('transactional outbox on real PostgreSQL and Kafka', () => {
       expect(traceIdOf(v.headers)).toBe(span.spanContext().traceId);
     }
     expect((await pool.query(`SELECT count(*)::int AS n FROM ${schema}.outbox`)).rows[0].n).toBe(0);
+    // The relay's span follows the messaging conventions and links the messages' contexts.
+    await processor.forceFlush();
+    const send = spans.getFinishedSpans().find((s) => s.name === `send results`);
+    expect(send).toMatchObject({ kind: SpanKind.PRODUCER, attributes: expect.objectContaining({ 'messaging.system': 'kafka', 'messaging.operation.type': 'send', 'messaging.batch.message_count': 4 }) });
+    expect(send!.links.map((l) => l.context.traceId)).toContain(span.spanContext().traceId);
   });
 
   it('does not skip a row whose transaction commits after a later id was published', async () => {
