@@ -3,8 +3,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SERVICES, projectRoot } from '../src/index.js';
-import { createTestDatabase, freePort, requireEnv, uniqueTopicPrefix, waitFor, type TestDatabase } from '@provisio/testing';
+import { SERVICES, projectRoot } from '@provisio/devstack';
+import { createTestDatabase, freePort, requireEnv, uniqueTopicPrefix, waitFor, type TestDatabase } from '../src/index.js';
 
 /** The README's run command: everything comes up, says where it listens, and Ctrl-C stops it all. */
 describe('npm start (launcher)', () => {
