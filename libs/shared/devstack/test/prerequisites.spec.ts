@@ -1,9 +1,19 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PrerequisiteError, ensureKafka, projectRoot } from '../src/index.js';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
 
 describe('missing prerequisites', () => {
   const saved = { ...process.env };
@@ -15,15 +25,15 @@ describe('missing prerequisites', () => {
     process.env['PATH'] = '/nonexistent';
     process.env['PROVISIO_DATA_DIR'] = mkdtempSync(join(tmpdir(), 'devstack-'));
     delete process.env['KAFKA_BROKERS'];
-    const attempt = ensureKafka({ port: 29092 });
+    const attempt = ensureKafka({ port: await freePort() });
     await expect(attempt).rejects.toBeInstanceOf(PrerequisiteError);
     await expect(attempt).rejects.toThrow(/Java is not installed.*JDK 17 or newer.*docker compose up.*KAFKA_BROKERS/s);
   });
 
-  it('the stack command exits non-zero with that message', () => {
+  it('the stack command exits non-zero with that message', async () => {
     const cli = join(projectRoot(), 'libs/shared/devstack/dist/cli.js');
     const r = spawnSync(process.execPath, [cli, 'stack', 'up'], {
-      env: { PATH: '/nonexistent', PROVISIO_DATA_DIR: mkdtempSync(join(tmpdir(), 'devstack-')), DATABASE_URL: 'postgres://u@127.0.0.1:1/x', PROVISIO_KAFKA_PORT: '29092' },
+      env: { PATH: '/nonexistent', PROVISIO_DATA_DIR: mkdtempSync(join(tmpdir(), 'devstack-')), DATABASE_URL: 'postgres://u@127.0.0.1:1/x', PROVISIO_KAFKA_PORT: String(await freePort()) },
       encoding: 'utf8',
     });
     expect(r.status).toBe(2);
