@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { mintDevToken } from './dev-auth.js';
 import { projectRoot } from './paths.js';
 import { waitUntil } from './process-utils.js';
 import { SERVICES, serviceEnv } from './services.js';
@@ -66,7 +65,6 @@ export async function startPlatform(): Promise<void> {
   await Promise.all(
     urls.map(({ name, url }) => waitUntil(`${name} readiness`, async () => (await fetch(`${url}/health/ready`)).ok, 120_000, 500)),
   );
-  const token = await mintDevToken();
   log('all services are ready:');
   for (const { name, url } of urls) log(`  ${name.padEnd(19)} ${url}   (API docs ${url}/docs, metrics ${url}/metrics)`);
   log(`Kafka: ${stack.kafkaBrokers.join(',')}   PostgreSQL: ${stack.databaseUrl.replace(/:[^:@/]+@/, ':***@')}`);
@@ -74,5 +72,4 @@ export async function startPlatform(): Promise<void> {
   log(`try:  curl -X PUT ${urls[0]!.url}/v1/sources/hr/workers/1001 -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \\`);
   log(`        -d '{"attributes":{"userName":"ada.lovelace","givenName":"Ada","familyName":"Lovelace","status":"active"}}'`);
   log('Ctrl-C stops everything.');
-  void token;
 }
