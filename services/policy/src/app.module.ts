@@ -56,18 +56,23 @@ export class AppModule {
         {
           provide: JobScheduler,
           inject: [Database, LOGGER],
-          useFactory: (db: Database, log: Logger) => new JobScheduler({ db, schema, logger: log.child({ component: 'scheduler' }), pollIntervalMs: config.POLICY_SCHEDULER_POLL_MS }),
+          useFactory: (db: Database, log: Logger) =>
+            new JobScheduler({ db, schema, logger: log.child({ component: 'scheduler' }), pollIntervalMs: config.POLICY_SCHEDULER_POLL_MS }),
         },
         {
           provide: PolicyEngine,
           inject: [PolicyStore, PERSON_STATE, OutboxWriter, JobScheduler],
-          useFactory: (store: PolicyStore, persons: PersonStateRepository, outbox: OutboxWriter, scheduler: JobScheduler) => new PolicyEngine(store, persons, outbox, scheduler),
+          useFactory: (store: PolicyStore, persons: PersonStateRepository, outbox: OutboxWriter, scheduler: JobScheduler) =>
+            new PolicyEngine(store, persons, outbox, scheduler),
         },
         {
           provide: Reevaluator,
           inject: [Database, PolicyStore, PERSON_STATE, PolicyEngine, LiveWork, LOGGER],
           useFactory: (db: Database, store: PolicyStore, persons: PersonStateRepository, engine: PolicyEngine, live: LiveWork, log: Logger) =>
-            new Reevaluator(db, store, persons, engine, live, log.child({ component: 'reevaluator' }), { batchSize: config.POLICY_REEVALUATION_BATCH, pauseMs: config.POLICY_REEVALUATION_PAUSE_MS }),
+            new Reevaluator(db, store, persons, engine, live, log.child({ component: 'reevaluator' }), {
+              batchSize: config.POLICY_REEVALUATION_BATCH,
+              pauseMs: config.POLICY_REEVALUATION_PAUSE_MS,
+            }),
         },
         {
           provide: SimulationService,

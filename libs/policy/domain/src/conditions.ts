@@ -23,7 +23,20 @@ export interface ConditionDoc {
   ignoreCase?: boolean;
 }
 
-export const COMPARISON_OPERATORS = ['equals', 'notEquals', 'in', 'matches', 'startsWith', 'endsWith', 'contains', 'exists', 'before', 'after', 'withinLast', 'withinNext'] as const;
+export const COMPARISON_OPERATORS = [
+  'equals',
+  'notEquals',
+  'in',
+  'matches',
+  'startsWith',
+  'endsWith',
+  'contains',
+  'exists',
+  'before',
+  'after',
+  'withinLast',
+  'withinNext',
+] as const;
 export type ComparisonOperator = (typeof COMPARISON_OPERATORS)[number];
 
 /** One evaluated leaf, kept for explanations. */
@@ -101,8 +114,16 @@ export function compileCondition(doc: ConditionDoc | undefined, isKnownFact: (na
       'condition.one-operator',
     );
   }
-  if (doc.all) return group('all', doc.all.map((c, i) => compileCondition(c, isKnownFact, [...path, 'all', i])));
-  if (doc.any) return group('any', doc.any.map((c, i) => compileCondition(c, isKnownFact, [...path, 'any', i])));
+  if (doc.all)
+    return group(
+      'all',
+      doc.all.map((c, i) => compileCondition(c, isKnownFact, [...path, 'all', i])),
+    );
+  if (doc.any)
+    return group(
+      'any',
+      doc.any.map((c, i) => compileCondition(c, isKnownFact, [...path, 'any', i])),
+    );
   if (doc.not) return group('not', [compileCondition(doc.not, isKnownFact, [...path, 'not'])]);
   if (combinators[0] === 'always') {
     if (doc.always !== true) throw new ConditionError('always must be true (use not: {always: true} for never)', [...path, 'always'], 'condition.always');

@@ -255,7 +255,10 @@ export function evaluate(policy: CompiledPolicy, input: EvaluationInput): Evalua
       'role' in r ? person.heldRoles.includes(r.role) : (input.previous[r.target]?.desired?.groups.includes(r.group) ?? false);
     const holds = (r: EntitlementRef) => ('role' in r ? effective.has(r.role) : (entitlements.get(r.target)?.groups.has(r.group) ?? false));
     for (const rule of policy.sod) {
-      const held = rule.sets.map((set) => set.filter(holds)).map((refs, i) => ({ i, refs })).filter((s) => s.refs.length > 0);
+      const held = rule.sets
+        .map((set) => set.filter(holds))
+        .map((refs, i) => ({ i, refs }))
+        .filter((s) => s.refs.length > 0);
       if (held.length < 2) continue;
       const conflicting = held.flatMap((s) => s.refs.map(refText));
       const exception = input.exceptions.find((e) => e.ruleId === rule.id && e.expiresAt > now);
@@ -339,7 +342,13 @@ function decideTarget(
   }
   const keepAccount = entitled || retained[ACCOUNT_KEY] !== undefined;
   const retainedGroups = Object.keys(retained).filter((k) => k !== ACCOUNT_KEY && (entitled || retained[ACCOUNT_KEY] !== undefined));
-  for (const [k, until] of Object.entries(retained)) actions.push({ at: until, action: k === ACCOUNT_KEY ? 'remove-account-after-grace' : 'remove-group-after-grace', target: t.id, ...(k === ACCOUNT_KEY ? {} : { detail: k }) });
+  for (const [k, until] of Object.entries(retained))
+    actions.push({
+      at: until,
+      action: k === ACCOUNT_KEY ? 'remove-account-after-grace' : 'remove-group-after-grace',
+      target: t.id,
+      ...(k === ACCOUNT_KEY ? {} : { detail: k }),
+    });
   const groups = [...new Set([...computed, ...retainedGroups])].sort();
 
   let state: DesiredAccount['state'] | null;
@@ -430,7 +439,10 @@ function decideTarget(
   if (explain) {
     decision.scopeTrace = scopeTrace!;
     decision.accountSources = ent?.account ?? [];
-    decision.groups = memberships.map((g) => ({ name: g, sources: ent?.groups.get(g) ?? (retained[g] !== undefined ? [{ kind: 'retained', until: retained[g] }] : []) }));
+    decision.groups = memberships.map((g) => ({
+      name: g,
+      sources: ent?.groups.get(g) ?? (retained[g] !== undefined ? [{ kind: 'retained', until: retained[g] }] : []),
+    }));
   }
   if (state === null) return decision;
   if (state === 'ABSENT') {
@@ -440,7 +452,11 @@ function decideTarget(
   }
 
   // Account name and attributes.
-  const resolve = (m: CompiledMapping, attribute: string, scope: { get(ref: string): Value }): { value: AttributeValue; unique: string | null; error?: string } => {
+  const resolve = (
+    m: CompiledMapping,
+    attribute: string,
+    scope: { get(ref: string): Value },
+  ): { value: AttributeValue; unique: string | null; error?: string } => {
     const raw = toAttributeValue(m.expression.evaluate(scope));
     if (!m.unique) return { value: raw, unique: null };
     const allocated = input.allocations[m.unique.namespace];
@@ -467,10 +483,23 @@ function decideTarget(
       continue;
     }
     attributes[attr] = r.value;
-    if (explain) explained.push({ name: attr, value: r.value, expression: m.expression.source, facts: Object.fromEntries(m.expression.refs.map((ref) => [ref, scope.get(ref)])), unique: r.unique });
+    if (explain)
+      explained.push({
+        name: attr,
+        value: r.value,
+        expression: m.expression.source,
+        facts: Object.fromEntries(m.expression.refs.map((ref) => [ref, scope.get(ref)])),
+        unique: r.unique,
+      });
   }
   if (explain) {
-    explained.unshift({ name: 'accountName', value: name, expression: t.account.expression.source, facts: Object.fromEntries(t.account.expression.refs.map((ref) => [ref, facts.get(ref)])), unique: accountName.unique });
+    explained.unshift({
+      name: 'accountName',
+      value: name,
+      expression: t.account.expression.source,
+      facts: Object.fromEntries(t.account.expression.refs.map((ref) => [ref, facts.get(ref)])),
+      unique: accountName.unique,
+    });
     decision.attributes = explained;
   }
   decision.desired = { target: t.id, targetKind: t.kind, state, accountName: name, attributes, groups: memberships };

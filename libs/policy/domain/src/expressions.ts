@@ -35,10 +35,7 @@ export class ExpressionError extends Error {
   }
 }
 
-type Node =
-  | { t: 'lit'; v: Value; at: number }
-  | { t: 'ref'; name: string; at: number }
-  | { t: 'call'; fn: string; args: Node[]; at: number };
+type Node = { t: 'lit'; v: Value; at: number } | { t: 'ref'; name: string; at: number } | { t: 'call'; fn: string; args: Node[]; at: number };
 
 type Token = { k: 'id' | 'str' | 'num' | 'punct'; v: string; at: number };
 
@@ -110,7 +107,8 @@ class Parser {
 
   private expect(v: string): Token {
     const t = this.tokens[this.i];
-    if (!t || t.k !== 'punct' || t.v !== v) throw new ExpressionError(`expected '${v}'${t ? ` but found '${t.v}'` : ' at the end'}`, t?.at ?? this.length, 'expression.syntax');
+    if (!t || t.k !== 'punct' || t.v !== v)
+      throw new ExpressionError(`expected '${v}'${t ? ` but found '${t.v}'` : ' at the end'}`, t?.at ?? this.length, 'expression.syntax');
     this.i++;
     return t;
   }
@@ -163,7 +161,24 @@ class Parser {
 
 const str = (v: Value): string | null => (v === null ? null : String(v));
 
-const DIACRITIC_FOLDS: Record<string, string> = { ß: 'ss', æ: 'ae', Æ: 'AE', œ: 'oe', Œ: 'OE', ø: 'o', Ø: 'O', ł: 'l', Ł: 'L', đ: 'd', Đ: 'D', ð: 'd', Ð: 'D', þ: 'th', Þ: 'Th', ı: 'i' };
+const DIACRITIC_FOLDS: Record<string, string> = {
+  ß: 'ss',
+  æ: 'ae',
+  Æ: 'AE',
+  œ: 'oe',
+  Œ: 'OE',
+  ø: 'o',
+  Ø: 'O',
+  ł: 'l',
+  Ł: 'L',
+  đ: 'd',
+  Đ: 'D',
+  ð: 'd',
+  Ð: 'D',
+  þ: 'th',
+  Þ: 'Th',
+  ı: 'i',
+};
 
 /** Removes accents and folds letters that have no decomposition (ß → ss, ø → o, ł → l, ...). */
 export function stripDiacritics(s: string): string {
@@ -185,28 +200,65 @@ interface FnSpec {
 
 const FUNCTIONS: Record<string, FnSpec> = {
   concat: { min: 1, max: 64, make: () => (a) => a.map((v) => str(v) ?? '').join('') },
-  join: { min: 2, max: 64, literal: [0], make: ([sep]) => (a) => a.slice(1).map(str).filter((v): v is string => v !== null && v !== '').join(String(sep)) },
-  lower: { min: 1, max: 1, make: () => ([v]) => str(v ?? null)?.toLowerCase() ?? null },
-  upper: { min: 1, max: 1, make: () => ([v]) => str(v ?? null)?.toUpperCase() ?? null },
-  trim: { min: 1, max: 1, make: () => ([v]) => str(v ?? null)?.trim() ?? null },
+  join: {
+    min: 2,
+    max: 64,
+    literal: [0],
+    make:
+      ([sep]) =>
+      (a) =>
+        a
+          .slice(1)
+          .map(str)
+          .filter((v): v is string => v !== null && v !== '')
+          .join(String(sep)),
+  },
+  lower: {
+    min: 1,
+    max: 1,
+    make:
+      () =>
+      ([v]) =>
+        str(v ?? null)?.toLowerCase() ?? null,
+  },
+  upper: {
+    min: 1,
+    max: 1,
+    make:
+      () =>
+      ([v]) =>
+        str(v ?? null)?.toUpperCase() ?? null,
+  },
+  trim: {
+    min: 1,
+    max: 1,
+    make:
+      () =>
+      ([v]) =>
+        str(v ?? null)?.trim() ?? null,
+  },
   substring: {
     min: 2,
     max: 3,
-    make: () => ([v, start, len]) => {
-      const s = str(v ?? null);
-      if (s === null) return null;
-      const b = Number(start);
-      const chars = [...s];
-      return chars.slice(b, len === undefined || len === null ? undefined : b + Number(len)).join('');
-    },
+    make:
+      () =>
+      ([v, start, len]) => {
+        const s = str(v ?? null);
+        if (s === null) return null;
+        const b = Number(start);
+        const chars = [...s];
+        return chars.slice(b, len === undefined || len === null ? undefined : b + Number(len)).join('');
+      },
   },
   replace: {
     min: 3,
     max: 3,
-    make: () => ([v, search, repl]) => {
-      const s = str(v ?? null);
-      return s === null ? null : s.split(str(search ?? null) ?? '').join(str(repl ?? null) ?? '');
-    },
+    make:
+      () =>
+      ([v, search, repl]) => {
+        const s = str(v ?? null);
+        return s === null ? null : s.split(str(search ?? null) ?? '').join(str(repl ?? null) ?? '');
+      },
   },
   regexReplace: {
     min: 3,
@@ -220,7 +272,16 @@ const FUNCTIONS: Record<string, FnSpec> = {
       };
     },
   },
-  stripDiacritics: { min: 1, max: 1, make: () => ([v]) => { const s = str(v ?? null); return s === null ? null : stripDiacritics(s); } },
+  stripDiacritics: {
+    min: 1,
+    max: 1,
+    make:
+      () =>
+      ([v]) => {
+        const s = str(v ?? null);
+        return s === null ? null : stripDiacritics(s);
+      },
+  },
   default: { min: 2, max: 64, make: () => (a) => a.find((v) => v !== null && v !== '') ?? null },
   switch: {
     min: 3,
@@ -235,10 +296,12 @@ const FUNCTIONS: Record<string, FnSpec> = {
     min: 2,
     max: 2,
     literal: [1],
-    make: ([, pattern]) => ([v]) => {
-      const ms = parseDate(v);
-      return ms === undefined ? null : formatDate(ms, String(pattern));
-    },
+    make:
+      ([, pattern]) =>
+      ([v]) => {
+        const ms = parseDate(v);
+        return ms === undefined ? null : formatDate(ms, String(pattern));
+      },
   },
 };
 

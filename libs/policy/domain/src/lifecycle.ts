@@ -38,7 +38,12 @@ export function newPersonRecord(personId: string, attributes: HrAttributes): Per
  */
 export function applyLifecycleEvent(previous: PersonRecord | undefined, e: LifecycleFacts): PersonRecord | undefined {
   if (previous?.lastRecordedAt != null && e.recordedAt < previous.lastRecordedAt) return undefined;
-  const r: PersonRecord = { ...(previous ?? newPersonRecord(e.personId, e.attributes)), attributes: e.attributes, lastKind: e.kind, lastRecordedAt: e.recordedAt };
+  const r: PersonRecord = {
+    ...(previous ?? newPersonRecord(e.personId, e.attributes)),
+    attributes: e.attributes,
+    lastKind: e.kind,
+    lastRecordedAt: e.recordedAt,
+  };
   const status = e.attributes.status;
   switch (e.kind) {
     case 'JOINER':

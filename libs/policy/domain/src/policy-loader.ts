@@ -110,7 +110,8 @@ function problemAt(f: ParsedFile, path: Path, rule: string, message: string, o: 
 }
 
 function schemaProblems(f: ParsedFile, errors: ErrorObject[]): PolicyProblem[] {
-  const specific = (e: ErrorObject) => !(e.keyword === 'anyOf' || (e.keyword === 'type' && e.schemaPath.includes('/anyOf/')) || (e.keyword === 'const' && e.schemaPath.includes('/anyOf/')));
+  const specific = (e: ErrorObject) =>
+    !(e.keyword === 'anyOf' || (e.keyword === 'type' && e.schemaPath.includes('/anyOf/')) || (e.keyword === 'const' && e.schemaPath.includes('/anyOf/')));
   const kept = errors.filter((e) => {
     if (specific(e)) return true;
     // A failed alternative: keep it only when no other alternative says something more precise.
@@ -181,7 +182,8 @@ function lifecycleSettings(base: LifecycleSettings, d: LifecycleDoc | undefined)
 export function loadPolicy(files: PolicyFile[]): LoadResult {
   const problems: PolicyProblem[] = [];
   const parsed: ParsedFile[] = [];
-  if (files.length === 0) return { ok: false, problems: [{ file: '(none)', line: 1, column: 1, path: '', rule: 'policy.no-files', message: 'no policy file given' }] };
+  if (files.length === 0)
+    return { ok: false, problems: [{ file: '(none)', line: 1, column: 1, path: '', rule: 'policy.no-files', message: 'no policy file given' }] };
   for (const file of files) {
     const lines = new LineCounter();
     const doc = parseDocument(file.content, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, strict: true });
@@ -196,7 +198,14 @@ export function loadPolicy(files: PolicyFile[]): LoadResult {
     const f: ParsedFile = { name: file.name, doc, lines, value: value as PolicyDoc };
     const validate = schemaValidator();
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      problems.push({ file: file.name, line: 1, column: 1, path: '', rule: 'schema.type', message: 'a policy file is a YAML mapping with apiVersion, kind, ...' });
+      problems.push({
+        file: file.name,
+        line: 1,
+        column: 1,
+        path: '',
+        rule: 'schema.type',
+        message: 'a policy file is a YAML mapping with apiVersion, kind, ...',
+      });
       continue;
     }
     if (!validate(value)) {
@@ -362,7 +371,8 @@ function compile(doc: PolicyDoc, problem: Report): CompiledPolicy | undefined {
       set.forEach((ref, k) => {
         const path: Path = ['sod', i, 'sets', j, k];
         const r = ref as { role?: string; target?: string; group?: string };
-        if (r.role !== undefined && (r.target !== undefined || r.group !== undefined)) problem(path, 'sod.ref', 'an entitlement reference is either {role} or {target, group}');
+        if (r.role !== undefined && (r.target !== undefined || r.group !== undefined))
+          problem(path, 'sod.ref', 'an entitlement reference is either {role} or {target, group}');
         else if (r.role !== undefined) {
           if (!roleDocs.has(r.role)) problem([...path, 'role'], 'reference.unknown-role', `SoD rule '${s.id}' names unknown role '${r.role}'`);
         } else if (r.target === undefined || r.group === undefined) problem(path, 'sod.ref', 'an entitlement reference is either {role} or {target, group}');

@@ -5,7 +5,11 @@
  */
 const id = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$' };
 const description = { type: 'string', maxLength: 2000 };
-const duration = { type: 'string', pattern: '^(\\d{1,9}(ms|s|m|h|d|w)|P(\\d+W)?(\\d+D)?(T(\\d+H)?(\\d+M)?(\\d+S)?)?)$', description: '7d, 12h, 30m, 2w or ISO-8601 P7D' };
+const duration = {
+  type: 'string',
+  pattern: '^(\\d{1,9}(ms|s|m|h|d|w)|P(\\d+W)?(\\d+D)?(T(\\d+H)?(\\d+M)?(\\d+S)?)?)$',
+  description: '7d, 12h, 30m, 2w or ISO-8601 P7D',
+};
 const retention = { anyOf: [duration, { const: 'never' }], description: 'a duration, or never' };
 const scalar = { type: ['string', 'number', 'boolean'] };
 
@@ -127,7 +131,11 @@ export const POLICY_JSON_SCHEMA = {
             additionalProperties: {
               anyOf: [
                 { type: 'null' },
-                { type: 'object', additionalProperties: false, properties: { groups: { type: 'array', items: { type: 'string', minLength: 1 }, uniqueItems: true } } },
+                {
+                  type: 'object',
+                  additionalProperties: false,
+                  properties: { groups: { type: 'array', items: { type: 'string', minLength: 1 }, uniqueItems: true } },
+                },
               ],
             },
           },

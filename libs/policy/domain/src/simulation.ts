@@ -45,7 +45,13 @@ export function diffAccount(personId: string, target: string, before: DesiredAcc
     groupsRemoved: [...groupsBefore].filter((g) => !groupsAfter.has(g)).sort(),
     attributesChanged: names.filter((n) => !sameValue(attrsBefore[n], attrsAfter[n])).map((n) => ({ name: n, before: attrsBefore[n], after: attrsAfter[n] })),
   };
-  if (change.change === 'UPDATE' && change.groupsAdded.length === 0 && change.groupsRemoved.length === 0 && change.attributesChanged.length === 0 && change.accountNameBefore === change.accountNameAfter) {
+  if (
+    change.change === 'UPDATE' &&
+    change.groupsAdded.length === 0 &&
+    change.groupsRemoved.length === 0 &&
+    change.attributesChanged.length === 0 &&
+    change.accountNameBefore === change.accountNameAfter
+  ) {
     return null;
   }
   return change;
@@ -87,7 +93,18 @@ export class SimulationAggregator {
     this.affected.add(c.personId);
     let t = this.byTarget.get(c.target);
     if (!t) {
-      t = { target: c.target, personsAffected: 0, accountsGained: 0, accountsLost: 0, stateChanged: 0, accountsRenamed: 0, attributesChanged: 0, groupsAdded: {}, groupsRemoved: {}, people: new Set() };
+      t = {
+        target: c.target,
+        personsAffected: 0,
+        accountsGained: 0,
+        accountsLost: 0,
+        stateChanged: 0,
+        accountsRenamed: 0,
+        attributesChanged: 0,
+        groupsAdded: {},
+        groupsRemoved: {},
+        people: new Set(),
+      };
       this.byTarget.set(c.target, t);
     }
     t.people.add(c.personId);
@@ -117,9 +134,7 @@ export class SimulationAggregator {
     return {
       persons: this.persons,
       personsAffected: this.affected.size,
-      targets: [...this.byTarget.values()]
-        .map(({ people, ...t }) => ({ ...t, personsAffected: people.size }))
-        .sort((a, b) => (a.target < b.target ? -1 : 1)),
+      targets: [...this.byTarget.values()].map(({ people, ...t }) => ({ ...t, personsAffected: people.size })).sort((a, b) => (a.target < b.target ? -1 : 1)),
       violationsIntroduced: this.introduced,
       violationsResolved: this.resolved,
     };

@@ -23,7 +23,14 @@ describe('conditions', () => {
 
   it('combines with all, any and not', () => {
     expect(check({ all: [{ attribute: 'department', equals: 'Sales' }, { not: { attribute: 'jobTitle', contains: 'Junior' } }] })).toBe(true);
-    expect(check({ any: [{ attribute: 'department', equals: 'HR' }, { attribute: 'department', equals: 'IT' }] })).toBe(false);
+    expect(
+      check({
+        any: [
+          { attribute: 'department', equals: 'HR' },
+          { attribute: 'department', equals: 'IT' },
+        ],
+      }),
+    ).toBe(false);
   });
 
   it('compares dates: hire date within the last 7 days, before and after relative times', () => {

@@ -35,18 +35,32 @@ describe('evaluator properties', () => {
   it('is deterministic: the same input gives the same output', () => {
     fc.assert(
       fc.property(attributes, fc.integer({ min: -30, max: 30 }), (a, days) => {
-        const p: PersonRecord = { personId: 'p', attributes: attrs(a), startAt: NOW + days * DAY, terminatedAt: null, lastKind: null, lastRecordedAt: null, heldRoles: [] };
+        const p: PersonRecord = {
+          personId: 'p',
+          attributes: attrs(a),
+          startAt: NOW + days * DAY,
+          terminatedAt: null,
+          lastKind: null,
+          lastRecordedAt: null,
+          heldRoles: [],
+        };
         const once = evaluate(policy, input(p, { explain: true }));
         expect(evaluate(policy, input(p, { explain: true }))).toEqual(once);
       }),
     );
   });
 
-  it("independent events (different people) in any order give the same final desired state", () => {
+  it('independent events (different people) in any order give the same final desired state', () => {
     const event = fc.record({ personId: fc.constantFrom('a', 'b', 'c', 'd'), kind, attributes });
     fc.assert(
       fc.property(fc.array(event, { minLength: 1, maxLength: 12 }), fc.integer(), (raw, seed) => {
-        const events: LifecycleFacts[] = raw.map((e, i) => ({ ...e, attributes: attrs(e.attributes), stage: 'EFFECTIVE', effectiveAt: NOW + i * 1000, recordedAt: NOW + i * 1000 }));
+        const events: LifecycleFacts[] = raw.map((e, i) => ({
+          ...e,
+          attributes: attrs(e.attributes),
+          stage: 'EFFECTIVE',
+          effectiveAt: NOW + i * 1000,
+          recordedAt: NOW + i * 1000,
+        }));
         // Shuffle across people while keeping each person's own order.
         const byPerson = new Map<string, LifecycleFacts[]>();
         for (const e of events) byPerson.set(e.personId, [...(byPerson.get(e.personId) ?? []), e]);

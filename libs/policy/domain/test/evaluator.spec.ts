@@ -13,7 +13,11 @@ describe('evaluating a person', () => {
     expect(e.phase).toBe('ACTIVE');
     expect(e.roles.map((r) => r.id).sort()).toEqual(['eng', 'staff']);
     expect(target(e, 'dir').desired).toEqual({
-      target: 'dir', targetKind: 'ldap', state: 'ACTIVE', accountName: 'zangstro', groups: ['eng', 'staff'],
+      target: 'dir',
+      targetKind: 'ldap',
+      state: 'ACTIVE',
+      accountName: 'zangstro',
+      groups: ['eng', 'staff'],
       attributes: { cn: 'Zoë Ångström', mail: 'zangstro@example.com' },
     });
     expect(target(e, 'db').desired).toMatchObject({ state: 'ACTIVE', accountName: 'jdoe', groups: ['readonly'] });
@@ -78,7 +82,14 @@ describe('evaluating a person', () => {
     const active = evaluate(policy, input(person()));
     const leave = evaluate(policy, input(person({ status: 'leave' }), { previous: memoryOf(active) }));
     expect(target(leave, 'dir').desired).toMatchObject({ state: 'DISABLED', groups: ['sales', 'staff'] });
-    let r = applyLifecycleEvent(person(), { kind: 'LEAVER', stage: 'EFFECTIVE', personId: 'p-1', effectiveAt: NOW - 40 * DAY, recordedAt: NOW - 40 * DAY, attributes: attrs({ status: 'terminated' }) })!;
+    let r = applyLifecycleEvent(person(), {
+      kind: 'LEAVER',
+      stage: 'EFFECTIVE',
+      personId: 'p-1',
+      effectiveAt: NOW - 40 * DAY,
+      recordedAt: NOW - 40 * DAY,
+      attributes: attrs({ status: 'terminated' }),
+    })!;
     const deleted = evaluate(policy, input(r, { previous: memoryOf(active) }));
     expect(target(deleted, 'dir').desired!.state).toBe('ABSENT');
     r = applyLifecycleEvent(r, { kind: 'REHIRE', stage: 'EFFECTIVE', personId: 'p-1', effectiveAt: NOW, recordedAt: NOW, attributes: attrs() })!;
@@ -99,7 +110,16 @@ describe('evaluating a person', () => {
     const maker = evaluate(policy, input(person({ jobTitle: 'Clerk' })));
     const both = person({ jobTitle: 'Clerk', custom: { approver: 'yes' } }, { heldRoles: maker.roles.map((r) => r.id) });
     const e = evaluate(policy, input(both, { previous: memoryOf(maker) }));
-    expect(e.violations).toEqual([{ ruleId: 'maker-checker', mode: 'prevent', status: 'PREVENTED', conflicting: ['role:maker', 'role:approver'], dropped: ['role:approver'], exceptionId: null }]);
+    expect(e.violations).toEqual([
+      {
+        ruleId: 'maker-checker',
+        mode: 'prevent',
+        status: 'PREVENTED',
+        conflicting: ['role:maker', 'role:approver'],
+        dropped: ['role:approver'],
+        exceptionId: null,
+      },
+    ]);
     expect(target(e, 'dir').desired!.groups).toEqual(['pay-create', 'sales', 'staff']);
     const excepted = evaluate(policy, input(both, { exceptions: [{ id: 'x1', ruleId: 'maker-checker', expiresAt: NOW + DAY }] }));
     expect(excepted.violations[0]).toMatchObject({ status: 'EXCEPTED', exceptionId: 'x1' });
@@ -126,12 +146,32 @@ describe('evaluating a person', () => {
     const e = evaluate(policy, input(person({ department: 'Engineering' }), { explain: true }));
     expect(e.rules!.find((r) => r.id === 'eng')).toMatchObject({ matched: true });
     const staff = target(e, 'dir').groups!.find((g) => g.name === 'staff')!;
-    expect(staff.sources).toEqual(expect.arrayContaining([{ kind: 'birthright', rule: 'eng', role: 'eng', path: ['eng', 'staff'] }, { kind: 'birthright', rule: 'all', role: 'staff', path: ['staff'] }]));
-    expect(target(e, 'dir').attributes!.find((a) => a.name === 'cn')).toEqual({ name: 'cn', value: 'John Doe', expression: "join(' ', givenName, familyName)", facts: { givenName: 'John', familyName: 'Doe' }, unique: null });
+    expect(staff.sources).toEqual(
+      expect.arrayContaining([
+        { kind: 'birthright', rule: 'eng', role: 'eng', path: ['eng', 'staff'] },
+        { kind: 'birthright', rule: 'all', role: 'staff', path: ['staff'] },
+      ]),
+    );
+    expect(target(e, 'dir').attributes!.find((a) => a.name === 'cn')).toEqual({
+      name: 'cn',
+      value: 'John Doe',
+      expression: "join(' ', givenName, familyName)",
+      facts: { givenName: 'John', familyName: 'Doe' },
+      unique: null,
+    });
   });
 
   it('ignores replayed (older) lifecycle events', () => {
     const r = applyLifecycleEvent(undefined, { kind: 'JOINER', stage: 'EFFECTIVE', personId: 'p-1', effectiveAt: NOW, recordedAt: NOW, attributes: attrs() })!;
-    expect(applyLifecycleEvent(r, { kind: 'LEAVER', stage: 'EFFECTIVE', personId: 'p-1', effectiveAt: NOW - 1, recordedAt: NOW - 1, attributes: attrs({ status: 'terminated' }) })).toBeUndefined();
+    expect(
+      applyLifecycleEvent(r, {
+        kind: 'LEAVER',
+        stage: 'EFFECTIVE',
+        personId: 'p-1',
+        effectiveAt: NOW - 1,
+        recordedAt: NOW - 1,
+        attributes: attrs({ status: 'terminated' }),
+      }),
+    ).toBeUndefined();
   });
 });

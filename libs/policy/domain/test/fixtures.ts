@@ -6,9 +6,28 @@ export const NOW = Date.parse('2026-03-02T09:00:00Z');
 
 export function attrs(a: Partial<HrAttributes> = {}): HrAttributes {
   return {
-    workerType: 'employee', status: 'active', userName: 'jdoe@example.com', givenName: 'John', familyName: 'Doe', displayName: null, email: 'john.doe@example.com',
-    employeeNumber: '1001', managerPersonId: null, department: 'Sales', division: null, costCenter: null, company: null, organization: null, location: null,
-    jobTitle: 'Account Executive', countryCode: 'DE', hireDate: '2025-01-01', terminationDate: null, onLeave: null, custom: {}, ...a,
+    workerType: 'employee',
+    status: 'active',
+    userName: 'jdoe@example.com',
+    givenName: 'John',
+    familyName: 'Doe',
+    displayName: null,
+    email: 'john.doe@example.com',
+    employeeNumber: '1001',
+    managerPersonId: null,
+    department: 'Sales',
+    division: null,
+    costCenter: null,
+    company: null,
+    organization: null,
+    location: null,
+    jobTitle: 'Account Executive',
+    countryCode: 'DE',
+    hireDate: '2025-01-01',
+    terminationDate: null,
+    onLeave: null,
+    custom: {},
+    ...a,
   };
 }
 

@@ -65,7 +65,9 @@ birthright:
     expect(byRule('reference.unknown-target')[0]).toMatchObject({ line: 14, path: 'roles[1].entitlements.other' });
     expect(byRule('condition.unknown-attribute')[0]).toMatchObject({ line: 17, path: 'birthright[0].when.attribute' });
     expect(byRule('reference.unknown-role')[0]).toMatchObject({ line: 18, path: 'birthright[0].grant[0]' });
-    expect(formatProblem(byRule('reference.unknown-role')[0]!)).toBe("p.yaml:18:13: birthright[0].grant[0]: rule 'r' grants unknown role 'nope' [reference.unknown-role]");
+    expect(formatProblem(byRule('reference.unknown-role')[0]!)).toBe(
+      "p.yaml:18:13: birthright[0].grant[0]: rule 'r' grants unknown role 'nope' [reference.unknown-role]",
+    );
   });
 
   it('merges several files and points errors at the file that holds the element', () => {
@@ -77,9 +79,12 @@ birthright:
       expect.objectContaining({ file: 'rules.yaml', line: 7, rule: 'reference.unknown-role', path: 'birthright[0].grant[1]' }),
     ]);
     const lifecycle = `${HEAD}lifecycle: { mover: { gracePeriod: 1d } }\n`;
-    expect(problems([{ name: 'a.yaml', content: lifecycle }, { name: 'b.yaml', content: lifecycle }])).toEqual([
-      expect.objectContaining({ file: 'b.yaml', line: 3, rule: 'merge.duplicate-section' }),
-    ]);
+    expect(
+      problems([
+        { name: 'a.yaml', content: lifecycle },
+        { name: 'b.yaml', content: lifecycle },
+      ]),
+    ).toEqual([expect.objectContaining({ file: 'b.yaml', line: 3, rule: 'merge.duplicate-section' })]);
     const ok = loadPolicy([roles, { name: 'rules.yaml', content: `${HEAD}birthright:\n  - id: r\n    grant: [staff]\n` }]);
     expect(ok.ok && ok.policy.birthright.map((b) => b.id)).toEqual(['r']);
   });

@@ -27,7 +27,11 @@ const createBody = z
   .refine((b) => (b.role === undefined) !== (b.target === undefined), { message: 'give either role or target', path: ['role'] })
   .refine((b) => b.group === undefined || b.target !== undefined, { message: 'group needs a target', path: ['group'] });
 const revokeBody = z.object({ reason: z.string().trim().min(3).max(2000) }).strict();
-const listQuery = z.object({ personId: z.string().min(1).max(256).optional(), status: z.enum(['active', 'revoked', 'expired']).optional(), limit: z.coerce.number().int().min(1).max(1000).default(100) });
+const listQuery = z.object({
+  personId: z.string().min(1).max(256).optional(),
+  status: z.enum(['active', 'revoked', 'expired']).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
 
 interface Row {
   id: string;
@@ -80,7 +84,9 @@ export class AssignmentsController {
 
   @Post('persons/:personId/assignments')
   @RequireScopes(Scopes.policyWrite)
-  @ApiOperation({ summary: 'Grant a role, or an account / group on a target, to a person with a reason and an optional expiry; provisioned at once, removed at expiry' })
+  @ApiOperation({
+    summary: 'Grant a role, or an account / group on a target, to a person with a reason and an optional expiry; provisioned at once, removed at expiry',
+  })
   @ApiBody({ schema: z.toJSONSchema(createBody, { io: 'input' }) as Record<string, unknown> })
   @ApiResponse({ status: 201, description: 'Granted' })
   @ApiResponse({ status: 400, description: 'Invalid body, unknown role or target, expiry in the past' })
@@ -90,8 +96,10 @@ export class AssignmentsController {
     if (b.expiresAt !== undefined && b.expiresAt <= Date.now()) throw new PolicyApiError('INVALID_REQUEST', 'expiresAt must be in the future', 400);
     const active = await this.store.active(this.db.sql);
     if (!active) throw new PolicyApiError('NO_ACTIVE_POLICY', 'no policy version is active', 409);
-    if (b.role !== undefined && !active.policy.roles.has(b.role)) throw new PolicyApiError('UNKNOWN_REFERENCE', `role '${b.role}' does not exist in policy version ${active.version}`, 400);
-    if (b.target !== undefined && !active.policy.targetById.has(b.target)) throw new PolicyApiError('UNKNOWN_REFERENCE', `target '${b.target}' does not exist in policy version ${active.version}`, 400);
+    if (b.role !== undefined && !active.policy.roles.has(b.role))
+      throw new PolicyApiError('UNKNOWN_REFERENCE', `role '${b.role}' does not exist in policy version ${active.version}`, 400);
+    if (b.target !== undefined && !active.policy.targetById.has(b.target))
+      throw new PolicyApiError('UNKNOWN_REFERENCE', `target '${b.target}' does not exist in policy version ${active.version}`, 400);
     const actor = actorOf(principal);
     const id = randomUUID();
     const row = await changePerson({ db: this.db, live: this.live, engine: this.engine, persons: this.persons }, personId, 'manual-assignment', async (sql) => {
@@ -99,7 +107,15 @@ export class AssignmentsController {
         `INSERT INTO ${this.table} (id, person_id, role, target, group_name, reason, expires_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`,
         [id, personId, b.role ?? null, b.target ?? null, b.group ?? null, b.reason, b.expiresAt === undefined ? null : new Date(b.expiresAt), actor],
       );
-      await this.store.change(sql, 'ASSIGNMENT_GRANTED', active.version, actor, b.reason, { role: b.role ?? null, target: b.target ?? null, group: b.group ?? null, expiresAt: b.expiresAt ?? null }, { personId, subjectId: id });
+      await this.store.change(
+        sql,
+        'ASSIGNMENT_GRANTED',
+        active.version,
+        actor,
+        b.reason,
+        { role: b.role ?? null, target: b.target ?? null, group: b.group ?? null, expiresAt: b.expiresAt ?? null },
+        { personId, subjectId: id },
+      );
       return r.rows[0]!;
     });
     return view(row);
@@ -140,12 +156,28 @@ export class AssignmentsController {
     const a = found.rows[0];
     if (!a) throw new PolicyApiError('NOT_FOUND', `no active assignment ${id}`, 404);
     const actor = actorOf(principal);
-    const row = await changePerson({ db: this.db, live: this.live, engine: this.engine, persons: this.persons }, a.person_id, 'manual-assignment', async (sql) => {
-      const r = await sql.query<Row>(`UPDATE ${this.table} SET status = 'revoked', ended_by = $2, ended_reason = $3, ended_at = now() WHERE id = $1 AND status = 'active' RETURNING *`, [id, actor, reason]);
-      if (!r.rows[0]) throw new PolicyApiError('CONFLICT', `assignment ${id} ended meanwhile`, 409);
-      await this.store.change(sql, 'ASSIGNMENT_REVOKED', null, actor, reason, { role: a.role, target: a.target, group: a.group_name }, { personId: a.person_id, subjectId: id });
-      return r.rows[0];
-    });
+    const row = await changePerson(
+      { db: this.db, live: this.live, engine: this.engine, persons: this.persons },
+      a.person_id,
+      'manual-assignment',
+      async (sql) => {
+        const r = await sql.query<Row>(
+          `UPDATE ${this.table} SET status = 'revoked', ended_by = $2, ended_reason = $3, ended_at = now() WHERE id = $1 AND status = 'active' RETURNING *`,
+          [id, actor, reason],
+        );
+        if (!r.rows[0]) throw new PolicyApiError('CONFLICT', `assignment ${id} ended meanwhile`, 409);
+        await this.store.change(
+          sql,
+          'ASSIGNMENT_REVOKED',
+          null,
+          actor,
+          reason,
+          { role: a.role, target: a.target, group: a.group_name },
+          { personId: a.person_id, subjectId: id },
+        );
+        return r.rows[0];
+      },
+    );
     return view(row);
   }
 }

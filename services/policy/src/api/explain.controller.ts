@@ -47,7 +47,12 @@ export class ExplainController {
       policyVersion: active.version,
       evaluatedAt: iso(now),
       phase: e.phase,
-      lifecycle: { startAt: iso(state.record.startAt), terminatedAt: iso(state.record.terminatedAt), lastEvent: state.record.lastKind, lastEventRecordedAt: iso(state.record.lastRecordedAt) },
+      lifecycle: {
+        startAt: iso(state.record.startAt),
+        terminatedAt: iso(state.record.terminatedAt),
+        lastEvent: state.record.lastKind,
+        lastEventRecordedAt: iso(state.record.lastRecordedAt),
+      },
       facts: state.record.attributes,
       rules: e.rules,
       roles: e.roles,

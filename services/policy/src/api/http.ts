@@ -19,12 +19,21 @@ export function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T 
 
 const MAX_POLICY_BYTES = 2 * 1024 * 1024;
 
-const fileName = z.string().min(1).max(200).regex(/^[\w.-]+\.ya?ml$/, 'a file name ending in .yaml or .yml');
+const fileName = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[\w.-]+\.ya?ml$/, 'a file name ending in .yaml or .yml');
 export const policyBodySchema = z
   .object({
     content: z.string().min(1).max(MAX_POLICY_BYTES).optional().describe('One policy file (YAML)'),
     name: fileName.optional().describe('Its file name, shown in errors (default policy.yaml)'),
-    files: z.array(z.object({ name: fileName, content: z.string().max(MAX_POLICY_BYTES) }).strict()).min(1).max(200).optional().describe('Several policy files, merged'),
+    files: z
+      .array(z.object({ name: fileName, content: z.string().max(MAX_POLICY_BYTES) }).strict())
+      .min(1)
+      .max(200)
+      .optional()
+      .describe('Several policy files, merged'),
     comment: z.string().max(2000).optional(),
   })
   .strict()
@@ -40,13 +49,17 @@ function isYaml(req: IncomingMessage): boolean {
 }
 
 /** A policy from the request: JSON ({content} or {files}) or a raw YAML body (application/yaml). */
-export async function readPolicyUpload(req: IncomingMessage & { body?: unknown }, query: { name?: string | undefined; comment?: string | undefined }): Promise<PolicyUpload> {
+export async function readPolicyUpload(
+  req: IncomingMessage & { body?: unknown },
+  query: { name?: string | undefined; comment?: string | undefined },
+): Promise<PolicyUpload> {
   if (isYaml(req)) {
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of req as AsyncIterable<Buffer>) {
       size += chunk.length;
-      if (size > MAX_POLICY_BYTES) throw new BadRequestException({ statusCode: 400, error: 'Bad Request', message: `policy larger than ${MAX_POLICY_BYTES} bytes` });
+      if (size > MAX_POLICY_BYTES)
+        throw new BadRequestException({ statusCode: 400, error: 'Bad Request', message: `policy larger than ${MAX_POLICY_BYTES} bytes` });
       chunks.push(chunk);
     }
     const name = query.name ? parse(fileName, query.name, 'name') : 'policy.yaml';

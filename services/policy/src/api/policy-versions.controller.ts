@@ -46,7 +46,11 @@ export class PolicyVersionsController {
   async active(): Promise<unknown> {
     const version = await this.store.activeVersion(this.db.sql);
     if (version === null) throw new PolicyApiError('NO_ACTIVE_POLICY', 'no policy version is active', 404);
-    const [total, stale, activations] = await Promise.all([this.persons.count(this.db.sql), this.persons.countStale(this.db.sql, version), this.store.activations(this.db.sql, 20)]);
+    const [total, stale, activations] = await Promise.all([
+      this.persons.count(this.db.sql),
+      this.persons.countStale(this.db.sql, version),
+      this.store.activations(this.db.sql, 20),
+    ]);
     return {
       version,
       reevaluation: { persons: total, done: total - stale, remaining: stale, complete: stale === 0 },
@@ -82,7 +86,17 @@ export class PolicyVersionsController {
     const upload = await readPolicyUpload(req, { name });
     const r = this.store.validate(upload.files);
     return r.ok
-      ? { valid: true, problems: [], summary: { name: r.policy.name, targets: r.policy.targets.length, roles: r.policy.roles.size, birthright: r.policy.birthright.length, sod: r.policy.sod.length } }
+      ? {
+          valid: true,
+          problems: [],
+          summary: {
+            name: r.policy.name,
+            targets: r.policy.targets.length,
+            roles: r.policy.roles.size,
+            birthright: r.policy.birthright.length,
+            sod: r.policy.sod.length,
+          },
+        }
       : { valid: false, problems: r.problems };
   }
 
@@ -94,7 +108,13 @@ export class PolicyVersionsController {
   @ApiQuery({ name: 'activate', required: false, type: Boolean })
   @ApiResponse({ status: 201, description: 'Stored (created: false when identical to the latest version)' })
   @ApiResponse({ status: 422, description: 'Invalid policy; problems name file, line, column, path and rule' })
-  async create(@Req() req: IncomingMessage, @CurrentPrincipal() principal: Principal | undefined, @Query('activate') activate?: string, @Query('name') name?: string, @Query('comment') comment?: string): Promise<unknown> {
+  async create(
+    @Req() req: IncomingMessage,
+    @CurrentPrincipal() principal: Principal | undefined,
+    @Query('activate') activate?: string,
+    @Query('name') name?: string,
+    @Query('comment') comment?: string,
+  ): Promise<unknown> {
     const upload = await readPolicyUpload(req, { name, comment });
     const actor = actorOf(principal);
     const result = await this.live.run(() =>
@@ -113,7 +133,11 @@ export class PolicyVersionsController {
   @RequireScopes(Scopes.policyWrite)
   @ApiOperation({ summary: 'Activate a stored version; the population is re-evaluated in the background (progress: GET /v1/policy/active)' })
   @ApiBody({ schema: z.toJSONSchema(reasonBody) as Record<string, unknown>, required: false })
-  async activate(@Param('version', ParseIntPipe) version: number, @Body() body: unknown, @CurrentPrincipal() principal: Principal | undefined): Promise<unknown> {
+  async activate(
+    @Param('version', ParseIntPipe) version: number,
+    @Body() body: unknown,
+    @CurrentPrincipal() principal: Principal | undefined,
+  ): Promise<unknown> {
     const { reason } = parse(reasonBody, body ?? {}, 'body');
     const activation = await this.db.transaction((tx) => this.store.activate(tx.sql, version, { kind: 'activate', actor: actorOf(principal), reason }));
     this.reevaluator.nudge();
@@ -136,14 +160,17 @@ export class PolicyVersionsController {
   @Post('reload')
   @HttpCode(200)
   @RequireScopes(Scopes.policyWrite)
-  @ApiOperation({ summary: 'Re-read POLICY_PATH; when valid and changed it becomes a new active version (422 with every problem otherwise; the running version stays)' })
+  @ApiOperation({
+    summary: 'Re-read POLICY_PATH; when valid and changed it becomes a new active version (422 with every problem otherwise; the running version stays)',
+  })
   async reload(@CurrentPrincipal() principal: Principal | undefined): Promise<unknown> {
     const files = await readPolicyPath(this.config.POLICY_PATH ?? BUNDLED_POLICY);
     const actor = actorOf(principal);
     const result = await this.db.transaction(async (tx) => {
       const created = await this.store.create(tx.sql, files, { source: 'file', actor, comment: 'reloaded from POLICY_PATH' });
       const current = await this.store.activeVersion(tx.sql);
-      const activation = current === created.version ? null : await this.store.activate(tx.sql, created.version, { kind: 'file', actor, reason: 'reloaded from POLICY_PATH' });
+      const activation =
+        current === created.version ? null : await this.store.activate(tx.sql, created.version, { kind: 'file', actor, reason: 'reloaded from POLICY_PATH' });
       await this.store.markFileLoaded(tx.sql, files);
       return { ...created, activation };
     });

@@ -1,5 +1,15 @@
 import { Database, quoteIdent } from '@provisio/persistence';
-import { diffAccount, evaluate, loadPolicy, SimulationAggregator, uniqueCandidate, type AccountChange, type CompiledPolicy, type Evaluation, type PolicyFile } from '@provisio/policy-domain';
+import {
+  diffAccount,
+  evaluate,
+  loadPolicy,
+  SimulationAggregator,
+  uniqueCandidate,
+  type AccountChange,
+  type CompiledPolicy,
+  type Evaluation,
+  type PolicyFile,
+} from '@provisio/policy-domain';
 import { randomUUID } from 'node:crypto';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Logger } from 'pino';
@@ -27,7 +37,15 @@ class AllocationOverlay {
 }
 
 function evaluateSimulated(policy: CompiledPolicy, state: PersonState, now: number, overlay: AllocationOverlay): Evaluation {
-  const input = { person: state.record, now, trigger: null, manual: state.manual, exceptions: state.exceptions, allocations: state.allocations, previous: state.targets };
+  const input = {
+    person: state.record,
+    now,
+    trigger: null,
+    manual: state.manual,
+    exceptions: state.exceptions,
+    allocations: state.allocations,
+    previous: state.targets,
+  };
   const e = evaluate(policy, input);
   if (e.allocations.length === 0) return e;
   const allocations = { ...state.allocations };
@@ -68,7 +86,10 @@ export class SimulationService {
     );
     const done = this.run(id, active?.policy ?? null, candidate.policy).catch(async (e: unknown) => {
       this.logger.error({ err: e, simulation: id }, 'simulation failed');
-      await this.db.sql.query(`UPDATE ${this.s}.simulations SET status = 'failed', error = $2, updated_at = now(), finished_at = now() WHERE id = $1`, [id, String((e as Error).message).slice(0, 2000)]);
+      await this.db.sql.query(`UPDATE ${this.s}.simulations SET status = 'failed', error = $2, updated_at = now(), finished_at = now() WHERE id = $1`, [
+        id,
+        String((e as Error).message).slice(0, 2000),
+      ]);
     });
     this.running.add(done);
     void done.finally(() => this.running.delete(done));
@@ -106,7 +127,18 @@ export class SimulationService {
         }
         const sod = agg.addViolations(state.record.personId, before?.violations ?? [], after.violations);
         if (sod.introduced.length > 0 || sod.resolved.length > 0) {
-          changes.push({ personId: state.record.personId, target: '#sod', change: 'UPDATE', stateBefore: null, stateAfter: null, accountNameBefore: null, accountNameAfter: null, groupsAdded: sod.introduced, groupsRemoved: sod.resolved, attributesChanged: [] });
+          changes.push({
+            personId: state.record.personId,
+            target: '#sod',
+            change: 'UPDATE',
+            stateBefore: null,
+            stateAfter: null,
+            accountNameBefore: null,
+            accountNameAfter: null,
+            groupsAdded: sod.introduced,
+            groupsRemoved: sod.resolved,
+            attributesChanged: [],
+          });
         }
       }
       if (changes.length > 0) {
@@ -120,12 +152,28 @@ export class SimulationService {
       await yieldToEventLoop();
     }
     const summary = { ...agg.summary(), seconds: (Date.now() - started) / 1000, evaluatedAt: new Date(now).toISOString() };
-    await this.db.sql.query(`UPDATE ${this.s}.simulations SET status = 'done', persons_done = $2, summary = $3, updated_at = now(), finished_at = now() WHERE id = $1`, [id, done, JSON.stringify(summary)]);
+    await this.db.sql.query(
+      `UPDATE ${this.s}.simulations SET status = 'done', persons_done = $2, summary = $3, updated_at = now(), finished_at = now() WHERE id = $1`,
+      [id, done, JSON.stringify(summary)],
+    );
     this.logger.info({ simulation: id, persons: done, seconds: summary.seconds }, 'simulation finished');
   }
 
   async get(id: string): Promise<unknown> {
-    const r = await this.db.sql.query<{ id: string; status: string; base_version: string | null; candidate_hash: string; persons_total: string; persons_done: string; summary: unknown; error: string | null; created_by: string; created_at: Date; updated_at: Date; finished_at: Date | null }>(
+    const r = await this.db.sql.query<{
+      id: string;
+      status: string;
+      base_version: string | null;
+      candidate_hash: string;
+      persons_total: string;
+      persons_done: string;
+      summary: unknown;
+      error: string | null;
+      created_by: string;
+      created_at: Date;
+      updated_at: Date;
+      finished_at: Date | null;
+    }>(
       `SELECT id, status, base_version, candidate_hash, persons_total, persons_done, summary, error, created_by, created_at, updated_at, finished_at FROM ${this.s}.simulations WHERE id = $1`,
       [id],
     );

@@ -7,7 +7,11 @@ import { parse, policyBodySchema, readPolicyUpload } from './http.js';
 import { actorOf } from './principal.js';
 import { SimulationService } from './simulation.service.js';
 
-const changesQuery = z.object({ target: z.string().min(1).max(128).optional(), after: z.string().max(256).optional(), limit: z.coerce.number().int().min(1).max(5000).default(500) });
+const changesQuery = z.object({
+  target: z.string().min(1).max(128).optional(),
+  after: z.string().max(256).optional(),
+  limit: z.coerce.number().int().min(1).max(5000).default(500),
+});
 
 @ApiTags('simulations')
 @ApiBearerAuth()
@@ -26,7 +30,12 @@ export class SimulationsController {
   @ApiQuery({ name: 'wait', required: false, type: Boolean })
   @ApiResponse({ status: 202, description: 'Started' })
   @ApiResponse({ status: 422, description: 'The candidate policy is invalid (every problem with file, line, rule)' })
-  async create(@Req() req: IncomingMessage & { res?: { status(n: number): unknown } }, @CurrentPrincipal() principal: Principal | undefined, @Query('wait') wait?: string, @Query('name') name?: string): Promise<unknown> {
+  async create(
+    @Req() req: IncomingMessage & { res?: { status(n: number): unknown } },
+    @CurrentPrincipal() principal: Principal | undefined,
+    @Query('wait') wait?: string,
+    @Query('name') name?: string,
+  ): Promise<unknown> {
     const upload = await readPolicyUpload(req, { name });
     const { id, done } = await this.simulations.start(upload.files, actorOf(principal));
     if (wait === 'true') {
@@ -38,7 +47,9 @@ export class SimulationsController {
 
   @Get(':id')
   @RequireScopes(Scopes.policyRead)
-  @ApiOperation({ summary: 'Status, progress and summary: per target accounts gained and lost, state changes, groups added and removed, SoD violations introduced' })
+  @ApiOperation({
+    summary: 'Status, progress and summary: per target accounts gained and lost, state changes, groups added and removed, SoD violations introduced',
+  })
   async get(@Param('id', new ParseUUIDPipe()) id: string): Promise<unknown> {
     return this.simulations.get(id);
   }

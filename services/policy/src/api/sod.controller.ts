@@ -26,7 +26,11 @@ const createBody = z
   })
   .strict();
 const revokeBody = z.object({ reason: z.string().trim().min(3).max(2000) }).strict();
-const listQuery = z.object({ personId: z.string().min(1).max(256).optional(), status: z.enum(['active', 'revoked', 'expired']).optional(), limit: z.coerce.number().int().min(1).max(1000).default(100) });
+const listQuery = z.object({
+  personId: z.string().min(1).max(256).optional(),
+  status: z.enum(['active', 'revoked', 'expired']).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
 
 interface Row {
   id: string;
@@ -84,11 +88,13 @@ export class SodController {
   async create(@Body() body: unknown, @CurrentPrincipal() principal: Principal | undefined): Promise<unknown> {
     const b = parse(createBody, body, 'body');
     const now = Date.now();
-    if (b.expiresAt <= now || b.expiresAt > now + MAX_EXCEPTION_DAYS * 86_400_000) throw new PolicyApiError('INVALID_REQUEST', `expiresAt must be in the future and at most ${MAX_EXCEPTION_DAYS} days ahead`, 400);
+    if (b.expiresAt <= now || b.expiresAt > now + MAX_EXCEPTION_DAYS * 86_400_000)
+      throw new PolicyApiError('INVALID_REQUEST', `expiresAt must be in the future and at most ${MAX_EXCEPTION_DAYS} days ahead`, 400);
     if (b.approver === b.personId) throw new PolicyApiError('INVALID_REQUEST', 'a person cannot approve their own exception', 400);
     const active = await this.store.active(this.db.sql);
     if (!active) throw new PolicyApiError('NO_ACTIVE_POLICY', 'no policy version is active', 409);
-    if (!active.policy.sod.some((r) => r.id === b.ruleId)) throw new PolicyApiError('UNKNOWN_REFERENCE', `SoD rule '${b.ruleId}' does not exist in policy version ${active.version}`, 400);
+    if (!active.policy.sod.some((r) => r.id === b.ruleId))
+      throw new PolicyApiError('UNKNOWN_REFERENCE', `SoD rule '${b.ruleId}' does not exist in policy version ${active.version}`, 400);
     const actor = actorOf(principal);
     const id = randomUUID();
     const row = await changePerson({ db: this.db, live: this.live, engine: this.engine, persons: this.persons }, b.personId, 'sod-exception', async (sql) => {
@@ -96,7 +102,15 @@ export class SodController {
         `INSERT INTO ${this.s}.sod_exceptions (id, person_id, rule_id, approver, reason, expires_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
         [id, b.personId, b.ruleId, b.approver, b.reason, new Date(b.expiresAt), actor],
       );
-      await this.store.change(sql, 'EXCEPTION_GRANTED', active.version, actor, b.reason, { ruleId: b.ruleId, approver: b.approver, expiresAt: b.expiresAt }, { personId: b.personId, subjectId: id });
+      await this.store.change(
+        sql,
+        'EXCEPTION_GRANTED',
+        active.version,
+        actor,
+        b.reason,
+        { ruleId: b.ruleId, approver: b.approver, expiresAt: b.expiresAt },
+        { personId: b.personId, subjectId: id },
+      );
       return r.rows[0]!;
     });
     return view(row);
@@ -128,7 +142,10 @@ export class SodController {
     if (!x) throw new PolicyApiError('NOT_FOUND', `no active SoD exception ${id}`, 404);
     const actor = actorOf(principal);
     const row = await changePerson({ db: this.db, live: this.live, engine: this.engine, persons: this.persons }, x.person_id, 'sod-exception', async (sql) => {
-      const r = await sql.query<Row>(`UPDATE ${this.s}.sod_exceptions SET status = 'revoked', ended_by = $2, ended_reason = $3, ended_at = now() WHERE id = $1 AND status = 'active' RETURNING *`, [id, actor, reason]);
+      const r = await sql.query<Row>(
+        `UPDATE ${this.s}.sod_exceptions SET status = 'revoked', ended_by = $2, ended_reason = $3, ended_at = now() WHERE id = $1 AND status = 'active' RETURNING *`,
+        [id, actor, reason],
+      );
       if (!r.rows[0]) throw new PolicyApiError('CONFLICT', `exception ${id} ended meanwhile`, 409);
       await this.store.change(sql, 'EXCEPTION_REVOKED', null, actor, reason, { ruleId: x.rule_id }, { personId: x.person_id, subjectId: id });
       return r.rows[0];

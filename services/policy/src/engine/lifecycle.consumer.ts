@@ -60,7 +60,14 @@ export class LifecycleConsumer {
       for (const m of messages) if (fresh.has(m.value.resultId)) latest.set(`${m.value.personId}\u0000${m.value.target}`, m.value);
       await this.persons.recordResults(
         tx.sql,
-        [...latest.values()].map((r) => ({ personId: r.personId, target: r.target, version: r.version, status: r.status, error: r.error ? `${r.error.code}: ${r.error.message}` : null, at: r.appliedAt })),
+        [...latest.values()].map((r) => ({
+          personId: r.personId,
+          target: r.target,
+          version: r.version,
+          status: r.status,
+          error: r.error ? `${r.error.code}: ${r.error.message}` : null,
+          at: r.appliedAt,
+        })),
       );
     });
   }

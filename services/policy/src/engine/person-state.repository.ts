@@ -8,7 +8,10 @@ export interface PersonState {
   record: PersonRecord;
   evaluatedVersion: number;
   nextEvaluationAt: number | null;
-  targets: Record<string, TargetMemory & { targetKind: string; appliedVersion: number | null; lastStatus: string | null; lastError: string | null; policyVersion: number | null }>;
+  targets: Record<
+    string,
+    TargetMemory & { targetKind: string; appliedVersion: number | null; lastStatus: string | null; lastError: string | null; policyVersion: number | null }
+  >;
   allocations: Record<string, string>;
   manual: ManualGrant[];
   exceptions: SodExceptionGrant[];
@@ -91,25 +94,51 @@ export class PersonStateRepository {
     }
     const found = [...out.keys()];
     if (found.length === 0) return out;
-    const [targets, allocations, manual, exceptions, violations] = await Promise.all([
-      sql.query<{ person_id: string; target: string; target_kind: string; version: string; desired: DesiredAccount; retained: Record<string, number>; lost_at: Date | null; applied_version: string | null; last_status: string | null; last_error: string | null; policy_version: string | null }>(
-        `SELECT person_id, target, target_kind, version, desired, retained, lost_at, applied_version, last_status, last_error, policy_version FROM ${this.s}.target_accounts WHERE person_id = ANY($1::text[])`,
-        [found],
-      ),
-      sql.query<{ person_id: string; namespace: string; value: string }>(`SELECT person_id, namespace, value FROM ${this.s}.allocations WHERE person_id = ANY($1::text[])`, [found]),
-      sql.query<{ id: string; person_id: string; role: string | null; target: string | null; group_name: string | null; expires_at: Date | null }>(
-        `SELECT id, person_id, role, target, group_name, expires_at FROM ${this.s}.manual_assignments WHERE person_id = ANY($1::text[]) AND status = 'active' ORDER BY created_at, id`,
-        [found],
-      ),
-      sql.query<{ id: string; person_id: string; rule_id: string; expires_at: Date }>(
-        `SELECT id, person_id, rule_id, expires_at FROM ${this.s}.sod_exceptions WHERE person_id = ANY($1::text[]) AND status = 'active' ORDER BY created_at, id`,
-        [found],
-      ),
-      sql.query<{ person_id: string; rule_id: string; status: Violation['status']; mode: Violation['mode']; conflicting: string[]; dropped: string[]; exception_id: string | null }>(
-        `SELECT person_id, rule_id, status, mode, conflicting, dropped, exception_id FROM ${this.s}.sod_violations WHERE person_id = ANY($1::text[])`,
-        [found],
-      ),
-    ]);
+    // One client (a transaction): queries run one after the other.
+    const targets = await sql.query<{
+      person_id: string;
+      target: string;
+      target_kind: string;
+      version: string;
+      desired: DesiredAccount;
+      retained: Record<string, number>;
+      lost_at: Date | null;
+      applied_version: string | null;
+      last_status: string | null;
+      last_error: string | null;
+      policy_version: string | null;
+    }>(
+      `SELECT person_id, target, target_kind, version, desired, retained, lost_at, applied_version, last_status, last_error, policy_version FROM ${this.s}.target_accounts WHERE person_id = ANY($1::text[])`,
+      [found],
+    );
+    const allocations = await sql.query<{ person_id: string; namespace: string; value: string }>(
+      `SELECT person_id, namespace, value FROM ${this.s}.allocations WHERE person_id = ANY($1::text[])`,
+      [found],
+    );
+    const manual = await sql.query<{
+      id: string;
+      person_id: string;
+      role: string | null;
+      target: string | null;
+      group_name: string | null;
+      expires_at: Date | null;
+    }>(
+      `SELECT id, person_id, role, target, group_name, expires_at FROM ${this.s}.manual_assignments WHERE person_id = ANY($1::text[]) AND status = 'active' ORDER BY created_at, id`,
+      [found],
+    );
+    const exceptions = await sql.query<{ id: string; person_id: string; rule_id: string; expires_at: Date }>(
+      `SELECT id, person_id, rule_id, expires_at FROM ${this.s}.sod_exceptions WHERE person_id = ANY($1::text[]) AND status = 'active' ORDER BY created_at, id`,
+      [found],
+    );
+    const violations = await sql.query<{
+      person_id: string;
+      rule_id: string;
+      status: Violation['status'];
+      mode: Violation['mode'];
+      conflicting: string[];
+      dropped: string[];
+      exception_id: string | null;
+    }>(`SELECT person_id, rule_id, status, mode, conflicting, dropped, exception_id FROM ${this.s}.sod_violations WHERE person_id = ANY($1::text[])`, [found]);
     for (const t of targets.rows) {
       out.get(t.person_id)!.targets[t.target] = {
         version: Number(t.version),
@@ -124,10 +153,20 @@ export class PersonStateRepository {
       };
     }
     for (const a of allocations.rows) out.get(a.person_id)!.allocations[a.namespace] = a.value;
-    for (const m of manual.rows) out.get(m.person_id)!.manual.push({ id: m.id, role: m.role, target: m.target, group: m.group_name, expiresAt: ms(m.expires_at) });
+    for (const m of manual.rows)
+      out.get(m.person_id)!.manual.push({ id: m.id, role: m.role, target: m.target, group: m.group_name, expiresAt: ms(m.expires_at) });
     for (const e of exceptions.rows) out.get(e.person_id)!.exceptions.push({ id: e.id, ruleId: e.rule_id, expiresAt: e.expires_at.getTime() });
     for (const v of violations.rows) {
-      out.get(v.person_id)!.violations.set(v.rule_id, { ruleId: v.rule_id, mode: v.mode, status: v.status, conflicting: v.conflicting, dropped: v.dropped, exceptionId: v.exception_id });
+      out
+        .get(v.person_id)!
+        .violations.set(v.rule_id, {
+          ruleId: v.rule_id,
+          mode: v.mode,
+          status: v.status,
+          conflicting: v.conflicting,
+          dropped: v.dropped,
+          exceptionId: v.exception_id,
+        });
     }
     return out;
   }
@@ -192,7 +231,13 @@ export class PersonStateRepository {
     await sql.query(`DELETE FROM ${this.s}.sod_violations WHERE person_id = $1 AND rule_id = $2`, [personId, ruleId]);
   }
 
-  async endAssignments(sql: SqlClient, ids: string[], status: 'expired' | 'revoked', by: string, reason: string): Promise<{ id: string; person_id: string; role: string | null; target: string | null; group_name: string | null }[]> {
+  async endAssignments(
+    sql: SqlClient,
+    ids: string[],
+    status: 'expired' | 'revoked',
+    by: string,
+    reason: string,
+  ): Promise<{ id: string; person_id: string; role: string | null; target: string | null; group_name: string | null }[]> {
     if (ids.length === 0) return [];
     const r = await sql.query<{ id: string; person_id: string; role: string | null; target: string | null; group_name: string | null }>(
       `UPDATE ${this.s}.manual_assignments SET status = $2, ended_by = $3, ended_reason = $4, ended_at = now() WHERE id = ANY($1::uuid[]) AND status = 'active'
@@ -216,19 +261,26 @@ export class PersonStateRepository {
    * A person keeps the value once allocated (rehires get their old login back).
    */
   async allocate(sql: SqlClient, personId: string, req: AllocationRequest): Promise<string> {
-    const existing = await sql.query<{ value: string }>(`SELECT value FROM ${this.s}.allocations WHERE namespace = $1 AND person_id = $2`, [req.namespace, personId]);
+    const existing = await sql.query<{ value: string }>(`SELECT value FROM ${this.s}.allocations WHERE namespace = $1 AND person_id = $2`, [
+      req.namespace,
+      personId,
+    ]);
     if (existing.rows[0]) return existing.rows[0].value;
     const reserved = new Set(req.reserved);
     for (let n = 1; n < 100_000; n += 50) {
       const candidates = Array.from({ length: 50 }, (_, i) => uniqueCandidate(req.base, n + i, req.maxLength)).filter((c) => !reserved.has(c.toLowerCase()));
-      const taken = await sql.query<{ v: string }>(`SELECT lower(value) AS v FROM ${this.s}.allocations WHERE namespace = $1 AND lower(value) = ANY($2::text[])`, [
-        req.namespace,
-        candidates.map((c) => c.toLowerCase()),
-      ]);
+      const taken = await sql.query<{ v: string }>(
+        `SELECT lower(value) AS v FROM ${this.s}.allocations WHERE namespace = $1 AND lower(value) = ANY($2::text[])`,
+        [req.namespace, candidates.map((c) => c.toLowerCase())],
+      );
       const takenSet = new Set(taken.rows.map((r) => r.v));
       for (const c of candidates) {
         if (takenSet.has(c.toLowerCase())) continue;
-        const r = await sql.query(`INSERT INTO ${this.s}.allocations (namespace, value, person_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [req.namespace, c, personId]);
+        const r = await sql.query(`INSERT INTO ${this.s}.allocations (namespace, value, person_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [
+          req.namespace,
+          c,
+          personId,
+        ]);
         if (r.rowCount === 1) return c;
       }
     }
@@ -245,7 +297,9 @@ export class PersonStateRepository {
   }
 
   async countStale(sql: SqlClient, activeVersion: number): Promise<number> {
-    const r = await sql.query<{ n: string }>(`SELECT count(*) AS n FROM ${this.s}.persons WHERE evaluated_version < $1 OR evaluated_version > $1`, [activeVersion]);
+    const r = await sql.query<{ n: string }>(`SELECT count(*) AS n FROM ${this.s}.persons WHERE evaluated_version < $1 OR evaluated_version > $1`, [
+      activeVersion,
+    ]);
     return Number(r.rows[0]!.n);
   }
 
@@ -256,7 +310,10 @@ export class PersonStateRepository {
 
   /** Person ids in order after `after` (keyset pages for simulations). */
   async page(sql: SqlClient, after: string, limit: number): Promise<string[]> {
-    const r = await sql.query<{ person_id: string }>(`SELECT person_id FROM ${this.s}.persons WHERE person_id > $1 ORDER BY person_id LIMIT $2`, [after, limit]);
+    const r = await sql.query<{ person_id: string }>(`SELECT person_id FROM ${this.s}.persons WHERE person_id > $1 ORDER BY person_id LIMIT $2`, [
+      after,
+      limit,
+    ]);
     return r.rows.map((x) => x.person_id);
   }
 
@@ -282,7 +339,14 @@ export class PersonStateRepository {
          last_status = u.status, last_error = u.error, last_result_at = u.at, updated_at = now()
        FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::timestamptz[]) AS u(p, tg, version, status, error, at)
        WHERE t.person_id = u.p AND t.target = u.tg AND (t.last_result_at IS NULL OR t.last_result_at <= u.at)`,
-      [rows.map((r) => r.personId), rows.map((r) => r.target), rows.map((r) => r.version), rows.map((r) => r.status), rows.map((r) => r.error), rows.map((r) => new Date(r.at))],
+      [
+        rows.map((r) => r.personId),
+        rows.map((r) => r.target),
+        rows.map((r) => r.version),
+        rows.map((r) => r.status),
+        rows.map((r) => r.error),
+        rows.map((r) => new Date(r.at)),
+      ],
     );
   }
 }

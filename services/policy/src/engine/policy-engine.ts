@@ -39,10 +39,17 @@ export interface BatchOutcome {
 const commandsIssued = counter('provisio_policy_commands_total', 'Provisioning commands issued, by target and reason', ['target', 'reason']);
 const evaluations = counter('provisio_policy_evaluations_total', 'Person evaluations, by reason', ['reason']);
 const violationsCounter = counter('provisio_policy_sod_violations_total', 'SoD violation events, by rule and status', ['rule', 'status']);
-const evalSeconds = histogram('provisio_policy_batch_seconds', 'Time to evaluate and write one batch of persons', ['reason'], [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]);
+const evalSeconds = histogram(
+  'provisio_policy_batch_seconds',
+  'Time to evaluate and write one batch of persons',
+  ['reason'],
+  [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+);
 
 function violationChanged(a: Violation | undefined, b: Violation): boolean {
-  return !a || a.status !== b.status || a.exceptionId !== b.exceptionId || a.conflicting.join() !== b.conflicting.join() || a.dropped.join() !== b.dropped.join();
+  return (
+    !a || a.status !== b.status || a.exceptionId !== b.exceptionId || a.conflicting.join() !== b.conflicting.join() || a.dropped.join() !== b.dropped.join()
+  );
 }
 
 /**
@@ -100,7 +107,17 @@ export class PolicyEngine {
         continue;
       } else record = state.record;
       if (!state) {
-        state = { record, evaluatedVersion: 0, nextEvaluationAt: null, targets: {}, allocations: {}, manual: [], exceptions: [], violations: new Map(), stored: false };
+        state = {
+          record,
+          evaluatedVersion: 0,
+          nextEvaluationAt: null,
+          targets: {},
+          allocations: {},
+          manual: [],
+          exceptions: [],
+          violations: new Map(),
+          stored: false,
+        };
         states.set(item.personId, state);
       }
       state.record = record;
@@ -132,11 +149,24 @@ export class PolicyEngine {
             accountName: desired.accountName,
             attributes: desired.attributes,
             groups: desired.groups,
-            cause: { lifecycleEventId: item.event?.eventId ?? null, lifecycleKind: item.event?.kind ?? null, policyVersion: active.version, reason: item.reason },
+            cause: {
+              lifecycleEventId: item.event?.eventId ?? null,
+              lifecycleKind: item.event?.kind ?? null,
+              policyVersion: active.version,
+              reason: item.reason,
+            },
             hrEffectiveAt: item.hrEffectiveAt,
             issuedAt: now,
           };
-          messages.push({ id: commandId, topic: Topics.commands(t.kind), key: item.personId, aggregateType: 'person-target', type: EventTypes.command, schema: 'ProvisioningCommand', value: command });
+          messages.push({
+            id: commandId,
+            topic: Topics.commands(t.kind),
+            key: item.personId,
+            aggregateType: 'person-target',
+            type: EventTypes.command,
+            schema: 'ProvisioningCommand',
+            value: command,
+          });
           commandsIssued.inc({ target: t.target, reason: item.reason });
           outcome.commands++;
         }
@@ -167,7 +197,13 @@ export class PolicyEngine {
       const heldRoles = evaluation.roles.map((r) => r.id).sort();
       state.record = { ...record, heldRoles };
       if (evaluation.nextEvaluationAt !== state.nextEvaluationAt) schedule.set(item.personId, evaluation.nextEvaluationAt);
-      if (!state.stored || item.event || state.evaluatedVersion !== active.version || evaluation.nextEvaluationAt !== state.nextEvaluationAt || heldRoles.join() !== record.heldRoles.join()) {
+      if (
+        !state.stored ||
+        item.event ||
+        state.evaluatedVersion !== active.version ||
+        evaluation.nextEvaluationAt !== state.nextEvaluationAt ||
+        heldRoles.join() !== record.heldRoles.join()
+      ) {
         personWrites.set(item.personId, { record: state.record, evaluatedVersion: active.version, nextEvaluationAt: evaluation.nextEvaluationAt });
       }
       state.evaluatedVersion = active.version;
@@ -206,7 +242,15 @@ export class PolicyEngine {
     });
   }
 
-  private async recordViolations(sql: SqlClient, personId: string, state: PersonState, evaluation: Evaluation, version: number, now: number, messages: OutboxMessage[]): Promise<void> {
+  private async recordViolations(
+    sql: SqlClient,
+    personId: string,
+    state: PersonState,
+    evaluation: Evaluation,
+    version: number,
+    now: number,
+    messages: OutboxMessage[],
+  ): Promise<void> {
     const seen = new Set<string>();
     const emit = (v: Violation, status: Violation['status'] | 'RESOLVED') => {
       const violationId = uuidv7(now);
@@ -217,7 +261,18 @@ export class PolicyEngine {
         aggregateType: 'person',
         type: EventTypes.policyViolation,
         schema: 'PolicyViolation',
-        value: { violationId, personId, ruleId: v.ruleId, policyVersion: version, mode: v.mode === 'prevent' ? 'PREVENT' : 'FLAG', status, conflicting: v.conflicting, dropped: v.dropped, exceptionId: v.exceptionId, detectedAt: now },
+        value: {
+          violationId,
+          personId,
+          ruleId: v.ruleId,
+          policyVersion: version,
+          mode: v.mode === 'prevent' ? 'PREVENT' : 'FLAG',
+          status,
+          conflicting: v.conflicting,
+          dropped: v.dropped,
+          exceptionId: v.exceptionId,
+          detectedAt: now,
+        },
       });
       violationsCounter.inc({ rule: v.ruleId, status });
     };
@@ -240,9 +295,20 @@ export class PolicyEngine {
     if (evaluation.expiredAssignments.length === 0 && evaluation.revokedAssignments.length === 0) return;
     const expired = await this.persons.endAssignments(sql, evaluation.expiredAssignments, 'expired', 'system:scheduler', 'expired');
     const revoked = await this.persons.endAssignments(sql, evaluation.revokedAssignments, 'revoked', 'system:lifecycle', 'leaver');
-    for (const [rows, kind] of [[expired, 'ASSIGNMENT_EXPIRED'], [revoked, 'ASSIGNMENT_REVOKED']] as const) {
+    for (const [rows, kind] of [
+      [expired, 'ASSIGNMENT_EXPIRED'],
+      [revoked, 'ASSIGNMENT_REVOKED'],
+    ] as const) {
       for (const a of rows) {
-        await this.store.change(sql, kind, null, kind === 'ASSIGNMENT_EXPIRED' ? 'system:scheduler' : 'system:lifecycle', kind === 'ASSIGNMENT_EXPIRED' ? 'expired' : 'leaver', { role: a.role, target: a.target, group: a.group_name }, { personId, subjectId: a.id });
+        await this.store.change(
+          sql,
+          kind,
+          null,
+          kind === 'ASSIGNMENT_EXPIRED' ? 'system:scheduler' : 'system:lifecycle',
+          kind === 'ASSIGNMENT_EXPIRED' ? 'expired' : 'leaver',
+          { role: a.role, target: a.target, group: a.group_name },
+          { personId, subjectId: a.id },
+        );
       }
     }
     const ended = new Set([...evaluation.expiredAssignments, ...evaluation.revokedAssignments]);

@@ -49,7 +49,15 @@ export class PolicyRuntime implements OnApplicationBootstrap, OnApplicationShutd
       await tx.sql.query(`SELECT 1 FROM ${table} WHERE person_id = $1 FOR UPDATE NOWAIT`, [job.key]);
       const now = Date.now();
       for (const e of await this.persons.expireExceptions(tx.sql, job.key, now)) {
-        await this.store.change(tx.sql, 'EXCEPTION_EXPIRED', null, 'system:scheduler', 'expired', { ruleId: e.rule_id }, { personId: job.key, subjectId: e.id });
+        await this.store.change(
+          tx.sql,
+          'EXCEPTION_EXPIRED',
+          null,
+          'system:scheduler',
+          'expired',
+          { ruleId: e.rule_id },
+          { personId: job.key, subjectId: e.id },
+        );
       }
       await this.engine.process(tx.sql, [{ personId: job.key, reason: 'scheduled', hrEffectiveAt: job.dueAt.getTime() }], { now });
     });

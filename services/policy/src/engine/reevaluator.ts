@@ -99,7 +99,10 @@ export class Reevaluator {
         this.lastLog = Date.now();
         const left = await this.persons.countStale(tx.sql, active.version);
         remainingGauge.set({}, Math.max(0, left - ids.length));
-        this.logger.info({ version: active.version, remaining: Math.max(0, left - ids.length), commands: outcome.commands }, 're-evaluating the population for a new policy version');
+        this.logger.info(
+          { version: active.version, remaining: Math.max(0, left - ids.length), commands: outcome.commands },
+          're-evaluating the population for a new policy version',
+        );
       }
       return ids.length;
     });

@@ -142,6 +142,8 @@ export class PolicyEngine1764100000000 implements MigrationInterface {
     const s = quoteIdent(migrationSchema(q));
     await q.query(`DROP TABLE ${s}.simulation_changes, ${s}.simulations, ${s}.sod_violations, ${s}.sod_exceptions, ${s}.manual_assignments, ${s}.allocations, ${s}.persons,
       ${s}.policy_state, ${s}.policy_activations, ${s}.policy_versions, ${s}.scheduled_jobs`);
-    await q.query(`ALTER TABLE ${s}.target_accounts DROP COLUMN retained, DROP COLUMN lost_at, DROP COLUMN policy_version, DROP COLUMN last_command_id, DROP COLUMN last_result_at`);
+    await q.query(
+      `ALTER TABLE ${s}.target_accounts DROP COLUMN retained, DROP COLUMN lost_at, DROP COLUMN policy_version, DROP COLUMN last_command_id, DROP COLUMN last_result_at`,
+    );
   }
 }

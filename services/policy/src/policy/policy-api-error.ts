@@ -21,7 +21,9 @@ export class PolicyApiError extends Error {
     readonly status: number,
     readonly problems: PolicyProblem[] = [],
   ) {
-    super(problems.length > 0 ? `${message}:\n${problems.map((p) => `${p.file}:${p.line}:${p.column}: ${p.path}: ${p.message} [${p.rule}]`).join('\n')}` : message);
+    super(
+      problems.length > 0 ? `${message}:\n${problems.map((p) => `${p.file}:${p.line}:${p.column}: ${p.path}: ${p.message} [${p.rule}]`).join('\n')}` : message,
+    );
     this.name = 'PolicyApiError';
   }
 }

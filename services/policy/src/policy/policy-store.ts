@@ -89,25 +89,31 @@ export class PolicyStore {
    * Stores a validated policy as a new version (or returns the latest version when its content
    * is identical) in the caller's transaction.
    */
-  async create(sql: SqlClient, files: PolicyFile[], o: { source: 'file' | 'api'; actor: string; comment?: string | undefined }): Promise<{ version: number; created: boolean }> {
+  async create(
+    sql: SqlClient,
+    files: PolicyFile[],
+    o: { source: 'file' | 'api'; actor: string; comment?: string | undefined },
+  ): Promise<{ version: number; created: boolean }> {
     const result = loadPolicy(files);
     if (!result.ok) throw new PolicyApiError('INVALID_POLICY', 'the policy is invalid', 422, result.problems);
     const hash = contentHash(files);
     await sql.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`provisio:policy-versions:${this.s}`]);
-    const latest = await sql.query<{ version: string; content_hash: string }>(`SELECT version, content_hash FROM ${this.s}.policy_versions ORDER BY version DESC LIMIT 1`);
+    const latest = await sql.query<{ version: string; content_hash: string }>(
+      `SELECT version, content_hash FROM ${this.s}.policy_versions ORDER BY version DESC LIMIT 1`,
+    );
     if (latest.rows[0]?.content_hash === hash) return { version: Number(latest.rows[0].version), created: false };
     const version = Number(latest.rows[0]?.version ?? 0) + 1;
-    await sql.query(`INSERT INTO ${this.s}.policy_versions (version, name, files, content_hash, source, comment, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7)`, [
-      version,
-      result.policy.name,
-      JSON.stringify(files),
-      hash,
-      o.source,
-      o.comment ?? null,
-      o.actor,
-    ]);
+    await sql.query(
+      `INSERT INTO ${this.s}.policy_versions (version, name, files, content_hash, source, comment, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [version, result.policy.name, JSON.stringify(files), hash, o.source, o.comment ?? null, o.actor],
+    );
     this.cache.set(version, result.policy);
-    await this.change(sql, 'VERSION_CREATED', version, o.actor, o.comment ?? null, { name: result.policy.name, contentHash: hash, source: o.source, files: files.map((f) => f.name) });
+    await this.change(sql, 'VERSION_CREATED', version, o.actor, o.comment ?? null, {
+      name: result.policy.name,
+      contentHash: hash,
+      source: o.source,
+      files: files.map((f) => f.name),
+    });
     return { version, created: true };
   }
 
@@ -137,10 +143,9 @@ export class PolicyStore {
   /** Activates the version that was active before the current one. */
   async rollback(sql: SqlClient, o: { actor: string; reason?: string | undefined }): Promise<ActivationRow> {
     const current = await this.activeVersion(sql);
-    const r = await sql.query<{ version: string }>(
-      `SELECT version FROM ${this.s}.policy_activations WHERE version <> $1 ORDER BY id DESC LIMIT 1`,
-      [current ?? -1],
-    );
+    const r = await sql.query<{ version: string }>(`SELECT version FROM ${this.s}.policy_activations WHERE version <> $1 ORDER BY id DESC LIMIT 1`, [
+      current ?? -1,
+    ]);
     if (!r.rows[0]) throw new PolicyApiError('NOTHING_TO_ROLL_BACK', 'no earlier activated version to roll back to', 409);
     return this.activate(sql, Number(r.rows[0].version), { kind: 'rollback', actor: o.actor, reason: o.reason });
   }
@@ -156,7 +161,9 @@ export class PolicyStore {
     const hash = contentHash(files);
     return this.db.transaction(async (tx) => {
       await tx.sql.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`provisio:policy-file:${this.s}`]);
-      const state = await tx.sql.query<{ active_version: string | null; file_hash: string | null }>(`SELECT active_version, file_hash FROM ${this.s}.policy_state FOR UPDATE`);
+      const state = await tx.sql.query<{ active_version: string | null; file_hash: string | null }>(
+        `SELECT active_version, file_hash FROM ${this.s}.policy_state FOR UPDATE`,
+      );
       const row = state.rows[0]!;
       if (row.file_hash === hash && row.active_version !== null) return { version: Number(row.active_version), changed: false };
       const { version } = await this.create(tx.sql, files, { source: 'file', actor: 'system:policy-file', comment: 'loaded from POLICY_PATH at start' });
@@ -172,7 +179,16 @@ export class PolicyStore {
   }
 
   async list(sql: SqlClient): Promise<PolicyVersionRow[]> {
-    const r = await sql.query<{ version: string; name: string; content_hash: string; source: 'file' | 'api'; comment: string | null; created_by: string; created_at: Date; active: boolean }>(
+    const r = await sql.query<{
+      version: string;
+      name: string;
+      content_hash: string;
+      source: 'file' | 'api';
+      comment: string | null;
+      created_by: string;
+      created_at: Date;
+      active: boolean;
+    }>(
       `SELECT v.version, v.name, v.content_hash, v.source, v.comment, v.created_by, v.created_at, (v.version = s.active_version) AS active
        FROM ${this.s}.policy_versions v CROSS JOIN ${this.s}.policy_state s ORDER BY v.version DESC`,
     );
@@ -196,7 +212,16 @@ export class PolicyStore {
   }
 
   async activations(sql: SqlClient, limit = 50): Promise<ActivationRow[]> {
-    const r = await sql.query<{ id: string; version: string; kind: ActivationRow['kind']; activated_by: string; reason: string | null; persons_total: string; activated_at: Date; reevaluated_at: Date | null }>(
+    const r = await sql.query<{
+      id: string;
+      version: string;
+      kind: ActivationRow['kind'];
+      activated_by: string;
+      reason: string | null;
+      persons_total: string;
+      activated_at: Date;
+      reevaluated_at: Date | null;
+    }>(
       `SELECT id, version, kind, activated_by, reason, persons_total, activated_at, reevaluated_at FROM ${this.s}.policy_activations ORDER BY id DESC LIMIT $1`,
       [limit],
     );
@@ -213,13 +238,24 @@ export class PolicyStore {
   }
 
   async markReevaluated(sql: SqlClient, version: number): Promise<void> {
-    await sql.query(`UPDATE ${this.s}.policy_activations SET reevaluated_at = now() WHERE id = (SELECT max(id) FROM ${this.s}.policy_activations) AND version = $1 AND reevaluated_at IS NULL`, [version]);
+    await sql.query(
+      `UPDATE ${this.s}.policy_activations SET reevaluated_at = now() WHERE id = (SELECT max(id) FROM ${this.s}.policy_activations) AND version = $1 AND reevaluated_at IS NULL`,
+      [version],
+    );
   }
 
   /** Records an administrative change on policy.changes (audit reads it). */
   async change(
     sql: SqlClient,
-    kind: 'VERSION_CREATED' | 'VERSION_ACTIVATED' | 'ASSIGNMENT_GRANTED' | 'ASSIGNMENT_REVOKED' | 'ASSIGNMENT_EXPIRED' | 'EXCEPTION_GRANTED' | 'EXCEPTION_REVOKED' | 'EXCEPTION_EXPIRED',
+    kind:
+      | 'VERSION_CREATED'
+      | 'VERSION_ACTIVATED'
+      | 'ASSIGNMENT_GRANTED'
+      | 'ASSIGNMENT_REVOKED'
+      | 'ASSIGNMENT_EXPIRED'
+      | 'EXCEPTION_GRANTED'
+      | 'EXCEPTION_REVOKED'
+      | 'EXCEPTION_EXPIRED',
     policyVersion: number | null,
     actor: string,
     reason: string | null,
@@ -236,7 +272,17 @@ export class PolicyStore {
         aggregateType: person ? 'person' : 'policy',
         type: EventTypes.policyChange,
         schema: 'PolicyChange',
-        value: { changeId, kind, personId: person?.personId ?? null, policyVersion, subjectId: person?.subjectId ?? null, actor, reason, detailsJson: JSON.stringify(details), occurredAt: now },
+        value: {
+          changeId,
+          kind,
+          personId: person?.personId ?? null,
+          policyVersion,
+          subjectId: person?.subjectId ?? null,
+          actor,
+          reason,
+          detailsJson: JSON.stringify(details),
+          occurredAt: now,
+        },
       },
     ]);
   }
