@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { compileCondition, ConditionError, Facts, isKnownFact, type ConditionDoc, type ConditionTrace } from '../src/index.js';
+import { compileCondition, type ConditionError, Facts, isKnownFact, type ConditionDoc, type ConditionTrace } from '../src/index.js';
 import { attrs, DAY, NOW } from './fixtures.js';
 
 const facts = new Facts('p-1', attrs({ department: 'Sales', jobTitle: 'Senior Engineer', hireDate: '2026-02-27', custom: { 'hr:site': 'Berlin' } }));

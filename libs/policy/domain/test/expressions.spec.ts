@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { compileExpression, ExpressionError, type Value } from '../src/index.js';
+import { compileExpression, type ExpressionError, type Value } from '../src/index.js';
 
 const scope = (values: Record<string, Value>) => ({ get: (ref: string) => values[ref] ?? null });
 const run = (src: string, values: Record<string, Value> = {}) => compileExpression(src, () => true).evaluate(scope(values));
