@@ -30,16 +30,22 @@ export class LifecycleConsumer {
   async onLifecycle(@Payload() messages: ConsumedMessage<LifecycleEvent>[]): Promise<void> {
     await this.live.run(async () => {
       for (let i = 0; i < messages.length; i += CHUNK) {
-        const chunk = messages.slice(i, i + CHUNK).map((m) => m.value);
+        const chunk = messages.slice(i, i + CHUNK);
         await this.db.transaction(async (tx) => {
           const fresh = await this.inbox.claimMany(
             tx.sql,
             GROUP,
-            chunk.map((e) => e.eventId),
+            chunk.map((m) => m.value.eventId),
           );
           const items: WorkItem[] = chunk
-            .filter((e) => fresh.has(e.eventId))
-            .map((e) => ({ personId: e.personId, event: e, reason: 'lifecycle', hrEffectiveAt: e.stage === 'PRE_HIRE' ? null : e.effectiveAt }));
+            .filter((m) => fresh.has(m.value.eventId))
+            .map(({ value: e, headers }) => ({
+              personId: e.personId,
+              event: e,
+              reason: 'lifecycle',
+              hrEffectiveAt: e.stage === 'PRE_HIRE' ? null : e.effectiveAt,
+              traceHeaders: headers,
+            }));
           await this.engine.process(tx.sql, items);
         });
       }

@@ -157,16 +157,14 @@ export class PersonStateRepository {
       out.get(m.person_id)!.manual.push({ id: m.id, role: m.role, target: m.target, group: m.group_name, expiresAt: ms(m.expires_at) });
     for (const e of exceptions.rows) out.get(e.person_id)!.exceptions.push({ id: e.id, ruleId: e.rule_id, expiresAt: e.expires_at.getTime() });
     for (const v of violations.rows) {
-      out
-        .get(v.person_id)!
-        .violations.set(v.rule_id, {
-          ruleId: v.rule_id,
-          mode: v.mode,
-          status: v.status,
-          conflicting: v.conflicting,
-          dropped: v.dropped,
-          exceptionId: v.exception_id,
-        });
+      out.get(v.person_id)!.violations.set(v.rule_id, {
+        ruleId: v.rule_id,
+        mode: v.mode,
+        status: v.status,
+        conflicting: v.conflicting,
+        dropped: v.dropped,
+        exceptionId: v.exception_id,
+      });
     }
     return out;
   }

@@ -1,5 +1,5 @@
 import { EventTypes, Topics, type ProvisioningCommand } from '@provisio/contracts';
-import { OutboxWriter, uuidv7, type OutboxMessage } from '@provisio/messaging';
+import { OutboxWriter, uuidv7, type Headers, type OutboxMessage } from '@provisio/messaging';
 import { counter, histogram } from '@provisio/observability';
 import type { SqlClient } from '@provisio/persistence';
 import {
@@ -27,6 +27,8 @@ export interface WorkItem {
   reason: CauseReason;
   /** HR effective time of what caused this (feeds time-to-provision); null when not an HR change. */
   hrEffectiveAt: number | null;
+  /** Headers of the lifecycle record, so its commands continue its trace. */
+  traceHeaders?: Headers;
 }
 
 export interface BatchOutcome {
@@ -166,6 +168,7 @@ export class PolicyEngine {
             type: EventTypes.command,
             schema: 'ProvisioningCommand',
             value: command,
+            ...(item.traceHeaders ? { traceHeaders: item.traceHeaders } : {}),
           });
           commandsIssued.inc({ target: t.target, reason: item.reason });
           outcome.commands++;
@@ -191,7 +194,7 @@ export class PolicyEngine {
         });
       }
 
-      await this.recordViolations(sql, item.personId, state, evaluation, active.version, now, messages);
+      await this.recordViolations(sql, item, state, evaluation, active.version, now, messages);
       await this.endAssignments(sql, item.personId, state, evaluation);
 
       const heldRoles = evaluation.roles.map((r) => r.id).sort();
@@ -244,13 +247,14 @@ export class PolicyEngine {
 
   private async recordViolations(
     sql: SqlClient,
-    personId: string,
+    item: WorkItem,
     state: PersonState,
     evaluation: Evaluation,
     version: number,
     now: number,
     messages: OutboxMessage[],
   ): Promise<void> {
+    const personId = item.personId;
     const seen = new Set<string>();
     const emit = (v: Violation, status: Violation['status'] | 'RESOLVED') => {
       const violationId = uuidv7(now);
@@ -273,6 +277,7 @@ export class PolicyEngine {
           exceptionId: v.exceptionId,
           detectedAt: now,
         },
+        ...(item.traceHeaders ? { traceHeaders: item.traceHeaders } : {}),
       });
       violationsCounter.inc({ rule: v.ruleId, status });
     };
