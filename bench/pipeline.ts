@@ -36,9 +36,13 @@ async function rawKafkaRate(n: number, valueSize: number): Promise<number> {
   const value = randomBytes(valueSize);
   const started = performance.now();
   // Same shape as the pipeline's hops: one keyed record per person, acks=all, idempotent.
-  await pool(Array.from({ length: n }, (_, i) => i), 16, async (i) => {
-    await producer.send({ topic, acks: -1, messages: [{ key: `person-${i}`, value }] });
-  });
+  await pool(
+    Array.from({ length: n }, (_, i) => i),
+    16,
+    async (i) => {
+      await producer.send({ topic, acks: -1, messages: [{ key: `person-${i}`, value }] });
+    },
+  );
   await all;
   const perSec = n / ((performance.now() - started) / 1000);
   await Promise.all([producer.disconnect(), consumer.disconnect()]);
@@ -71,14 +75,20 @@ async function onePipelineRun(o: PipelineOptions, run: number): Promise<RunFigur
     });
 
     const started = performance.now();
-    await pool(Array.from({ length: o.joiners }, (_, i) => i), o.concurrency, async (i) => {
-      const res = await fetch(`${hr}/v1/sources/bench/workers/${tag}-${i}`, {
-        method: 'PUT',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ attributes: { userName: `b${tag}_${run}_${i}`, givenName: 'Bench', familyName: `Person ${i}`, status: 'active', department: 'Engineering' } }),
-      });
-      if (res.status !== 200) throw new Error(`hr-ingest answered ${res.status}: ${await res.text()}`);
-    });
+    await pool(
+      Array.from({ length: o.joiners }, (_, i) => i),
+      o.concurrency,
+      async (i) => {
+        const res = await fetch(`${hr}/v1/sources/bench/workers/${tag}-${i}`, {
+          method: 'PUT',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({
+            attributes: { userName: `b${tag}_${run}_${i}`, givenName: 'Bench', familyName: `Person ${i}`, status: 'active', department: 'Engineering' },
+          }),
+        });
+        if (res.status !== 200) throw new Error(`hr-ingest answered ${res.status}: ${await res.text()}`);
+      },
+    );
     await allApplied;
     const seconds = (performance.now() - started) / 1000;
     await consumer.disconnect();

@@ -4,6 +4,7 @@ import { TestEnv, ensureKafka, ensurePostgres } from '@provisio/devstack';
 import { generateKeyPairSync } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { pipelineBench } from './pipeline.ts';
+import { policyBench } from './policy.ts';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -11,6 +12,8 @@ const { values, positionals } = parseArgs({
     joiners: { type: 'string', default: '1000' },
     runs: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '16' },
+    persons: { type: 'string', default: '100000' },
+    movers: { type: 'string', default: '20000' },
   },
 });
 
@@ -25,6 +28,7 @@ process.env[TestEnv.authPrivateKey] = privateKey.export({ type: 'pkcs8', format:
 
 const suites: Record<string, () => Promise<void>> = {
   pipeline: () => pipelineBench({ joiners: Number(values.joiners), runs: Number(values.runs), concurrency: Number(values.concurrency) }),
+  policy: () => policyBench({ persons: Number(values.persons), movers: Number(values.movers), runs: Number(values.runs) }),
 };
 const chosen = positionals.length > 0 ? positionals : Object.keys(suites);
 for (const name of chosen) {

@@ -1,8 +1,22 @@
-import { loadConfig, type Env } from '@provisio/config';
+import { loadConfig, positiveInt, type Env } from '@provisio/config';
 import { serviceConfigSchema } from '@provisio/platform';
-import type { z } from 'zod';
+import { z } from 'zod';
 
-export const configSchema = serviceConfigSchema({ port: 8082, schema: 'policy' }, {});
+export const configSchema = serviceConfigSchema(
+  { port: 8082, schema: 'policy' },
+  {
+    /** A policy file or a folder of *.yaml files; default: the bundled sample policy. */
+    POLICY_PATH: z.string().min(1).optional(),
+    /** Persons per transaction when a policy change re-evaluates the population. */
+    POLICY_REEVALUATION_BATCH: positiveInt(250),
+    /** Pause between re-evaluation batches while live events are waiting (ms). */
+    POLICY_REEVALUATION_PAUSE_MS: z.coerce.number().int().min(0).max(10_000).default(20),
+    /** How often the timed-work scheduler looks for due jobs (ms). */
+    POLICY_SCHEDULER_POLL_MS: positiveInt(1000),
+    /** Days a finished simulation and its changes are kept. */
+    POLICY_SIMULATION_RETENTION_DAYS: positiveInt(7),
+  },
+);
 
 export type PolicyConfig = z.infer<typeof configSchema>;
 

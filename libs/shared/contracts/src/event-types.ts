@@ -7,6 +7,8 @@ export const EventTypes = {
   command: 'dev.provisio.provisioning.command',
   result: 'dev.provisio.provisioning.result',
   auditRecord: 'dev.provisio.audit.record',
+  policyViolation: 'dev.provisio.policy.violation',
+  policyChange: 'dev.provisio.policy.change',
 } as const;
 
 /** The schema a CloudEvents type's data is written with. */
@@ -15,5 +17,7 @@ export function schemaForEventType(type: string): SchemaName | undefined {
   if (type === EventTypes.command) return 'ProvisioningCommand';
   if (type === EventTypes.result) return 'ProvisioningResult';
   if (type === EventTypes.auditRecord) return 'AuditRecord';
+  if (type === EventTypes.policyViolation) return 'PolicyViolation';
+  if (type === EventTypes.policyChange) return 'PolicyChange';
   return undefined;
 }

@@ -4,6 +4,10 @@ export const Topics = {
   results: 'provisioning.results',
   /** One command topic per target kind: provisioning.commands.ldap, .scim, .postgres, ... */
   commands: (targetKind: string): string => `provisioning.commands.${targetKind}`,
+  /** Segregation-of-duties findings (PolicyViolation), key = personId. */
+  policyViolations: 'policy.violations',
+  /** Policy versions, activations, manual assignments and SoD exceptions (PolicyChange). */
+  policyChanges: 'policy.changes',
   siem: 'audit.siem',
   checkpoints: 'audit.checkpoints',
 } as const;

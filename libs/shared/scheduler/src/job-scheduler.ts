@@ -67,6 +67,28 @@ export class JobScheduler {
     );
   }
 
+  /**
+   * Schedules (or reschedules) several jobs in one statement, for callers that handle many
+   * aggregates per transaction. Of duplicate (kind, key) pairs the last one wins.
+   */
+  async scheduleMany(sql: SqlClient, jobs: { kind: string; key: string; dueAt: Date; payload?: unknown }[]): Promise<void> {
+    const unique = [...new Map(jobs.map((j) => [`${j.kind}\u0000${j.key}`, j])).values()];
+    if (unique.length === 0) return;
+    await sql.query(
+      `INSERT INTO ${this.table} (kind, job_key, due_at, payload)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::jsonb[])
+       ON CONFLICT (kind, job_key) WHERE status = 'pending' DO UPDATE SET due_at = EXCLUDED.due_at, payload = EXCLUDED.payload, attempts = 0, last_error = NULL`,
+      [unique.map((j) => j.kind), unique.map((j) => j.key), unique.map((j) => j.dueAt), unique.map((j) => JSON.stringify(j.payload ?? {}))],
+    );
+  }
+
+  /** Cancels the pending jobs of one kind with these keys; returns how many there were. */
+  async cancelMany(sql: SqlClient, kind: string, keys: string[]): Promise<number> {
+    if (keys.length === 0) return 0;
+    const r = await sql.query(`UPDATE ${this.table} SET status = 'cancelled', done_at = now() WHERE kind = $1 AND job_key = ANY($2::text[]) AND status = 'pending'`, [kind, keys]);
+    return r.rowCount ?? 0;
+  }
+
   /** Cancels a pending job; true when there was one. */
   async cancel(sql: SqlClient, kind: string, key: string): Promise<boolean> {
     const r = await sql.query(`UPDATE ${this.table} SET status = 'cancelled', done_at = now() WHERE kind = $1 AND job_key = $2 AND status = 'pending'`, [kind, key]);

@@ -53,6 +53,27 @@ describe('durable job scheduler on real PostgreSQL', () => {
     expect((await r0.pending(dbs[0]!.sql)).map((j) => j.key)).toEqual(['future']);
   });
 
+  it('schedules and cancels many jobs in one statement, the last duplicate winning', async () => {
+    const s = replica(0);
+    const later = new Date(Date.now() + 120_000);
+    await dbs[0]!.transaction(async (tx) => {
+      await s.scheduleMany(tx.sql, [
+        { kind: 'bulk', key: 'b1', dueAt: new Date(Date.now() + 60_000) },
+        { kind: 'bulk', key: 'b2', dueAt: later, payload: { n: 2 } },
+        { kind: 'bulk', key: 'b1', dueAt: later, payload: { n: 1 } },
+      ]);
+      await s.scheduleMany(tx.sql, [{ kind: 'bulk', key: 'b3', dueAt: later }]);
+    });
+    const pending = await s.pending(dbs[0]!.sql, { kind: 'bulk' });
+    expect(pending.map((j) => [j.key, j.dueAt.getTime(), j.payload])).toEqual([
+      ['b1', later.getTime(), { n: 1 }],
+      ['b2', later.getTime(), { n: 2 }],
+      ['b3', later.getTime(), {}],
+    ]);
+    expect(await s.cancelMany(dbs[0]!.sql, 'bulk', ['b1', 'b3', 'nope'])).toBe(2);
+    expect((await s.pending(dbs[0]!.sql, { kind: 'bulk' })).map((j) => j.key)).toEqual(['b2']);
+  });
+
   it('rescheduling a key replaces its pending job; cancel removes it', async () => {
     const s = replica(0);
     const soon = new Date(Date.now() - 10);

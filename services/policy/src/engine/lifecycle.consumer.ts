@@ -1,70 +1,80 @@
 import { Controller, Inject } from '@nestjs/common';
-import { Ctx, Payload } from '@nestjs/microservices';
-import { EventTypes, Topics, type LifecycleEvent, type ProvisioningResult } from '@provisio/contracts';
-import { Inbox, KafkaSubscribe, OutboxWriter, uuidv7, type ConsumeContext, type ConsumedMessage } from '@provisio/messaging';
+import { Payload } from '@nestjs/microservices';
+import { Topics, type LifecycleEvent, type ProvisioningResult } from '@provisio/contracts';
+import { Inbox, KafkaSubscribe, type ConsumedMessage } from '@provisio/messaging';
 import { Database } from '@provisio/persistence';
-import { builtinPostgresRule, canonicalJson } from '@provisio/policy-domain';
-import { TARGET_ACCOUNTS } from './tokens.js';
-import type { TargetAccountRepository } from './target-account.repository.js';
+import { LiveWork } from './live-work.js';
+import { PolicyEngine, type WorkItem } from './policy-engine.js';
+import { PERSON_STATE } from './tokens.js';
+import type { PersonStateRepository } from './person-state.repository.js';
 
 const GROUP = 'policy';
+const CHUNK = 500;
 
+/**
+ * Lifecycle events → desired state per target → commands where it changed. A partition's batch
+ * is handled in chunks, each one transaction: inbox (duplicates change nothing), person locks,
+ * evaluation, state and outbox together. Per-person order is partition order.
+ */
 @Controller()
 export class LifecycleConsumer {
   constructor(
     private readonly db: Database,
     private readonly inbox: Inbox,
-    private readonly outbox: OutboxWriter,
-    @Inject(TARGET_ACCOUNTS) private readonly accounts: TargetAccountRepository,
+    private readonly engine: PolicyEngine,
+    private readonly live: LiveWork,
+    @Inject(PERSON_STATE) private readonly persons: PersonStateRepository,
   ) {}
 
-  /** Lifecycle event → desired state per target → a command when the state changed. */
-  @KafkaSubscribe({ group: GROUP, topics: [Topics.lifecycle], schema: 'LifecycleEvent' })
-  async onLifecycle(@Payload() message: ConsumedMessage<LifecycleEvent>, @Ctx() _ctx: ConsumeContext): Promise<void> {
-    const event = message.value;
-    await this.db.transaction(async (tx) => {
-      if (!(await this.inbox.claim(tx.sql, GROUP, event.eventId))) return;
-      const desired = builtinPostgresRule({ personId: event.personId, kind: event.kind, attributes: event.attributes });
-      const json = canonicalJson(desired);
-      const current = await this.accounts.lock(tx.sql, event.personId, desired.target);
-      if (current?.desired_json === json) return;
-      const version = Number(current?.version ?? 0) + 1;
-      await this.accounts.save(tx.sql, event.personId, desired.target, desired.targetKind, version, json);
-      const commandId = uuidv7();
-      await this.outbox.enqueue(tx.sql, [
-        {
-          id: commandId,
-          topic: Topics.commands(desired.targetKind),
-          key: event.personId,
-          aggregateType: 'person-target',
-          type: EventTypes.command,
-          schema: 'ProvisioningCommand',
-          value: {
-            commandId,
-            personId: event.personId,
-            target: desired.target,
-            targetKind: desired.targetKind,
-            version,
-            state: desired.state,
-            accountName: desired.accountName,
-            attributes: desired.attributes,
-            groups: desired.groups,
-            cause: { lifecycleEventId: event.eventId, lifecycleKind: event.kind, policyVersion: 0, reason: 'lifecycle' },
-            hrEffectiveAt: event.effectiveAt,
-            issuedAt: Date.now(),
-          },
-        },
-      ]);
+  @KafkaSubscribe({ group: GROUP, topics: [Topics.lifecycle], schema: 'LifecycleEvent', mode: 'batch' })
+  async onLifecycle(@Payload() messages: ConsumedMessage<LifecycleEvent>[]): Promise<void> {
+    await this.live.run(async () => {
+      for (let i = 0; i < messages.length; i += CHUNK) {
+        const chunk = messages.slice(i, i + CHUNK);
+        await this.db.transaction(async (tx) => {
+          const fresh = await this.inbox.claimMany(
+            tx.sql,
+            GROUP,
+            chunk.map((m) => m.value.eventId),
+          );
+          const items: WorkItem[] = chunk
+            .filter((m) => fresh.has(m.value.eventId))
+            .map(({ value: e, headers }) => ({
+              personId: e.personId,
+              event: e,
+              reason: 'lifecycle',
+              hrEffectiveAt: e.stage === 'PRE_HIRE' ? null : e.effectiveAt,
+              traceHeaders: headers,
+            }));
+          await this.engine.process(tx.sql, items);
+        });
+      }
     });
   }
 
-  /** What targets report back: the applied version and the last error per person x target. */
-  @KafkaSubscribe({ group: `${GROUP}-results`, topics: [Topics.results], schema: 'ProvisioningResult' })
-  async onResult(@Payload() message: ConsumedMessage<ProvisioningResult>): Promise<void> {
-    const r = message.value;
+  /** What targets report back: the applied version and the last error per person × target. */
+  @KafkaSubscribe({ group: `${GROUP}-results`, topics: [Topics.results], schema: 'ProvisioningResult', mode: 'batch' })
+  async onResults(@Payload() messages: ConsumedMessage<ProvisioningResult>[]): Promise<void> {
     await this.db.transaction(async (tx) => {
-      if (!(await this.inbox.claim(tx.sql, `${GROUP}-results`, r.resultId))) return;
-      await this.accounts.recordResult(tx.sql, r.personId, r.target, r.version, r.status, r.error ? `${r.error.code}: ${r.error.message}` : null);
+      const fresh = await this.inbox.claimMany(
+        tx.sql,
+        `${GROUP}-results`,
+        messages.map((m) => m.value.resultId),
+      );
+      // The last result per person × target in partition order wins.
+      const latest = new Map<string, ProvisioningResult>();
+      for (const m of messages) if (fresh.has(m.value.resultId)) latest.set(`${m.value.personId}\u0000${m.value.target}`, m.value);
+      await this.persons.recordResults(
+        tx.sql,
+        [...latest.values()].map((r) => ({
+          personId: r.personId,
+          target: r.target,
+          version: r.version,
+          status: r.status,
+          error: r.error ? `${r.error.code}: ${r.error.message}` : null,
+          at: r.appliedAt,
+        })),
+      );
     });
   }
 }

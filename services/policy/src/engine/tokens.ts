@@ -1,1 +1,2 @@
-export const TARGET_ACCOUNTS = Symbol('TARGET_ACCOUNTS');
+export const PERSON_STATE = Symbol('PERSON_STATE');
+export const POLICY_CONFIG = Symbol('POLICY_CONFIG');

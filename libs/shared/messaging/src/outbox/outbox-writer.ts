@@ -1,6 +1,7 @@
 import { avroCodec, type SchemaName, type SchemaTypeMap } from '@provisio/contracts';
 import { quoteIdent, type SqlClient } from '@provisio/persistence';
-import { AVRO_CONTENT_TYPE, envelopeHeaders, injectTraceContext } from '../envelope.js';
+import { AVRO_CONTENT_TYPE, envelopeHeaders, extractTraceContext, injectTraceContext } from '../envelope.js';
+import type { Headers } from '../port.js';
 import { uuidv7 } from '../ids.js';
 
 export interface OutboxMessage<N extends SchemaName = SchemaName> {
@@ -16,6 +17,11 @@ export interface OutboxMessage<N extends SchemaName = SchemaName> {
   /** Event id; generated (UUIDv7) when absent. Consumers deduplicate on it. */
   id?: string;
   time?: Date;
+  /**
+   * Headers of the incoming record this message follows from: its trace continues that one's
+   * (for batch handlers, where the active span belongs to the whole batch). Default: the active context.
+   */
+  traceHeaders?: Headers;
 }
 
 /**
@@ -40,7 +46,15 @@ export class OutboxWriter {
   async enqueue(sql: SqlClient, messages: OutboxMessage[]): Promise<string[]> {
     if (messages.length === 0) return [];
     const codec = avroCodec();
-    const cols = { id: [] as string[], at: [] as string[], aid: [] as string[], type: [] as string[], topic: [] as string[], payload: [] as Buffer[], headers: [] as string[] };
+    const cols = {
+      id: [] as string[],
+      at: [] as string[],
+      aid: [] as string[],
+      type: [] as string[],
+      topic: [] as string[],
+      payload: [] as Buffer[],
+      headers: [] as string[],
+    };
     for (const m of messages) {
       const id = m.id ?? uuidv7();
       const headers = injectTraceContext(
@@ -53,6 +67,7 @@ export class OutboxWriter {
           contentType: AVRO_CONTENT_TYPE,
           dataschema: `urn:provisio:schema:${m.schema}:${codec.fingerprintOf(m.schema)}`,
         }),
+        m.traceHeaders ? extractTraceContext(m.traceHeaders) : undefined,
       );
       cols.id.push(id);
       cols.at.push(m.aggregateType);

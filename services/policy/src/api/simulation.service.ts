@@ -1,0 +1,225 @@
+import { Database, quoteIdent } from '@provisio/persistence';
+import {
+  diffAccount,
+  evaluate,
+  loadPolicy,
+  SimulationAggregator,
+  uniqueCandidate,
+  type AccountChange,
+  type CompiledPolicy,
+  type Evaluation,
+  type PolicyFile,
+} from '@provisio/policy-domain';
+import { randomUUID } from 'node:crypto';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import type { PersonState, PersonStateRepository } from '../engine/person-state.repository.js';
+import { PolicyApiError } from '../policy/policy-api-error.js';
+import { contentHash, type PolicyStore } from '../policy/policy-store.js';
+
+const PAGE = 2000;
+
+/** Unique values a simulation would allocate, kept in memory: simulations write nothing. */
+class AllocationOverlay {
+  private readonly own = new Map<string, Set<string>>();
+  constructor(private readonly taken: Map<string, Set<string>>) {}
+
+  allocate(namespace: string, base: string, maxLength: number, reserved: string[]): string {
+    let set = this.own.get(namespace);
+    if (!set) this.own.set(namespace, (set = new Set(this.taken.get(namespace) ?? [])));
+    for (let n = 1; ; n++) {
+      const c = uniqueCandidate(base, n, maxLength);
+      if (set.has(c.toLowerCase()) || reserved.includes(c.toLowerCase())) continue;
+      set.add(c.toLowerCase());
+      return c;
+    }
+  }
+}
+
+function evaluateSimulated(policy: CompiledPolicy, state: PersonState, now: number, overlay: AllocationOverlay): Evaluation {
+  const input = {
+    person: state.record,
+    now,
+    trigger: null,
+    manual: state.manual,
+    exceptions: state.exceptions,
+    allocations: state.allocations,
+    previous: state.targets,
+  };
+  const e = evaluate(policy, input);
+  if (e.allocations.length === 0) return e;
+  const allocations = { ...state.allocations };
+  for (const r of e.allocations) allocations[r.namespace] = overlay.allocate(r.namespace, r.base, r.maxLength, r.reserved);
+  return evaluate(policy, { ...input, allocations });
+}
+
+/**
+ * Simulations: a candidate policy against the active one over the whole population, with nothing
+ * emitted and nothing allocated. Runs in the background in pages (the event loop stays free for
+ * live events); progress, summary and per-person changes are kept for a few days.
+ */
+export class SimulationService {
+  private readonly s: string;
+  private readonly running = new Set<Promise<void>>();
+  private housekeeping: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly db: Database,
+    private readonly store: PolicyStore,
+    private readonly persons: PersonStateRepository,
+    schema: string,
+    private readonly logger: Logger,
+    private readonly retentionDays: number,
+  ) {
+    this.s = quoteIdent(schema);
+  }
+
+  async start(files: PolicyFile[], actor: string): Promise<{ id: string; done: Promise<void> }> {
+    const candidate = loadPolicy(files);
+    if (!candidate.ok) throw new PolicyApiError('INVALID_POLICY', 'the candidate policy is invalid', 422, candidate.problems);
+    const active = await this.store.active(this.db.sql);
+    const id = randomUUID();
+    const total = await this.persons.count(this.db.sql);
+    await this.db.sql.query(
+      `INSERT INTO ${this.s}.simulations (id, status, base_version, candidate, candidate_hash, persons_total, created_by) VALUES ($1, 'running', $2, $3, $4, $5, $6)`,
+      [id, active?.version ?? null, JSON.stringify(files), contentHash(files), total, actor],
+    );
+    const done = this.run(id, active?.policy ?? null, candidate.policy).catch(async (e: unknown) => {
+      this.logger.error({ err: e, simulation: id }, 'simulation failed');
+      await this.db.sql.query(`UPDATE ${this.s}.simulations SET status = 'failed', error = $2, updated_at = now(), finished_at = now() WHERE id = $1`, [
+        id,
+        String((e as Error).message).slice(0, 2000),
+      ]);
+    });
+    this.running.add(done);
+    void done.finally(() => this.running.delete(done));
+    return { id, done };
+  }
+
+  private async run(id: string, base: CompiledPolicy | null, candidate: CompiledPolicy): Promise<void> {
+    const started = Date.now();
+    const now = started;
+    const taken = await this.persons.allAllocations(this.db.sql);
+    const baseOverlay = new AllocationOverlay(taken);
+    const candidateOverlay = new AllocationOverlay(taken);
+    const agg = new SimulationAggregator();
+    let after = '';
+    let done = 0;
+    for (;;) {
+      const ids = await this.persons.page(this.db.sql, after, PAGE);
+      if (ids.length === 0) break;
+      after = ids[ids.length - 1]!;
+      const states = await this.persons.load(this.db.sql, ids, { lock: false });
+      const changes: AccountChange[] = [];
+      for (const state of states.values()) {
+        agg.addPerson();
+        const before = base ? evaluateSimulated(base, state, now, baseOverlay) : null;
+        const after = evaluateSimulated(candidate, state, now, candidateOverlay);
+        const targets = new Set([...(before?.targets ?? []).map((t) => t.target), ...after.targets.map((t) => t.target)]);
+        for (const target of targets) {
+          const b = before?.targets.find((t) => t.target === target)?.desired ?? null;
+          const a = after.targets.find((t) => t.target === target)?.desired ?? null;
+          const c = diffAccount(state.record.personId, target, b, a);
+          if (c) {
+            agg.addChange(c);
+            changes.push(c);
+          }
+        }
+        const sod = agg.addViolations(state.record.personId, before?.violations ?? [], after.violations);
+        if (sod.introduced.length > 0 || sod.resolved.length > 0) {
+          changes.push({
+            personId: state.record.personId,
+            target: '#sod',
+            change: 'UPDATE',
+            stateBefore: null,
+            stateAfter: null,
+            accountNameBefore: null,
+            accountNameAfter: null,
+            groupsAdded: sod.introduced,
+            groupsRemoved: sod.resolved,
+            attributesChanged: [],
+          });
+        }
+      }
+      if (changes.length > 0) {
+        await this.db.sql.query(
+          `INSERT INTO ${this.s}.simulation_changes (simulation_id, person_id, target, change) SELECT $1, * FROM unnest($2::text[], $3::text[], $4::jsonb[])`,
+          [id, changes.map((c) => c.personId), changes.map((c) => c.target), changes.map((c) => JSON.stringify(c))],
+        );
+      }
+      done += ids.length;
+      await this.db.sql.query(`UPDATE ${this.s}.simulations SET persons_done = $2, updated_at = now() WHERE id = $1`, [id, done]);
+      await yieldToEventLoop();
+    }
+    const summary = { ...agg.summary(), seconds: (Date.now() - started) / 1000, evaluatedAt: new Date(now).toISOString() };
+    await this.db.sql.query(
+      `UPDATE ${this.s}.simulations SET status = 'done', persons_done = $2, summary = $3, updated_at = now(), finished_at = now() WHERE id = $1`,
+      [id, done, JSON.stringify(summary)],
+    );
+    this.logger.info({ simulation: id, persons: done, seconds: summary.seconds }, 'simulation finished');
+  }
+
+  async get(id: string): Promise<unknown> {
+    const r = await this.db.sql.query<{
+      id: string;
+      status: string;
+      base_version: string | null;
+      candidate_hash: string;
+      persons_total: string;
+      persons_done: string;
+      summary: unknown;
+      error: string | null;
+      created_by: string;
+      created_at: Date;
+      updated_at: Date;
+      finished_at: Date | null;
+    }>(
+      `SELECT id, status, base_version, candidate_hash, persons_total, persons_done, summary, error, created_by, created_at, updated_at, finished_at FROM ${this.s}.simulations WHERE id = $1`,
+      [id],
+    );
+    const x = r.rows[0];
+    if (!x) throw new PolicyApiError('NOT_FOUND', `no simulation ${id}`, 404);
+    // A simulation whose replica died stops making progress: report it as abandoned.
+    const abandoned = x.status === 'running' && Date.now() - x.updated_at.getTime() > 120_000;
+    return {
+      id: x.id,
+      status: abandoned ? 'abandoned' : x.status,
+      baseVersion: x.base_version === null ? null : Number(x.base_version),
+      candidateHash: x.candidate_hash,
+      progress: { persons: Number(x.persons_total), done: Number(x.persons_done) },
+      summary: x.summary,
+      error: x.error,
+      createdBy: x.created_by,
+      createdAt: x.created_at.toISOString(),
+      finishedAt: x.finished_at?.toISOString() ?? null,
+    };
+  }
+
+  async changes(id: string, q: { target?: string | undefined; after?: string | undefined; limit: number }): Promise<unknown> {
+    await this.get(id);
+    const r = await this.db.sql.query<{ person_id: string; change: AccountChange }>(
+      `SELECT person_id, change FROM ${this.s}.simulation_changes WHERE simulation_id = $1 AND ($2::text IS NULL OR target = $2) AND person_id > $3 ORDER BY person_id, target LIMIT $4`,
+      [id, q.target ?? null, q.after ?? '', q.limit],
+    );
+    const last = r.rows.at(-1);
+    return { changes: r.rows.map((x) => x.change), next: r.rows.length === q.limit && last ? last.person_id : null };
+  }
+
+  startHousekeeping(): void {
+    const purge = () =>
+      this.db.sql
+        .query(`DELETE FROM ${this.s}.simulations WHERE created_at < now() - make_interval(days => $1)`, [this.retentionDays])
+        .catch((e: unknown) => this.logger.warn({ err: e }, 'simulation clean-up failed'));
+    void purge();
+    this.housekeeping = setInterval(() => void purge(), 3_600_000);
+    this.housekeeping.unref();
+  }
+
+  stopHousekeeping(): void {
+    clearInterval(this.housekeeping);
+  }
+
+  async drain(): Promise<void> {
+    await Promise.allSettled([...this.running]);
+  }
+}
