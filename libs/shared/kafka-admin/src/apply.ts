@@ -1,4 +1,4 @@
-import { AclOperationTypes, AclPermissionTypes, AclResourceTypes, ConfigResourceTypes, ResourcePatternTypes, type Admin, type AclEntry } from 'kafkajs';
+import kafkajs, { type Admin, type AclEntry } from 'kafkajs';
 import { EXTERNAL_PRINCIPALS, SERVICE_PRINCIPALS, type PrincipalName } from './catalog.js';
 import { aclBindings, describeBinding, resolveTopics, userName, type AclBinding, type PlanOptions, type ResolvedTopic } from './plan.js';
 
@@ -22,13 +22,17 @@ export interface ApplyReport {
   deletedAcls: number;
 }
 
-const RESOURCE: Record<AclBinding['resourceType'], AclResourceTypes> = {
+// kafkajs is CommonJS: its enums are properties of the default export, not named ESM exports.
+const { AclOperationTypes, AclPermissionTypes, AclResourceTypes, ConfigResourceTypes, ResourcePatternTypes } = kafkajs;
+const nameOf = (values: object, v: number) => Object.entries(values).find(([, n]) => n === v)?.[0] ?? String(v);
+
+const RESOURCE: Record<AclBinding['resourceType'], AclEntry['resourceType']> = {
   topic: AclResourceTypes.TOPIC,
   group: AclResourceTypes.GROUP,
   cluster: AclResourceTypes.CLUSTER,
   transactionalId: AclResourceTypes.TRANSACTIONAL_ID,
 };
-const OPERATION: Record<AclBinding['operation'], AclOperationTypes> = {
+const OPERATION: Record<AclBinding['operation'], AclEntry['operation']> = {
   Read: AclOperationTypes.READ,
   Write: AclOperationTypes.WRITE,
   Describe: AclOperationTypes.DESCRIBE,
@@ -119,10 +123,10 @@ async function applyAcls(admin: Admin, bindings: AclBinding[], o: ApplyOptions, 
   const extra = current.filter((e) => !want.has(entryKey(e)));
   if (extra.length === 0) return;
   if (!o.pruneAcls) {
-    report.drift.push(...extra.map((e) => `ACL not in the catalog: ${e.principal} op ${AclOperationTypes[e.operation]} on ${AclResourceTypes[e.resourceType]} ${e.resourceName} (rerun with --prune-acls to remove)`));
+    report.drift.push(...extra.map((e) => `ACL not in the catalog: ${e.principal} op ${nameOf(AclOperationTypes, e.operation)} on ${nameOf(AclResourceTypes, e.resourceType)} ${e.resourceName} (rerun with --prune-acls to remove)`));
     return;
   }
-  for (const e of extra) log(`${o.dryRun ? 'would remove' : 'remove'} ACL ${e.principal} op ${AclOperationTypes[e.operation]} on ${AclResourceTypes[e.resourceType]} ${e.resourceName}`);
+  for (const e of extra) log(`${o.dryRun ? 'would remove' : 'remove'} ACL ${e.principal} op ${nameOf(AclOperationTypes, e.operation)} on ${nameOf(AclResourceTypes, e.resourceType)} ${e.resourceName}`);
   if (!o.dryRun) await admin.deleteAcls({ filters: extra.map((e) => ({ ...e })) });
   report.deletedAcls = extra.length;
 }
