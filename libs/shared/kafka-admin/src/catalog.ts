@@ -45,6 +45,8 @@ export const TOPICS: TopicDefinition[] = [
   { name: Topics.lifecycle, partitions: 12, retention: '30d', deadLetter: true, writers: ['hr-ingest'], readers: ['policy'], description: 'LifecycleEvent per person (joiner, mover, leaver, ...)' },
   ...TARGET_KINDS.map((k): TopicDefinition => ({ name: Topics.commands(k), partitions: 12, retention: '14d', deadLetter: true, writers: ['policy'], readers: [`connector-${k}`], description: `ProvisioningCommand for ${k} targets (desired state, versioned)` })),
   { name: Topics.results, partitions: 12, retention: '14d', deadLetter: true, writers: connectors, readers: ['policy'], description: 'ProvisioningResult of every command' },
+  { name: Topics.policyViolations, partitions: 3, retention: '30d', deadLetter: true, writers: ['policy'], readers: [], description: 'PolicyViolation: segregation-of-duties findings' },
+  { name: Topics.policyChanges, partitions: 3, retention: '30d', deadLetter: true, writers: ['policy'], readers: [], description: 'PolicyChange: policy versions, activations, manual assignments, SoD exceptions' },
   { name: Topics.siem, partitions: 6, retention: '7d', deadLetter: false, writers: ['audit'], readers: ['siem-reader'], description: 'OCSF JSON for the SIEM' },
   { name: Topics.checkpoints, partitions: 1, retention: 'forever', deadLetter: false, writers: ['audit'], readers: [], description: 'signed hash-chain checkpoints, kept outside the database' },
 ];

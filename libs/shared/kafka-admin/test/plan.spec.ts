@@ -25,6 +25,7 @@ describe('Kafka catalog', () => {
       expect(names).toContain(`${t}.dlt`);
     }
     expect(names).toEqual(expect.arrayContaining([Topics.siem, Topics.checkpoints]));
+    expect(names).toEqual(expect.arrayContaining([Topics.policyViolations, Topics.policyChanges, `${Topics.policyChanges}.dlt`]));
     expect(names).not.toContain(`${Topics.siem}.dlt`);
   });
 
@@ -61,13 +62,13 @@ describe('Kafka catalog', () => {
   });
 
   it('adding a topic is one catalog line: topic, dead letters and ACLs follow', () => {
-    const topics: TopicDefinition[] = [...TOPICS, { name: 'policy.changes', partitions: 3, retention: '7d', deadLetter: true, writers: ['policy'], readers: ['connector-ldap'], description: 'test' }];
-    expect(resolveTopics({ topics }).map((t) => t.name)).toEqual(expect.arrayContaining(['policy.changes', 'policy.changes.dlt']));
+    const topics: TopicDefinition[] = [...TOPICS, { name: 'connector.health', partitions: 3, retention: '7d', deadLetter: true, writers: ['policy'], readers: ['connector-ldap'], description: 'test' }];
+    expect(resolveTopics({ topics }).map((t) => t.name)).toEqual(expect.arrayContaining(['connector.health', 'connector.health.dlt']));
     const b = aclBindings({ topics });
-    expect(allowed(b, 'provisio-policy', 'Write', 'policy.changes')).toBe(true);
-    expect(allowed(b, 'provisio-connector-ldap', 'Read', 'policy.changes')).toBe(true);
-    expect(allowed(b, 'provisio-connector-ldap', 'Write', 'policy.changes.dlt')).toBe(true);
-    expect(allowed(b, 'provisio-audit', 'Read', 'policy.changes')).toBe(true);
+    expect(allowed(b, 'provisio-policy', 'Write', 'connector.health')).toBe(true);
+    expect(allowed(b, 'provisio-connector-ldap', 'Read', 'connector.health')).toBe(true);
+    expect(allowed(b, 'provisio-connector-ldap', 'Write', 'connector.health.dlt')).toBe(true);
+    expect(allowed(b, 'provisio-audit', 'Read', 'connector.health')).toBe(true);
   });
 });
 
