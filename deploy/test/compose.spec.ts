@@ -1,13 +1,21 @@
 import { describe, expect, it } from '@jest/globals';
 import { loadConfig } from '@provisio/config';
 import { DEFAULT_KAFKA_VERSION, SERVICES, projectRoot } from '@provisio/devstack';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import { parse } from 'yaml';
 import { SERVICE_CONFIGS, knownVariables } from './service-configs.js';
 
 interface ComposeService {
   image?: string;
+  command?: string[];
+  entrypoint?: string[];
+  restart?: string;
+  profiles?: string[];
+  volumes?: string[];
+  security_opt?: string[];
+  cap_drop?: string[];
   build?: { context: string; dockerfile: string; args?: Record<string, string> };
   environment?: Record<string, string>;
   ports?: string[];
@@ -50,6 +58,13 @@ describe('docker-compose.yml', () => {
       const env = Object.fromEntries(Object.entries(compose.services[s.name]!.environment ?? {}).map(([k, v]) => [k, interpolate(String(v))]));
       const unknown = Object.keys(env).filter((k) => !knownVariables(s.name).has(k));
       expect({ service: s.name, unknown }).toEqual({ service: s.name, unknown: [] });
+      // NAME_FILE variables name files inside the container: stand-ins let the schema read them.
+      const files = mkdtempSync(join(tmpdir(), `compose-${s.name}-`));
+      for (const [k, v] of Object.entries(env).filter(([k]) => k.endsWith('_FILE'))) {
+        const f = join(files, basename(v));
+        writeFileSync(f, 'stand-in');
+        env[k] = f;
+      }
       expect(() => loadConfig(SERVICE_CONFIGS[s.name]!, env)).not.toThrow();
       const cfg = loadConfig(SERVICE_CONFIGS[s.name]!, env) as { HTTP_PORT: number; KAFKA_BROKERS: string[]; DATABASE_URL: string };
       // The published port maps to the port the service listens on.
@@ -66,5 +81,49 @@ describe('docker-compose.yml', () => {
     }
     const volumes = Object.values(compose.services).flatMap((s) => ((s as { volumes?: string[] }).volumes ?? []).map((v) => v.split(':')[0]!));
     for (const v of volumes) expect(Object.keys(compose.volumes ?? {})).toContain(v);
+  });
+
+  it('runs the topic and signing-key jobs once, before every service, with commands that exist in the image', () => {
+    const jobs = ['kafka-init', 'auth-keys'];
+    for (const j of jobs) expect({ job: j, restart: compose.services[j]?.restart }).toEqual({ job: j, restart: 'no' });
+    for (const s of SERVICES) {
+      for (const j of jobs) expect({ service: s.name, job: j, condition: (compose.services[s.name]!.depends_on?.[j] as { condition?: string })?.condition }).toEqual({ service: s.name, job: j, condition: 'service_completed_successfully' });
+    }
+    // /app/<workspace>/dist/<file>.js in the image is <workspace>/src/<file>.ts here.
+    const sourceOf = (imagePath: string) => imagePath.replace(/^\/app\//, '').replace('/dist/', '/src/').replace(/\.js$/, '.ts');
+    const commands = Object.entries(compose.services).flatMap(([name, svc]) => [...(svc.entrypoint ?? []), ...(svc.command ?? [])].filter((a) => a.startsWith('/app/')).map((a) => ({ name, a })));
+    expect(commands.length).toBeGreaterThanOrEqual(3);
+    for (const { name, a } of commands) expect({ name, file: sourceOf(a), exists: existsSync(join(root, sourceOf(a))) }).toEqual({ name, file: sourceOf(a), exists: true });
+    expect(compose.services['kafka-init']!.command).toEqual(expect.arrayContaining(['apply', '--no-acls']));
+    expect(compose.services['token']!.profiles).toEqual(['tools']);
+  });
+
+  it('lets services trust the development key the auth-keys job writes, read-only', () => {
+    const keysEnv = compose.services['auth-keys']!.environment!;
+    const keysMount = compose.services['auth-keys']!.volumes!.find((v) => v.startsWith('auth-keys:'))!.split(':')[1]!;
+    expect(keysEnv['PROVISIO_DATA_DIR']).toBe(keysMount);
+    for (const s of SERVICES) {
+      const svc = compose.services[s.name]!;
+      const mount = svc.volumes!.find((v) => v.startsWith('auth-keys:'))!;
+      expect(mount).toBe(`auth-keys:${keysMount}:ro`);
+      // dev-auth.ts writes <PROVISIO_DATA_DIR>/auth/dev-public-key.pem.
+      expect(svc.environment!['AUTH_PUBLIC_KEY_FILE']).toBe(`${keysMount}/auth/dev-public-key.pem`);
+      expect(interpolate(svc.environment!['AUTH_ISSUER']!)).toBe('provisio-dev');
+    }
+  });
+
+  it('runs every container read-only, without capabilities or privilege escalation', () => {
+    for (const [name, svc] of Object.entries(compose.services).filter(([n]) => !['kafka', 'postgres'].includes(n))) {
+      expect({ name, read_only: svc.read_only, caps: svc.cap_drop, nnp: svc.security_opt }).toEqual({ name, read_only: true, caps: ['ALL'], nnp: ['no-new-privileges:true'] });
+    }
+  });
+
+  it('builds OpenLDAP from a Dockerfile here, running its own entrypoint as a non-root user', () => {
+    const ldap = compose.services['openldap']!;
+    const dockerfile = readFileSync(join(root, ldap.build!.context, 'Dockerfile'), 'utf8');
+    expect(dockerfile).toMatch(/^USER openldap$/m);
+    expect(dockerfile).toContain('ENTRYPOINT ["/bin/sh", "/opt/provisio-ldap/entrypoint.sh"]');
+    for (const f of ['entrypoint.sh', 'bootstrap.ldif']) expect(existsSync(join(root, ldap.build!.context, f))).toBe(true);
+    expect(ldap.environment!['LDAP_ADMIN_PASSWORD']).toBeTruthy();
   });
 });

@@ -1,4 +1,4 @@
-import { ALL_SCOPES, mintDevToken } from './dev-auth.js';
+import { ALL_SCOPES, ensureDevKeys, mintDevToken } from './dev-auth.js';
 import { startPlatform } from './launcher.js';
 import { PrerequisiteError } from './process-utils.js';
 import { stackDown, stackUp } from './stack.js';
@@ -28,13 +28,19 @@ async function main(argv: string[]): Promise<void> {
         return;
       }
       throw new Error(`usage: stack up|down|status`);
+    case 'dev-keys': {
+      // The development signing key pair (docker compose runs this once into a volume).
+      const { publicKeyFile } = ensureDevKeys();
+      process.stdout.write(`AUTH_PUBLIC_KEY_FILE=${publicKeyFile}\n`);
+      return;
+    }
     case 'token': {
       const scopes = sub ? [sub, ...rest].flatMap((s) => s.split(/[ ,]+/)).filter(Boolean) : ALL_SCOPES;
       process.stdout.write(`${await mintDevToken(scopes)}\n`);
       return;
     }
     default:
-      throw new Error(`unknown command '${cmd ?? ''}' (start, stack up|down|status, token [scopes...])`);
+      throw new Error(`unknown command '${cmd ?? ''}' (start, stack up|down|status, token [scopes...], dev-keys)`);
   }
 }
 

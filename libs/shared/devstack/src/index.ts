@@ -1,4 +1,5 @@
 export { ALL_SCOPES, DEV_AUDIENCE, DEV_ISSUER, ensureDevKeys, mintDevToken } from './dev-auth.js';
+export { generateTlsMaterial, startSecureKafka, type SecureKafka, type SecureKafkaOptions, type TlsMaterial } from './kafka-secure.js';
 export { DEFAULT_KAFKA_VERSION, brokerAnswers, ensureKafka, fetchKafka, javaMajorVersion, stopKafka, type KafkaStackOptions, type LocalKafka } from './kafka.js';
 export { dataDir, projectRoot } from './paths.js';
 export { DEFAULT_DATABASE, ensureDatabase, ensurePostgres, postgresAnswers, stopEmbeddedPostgres, type LocalPostgres } from './postgres.js';

@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel, type KafkaConfig } from 'kafkajs';
 import { dataDir, projectRoot } from './paths.js';
-import { PrerequisiteError, commandExists, portOpen, readPid, run, spawnDetached, stopPid, waitUntil } from './process-utils.js';
+import { PrerequisiteError, commandExists, isAlive, portOpen, readPid, run, spawnDetached, stopPid, waitUntil } from './process-utils.js';
 
 /** The broker line the project is tested on (see docs/kafka.md). */
 export const DEFAULT_KAFKA_VERSION = '4.4.0';
@@ -25,6 +25,10 @@ export interface KafkaStackOptions {
   extraProperties?: Record<string, string>;
   /** Separate data folder, for a second broker with another configuration. */
   name?: string;
+  /** Extra `kafka.tools.StorageTool format` arguments, e.g. `--add-scram` users (applied at the first start only). */
+  formatArgs?: string[];
+  /** How a client reaches the broker (TLS, SASL) when the listener is not PLAINTEXT; used to wait for it. */
+  client?: Pick<KafkaConfig, 'ssl' | 'sasl'>;
   log?: (line: string) => void;
 }
 
@@ -92,8 +96,16 @@ function serverProperties(o: { port: number; controllerPort: number; logDir: str
     .join('\n')}\n`;
 }
 
-export async function brokerAnswers(brokers: string[], timeoutMs = 3000): Promise<boolean> {
-  const kafka = new Kafka({ brokers, clientId: 'provisio-devstack', logLevel: logLevel.NOTHING, connectionTimeout: timeoutMs, retry: { retries: 0 } });
+function tailOf(file: string, lines = 30): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+export async function brokerAnswers(brokers: string[], timeoutMs = 3000, client: Pick<KafkaConfig, 'ssl' | 'sasl'> = {}): Promise<boolean> {
+  const kafka = new Kafka({ ...client, brokers, clientId: 'provisio-devstack', logLevel: logLevel.NOTHING, connectionTimeout: timeoutMs, retry: { retries: 0 } });
   const admin = kafka.admin();
   try {
     await admin.connect();
@@ -120,7 +132,7 @@ export async function ensureKafka(o: KafkaStackOptions = {}): Promise<LocalKafka
   const pidFile = join(home, 'broker.pid');
   const brokers = [`127.0.0.1:${port}`];
   const running = readPid(pidFile);
-  if (running && (await brokerAnswers(brokers))) return { brokers, started: false, pid: running };
+  if (running && (await brokerAnswers(brokers, 3000, o.client))) return { brokers, started: false, pid: running };
   if (!running && (await portOpen(port))) {
     throw new PrerequisiteError(`port ${port} is taken by another program; set PROVISIO_KAFKA_PORT to a free port or KAFKA_BROKERS to use that broker`);
   }
@@ -132,7 +144,7 @@ export async function ensureKafka(o: KafkaStackOptions = {}): Promise<LocalKafka
   const classpath = `${libs}/*`;
   if (!readdirSync(logDir).includes('meta.properties')) {
     const clusterId = run('java', ['-cp', classpath, 'kafka.tools.StorageTool', 'random-uuid']).trim().split('\n').pop()!;
-    run('java', ['-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', propsFile, '--standalone']);
+    run('java', ['-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', propsFile, '--standalone', ...(o.formatArgs ?? [])]);
   }
   const logFile = join(home, 'broker.log');
   log(`starting Apache Kafka ${version} on 127.0.0.1:${port} (log: ${logFile})`);
@@ -155,7 +167,8 @@ export async function ensureKafka(o: KafkaStackOptions = {}): Promise<LocalKafka
     logFile,
   );
   writeFileSync(pidFile, String(pid));
-  await waitUntil(`Kafka broker on 127.0.0.1:${port} (see ${logFile})`, () => brokerAnswers(brokers), 120_000, 500);
+  const exited = () => (isAlive(pid) ? undefined : `the broker exited; last lines of its log:\n${tailOf(logFile)}`);
+  await waitUntil(`Kafka broker on 127.0.0.1:${port} (see ${logFile})`, () => brokerAnswers(brokers, 3000, o.client), 120_000, 500, exited);
   return { brokers, started: true, pid, logFile };
 }
 

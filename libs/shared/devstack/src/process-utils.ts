@@ -40,10 +40,13 @@ export function portOpen(port: number, host = '127.0.0.1', timeoutMs = 500): Pro
   });
 }
 
-export async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs: number, intervalMs = 250): Promise<void> {
+/** Polls `check` until it is true; `gaveUp` returning a reason (e.g. the process died) fails at once. */
+export async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs: number, intervalMs = 250, gaveUp?: () => string | undefined): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check().catch(() => false)) return;
+    const reason = gaveUp?.();
+    if (reason) throw new Error(`${what}: ${reason}`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
   throw new Error(`${what}: not ready after ${Math.round(timeoutMs / 1000)} s`);

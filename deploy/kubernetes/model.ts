@@ -1,0 +1,90 @@
+// What each service needs in Kubernetes: the one place to edit when a service changes. The base
+// manifests (deploy/kubernetes/base, components/) are rendered from it by render.ts and
+// committed, so platform teams need nothing but kubectl; a test fails when they are stale.
+//
+// Configuration: every variable a service reads lives in its ConfigMap (provisio-<service>,
+// non-secret values and the paths of secret files) plus provisio-common (what all share).
+// Secret values are never committed: each service mounts the Secret provisio-<service>-secrets
+// (keys = variable names, listed in `secrets`) and reads it through NAME_FILE variables.
+
+export type ServiceName = 'hr-ingest' | 'policy' | 'connector-ldap' | 'connector-scim' | 'connector-postgres' | 'audit';
+
+/** Outbound connections a service needs besides DNS, Kafka, its PostgreSQL and the identity provider. */
+export type Egress = 'ldap' | 'https' | 'postgres-target';
+
+export interface ConsumerGroup {
+  /** The group as the service names it (KAFKA_TOPIC_PREFIX is prepended at run time). */
+  group: string;
+  /** Topics it consumes; empty = every topic the group has offsets for (audit's pattern). */
+  topics: string[];
+}
+
+export interface ServiceModel {
+  name: ServiceName;
+  component: 'ingest' | 'policy' | 'connector' | 'audit';
+  /** Its own non-secret variables (beyond provisio-common). */
+  config: Record<string, string>;
+  /** Secret variables: keys of Secret provisio-<name>-secrets, read through NAME_FILE. */
+  secrets: string[];
+  egress: Egress[];
+  resources: { requests: { cpu: string; memory: string }; limits: { cpu: string; memory: string } };
+  /** V8 heap limit: about 75 % of the memory limit, leaving room for buffers and native memory. */
+  heapMb: number;
+  replicas: number;
+  /** Consumer groups KEDA scales on; none = CPU-based autoscaling (HTTP-only services). */
+  consumerGroups: ConsumerGroup[];
+}
+
+export const HTTP_PORT = 8080;
+export const IMAGE_REGISTRY = 'ghcr.io/provisio';
+export const IMAGE_TAG = '0.1.0';
+
+/** Paths inside the container where secrets are mounted (read-only). */
+export const MOUNTS = {
+  secrets: '/var/run/secrets/provisio',
+  kafkaUser: '/var/run/secrets/kafka/user',
+  kafkaCa: '/var/run/secrets/kafka/ca',
+};
+
+/** Every service: Kafka over SASL/SCRAM-SHA-512 and TLS, tokens from the identity provider. */
+export const COMMON_CONFIG: Record<string, string> = {
+  KAFKA_BROKERS: 'kafka-kafka-bootstrap.kafka.svc:9093',
+  KAFKA_TOPIC_PREFIX: '',
+  KAFKA_SSL: 'true',
+  KAFKA_SSL_CA_FILE: `${MOUNTS.kafkaCa}/ca.crt`,
+  KAFKA_SASL_MECHANISM: 'scram-sha-512',
+  KAFKA_SASL_PASSWORD_FILE: `${MOUNTS.kafkaUser}/password`,
+  AUTH_JWKS_URL: 'https://login.example.com/.well-known/jwks.json',
+  AUTH_ISSUER: 'https://login.example.com/',
+  AUTH_AUDIENCE: 'provisio',
+  HTTP_HOST: '0.0.0.0',
+  HTTP_PORT: String(HTTP_PORT),
+  LOG_LEVEL: 'info',
+  DATABASE_URL_FILE: `${MOUNTS.secrets}/DATABASE_URL`,
+  DATABASE_MIGRATION_URL_FILE: `${MOUNTS.secrets}/DATABASE_MIGRATION_URL`,
+};
+
+const small = { requests: { cpu: '100m', memory: '192Mi' }, limits: { cpu: '1', memory: '512Mi' } };
+
+// prettier-ignore
+export const SERVICES: ServiceModel[] = [
+  { name: 'hr-ingest', component: 'ingest', config: { DATABASE_SCHEMA: 'hr_ingest' }, secrets: ['DATABASE_URL', 'DATABASE_MIGRATION_URL'], egress: [], resources: small, heapMb: 384, replicas: 2, consumerGroups: [] },
+  { name: 'policy', component: 'policy', config: { DATABASE_SCHEMA: 'policy' }, secrets: ['DATABASE_URL', 'DATABASE_MIGRATION_URL'], egress: [], resources: small, heapMb: 384, replicas: 2, consumerGroups: [{ group: 'policy', topics: ['hr.lifecycle'] }, { group: 'policy-results', topics: ['provisioning.results'] }] },
+  { name: 'connector-ldap', component: 'connector', config: { DATABASE_SCHEMA: 'connector_ldap' }, secrets: ['DATABASE_URL', 'DATABASE_MIGRATION_URL'], egress: ['ldap'], resources: small, heapMb: 384, replicas: 2, consumerGroups: [{ group: 'connector-ldap', topics: ['provisioning.commands.ldap'] }] },
+  { name: 'connector-scim', component: 'connector', config: { DATABASE_SCHEMA: 'connector_scim' }, secrets: ['DATABASE_URL', 'DATABASE_MIGRATION_URL'], egress: ['https'], resources: small, heapMb: 384, replicas: 2, consumerGroups: [{ group: 'connector-scim', topics: ['provisioning.commands.scim'] }] },
+  { name: 'connector-postgres', component: 'connector', config: { DATABASE_SCHEMA: 'connector_postgres', TARGET_POSTGRES_ID: 'postgres', TARGET_POSTGRES_URL_FILE: `${MOUNTS.secrets}/TARGET_POSTGRES_URL` }, secrets: ['DATABASE_URL', 'DATABASE_MIGRATION_URL', 'TARGET_POSTGRES_URL'], egress: ['postgres-target'], resources: small, heapMb: 384, replicas: 2, consumerGroups: [{ group: 'connector-postgres', topics: ['provisioning.commands.postgres'] }] },
+  { name: 'audit', component: 'audit', config: { DATABASE_SCHEMA: 'audit' }, secrets: ['DATABASE_URL', 'DATABASE_MIGRATION_URL'], egress: [], resources: { requests: { cpu: '250m', memory: '384Mi' }, limits: { cpu: '2', memory: '1Gi' } }, heapMb: 768, replicas: 2, consumerGroups: [{ group: 'audit', topics: [] }] },
+];
+
+/** Ports of the outbound connections (NetworkPolicy egress). Restrict destinations per site in an overlay. */
+export const EGRESS_PORTS = {
+  dns: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }],
+  /** Plain, TLS and external listeners (Strimzi: 9092 plain, 9093 tls, 9094 external). */
+  kafka: [{ protocol: 'TCP', port: 9092, endPort: 9094 }],
+  postgres: [{ protocol: 'TCP', port: 5432 }],
+  /** The identity provider's JWKS and OTLP/HTTP export. */
+  identityAndTelemetry: [{ protocol: 'TCP', port: 443 }, { protocol: 'TCP', port: 4318 }],
+  ldap: [{ protocol: 'TCP', port: 389 }, { protocol: 'TCP', port: 636 }],
+  https: [{ protocol: 'TCP', port: 443 }],
+  'postgres-target': [{ protocol: 'TCP', port: 5432 }],
+} as const;

@@ -1,0 +1,238 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EventTypes, Topics } from '@provisio/contracts';
+import { projectRoot, startSecureKafka, type SecureKafka } from '@provisio/devstack';
+import { EXTERNAL_PRINCIPALS, SERVICE_PRINCIPALS, aclBindings, resolveTopics } from '@provisio/kafka-admin';
+import { ServiceProcesses, createTestDatabase, freePort, mintToken, serviceTestEnv, waitFor, type TestDatabase } from '@provisio/testing';
+import { Kafka, logLevel } from 'kafkajs';
+
+/**
+ * Kafka security on a real broker: a second, throwaway broker with only a SASL_SSL listener
+ * (SCRAM-SHA-512 over TLS, certificates made here with openssl), the StandardAuthorizer and
+ * allow.everyone.if.no.acl.found=false. The admin command applies the catalog's topics and ACLs,
+ * the six services run as processes each with its own principal, a joiner goes all the way to a
+ * PostgreSQL role, and what the catalog does not allow is refused by the broker.
+ */
+describe('Kafka security: SASL/SCRAM over TLS, one principal per service, least-privilege ACLs', () => {
+  const secrets = mkdtempSync(join(tmpdir(), 'provisio-kafka-secrets-'));
+  const services = new ServiceProcesses();
+  const password = () => randomBytes(18).toString('base64url').replace(/[^A-Za-z0-9]/g, 'x');
+  const admin = { username: 'provisio-admin', password: password() };
+  const passwords: Record<string, string> = Object.fromEntries([...SERVICE_PRINCIPALS, ...EXTERNAL_PRINCIPALS].map((p) => [`provisio-${p}`, password()]));
+  let kafka: SecureKafka;
+  let state: TestDatabase;
+  let target: TestDatabase;
+  const userName = `grace.${Date.now().toString(36)}`;
+  const roleName = userName.replace('.', '_');
+
+  const passwordFile = (user: string, pw: string) => {
+    const f = join(secrets, `${user}.password`);
+    writeFileSync(f, `${pw}\n`, { mode: 0o600 });
+    return f;
+  };
+  /** The connection variables a service (or the admin command) gets in a secured deployment. */
+  const kafkaEnv = (user: string, pw: string): Record<string, string> => ({
+    KAFKA_BROKERS: kafka.brokers.join(','),
+    KAFKA_TOPIC_PREFIX: '',
+    KAFKA_SSL: 'true',
+    KAFKA_SSL_CA_FILE: kafka.tls.caFile,
+    KAFKA_SASL_MECHANISM: 'scram-sha-512',
+    KAFKA_SASL_USERNAME: user,
+    KAFKA_SASL_PASSWORD_FILE: passwordFile(user, pw),
+  });
+  /**
+   * Protocol errors the probe clients met. kafkajs hides some behind its own errors (a refused
+   * group becomes 'Failed to find group coordinator'), but logs the broker's answer at debug level.
+   */
+  const brokerErrors: string[] = [];
+  const clientAs = (principal: string) =>
+    new Kafka({
+      brokers: kafka.brokers,
+      clientId: `probe-${principal}`,
+      logLevel: logLevel.DEBUG,
+      logCreator: () => (entry) => {
+        const e = entry.log['error'] as { type?: string } | string | undefined;
+        if (e) brokerErrors.push(typeof e === 'string' ? e : (e.type ?? ''));
+      },
+      retry: { retries: 1 },
+      ...kafka.clientFor(`provisio-${principal}`, passwords[`provisio-${principal}`]!),
+    });
+  const kafkaAdmin = (args: string[]) =>
+    spawnSync(process.execPath, ['--disable-warning=TimeoutNegativeWarning', join(projectRoot(), 'libs/shared/kafka-admin/dist/cli.js'), ...args], { env: { PATH: process.env['PATH'] ?? '', ...kafkaEnv(admin.username, admin.password) }, encoding: 'utf8' });
+
+  /** Every error type and message inside an error (kafkajs wraps protocol errors). */
+  const describeError = (e: unknown): string => {
+    const parts: string[] = [];
+    const walk = (x: unknown, depth: number) => {
+      if (!x || typeof x !== 'object' || depth > 4) return;
+      const o = x as { type?: unknown; message?: unknown; errors?: unknown[]; cause?: unknown; originalError?: unknown };
+      if (typeof o.type === 'string') parts.push(o.type);
+      if (typeof o.message === 'string') parts.push(o.message);
+      for (const inner of [...(Array.isArray(o.errors) ? o.errors : []), o.cause, o.originalError]) walk(inner, depth + 1);
+    };
+    walk(e, 0);
+    return parts.join(' | ');
+  };
+  const refusal = async (p: Promise<unknown>): Promise<string> => {
+    brokerErrors.length = 0;
+    try {
+      await p;
+      return 'allowed';
+    } catch (e) {
+      return [describeError(e), ...brokerErrors].join(' | ');
+    }
+  };
+  /** Tries to consume `topics` as `principal` (with a group of its own): `read <topic>`, the refusal, or `nothing`. */
+  let probes = 0;
+  const consumeOutcome = async (principal: string, topics: string[]): Promise<string> => {
+    const consumer = clientAs(principal).consumer({ groupId: `${principal}-probe-${++probes}`, maxWaitTimeInMs: 100, retry: { retries: 0, restartOnFailure: async () => false } });
+    await consumer.connect();
+    brokerErrors.length = 0;
+    try {
+      const subscribed = await refusal(consumer.subscribe({ topics, fromBeginning: true }));
+      if (subscribed !== 'allowed') return subscribed;
+      return await new Promise<string>((resolve) => {
+        const timer = setTimeout(() => resolve('nothing'), 20_000);
+        const done = (s: string) => {
+          clearTimeout(timer);
+          resolve(s);
+        };
+        const failed = (e: unknown) => done([describeError(e), ...brokerErrors].join(' | '));
+        consumer.on(consumer.events.CRASH, (e: { payload: { error: unknown } }) => failed(e.payload.error));
+        consumer.run({ eachMessage: async ({ topic }) => done(`read ${topic}`) }).catch(failed);
+      });
+    } finally {
+      await consumer.disconnect().catch(() => undefined);
+    }
+  };
+
+  beforeAll(async () => {
+    const [port, controllerPort] = [await freePort(), await freePort()];
+    kafka = await startSecureKafka({ name: `kafka-sasl-${process.pid}`, port, controllerPort, admin, users: passwords, heapMb: 1024 });
+    // Topics and ACLs come from the admin command, as on a cluster without Strimzi.
+    const applied = kafkaAdmin(['apply', '--replication-factor', '1']);
+    expect({ status: applied.status, stderr: applied.stderr }).toEqual({ status: 0, stderr: '' });
+    expect(applied.stdout).toContain('allow User:provisio-connector-postgres Read topic provisioning.commands.postgres');
+
+    [state, target] = await Promise.all([createTestDatabase('sasl'), createTestDatabase('sasltarget')]);
+    for (const s of ['audit', 'hr-ingest', 'policy', 'connector-postgres', 'connector-ldap', 'connector-scim']) {
+      const env = { ...serviceTestEnv({ databaseUrl: state.url, topicPrefix: '', extra: { TARGET_POSTGRES_URL: target.url } }), ...kafkaEnv(`provisio-${s}`, passwords[`provisio-${s}`]!) };
+      await services.start(s, env);
+    }
+  }, 240_000);
+
+  afterAll(async () => {
+    const codes = await services.stopAll();
+    await target?.query(`DROP ROLE IF EXISTS "${roleName}"`);
+    await Promise.all([state?.drop(), target?.drop()]);
+    await kafka?.stop();
+    expect(Object.values(codes).every((c) => c === 'graceful')).toBe(true);
+  }, 90_000);
+
+  it('the admin command is idempotent: a second run plans no change and finds no drift', () => {
+    const plan = kafkaAdmin(['plan', '--replication-factor', '1']);
+    expect(plan.status).toBe(0);
+    expect(plan.stdout.trim().split('\n').pop()).toBe('would change 0 item(s); 0 drift(s) left');
+  });
+
+  it('runs the pipeline with every service on its own principal: joiner → PostgreSQL role, audited', async () => {
+    const token = await mintToken(['hr:write', 'audit:read']);
+    const res = await fetch(`${services.get('hr-ingest').url}/v1/sources/workday/workers/W-2001`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ attributes: { userName: `${userName}@example.com`, givenName: 'Grace', familyName: 'Hopper', status: 'active' } }),
+    });
+    expect(res.status).toBe(200);
+    const { personId } = (await res.json()) as { personId: string };
+    await waitFor(async () => (await target.query(`SELECT 1 FROM pg_roles WHERE rolname = $1`, [roleName]))[0], { timeoutMs: 45_000, what: `role ${roleName}` });
+    const timeline = await waitFor(
+      async () => {
+        const r = await fetch(`${services.get('audit').url}/v1/persons/${personId}/timeline`, { headers: { authorization: `Bearer ${token}` } });
+        const body = (await r.json()) as { records: { ceType: string }[] };
+        return body.records.length >= 3 ? body.records : undefined;
+      },
+      { timeoutMs: 45_000, what: 'three audit records' },
+    );
+    expect(timeline.map((r) => r.ceType)).toEqual([EventTypes.lifecycle('JOINER'), EventTypes.command, EventTypes.result]);
+  }, 120_000);
+
+  it('refuses a connector reading the HR lifecycle topic', async () => {
+    const consumer = clientAs('connector-postgres').consumer({ groupId: 'connector-postgres-probe' });
+    await consumer.connect();
+    try {
+      await expect(consumer.subscribe({ topics: [Topics.lifecycle], fromBeginning: true })).rejects.toMatchObject({ type: 'TOPIC_AUTHORIZATION_FAILED' });
+    } finally {
+      await consumer.disconnect();
+    }
+    // Nor can it see the topic exists.
+    const a = clientAs('connector-postgres').admin();
+    await a.connect();
+    const visible = await a.listTopics();
+    await a.disconnect();
+    expect(visible).not.toContain(Topics.lifecycle);
+    expect(visible).toEqual(expect.arrayContaining([Topics.commands('postgres'), Topics.results]));
+  });
+
+  it("refuses a connector reading another connector's commands, and anyone using another service's consumer group", async () => {
+    expect(await consumeOutcome('connector-ldap', [Topics.commands('postgres')])).toMatch(/TOPIC_AUTHORIZATION_FAILED/);
+    const a = clientAs('policy').admin();
+    await a.connect();
+    try {
+      expect(await refusal(a.fetchOffsets({ groupId: 'policy', topics: [Topics.lifecycle] }))).toBe('allowed');
+      expect(await refusal(a.fetchOffsets({ groupId: 'audit', topics: [Topics.lifecycle] }))).toMatch(/GROUP_AUTHORIZATION_FAILED/);
+    } finally {
+      await a.disconnect();
+    }
+  });
+
+  it('refuses policy writing the audit topics, and hr-ingest writing commands', async () => {
+    const producer = clientAs('policy').producer({ retry: { retries: 0 } });
+    await producer.connect();
+    for (const topic of [Topics.siem, Topics.checkpoints]) {
+      expect(await refusal(producer.send({ topic, messages: [{ key: 'p', value: 'forged' }] }))).toMatch(/Not authorized to access topics: \[Topic authorization failed\]/);
+    }
+    await producer.disconnect();
+    const hr = clientAs('hr-ingest').producer({ retry: { retries: 0 } });
+    await hr.connect();
+    expect(await refusal(hr.send({ topic: Topics.commands('postgres'), messages: [{ key: 'p', value: 'forged' }] }))).toMatch(/Not authorized to access topics/);
+    await hr.disconnect();
+  });
+
+  it('refuses services creating or deleting topics: only the admin principal manages them', async () => {
+    const a = clientAs('hr-ingest').admin();
+    await a.connect();
+    try {
+      expect(await refusal(a.createTopics({ topics: [{ topic: 'hr.rogue', numPartitions: 1, replicationFactor: 1 }] }))).toMatch(/TOPIC_AUTHORIZATION_FAILED/);
+      expect(await refusal(a.deleteTopics({ topics: [Topics.lifecycle], timeout: 5000 }))).toMatch(/TOPIC_AUTHORIZATION_FAILED/);
+    } finally {
+      await a.disconnect();
+    }
+  });
+
+  it('lets only audit read every topic: each other principal is refused a topic the catalog does not give it', async () => {
+    const bindings = aclBindings();
+    const everyTopic = resolveTopics({ replicationFactor: 1 }).map((t) => t.name).filter((n) => !n.startsWith('audit.'));
+    const mayRead = (user: string, topic: string) =>
+      bindings.some((b) => b.user === user && b.resourceType === 'topic' && b.operation === 'Read' && (b.patternType === 'literal' ? b.resourceName === topic : topic.startsWith(b.resourceName)));
+    for (const principal of [...SERVICE_PRINCIPALS, ...EXTERNAL_PRINCIPALS].filter((p) => p !== 'audit')) {
+      // Prefer a topic the principal can see but not read (policy sees the command topics it writes).
+      const forbidden = everyTopic.filter((t) => !mayRead(`provisio-${principal}`, t));
+      const probe = forbidden.find((t) => bindings.some((b) => b.user === `provisio-${principal}` && b.resourceName === t)) ?? forbidden[0]!;
+      expect({ principal, probe, outcome: await consumeOutcome(principal, [probe]) }).toEqual({ principal, probe, outcome: expect.stringMatching(/TOPIC_AUTHORIZATION_FAILED|GROUP_AUTHORIZATION_FAILED/) });
+    }
+    expect(everyTopic.every((t) => mayRead('provisio-audit', t))).toBe(true);
+    expect(await consumeOutcome('audit', everyTopic)).toMatch(/^read /);
+  });
+
+  it('refuses a wrong password and a plain-text client', async () => {
+    const wrong = new Kafka({ brokers: kafka.brokers, clientId: 'wrong', logLevel: logLevel.NOTHING, retry: { retries: 0 }, ...kafka.clientFor('provisio-policy', 'not-the-password') }).admin();
+    await expect(wrong.connect()).rejects.toThrow(/SASL SCRAM SHA512 authentication failed/i);
+    const plain = new Kafka({ brokers: kafka.brokers, clientId: 'plain', logLevel: logLevel.NOTHING, connectionTimeout: 2000, requestTimeout: 3000, retry: { retries: 0 } }).admin();
+    await expect(plain.connect()).rejects.toThrow();
+    await plain.disconnect().catch(() => undefined);
+  });
+});

@@ -1,0 +1,239 @@
+import { describe, expect, it } from '@jest/globals';
+import { loadConfig } from '@provisio/config';
+import { SERVICES as SERVICE_SPECS, projectRoot } from '@provisio/devstack';
+import { TOPICS, aclBindings, maxPartitionsRead, resolveTopics, userName, type PrincipalName } from '@provisio/kafka-admin';
+import { globSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, relative } from 'node:path';
+import { renderAll } from '../kubernetes/manifests.ts';
+import { COMMON_CONFIG, SERVICES } from '../kubernetes/model.ts';
+import { PENDING_METRICS, prometheusRule, serviceMonitor } from '../kubernetes/monitoring.ts';
+import { serialize } from '../kubernetes/serialize.ts';
+import { kustomize, validationProblems, type K8sObject } from './manifest-validation.js';
+import { SERVICE_CONFIGS, knownVariables } from './service-configs.js';
+
+const root = projectRoot();
+const k8s = join(root, 'deploy/kubernetes');
+const OVERLAYS = ['overlays/production', 'overlays/development'];
+const rendered = Object.fromEntries(OVERLAYS.map((o) => [o, kustomize(join(k8s, o))]));
+
+type Container = {
+  name: string;
+  image: string;
+  envFrom?: { configMapRef?: { name: string } }[];
+  env?: { name: string; value?: string }[];
+  startupProbe?: { httpGet?: { path: string } };
+  livenessProbe?: { httpGet?: { path: string } };
+  readinessProbe?: { httpGet?: { path: string } };
+  resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
+  securityContext?: Record<string, unknown> & { capabilities?: { drop?: string[] } };
+  volumeMounts?: { name: string; mountPath: string }[];
+};
+type PodSpec = {
+  serviceAccountName?: string;
+  automountServiceAccountToken?: boolean;
+  securityContext?: Record<string, unknown> & { seccompProfile?: { type: string } };
+  containers: Container[];
+  volumes?: { name: string; secret?: { secretName: string; items?: { key: string; path: string }[] }; emptyDir?: unknown }[];
+};
+const podOf = (d: K8sObject) => (d['spec'] as { template: { metadata: { annotations?: Record<string, string> }; spec: PodSpec } }).template;
+const of = (objs: K8sObject[], kind: string) => objs.filter((o) => o.kind === kind);
+const matches = (selector: Record<string, string> | undefined, labels: Record<string, string> | undefined) =>
+  Object.entries(selector ?? {}).every(([k, v]) => labels?.[k] === v);
+
+/** The environment a container starts with: its ConfigMaps in order, then its own env. */
+function containerEnv(objs: K8sObject[], c: Container): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const ref of c.envFrom ?? []) {
+    const cm = of(objs, 'ConfigMap').find((m) => m.metadata.name === ref.configMapRef?.name);
+    expect({ configMap: ref.configMapRef?.name, exists: Boolean(cm) }).toEqual({ configMap: ref.configMapRef?.name, exists: true });
+    Object.assign(env, cm!['data'] as Record<string, string>);
+  }
+  for (const e of c.env ?? []) if (e.value !== undefined) env[e.name] = e.value;
+  return env;
+}
+
+describe('Kubernetes manifests', () => {
+  it('are what render.ts makes from the model and the Kafka catalog (rerun it after changing them)', () => {
+    const files = renderAll({ serviceMonitor, rule: prometheusRule });
+    const stale = Object.entries(files)
+      .filter(([path, file]) => {
+        try {
+          return readFileSync(join(k8s, path), 'utf8') !== serialize(file);
+        } catch {
+          return true;
+        }
+      })
+      .map(([path]) => path);
+    expect(stale).toEqual([]);
+    // Nothing generated is left over from an earlier model either.
+    const generated = globSync(['base/**/*', 'components/**/*'], { cwd: k8s }).filter((p) => /\.(ya?ml|env)$/.test(p));
+    expect(generated.sort()).toEqual(Object.keys(files).sort());
+  });
+
+  it.each(OVERLAYS)('%s: every object is valid against its Kubernetes or CRD schema', (overlay) => {
+    expect(rendered[overlay]!.flatMap(validationProblems)).toEqual([]);
+  });
+
+  it('rejects an invalid object, so the schema check is real', () => {
+    const deployment = structuredClone(of(rendered['overlays/production']!, 'Deployment')[0]!);
+    (podOf(deployment).spec.containers[0] as unknown as { ports: unknown }).ports = [{ containerPort: 'http' }];
+    expect(validationProblems(deployment).join()).toMatch(/containerPort must be integer/);
+    const user = structuredClone(of(rendered['overlays/production']!, 'KafkaUser')[0]!);
+    (user['spec'] as { authorization: { acls: { operations: string[] }[] } }).authorization.acls[0]!.operations = ['Steal'];
+    expect(validationProblems(user).join()).toMatch(/operations/);
+    expect(validationProblems({ apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w' } })).toEqual(['Widget w: no schema for example.com/v1/Widget']);
+  });
+
+  describe.each(OVERLAYS)('%s', (overlay) => {
+    const objs = rendered[overlay]!;
+    const deployments = of(objs, 'Deployment');
+
+    it('has a Deployment per service, and nothing in the namespace without a NetworkPolicy', () => {
+      expect(deployments.map((d) => d.metadata.name).sort()).toEqual(SERVICE_SPECS.map((s) => s.name).sort());
+      expect(of(objs, 'NetworkPolicy').some((p) => JSON.stringify((p['spec'] as { podSelector: unknown }).podSelector) === '{}')).toBe(true);
+    });
+
+    it.each(SERVICE_SPECS.map((s) => s.name))('%s: probes, limits, non-root, read-only, no privilege, no token, a PDB, a NetworkPolicy, a Service, scraping', (name) => {
+      const d = deployments.find((x) => x.metadata.name === name)!;
+      const pod = podOf(d);
+      const c = pod.spec.containers[0]!;
+      expect(pod.spec.containers).toHaveLength(1);
+      expect(c.startupProbe?.httpGet?.path).toBe('/health/live');
+      expect(c.livenessProbe?.httpGet?.path).toBe('/health/live');
+      expect(c.readinessProbe?.httpGet?.path).toBe('/health/ready');
+      for (const r of ['cpu', 'memory']) {
+        expect(c.resources?.requests?.[r]).toBeTruthy();
+        expect(c.resources?.limits?.[r]).toBeTruthy();
+      }
+      expect(pod.spec.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+      expect(Number(pod.spec.securityContext?.['runAsUser'])).toBeGreaterThan(0);
+      expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, privileged: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } });
+      expect(c.image).toMatch(/:[\w.-]+$/);
+      expect(c.image).not.toMatch(/:latest$/);
+      expect(pod.spec.automountServiceAccountToken).toBe(false);
+      const sa = of(objs, 'ServiceAccount').find((x) => x.metadata.name === pod.spec.serviceAccountName);
+      expect(sa?.['automountServiceAccountToken']).toBe(false);
+      const labels = (d['spec'] as { template: { metadata: { labels: Record<string, string> } } }).template.metadata.labels;
+      expect(of(objs, 'PodDisruptionBudget').filter((p) => matches((p['spec'] as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels, labels))).toHaveLength(1);
+      const policies = of(objs, 'NetworkPolicy').filter((p) => {
+        const sel = (p['spec'] as { podSelector: { matchLabels?: Record<string, string> } }).podSelector.matchLabels;
+        return sel !== undefined && matches(sel, labels);
+      });
+      expect(policies).toHaveLength(1);
+      const np = policies[0]!['spec'] as { policyTypes: string[]; ingress: { ports: { port: unknown }[] }[]; egress: { ports: { port: number; protocol: string }[] }[] };
+      expect(np.policyTypes.sort()).toEqual(['Egress', 'Ingress']);
+      expect(np.ingress.flatMap((r) => r.ports.map((p) => p.port))).toEqual(['http']);
+      expect(np.egress.flatMap((r) => r.ports).some((p) => p.port === 53 && p.protocol === 'UDP')).toBe(true);
+      const svc = of(objs, 'Service').find((s) => matches((s['spec'] as { selector: Record<string, string> }).selector, labels));
+      expect((svc?.['spec'] as { ports: { targetPort: string }[] }).ports[0]!.targetPort).toBe('http');
+      expect(pod.metadata.annotations).toMatchObject({ 'prometheus.io/scrape': 'true', 'prometheus.io/path': '/metrics' });
+    });
+
+    it.each(SERVICE_SPECS.map((s) => s.name))("%s: its environment is exactly what its configSchema accepts, secrets read from mounted files", (name) => {
+      const d = deployments.find((x) => x.metadata.name === name)!;
+      const pod = podOf(d).spec;
+      const c = pod.containers[0]!;
+      const env = containerEnv(objs, c);
+      const unknown = Object.keys(env).filter((k) => !knownVariables(name).has(k));
+      expect({ name, unknown }).toEqual({ name, unknown: [] });
+      // Every NAME_FILE points into a mounted Secret, at a key that Secret is declared to hold.
+      const files = mkdtempSync(join(tmpdir(), `env-${name}-`));
+      const model = SERVICES.find((s) => s.name === name)!;
+      const resolved: Record<string, string> = { ...env };
+      for (const [k, path] of Object.entries(env).filter(([k, v]) => k.endsWith('_FILE') && v !== '')) {
+        const mount = (c.volumeMounts ?? []).find((m) => dirname(path) === m.mountPath);
+        expect({ variable: k, path, mounted: Boolean(mount) }).toEqual({ variable: k, path, mounted: true });
+        const volume = pod.volumes?.find((v) => v.name === mount!.name);
+        expect(volume?.secret).toBeDefined();
+        const keys = volume!.secret!.items ? volume!.secret!.items.map((i) => i.path) : model.secrets;
+        expect({ variable: k, key: basename(path), declared: keys.includes(basename(path)) }).toEqual({ variable: k, key: basename(path), declared: true });
+        const file = join(files, basename(path));
+        writeFileSync(file, k.endsWith('URL_FILE') ? 'postgres://provisio:secret@db.example:5432/provisio' : 'secret-value');
+        resolved[k] = file;
+      }
+      expect(() => loadConfig(SERVICE_CONFIGS[name]!, resolved)).not.toThrow();
+      // The owner credentials (migrations) stay apart from the runtime role.
+      expect(env['DATABASE_URL_FILE']).not.toBe(env['DATABASE_MIGRATION_URL_FILE']);
+      expect(env['DATABASE_MIGRATION_URL_FILE']).toBeTruthy();
+      // Secret values are never in a ConfigMap.
+      for (const k of Object.keys(env)) expect({ k, secretInConfigMap: /PASSWORD$|_URL$|SECRET|PRIVATE_KEY$/.test(k) && !k.startsWith('AUTH_JWKS') && k !== 'OTEL_EXPORTER_OTLP_ENDPOINT' }).toEqual({ k, secretInConfigMap: false });
+    });
+  });
+
+  describe('production', () => {
+    const objs = rendered['overlays/production']!;
+
+    it('scales every consumer on its lag with KEDA, capped at the partitions it reads, authenticated as the service', () => {
+      const common = of(objs, 'ConfigMap').find((m) => m.metadata.name.startsWith('provisio-common'))!['data'] as Record<string, string>;
+      for (const s of SERVICES.filter((x) => x.consumerGroups.length > 0)) {
+        const so = of(objs, 'ScaledObject').find((o) => o.metadata.name === s.name)!;
+        const spec = so['spec'] as { scaleTargetRef: { name: string }; maxReplicaCount: number; minReplicaCount: number; triggers: { type: string; metadata: Record<string, string>; authenticationRef: { name: string } }[] };
+        expect(spec.scaleTargetRef.name).toBe(s.name);
+        expect(spec.maxReplicaCount).toBe(maxPartitionsRead(s.name as PrincipalName));
+        expect(spec.maxReplicaCount).toBeLessThanOrEqual(Math.max(...TOPICS.map((t) => t.partitions)));
+        const acls = aclBindings().filter((b) => b.user === userName(s.name as PrincipalName));
+        for (const t of spec.triggers) {
+          expect(t.type).toBe('kafka');
+          expect(t.metadata['bootstrapServers']).toBe(common['KAFKA_BROKERS']);
+          expect(t.metadata).toMatchObject({ sasl: 'scram_sha512', tls: 'enable', allowIdleConsumers: 'false' });
+          // The group and topic are ones the service's principal may read.
+          expect(acls.some((b) => b.resourceType === 'group' && t.metadata['consumerGroup']!.startsWith(b.resourceName))).toBe(true);
+          if (t.metadata['topic']) expect(acls.some((b) => b.operation === 'Read' && (b.patternType === 'prefix' ? t.metadata['topic']!.startsWith(b.resourceName) : b.resourceName === t.metadata['topic']))).toBe(true);
+          const auth = of(objs, 'TriggerAuthentication').find((a) => a.metadata.name === t.authenticationRef.name)!;
+          expect((auth['spec'] as { secretTargetRef: { name: string }[] }).secretTargetRef.map((r) => r.name)).toContain(userName(s.name as PrincipalName));
+        }
+      }
+      const hpa = of(objs, 'HorizontalPodAutoscaler').map((h) => h.metadata.name);
+      expect(hpa).toEqual(SERVICES.filter((x) => x.consumerGroups.length === 0).map((s) => s.name));
+    });
+
+    it('takes the broker list for KEDA from provisio-common, so an overlay sets it once', () => {
+      const dir = mkdtempSync(join(tmpdir(), 'provisio-overlay-'));
+      try {
+        writeFileSync(
+          join(dir, 'kustomization.yaml'),
+          `resources: [${relative(dir, join(k8s, 'base'))}]\ncomponents: [${relative(dir, join(k8s, 'components/autoscaling'))}]\nconfigMapGenerator:\n  - name: provisio-common\n    behavior: merge\n    literals:\n      - "KAFKA_BROKERS=b1.example:9093,b2.example:9093"\n`,
+        );
+        const servers = of(kustomize(dir), 'ScaledObject').flatMap((o) => (o['spec'] as { triggers: { metadata: Record<string, string> }[] }).triggers.map((t) => t.metadata['bootstrapServers']));
+        expect(new Set(servers)).toEqual(new Set(['b1.example:9093,b2.example:9093']));
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('declares every topic and one KafkaUser per service, whose Secret each Deployment mounts', () => {
+      const topics = of(objs, 'KafkaTopic').map((t) => (t['spec'] as { topicName: string }).topicName);
+      expect(topics.sort()).toEqual(resolveTopics().map((t) => t.name).sort());
+      const users = of(objs, 'KafkaUser').map((u) => u.metadata.name);
+      for (const d of of(objs, 'Deployment')) {
+        const secret = podOf(d).spec.volumes!.find((v) => v.name === 'kafka-user')!.secret!.secretName;
+        expect(users).toContain(secret);
+        expect(secret).toBe(userName(d.metadata.name as PrincipalName));
+      }
+      expect(COMMON_CONFIG['KAFKA_SASL_MECHANISM']).toBe('scram-sha-512');
+    });
+
+    it('monitors every service and alerts only on metrics the services export, each alert linked to its runbook section', () => {
+      expect(of(objs, 'ServiceMonitor')).toHaveLength(1);
+      const sources = globSync(['libs/*/*/src/**/*.ts', 'services/*/src/**/*.ts'], { cwd: root }).map((f) => readFileSync(join(root, f), 'utf8')).join('\n');
+      const exported = new Set([...sources.matchAll(/'(provisio_[a-z0-9_]+)'/g)].map((m) => m[1]!));
+      const rules = (of(objs, 'PrometheusRule')[0]!['spec'] as { groups: { rules: { alert: string; expr: string; annotations: { runbook_url: string } }[] }[] }).groups.flatMap((g) => g.rules);
+      const runbook = readFileSync(join(root, 'docs/runbook.md'), 'utf8');
+      const anchors = new Set([...runbook.matchAll(/^#{1,4} (.+)$/gm)].map((m) => m[1]!.toLowerCase().replace(/[^a-z0-9 -]/g, '').replace(/ /g, '-')));
+      for (const r of rules) {
+        const used = [...r.expr.matchAll(/\b(provisio_[a-z0-9_]+)/g)].map((m) => m[1]!.replace(/_(bucket|count|sum)$/, ''));
+        expect({ alert: r.alert, unknown: used.filter((m) => !exported.has(m) && !PENDING_METRICS.includes(m)) }).toEqual({ alert: r.alert, unknown: [] });
+        expect({ alert: r.alert, anchor: r.annotations.runbook_url.split('#')[1], documented: anchors.has(r.annotations.runbook_url.split('#')[1]!) }).toMatchObject({ documented: true });
+      }
+      expect(rules.map((r) => r.alert)).toEqual(expect.arrayContaining(['ProvisioConsumerLagHigh', 'ProvisioTargetQuarantined', 'ProvisioDeprovisionSlow', 'ProvisioDeadLetters']));
+    });
+
+    it('gives connector-ldap its directory ports and nobody else', () => {
+      const egressPorts = (name: string) =>
+        (of(objs, 'NetworkPolicy').find((p) => p.metadata.name === name)!['spec'] as { egress: { ports: { port: number }[] }[] }).egress.flatMap((e) => e.ports.map((p) => p.port));
+      expect(egressPorts('connector-ldap')).toEqual(expect.arrayContaining([389, 636]));
+      for (const other of ['hr-ingest', 'policy', 'connector-scim', 'connector-postgres', 'audit']) expect(egressPorts(other)).not.toContain(389);
+    });
+  });
+});
