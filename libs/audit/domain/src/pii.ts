@@ -60,6 +60,11 @@ export function newDataKey(): Buffer {
   return randomBytes(DATA_KEY_BYTES);
 }
 
+/** Assigns an own property even for keys like `__proto__` that JSON payloads may carry. */
+function setOwn(o: Record<string, unknown>, k: string, v: unknown): void {
+  Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+}
+
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
@@ -86,12 +91,12 @@ export function sealPersonalData(json: unknown, key: Buffer, aad: string, schema
       const p = `${path}.${k}`;
       const lower = k.toLowerCase();
       if (x !== null && (mapOfPii || isPiiField(k))) {
-        out[k] = sealValue(key, x, `${aad}|${p}`);
+        setOwn(out, k, sealValue(key, x, `${aad}|${p}`));
         sealed++;
       } else if (isPlainObject(x) && PII_MAPS.has(lower) && (lower !== 'attributes' || (schema !== null && ATTRIBUTE_MAP_SCHEMAS.has(schema)))) {
-        out[k] = walk(x, p, true);
+        setOwn(out, k, walk(x, p, true));
       } else {
-        out[k] = walk(x, p, false);
+        setOwn(out, k, walk(x, p, false));
       }
     }
     return out;
@@ -125,7 +130,7 @@ export function revealPersonalData(json: unknown, key: Buffer | null, aad: strin
     if (Array.isArray(v)) return v.map((x, i) => walk(x, `${path}[${i}]`));
     if (!isPlainObject(v)) return v;
     const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) out[k] = walk(x, `${path}.${k}`);
+    for (const [k, x] of Object.entries(v)) setOwn(out, k, walk(x, `${path}.${k}`));
     return out;
   };
   return { json: walk(json, '$'), shredded };
