@@ -40,7 +40,7 @@ export class AppModule {
     ];
     return {
       module: AppModule,
-      imports: [PlatformModule.forService('audit', config, logger, { migrations: AUDIT_MIGRATIONS, topics })],
+      imports: [PlatformModule.forService('audit', config, logger, { migrations: AUDIT_MIGRATIONS, topics, outboxRelay: false })],
       controllers: [AuditConsumer, TimelineController, RecordsController, FailuresController, AccessController, ExportController, VerificationController],
       providers: [
         { provide: AUDIT_CONFIG, useValue: config },

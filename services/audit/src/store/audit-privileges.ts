@@ -15,7 +15,8 @@ const APPEND_ONLY = ['records', 'record_positions', 'checkpoints', 'replays', 'c
 /**
  * Grants the runtime role exactly what audit needs, as the owner (DATABASE_MIGRATION_URL):
  * INSERT and SELECT on the append-only tables, never UPDATE, DELETE or TRUNCATE; the person-key
- * and cursor tables it maintains; the outbox/inbox; and the partition function.
+ * and cursor tables it maintains; and the partition function. (Audit writes no outbox: its
+ * store is the source of its feeds.)
  */
 export async function grantRuntimePrivileges(ownerUrl: string, schema: string, runtimeRole: string): Promise<void> {
   const s = quoteIdent(schema);
@@ -31,7 +32,6 @@ export async function grantRuntimePrivileges(ownerUrl: string, schema: string, r
       await client.query(`GRANT SELECT, INSERT ON ${s}.${t} TO ${r}`);
     }
     await client.query(`GRANT SELECT, INSERT, UPDATE ON ${s}.person_keys, ${s}.feed_cursors TO ${r}`);
-    await client.query(`GRANT SELECT, INSERT, DELETE ON ${s}.outbox, ${s}.inbox TO ${r}`);
     await client.query(`GRANT USAGE ON ALL SEQUENCES IN SCHEMA ${s} TO ${r}`);
     await client.query(`GRANT EXECUTE ON FUNCTION ${s}.ensure_record_partitions(timestamptz) TO ${r}`);
     await client.query('COMMIT');

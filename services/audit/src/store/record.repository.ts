@@ -118,6 +118,8 @@ export class RecordRepository {
     private readonly db: Database,
     readonly schema: string,
     private readonly keys: PersonKeyStore,
+    /** Recording clock (epoch ms); the database clock when absent. Tests of retention set it. */
+    private readonly clock?: () => number,
   ) {
     this.s = quoteIdent(schema);
     this.records = `${this.s}.records`;
@@ -176,10 +178,10 @@ export class RecordRepository {
       const fresh = await this.withoutKnownPositions(tx.sql, sealed);
       if (fresh.length === 0) return [];
       const head = await this.head(tx.sql);
-      const clock = await tx.sql.query<{ now: Date }>('SELECT clock_timestamp() AS now');
+      const now = this.clock ? this.clock() : (await tx.sql.query<{ now: Date }>('SELECT clock_timestamp() AS now')).rows[0]!.now.getTime();
       // Positions and recording times both increase along the chain, so a time-based retention
       // cut is always a prefix of it.
-      const recordedAt = Math.max(clock.rows[0]!.now.getTime(), head.recordedAt);
+      const recordedAt = Math.max(now, head.recordedAt);
       let prev = head.hash;
       const rows = fresh.map((c, i) => {
         const content: RecordContent = { ...c, recordedAt };
