@@ -44,70 +44,104 @@ function hex(v: unknown, line: number, field: string): Buffer {
   return Buffer.from(v, 'hex');
 }
 
-/** Verifies an export file's lines (already split) against trusted checkpoint keys. */
-export function verifyExport(lines: Iterable<string>, keys: TrustedKeys): OfflineReport {
-  let n = 0;
-  let header: Extract<ExportLine, { type: 'header' }> | undefined;
-  let start: Extract<ExportLine, { type: 'start' }> | undefined;
-  const checkpoints: SignedCheckpoint[] = [];
-  const entries: Extract<ExportLine, { type: 'record' | 'link' }>[] = [];
-  let end: Extract<ExportLine, { type: 'end' }> | undefined;
-  for (const raw of lines) {
-    n++;
-    if (raw.trim() === '') continue;
+/**
+ * Verifies an export line by line (constant memory): header, start and checkpoint lines come
+ * before the entries, as the exporter writes them.
+ */
+export class ExportVerifier {
+  private n = 0;
+  private header: Extract<ExportLine, { type: 'header' }> | undefined;
+  private start: Extract<ExportLine, { type: 'start' }> | undefined;
+  private readonly checkpoints: SignedCheckpoint[] = [];
+  private verifier: ChainVerifier | undefined;
+  private end: Extract<ExportLine, { type: 'end' }> | undefined;
+  private recordsInRange = 0;
+
+  constructor(private readonly keys: TrustedKeys) {}
+
+  push(raw: string): void {
+    this.n++;
+    if (raw.trim() === '') return;
     let line: ExportLine;
     try {
       line = JSON.parse(raw) as ExportLine;
     } catch {
-      throw new ExportFormatError(n, 'not JSON');
+      throw new ExportFormatError(this.n, 'not JSON');
     }
     switch (line.type) {
       case 'header':
-        if (line.format !== EXPORT_FORMAT || line.version !== 1) throw new ExportFormatError(n, `unsupported format ${String(line.format)} v${String(line.version)}`);
-        header = line;
-        break;
+        if (line.format !== EXPORT_FORMAT || line.version !== 1) throw new ExportFormatError(this.n, `unsupported format ${String(line.format)} v${String(line.version)}`);
+        this.header = line;
+        return;
       case 'start':
-        start = line;
-        break;
+        this.start = line;
+        return;
       case 'checkpoint':
-        checkpoints.push(line.checkpoint);
-        break;
+        if (this.verifier) throw new ExportFormatError(this.n, 'checkpoint lines must come before the entries');
+        this.checkpoints.push(line.checkpoint);
+        return;
       case 'record':
-      case 'link':
-        entries.push(line);
-        break;
+      case 'link': {
+        const v = this.chain();
+        const base = { seq: line.seq, hash: hex(line.hash, this.n, 'hash'), prevHash: hex(line.prevHash, this.n, 'prevHash') };
+        if (line.type === 'record') {
+          this.recordsInRange++;
+          v.push({ ...base, content: line.content });
+        } else {
+          v.push({ ...base, contentHash: hex(line.contentHash, this.n, 'contentHash') });
+        }
+        return;
+      }
       case 'end':
-        end = line;
-        break;
+        this.end = line;
+        return;
       default:
-        throw new ExportFormatError(n, `unknown line type ${String((line as { type?: unknown }).type)}`);
+        throw new ExportFormatError(this.n, `unknown line type ${String((line as { type?: unknown }).type)}`);
     }
   }
-  if (!header) throw new ExportFormatError(1, 'missing header line');
-  if (!start) throw new ExportFormatError(2, 'missing start line');
-  const startHash = hex(start.hash, 2, 'start.hash');
-  const verifier = new ChainVerifier({ chainId: header.chainId, start: { seq: start.seq, hash: startHash }, checkpoints, trustedKeys: keys });
-  let startProblem: string | null = null;
-  if (start.basis === 'genesis') {
-    if (start.seq !== 0 || !genesisHash(header.chainId).equals(startHash)) startProblem = 'start is not the genesis of this chain';
-  } else if (!checkpoints.some((c) => c.statement.seq === start.seq && c.statement.hash === start.hash)) {
-    startProblem = `no checkpoint in the file vouches for the start at ${start.seq}`;
-  }
-  let recordsInRange = 0;
-  for (const e of entries) {
-    if (e.type === 'record') {
-      recordsInRange++;
-      verifier.push({ seq: e.seq, hash: hex(e.hash, 0, 'hash'), prevHash: hex(e.prevHash, 0, 'prevHash'), content: e.content });
-    } else {
-      verifier.push({ seq: e.seq, hash: hex(e.hash, 0, 'hash'), prevHash: hex(e.prevHash, 0, 'prevHash'), contentHash: hex(e.contentHash, 0, 'contentHash') });
+
+  finish(): OfflineReport {
+    const v = this.chain();
+    const start = this.start!;
+    const header = this.header!;
+    let startProblem: string | null = null;
+    if (start.basis === 'genesis') {
+      if (start.seq !== 0 || !genesisHash(header.chainId).equals(Buffer.from(start.hash, 'hex'))) startProblem = 'start is not the genesis of this chain';
+    } else if (!this.checkpoints.some((c) => c.statement.seq === start.seq && c.statement.hash === start.hash)) {
+      startProblem = `no checkpoint in the file vouches for the start at ${start.seq}`;
     }
+    const report = v.finish(this.end ? start.seq + this.end.records + this.end.links : undefined);
+    if (startProblem) {
+      report.problems.unshift({ kind: 'bad-signature', position: start.seq, detail: startProblem });
+      report.ok = false;
+      report.firstBadPosition = Math.min(report.firstBadPosition ?? start.seq, start.seq);
+    }
+    if (!this.end) {
+      report.problems.push({ kind: 'truncated', position: report.lastPosition + 1, detail: 'the file has no end line: it was cut short' });
+      report.ok = false;
+      report.firstBadPosition ??= report.lastPosition + 1;
+    }
+    const tailCovered = report.checkpoints.latestVerified !== null && report.checkpoints.latestVerified >= report.lastPosition;
+    return { ...report, recordsInRange: this.recordsInRange, tailCovered, format: `${header.format} v${header.version}` };
   }
-  const report = verifier.finish(end ? start.seq + end.records + end.links : undefined);
-  if (startProblem) {
-    report.problems.unshift({ kind: 'bad-signature', position: start.seq, detail: startProblem });
-    report.ok = false;
-    report.firstBadPosition = Math.min(report.firstBadPosition ?? start.seq, start.seq);
+
+  private chain(): ChainVerifier {
+    if (this.verifier) return this.verifier;
+    if (!this.header) throw new ExportFormatError(this.n, 'missing header line');
+    if (!this.start) throw new ExportFormatError(this.n, 'missing start line');
+    this.verifier = new ChainVerifier({
+      chainId: this.header.chainId,
+      start: { seq: this.start.seq, hash: hex(this.start.hash, this.n, 'start.hash') },
+      checkpoints: this.checkpoints,
+      trustedKeys: this.keys,
+    });
+    return this.verifier;
   }
-  const tailCovered = report.checkpoints.latestVerified !== null && report.checkpoints.latestVerified >= report.lastPosition;
-  return { ...report, recordsInRange, tailCovered, format: `${header.format} v${header.version}` };
+}
+
+/** Verifies an export file's lines against trusted checkpoint keys. */
+export function verifyExport(lines: Iterable<string>, keys: TrustedKeys): OfflineReport {
+  const v = new ExportVerifier(keys);
+  for (const l of lines) v.push(l);
+  return v.finish();
 }

@@ -42,7 +42,8 @@ describe('offline verification of an export', () => {
     lines[1] = JSON.stringify({ type: 'start', seq: 10, hash: 'ab'.repeat(32), basis: 'checkpoint' });
     expect(verifyExport(lines, keys).problems[0]).toMatchObject({ position: 10, detail: expect.stringMatching(/no checkpoint/) });
     const genesis = [JSON.stringify({ type: 'header', format: 'provisio-audit-export', version: 1, chainId: CHAIN_ID, from: 'a', to: 'b', generatedAt: 'c' }), JSON.stringify({ type: 'start', seq: 0, hash: genesisHash(CHAIN_ID).toString('hex'), basis: 'genesis' })];
-    expect(verifyExport(genesis, keys)).toMatchObject({ ok: true, tailCovered: false });
+    expect(verifyExport([...genesis, JSON.stringify({ type: 'end', records: 0, links: 0 })], keys)).toMatchObject({ ok: true, tailCovered: false });
+    expect(verifyExport(genesis, keys).problems).toEqual([expect.objectContaining({ kind: 'truncated', detail: expect.stringMatching(/cut short/) })]);
     expect(canonicalJson({ b: 1, a: [1, { d: null, c: 'x' }] })).toBe('{"a":[1,{"c":"x","d":null}],"b":1}');
   });
 });
