@@ -17,6 +17,7 @@ export { ChainVerifier, type Problem, type ProblemKind, type VerifiableEntry, ty
 export {
   DATA_KEY_BYTES,
   PII_MARKER,
+  dataKeyObject,
   decryptBytes,
   encryptBytes,
   isPiiField,
@@ -27,6 +28,7 @@ export {
   sealPersonalData,
   unwrapDataKey,
   wrapDataKey,
+  type DataKey,
   type RevealResult,
 } from './pii.js';
 export { causalOrder, type CausalNode } from './causal-order.js';

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 
 /**
  * Attribute-level encryption of personal data with one key per person (AES-256-GCM). Stored
@@ -31,15 +31,37 @@ export function isPiiField(name: string): boolean {
   return PII_FIELDS.has(name.toLowerCase());
 }
 
-export function encryptBytes(key: Buffer, plaintext: Buffer, aad: string): Buffer {
-  const iv = randomBytes(IV_BYTES);
+/** A data key as raw bytes, or (faster when reused) as a secret KeyObject. */
+export type DataKey = Buffer | KeyObject;
+
+/** Wraps raw key bytes once, so every cipher does not build its own key object. */
+export function dataKeyObject(key: Buffer): KeyObject {
+  return createSecretKey(key);
+}
+
+// Random IVs drawn from a pool refilled in bulk: one system call per 1024 IVs.
+const IV_POOL_SIZE = 1024;
+let ivPool = Buffer.alloc(0);
+let ivNext = 0;
+function nextIv(): Buffer {
+  if (ivNext >= ivPool.length) {
+    ivPool = randomBytes(IV_BYTES * IV_POOL_SIZE);
+    ivNext = 0;
+  }
+  const iv = ivPool.subarray(ivNext, ivNext + IV_BYTES);
+  ivNext += IV_BYTES;
+  return iv;
+}
+
+export function encryptBytes(key: DataKey, plaintext: Buffer, aad: string): Buffer {
+  const iv = nextIv();
   const cipher = createCipheriv('aes-256-gcm', key, iv);
   cipher.setAAD(Buffer.from(aad, 'utf8'));
   const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
   return Buffer.concat([iv, body, cipher.getAuthTag()]);
 }
 
-export function decryptBytes(key: Buffer, blob: Buffer, aad: string): Buffer {
+export function decryptBytes(key: DataKey, blob: Buffer, aad: string): Buffer {
   if (blob.length < IV_BYTES + TAG_BYTES) throw new Error('ciphertext too short');
   const decipher = createDecipheriv('aes-256-gcm', key, blob.subarray(0, IV_BYTES));
   decipher.setAAD(Buffer.from(aad, 'utf8'));
@@ -69,7 +91,7 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
-function sealValue(key: Buffer, value: unknown, aad: string): { [PII_MARKER]: string } {
+function sealValue(key: DataKey, value: unknown, aad: string): { [PII_MARKER]: string } {
   return { [PII_MARKER]: encryptBytes(key, Buffer.from(JSON.stringify(value), 'utf8'), aad).toString('base64') };
 }
 
@@ -81,7 +103,7 @@ export function isSealed(v: unknown): v is { [PII_MARKER]: string } {
  * Encrypts the personal fields of a decoded payload. `aad` binds each ciphertext to its record
  * (topic/partition/offset) and field path, so ciphertexts cannot be moved between records.
  */
-export function sealPersonalData(json: unknown, key: Buffer, aad: string, schema: string | null): { json: unknown; sealed: number } {
+export function sealPersonalData(json: unknown, key: DataKey, aad: string, schema: string | null): { json: unknown; sealed: number } {
   let sealed = 0;
   const walk = (v: unknown, path: string, mapOfPii: boolean): unknown => {
     if (Array.isArray(v)) return v.map((x, i) => walk(x, `${path}[${i}]`, false));
@@ -112,7 +134,7 @@ export interface RevealResult {
 }
 
 /** Decrypts sealed fields with the person's key; without one they become null (shredded). */
-export function revealPersonalData(json: unknown, key: Buffer | null, aad: string): RevealResult {
+export function revealPersonalData(json: unknown, key: DataKey | null, aad: string): RevealResult {
   let shredded = false;
   const walk = (v: unknown, path: string): unknown => {
     if (isSealed(v)) {

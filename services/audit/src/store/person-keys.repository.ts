@@ -1,10 +1,11 @@
 import { randomUUID, createHash } from 'node:crypto';
-import { newDataKey, unwrapDataKey, wrapDataKey } from '@provisio/audit-domain';
+import { dataKeyObject, newDataKey, unwrapDataKey, wrapDataKey } from '@provisio/audit-domain';
+import type { KeyObject } from 'node:crypto';
 import { quoteIdent, type SqlClient } from '@provisio/persistence';
 
 export interface PersonKey {
   keyId: string;
-  key: Buffer;
+  key: KeyObject;
 }
 
 interface CacheEntry {
@@ -49,28 +50,32 @@ export class PersonKeyStore {
         `SELECT key_id, person_id, wrapped_key FROM ${this.table} WHERE person_id = ANY($1::text[]) AND shredded_at IS NULL`,
         [ids],
       );
-      for (const row of r.rows) this.remember(out, row.person_id, { keyId: row.key_id, key: unwrapDataKey(this.kek, row.wrapped_key, row.person_id, row.key_id) });
+      for (const row of r.rows) this.remember(out, row.person_id, { keyId: row.key_id, key: dataKeyObject(unwrapDataKey(this.kek, row.wrapped_key, row.person_id, row.key_id)) });
     };
     await load(missing);
     const create = missing.filter((p) => !out.has(p));
     if (create.length > 0) {
       const keyIds = create.map(() => randomUUID());
-      const wrapped = create.map((p, i) => wrapDataKey(this.kek, newDataKey(), p, keyIds[i]!));
-      await sql.query(
+      const dataKeys = create.map(() => newDataKey());
+      const wrapped = create.map((p, i) => wrapDataKey(this.kek, dataKeys[i]!, p, keyIds[i]!));
+      const r = await sql.query<{ person_id: string; key_id: string }>(
         `INSERT INTO ${this.table} (key_id, person_id, wrapped_key, kek_id)
          SELECT * FROM unnest($1::uuid[], $2::text[], $3::bytea[], array_fill($4::text, ARRAY[cardinality($1::uuid[])]))
-         ON CONFLICT (person_id) WHERE shredded_at IS NULL DO NOTHING`,
+         ON CONFLICT (person_id) WHERE shredded_at IS NULL DO NOTHING RETURNING person_id, key_id`,
         [keyIds, create, wrapped, this.kekId],
       );
-      // Another replica may have won the race for some: read back whatever is active now.
-      await load(create);
+      const byKeyId = new Map<string, Buffer>(keyIds.map((k, i) => [k, dataKeys[i]!]));
+      for (const row of r.rows) this.remember(out, row.person_id, { keyId: row.key_id, key: dataKeyObject(byKeyId.get(row.key_id)!) });
+      // Another replica won the race for the rest: read back whatever is active now.
+      const lost = create.filter((p) => !out.has(p));
+      if (lost.length > 0) await load(lost);
     }
     return out;
   }
 
   /** A key by id, for reading; null when it was shredded. */
-  async keyById(sql: SqlClient, keyIds: string[]): Promise<Map<string, Buffer | null>> {
-    const out = new Map<string, Buffer | null>();
+  async keyById(sql: SqlClient, keyIds: string[]): Promise<Map<string, KeyObject | null>> {
+    const out = new Map<string, KeyObject | null>();
     const now = Date.now();
     const missing: string[] = [];
     for (const k of new Set(keyIds)) {
@@ -85,7 +90,7 @@ export class PersonKeyStore {
       );
       for (const k of missing) out.set(k, null);
       for (const row of r.rows) {
-        const key = row.wrapped_key ? unwrapDataKey(this.kek, row.wrapped_key, row.person_id, row.key_id) : null;
+        const key = row.wrapped_key ? dataKeyObject(unwrapDataKey(this.kek, row.wrapped_key, row.person_id, row.key_id)) : null;
         out.set(row.key_id, key);
         this.cache(this.byKeyId, row.key_id, key ? { keyId: row.key_id, key } : null);
       }

@@ -15,7 +15,7 @@ import { counter, histogram } from '@provisio/observability';
 import { quoteIdent, type Database, type SqlClient } from '@provisio/persistence';
 import type { ConsumedMessage } from '@provisio/messaging';
 import { decodeRecord, type UnsealedContent } from './record-decoder.js';
-import type { PersonKeyStore } from './person-keys.repository.js';
+import type { PersonKey, PersonKeyStore } from './person-keys.repository.js';
 
 export const RECORD_REPOSITORY = Symbol('RECORD_REPOSITORY');
 
@@ -97,6 +97,10 @@ export function entryOf(r: RecordRow): VerifiableEntry {
   return { seq: Number(r.seq), hash: r.hash, prevHash: r.prev_hash, content: contentOf(r), index: indexOf(r) };
 }
 
+function positionKey(c: { topic: string; partition: number; offset: string }): string {
+  return `${c.topic}\u0000${c.partition}\u0000${c.offset}`;
+}
+
 export interface ChainStart extends ChainHead {
   recordedAt: number;
   basis: 'genesis' | 'anchor';
@@ -172,25 +176,30 @@ export class RecordRepository {
     const people = decoded.map((d) => d.personId).filter((p): p is string => p !== null);
     const personKeys = people.length > 0 ? await this.keys.activeKeys(this.db.sql, people) : new Map();
     const sealed = decoded.map((d) => this.seal(d, d.personId ? personKeys.get(d.personId) : undefined));
+    // Content hashes are computed before taking the chain lock; only the links are made under it.
+    // The recording time is this process's clock, raised to the chain head's under the lock if
+    // another replica's clock ran ahead (then those hashes are recomputed).
+    const preparedAt = this.clock ? this.clock() : Date.now();
+    const prepared = this.unique(sealed).map((c) => {
+      const content: RecordContent = { ...c, recordedAt: preparedAt };
+      return { content, contentHash: contentHash(content) };
+    });
     const started = process.hrtime.bigint();
     const inserted = await this.db.transaction(async (tx) => {
       await tx.sql.query('SELECT pg_advisory_xact_lock(hashtext($1))', [this.lockKey]);
-      const fresh = await this.withoutKnownPositions(tx.sql, sealed);
-      if (fresh.length === 0) return [];
       const head = await this.head(tx.sql);
-      const now = this.clock ? this.clock() : (await tx.sql.query<{ now: Date }>('SELECT clock_timestamp() AS now')).rows[0]!.now.getTime();
-      // Positions and recording times both increase along the chain, so a time-based retention
-      // cut is always a prefix of it.
-      const recordedAt = Math.max(now, head.recordedAt);
-      let prev = head.hash;
-      const rows = fresh.map((c, i) => {
-        const content: RecordContent = { ...c, recordedAt };
-        const seq = head.seq + i + 1;
-        const hash = linkHash(seq, prev, contentHash(content));
-        const row = { seq, content, index: deriveIndex(content), prevHash: prev, hash };
-        prev = hash;
-        return row;
-      });
+      let fresh = prepared;
+      let rows = this.link(head, fresh);
+      await tx.sql.query('SAVEPOINT audit_positions');
+      const claimed = await this.claimPositions(tx.sql, rows);
+      if (claimed.size < rows.length) {
+        // Redelivered records (already in the chain): drop them and link the rest again.
+        await tx.sql.query('ROLLBACK TO SAVEPOINT audit_positions');
+        fresh = fresh.filter((p) => claimed.has(positionKey(p.content)));
+        if (fresh.length === 0) return [];
+        rows = this.link(head, fresh);
+        await this.claimPositions(tx.sql, rows);
+      }
       await this.insertRows(tx.sql, rows);
       return rows;
     });
@@ -229,7 +238,7 @@ export class RecordRepository {
     }
   }
 
-  private seal(d: UnsealedContent, key: { keyId: string; key: Buffer } | undefined): Omit<RecordContent, 'recordedAt'> {
+  private seal(d: UnsealedContent, key: PersonKey | undefined): Omit<RecordContent, 'recordedAt'> {
     const { raw, personId: _p, ...content } = d;
     if (!key) return { ...content, payload: raw ? raw.toString('base64') : null };
     const aad = recordAad(d.topic, d.partition, d.offset);
@@ -241,71 +250,97 @@ export class RecordRepository {
     };
   }
 
-  private async withoutKnownPositions<T extends { topic: string; partition: number; offset: string }>(sql: SqlClient, items: T[]): Promise<T[]> {
-    // Within a batch too: the same record twice (a retried send) is one row.
+  /** One record per Kafka position within a batch too (a retried send delivered twice). */
+  private unique<T extends { topic: string; partition: number; offset: string }>(items: T[]): T[] {
     const seen = new Set<string>();
-    const unique = items.filter((c) => {
-      const k = `${c.topic}\u0000${c.partition}\u0000${c.offset}`;
+    return items.filter((c) => {
+      const k = positionKey(c);
       if (seen.has(k)) return false;
       seen.add(k);
       return true;
     });
+  }
+
+  /** Chains prepared contents after `head`; recomputes content hashes only if the head's time is later. */
+  private link(head: ChainHead & { recordedAt: number }, prepared: { content: RecordContent; contentHash: Buffer }[]) {
+    let prev = head.hash;
+    return prepared.map((p, i) => {
+      let content = p.content;
+      let ch = p.contentHash;
+      if (content.recordedAt < head.recordedAt) {
+        content = { ...content, recordedAt: head.recordedAt };
+        ch = contentHash(content);
+      }
+      const seq = head.seq + i + 1;
+      const hash = linkHash(seq, prev, ch);
+      const row = { seq, content, index: deriveIndex(content), prevHash: prev, hash };
+      prev = hash;
+      return row;
+    });
+  }
+
+  /**
+   * Records the Kafka positions in the ledger (unique on topic, partition, offset); returns the
+   * positions that were new. A known position means the record is in the chain already.
+   */
+  private async claimPositions(sql: SqlClient, rows: { seq: number; content: RecordContent }[]): Promise<Set<string>> {
     const r = await sql.query<{ topic: string; kafka_partition: number; kafka_offset: string }>(
-      `SELECT p.topic, p.kafka_partition, p.kafka_offset FROM ${this.positions} p
-       JOIN unnest($1::text[], $2::int[], $3::bigint[]) AS b(topic, kafka_partition, kafka_offset)
-         ON p.topic = b.topic AND p.kafka_partition = b.kafka_partition AND p.kafka_offset = b.kafka_offset`,
-      [unique.map((c) => c.topic), unique.map((c) => c.partition), unique.map((c) => c.offset)],
+      `INSERT INTO ${this.positions} (topic, kafka_partition, kafka_offset, seq) SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[])
+       ON CONFLICT (topic, kafka_partition, kafka_offset) DO NOTHING RETURNING topic, kafka_partition, kafka_offset`,
+      [rows.map((x) => x.content.topic), rows.map((x) => x.content.partition), rows.map((x) => x.content.offset), rows.map((x) => x.seq)],
     );
-    const known = new Set(r.rows.map((x) => `${x.topic}\u0000${x.kafka_partition}\u0000${x.kafka_offset}`));
-    return unique.filter((c) => !known.has(`${c.topic}\u0000${c.partition}\u0000${c.offset}`));
+    return new Set(r.rows.map((x) => `${x.topic}\u0000${x.kafka_partition}\u0000${x.kafka_offset}`));
   }
 
   private async insertRows(sql: SqlClient, rows: { seq: number; content: RecordContent; index: RecordIndex; prevHash: Buffer; hash: Buffer }[]): Promise<void> {
-    const col = <T>(f: (r: (typeof rows)[number]) => T): T[] => rows.map(f);
+    // One JSON document for the whole batch: PostgreSQL parses it once (jsonb_to_recordset), which
+    // is much cheaper than 29 array literals with per-element escaping.
     const iso = (ms: number) => new Date(ms).toISOString();
-    const params = [
-      col((r) => r.seq),
-      col((r) => iso(r.content.recordedAt)),
-      col((r) => r.content.topic),
-      col((r) => r.content.partition),
-      col((r) => r.content.offset),
-      col((r) => r.content.key),
-      col((r) => iso(r.content.timestamp)),
-      col((r) => JSON.stringify(r.content.headers)),
-      col((r) => (r.content.payload === null ? null : Buffer.from(r.content.payload, 'base64'))),
-      col((r) => r.content.keyId),
-      col((r) => (r.content.json === null ? null : JSON.stringify(r.content.json))),
-      col((r) => r.content.schema?.name ?? null),
-      col((r) => r.content.schema?.version ?? null),
-      col((r) => r.content.schema?.fingerprint ?? null),
-      col((r) => r.content.decodeError),
-      col((r) => r.index.ceId),
-      col((r) => r.index.ceType),
-      col((r) => r.index.ceSource),
-      col((r) => r.index.traceId),
-      col((r) => r.index.personId),
-      col((r) => r.index.entityId),
-      // text[][] cannot be ragged: pass each array as its literal and cast per row.
-      col((r) => `{${r.index.causeIds.map((c) => `"${c.replace(/(["\\])/g, '\\$1')}"`).join(',')}}`),
-      col((r) => iso(r.index.eventTime)),
-      col((r) => r.index.target),
-      col((r) => r.index.targetKind),
-      col((r) => r.index.outcome),
-      col((r) => r.index.deadLetterOf),
-      col((r) => r.prevHash),
-      col((r) => r.hash),
-    ];
+    const doc = JSON.stringify(
+      rows.map((r) => ({
+        seq: r.seq,
+        recorded_at: iso(r.content.recordedAt),
+        topic: r.content.topic,
+        kafka_partition: r.content.partition,
+        kafka_offset: r.content.offset,
+        record_key: r.content.key,
+        kafka_timestamp: iso(r.content.timestamp),
+        headers: r.content.headers,
+        payload: r.content.payload,
+        key_id: r.content.keyId,
+        payload_json: r.content.json,
+        schema_name: r.content.schema?.name ?? null,
+        schema_version: r.content.schema?.version ?? null,
+        schema_fingerprint: r.content.schema?.fingerprint ?? null,
+        decode_error: r.content.decodeError,
+        ce_id: r.index.ceId,
+        ce_type: r.index.ceType,
+        ce_source: r.index.ceSource,
+        trace_id: r.index.traceId,
+        person_id: r.index.personId,
+        entity_id: r.index.entityId,
+        cause_ids: r.index.causeIds,
+        event_time: iso(r.index.eventTime),
+        target: r.index.target,
+        target_kind: r.index.targetKind,
+        outcome: r.index.outcome,
+        dead_letter_of: r.index.deadLetterOf,
+        prev_hash: r.prevHash.toString('hex'),
+        hash: r.hash.toString('hex'),
+      })),
+    );
     const insert = () =>
       sql.query(
         `INSERT INTO ${this.records} (${RECORD_COLUMNS})
-         SELECT seq, recorded_at, topic, kafka_partition, kafka_offset, record_key, kafka_timestamp, headers, payload, key_id, payload_json, schema_name, schema_version, schema_fingerprint, decode_error,
-                ce_id, ce_type, ce_source, trace_id, person_id, entity_id, cause_ids::text[], event_time, target, target_kind, outcome, dead_letter_of, prev_hash, hash
-         FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::int[], $5::bigint[], $6::text[], $7::timestamptz[], $8::jsonb[], $9::bytea[], $10::uuid[], $11::jsonb[],
-                     $12::text[], $13::int[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::text[], $23::timestamptz[],
-                     $24::text[], $25::text[], $26::text[], $27::text[], $28::bytea[], $29::bytea[])
-           AS t(seq, recorded_at, topic, kafka_partition, kafka_offset, record_key, kafka_timestamp, headers, payload, key_id, payload_json, schema_name, schema_version, schema_fingerprint, decode_error,
-                ce_id, ce_type, ce_source, trace_id, person_id, entity_id, cause_ids, event_time, target, target_kind, outcome, dead_letter_of, prev_hash, hash)`,
-        params,
+         SELECT seq, recorded_at, topic, kafka_partition, kafka_offset, record_key, kafka_timestamp, headers, decode(payload, 'base64'), key_id,
+                CASE WHEN jsonb_typeof(payload_json) = 'null' THEN NULL ELSE payload_json END, schema_name, schema_version, schema_fingerprint, decode_error,
+                ce_id, ce_type, ce_source, trace_id, person_id, entity_id, ARRAY(SELECT jsonb_array_elements_text(cause_ids)), event_time, target, target_kind, outcome,
+                dead_letter_of, decode(prev_hash, 'hex'), decode(hash, 'hex')
+         FROM jsonb_to_recordset($1::jsonb) AS t(seq bigint, recorded_at timestamptz, topic text, kafka_partition int, kafka_offset bigint, record_key text, kafka_timestamp timestamptz,
+              headers jsonb, payload text, key_id uuid, payload_json jsonb, schema_name text, schema_version int, schema_fingerprint text, decode_error text, ce_id text, ce_type text,
+              ce_source text, trace_id text, person_id text, entity_id text, cause_ids jsonb, event_time timestamptz, target text, target_kind text, outcome text, dead_letter_of text,
+              prev_hash text, hash text)`,
+        [doc],
       );
     try {
       await sql.query('SAVEPOINT audit_insert');
@@ -317,9 +352,5 @@ export class RecordRepository {
       await sql.query(`SELECT ${this.s}.ensure_record_partitions($1)`, [iso(rows[0]!.content.recordedAt)]);
       await insert();
     }
-    await sql.query(
-      `INSERT INTO ${this.positions} (topic, kafka_partition, kafka_offset, seq) SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[])`,
-      [col((r) => r.content.topic), col((r) => r.content.partition), col((r) => r.content.offset), col((r) => r.seq)],
-    );
   }
 }
