@@ -15,6 +15,8 @@ export const configSchema = serviceConfigSchema(
     /** Key-encryption key for per-person data keys: 32 bytes, base64. */
     AUDIT_PII_KEY: z.string({ error: 'required: 32 random bytes, base64 (key-encryption key of the per-person keys)' }),
     AUDIT_CHECKPOINT_INTERVAL_MS: positiveInt(30_000),
+    /** What is checked before a checkpoint is signed: links (positions and hash links; cheap) or full (every content hash too). */
+    AUDIT_CHECKPOINT_VERIFY: z.enum(['links', 'full']).default('links'),
     AUDIT_SIEM_FORMATS: csv.pipe(z.array(z.enum(FORMATS)).min(1)).default(['ocsf']),
     AUDIT_SIEM_PRIVILEGE_TARGET_KINDS: csv.default(['postgres']),
     AUDIT_SIEM_POLL_MS: positiveInt(500),
