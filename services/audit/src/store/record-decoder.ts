@@ -9,7 +9,8 @@ export type UnsealedContent = Omit<RecordContent, 'recordedAt'> & {
   personId: string | null;
 };
 
-const NUL = /\u0000/g;
+// PostgreSQL text cannot hold NUL characters.
+const NUL = new RegExp(String.fromCharCode(0), 'g');
 // jsonb refuses NUL characters and unpaired surrogates; PostgreSQL text refuses NUL.
 const JSON_UNSTORABLE = /\\u0000|\\ud[89ab][0-9a-f]{2}(?!\\ud[c-f])|(?<!\\ud[89ab][0-9a-f]{2})\\ud[c-f][0-9a-f]{2}/i;
 
