@@ -26,11 +26,17 @@ function secretFile(dir: string, name: string, make: () => string): string {
  * (DATABASE_MIGRATION_URL). When the database user may not create roles, audit runs with the
  * stack's credentials and says so at start.
  */
-export async function ensureAuditStack(databaseUrl: string, log: (l: string) => void = () => undefined): Promise<AuditStackSettings> {
+/** Audit's development keys in .data/audit (created once): checkpoint signing key and PII key-encryption key. */
+export function ensureAuditKeys(): { dir: string; signingKeyFile: string; piiKeyFile: string } {
   const dir = dataDir('audit');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const signingKeyFile = secretFile(dir, 'checkpoint-signing-key.pem', () => generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
   const piiKeyFile = secretFile(dir, 'pii-kek.b64', () => randomBytes(32).toString('base64'));
+  return { dir, signingKeyFile, piiKeyFile };
+}
+
+export async function ensureAuditStack(databaseUrl: string, log: (l: string) => void = () => undefined): Promise<AuditStackSettings> {
+  const { dir, signingKeyFile, piiKeyFile } = ensureAuditKeys();
   const password = readFileSync(secretFile(dir, 'runtime-role-password', () => randomBytes(24).toString('base64url')), 'utf8').trim();
   const c = new pg.Client({ connectionString: databaseUrl });
   try {
