@@ -35,7 +35,7 @@ async function main(argv: string[]): Promise<void> {
       process.stdout.write(`AUTH_PUBLIC_KEY_FILE=${publicKeyFile}\n`);
       // And audit's development keys (checkpoint signing, PII key-encryption).
       const audit = ensureAuditKeys();
-      process.stdout.write(`AUDIT_SIGNING_KEY_FILE=${audit.signingKeyFile}\nAUDIT_PII_KEY_FILE=${audit.piiKeyFile}\n`);
+      log(`audit keys: AUDIT_SIGNING_KEY_FILE=${audit.signingKeyFile} AUDIT_PII_KEY_FILE=${audit.piiKeyFile}`);
       return;
     }
     case 'token': {
