@@ -1,7 +1,13 @@
 // Audit: ingest rows/s from Kafka into the hash-chained store (the service as a real process,
 // least-privilege role, PII sealed per person, checkpoints running) and verification rows/s
-// (the full recomputation behind GET /v1/verification).
-import { randomUUID } from 'node:crypto';
+// (the full recomputation behind GET /v1/verification); beside it the store alone (append of
+// 1000-record batches in-process, no Kafka), which bounds what the service can reach.
+import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
+import { AUDIT_MIGRATIONS, ChainService, PersonKeyStore, RecordRepository } from '@provisio/audit/bench';
+import { checkpointSigner, trustedKeys } from '@provisio/audit-domain';
+import type { ConsumedMessage } from '@provisio/messaging';
+import { Database } from '@provisio/persistence';
+import pino from 'pino';
 import { EventTypes, avroCodec, type LifecycleEvent, type ProvisioningCommand, type ProvisioningResult } from '@provisio/contracts';
 import { ServiceProcesses, createTestDatabase, createTestRole, mintToken, serviceTestEnv, testKafka, uniqueTopicPrefix } from '@provisio/testing';
 import { fmt, median, table } from './stats.ts';
@@ -15,6 +21,7 @@ interface RunFigures {
   ingestPerSec: number;
   verifyPerSec: number;
   wallSeconds: number;
+  storePerSec: number;
 }
 
 const TOPICS = ['hr.lifecycle', 'provisioning.commands.ldap', 'provisioning.results'] as const;
@@ -69,7 +76,39 @@ async function produce(prefix: string, records: number): Promise<void> {
   await producer.disconnect();
 }
 
+/** The store alone: batches of 1000 consumed records appended directly (no Kafka, no service). */
+async function storeRate(records: number): Promise<number> {
+  const db = await createTestDatabase('benchauditstore');
+  const database = await Database.open({ url: db.url, schema: 'audit', applicationName: 'bench-audit', migrations: AUDIT_MIGRATIONS, poolMax: 4 });
+  try {
+    const repo = new RecordRepository(database, 'audit', new PersonKeyStore('audit', randomBytes(32)));
+    const base = Date.now();
+    const batches: ConsumedMessage<Buffer | null>[][] = [];
+    let offset = 0;
+    for (let start = 0; start < records; start += 999) {
+      const batch: ConsumedMessage<Buffer | null>[] = [];
+      for (let i = 0; i < 333; i++) {
+        for (const m of personRecords(start + i, base)) batch.push({ topic: 'bench', partition: 0, offset: String(offset++), key: m.key, headers: m.headers, envelope: {}, value: m.value, timestamp: base });
+      }
+      batches.push(batch);
+    }
+    const started = performance.now();
+    let n = 0;
+    for (const b of batches) n += await repo.append(b);
+    const rate = n / ((performance.now() - started) / 1000);
+    // Sanity: what was appended verifies.
+    const chain = new ChainService(database, repo, checkpointSigner(generateKeyPairSync('ed25519').privateKey), trustedKeys([]), pino({ level: 'silent' }));
+    const report = await chain.verify();
+    if (!report.ok) throw new Error(`store benchmark chain does not verify: ${JSON.stringify(report.problems.slice(0, 3))}`);
+    return rate;
+  } finally {
+    await database.close();
+    await db.drop();
+  }
+}
+
 async function oneRun(o: AuditBenchOptions): Promise<RunFigures & { rows: number }> {
+  const storePerSec = await storeRate(Math.min(o.records, 30_000));
   const db = await createTestDatabase('benchaudit');
   const role = await createTestRole(db.url, 'bench_audit');
   const prefix = uniqueTopicPrefix();
@@ -95,7 +134,7 @@ async function oneRun(o: AuditBenchOptions): Promise<RunFigures & { rows: number
     const report = (await res.json()) as { ok: boolean; records: number };
     const verifySeconds = (performance.now() - t0) / 1000;
     if (!report.ok || report.records !== expected) throw new Error(`verification failed: ${JSON.stringify(report).slice(0, 500)}`);
-    return { ingestPerSec: expected / Math.max(span, 0.001), verifyPerSec: expected / verifySeconds, wallSeconds, rows: expected };
+    return { ingestPerSec: expected / Math.max(span, 0.001), verifyPerSec: expected / verifySeconds, wallSeconds, rows: expected, storePerSec };
   } finally {
     await services.stopAll();
     await db.drop();
@@ -109,11 +148,14 @@ export async function auditBench(o: AuditBenchOptions): Promise<void> {
   for (let r = 1; r <= o.runs; r++) {
     const f = await oneRun(o);
     runs.push(f);
-    process.stdout.write(`  run ${r}: ingest ${fmt(f.ingestPerSec)} rows/s (first→last append), ${fmt(f.rows / f.wallSeconds)} rows/s incl. start-up; verification ${fmt(f.verifyPerSec)} rows/s\n`);
+    process.stdout.write(
+      `  run ${r}: ingest ${fmt(f.ingestPerSec)} rows/s (first→last append), ${fmt(f.rows / f.wallSeconds)} rows/s incl. start-up; store alone ${fmt(f.storePerSec)} rows/s; verification ${fmt(f.verifyPerSec)} rows/s\n`,
+    );
   }
   const row = {
     'ingest rows/s (median)': fmt(median(runs.map((r) => r.ingestPerSec))),
     'ingest incl. start-up rows/s': fmt(median(runs.map((r) => o.records / r.wallSeconds))),
+    'store alone rows/s': fmt(median(runs.map((r) => r.storePerSec))),
     'verification rows/s (median)': fmt(median(runs.map((r) => r.verifyPerSec))),
   };
   process.stdout.write(`\n${table([row])}\n`);

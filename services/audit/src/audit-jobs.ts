@@ -1,4 +1,4 @@
-import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap, type OnModuleInit } from '@nestjs/common';
 import { HealthRegistry, LOGGER, type Logger } from '@provisio/observability';
 import { Database } from '@provisio/persistence';
 import { CHAIN_SERVICE, type ChainService } from './chain/chain.service.js';
@@ -24,7 +24,7 @@ export class LeastPrivilegeError extends Error {
  * checkpoints, the checkpoint and SIEM feeds, and retention.
  */
 @Injectable()
-export class AuditJobs implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
+export class AuditJobs implements OnModuleInit, OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly running = new Set<Promise<unknown>>();
   private stopping = false;
@@ -72,7 +72,8 @@ export class AuditJobs implements OnModuleInit, OnApplicationBootstrap, OnApplic
     }
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  // Before the platform closes the broker and the pool.
+  async beforeApplicationShutdown(): Promise<void> {
     this.stopping = true;
     for (const t of this.timers) clearTimeout(t);
     await Promise.allSettled([...this.running]);
