@@ -216,8 +216,10 @@ describe('audit service', () => {
     expect(await ok.json()).toEqual({ seq: dlt.seq, topic: 'provisioning.commands.ldap', replays: 1 });
     expect((await post(admin)).status).toBe(409);
     expect((await post(admin, { force: true })).status).toBe(202);
-    const notDlt = await fetch(`${service.url}/v1/dead-letters/1/replay`, { method: 'POST', headers: { authorization: `Bearer ${admin}` } });
-    expect([400, 404]).toContain(notDlt.status);
+    const event = (await get<{ items: RecordView[] }>('/v1/records?topic=hr.lifecycle')).body.items[0]!;
+    const notDlt = await fetch(`${service.url}/v1/dead-letters/${event.seq}/replay`, { method: 'POST', headers: { authorization: `Bearer ${admin}` } });
+    expect(notDlt.status).toBe(400);
+    expect((await fetch(`${service.url}/v1/dead-letters/999999/replay`, { method: 'POST', headers: { authorization: `Bearer ${admin}` } })).status).toBe(404);
 
     const replayed = await readTopic(`${prefix}provisioning.commands.ldap`, 3);
     const copy = replayed.find((m) => m.headers?.['provisio-replay-of']?.toString() === dlt.seq)!;
