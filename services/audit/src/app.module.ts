@@ -13,7 +13,7 @@ import { RecordsController } from './api/records.controller.js';
 import { ReplayService } from './api/replay.service.js';
 import { TimelineController } from './api/timeline.controller.js';
 import { VerificationController } from './api/verification.controller.js';
-import { AUDIT_CONFIG, AuditJobs, FEED_PUBLISHER, RETENTION_SERVICE } from './audit-jobs.js';
+import { AUDIT_CONFIG, AUDIT_OUTPUT_TOPICS, AuditJobs, FEED_PUBLISHER, RETENTION_SERVICE } from './audit-jobs.js';
 import { CHAIN_SERVICE, ChainService } from './chain/chain.service.js';
 import { parseAuditKeys, type AuditConfig } from './config.js';
 import { Init1764000000000 } from './migrations/1764000000000-init.js';
@@ -34,16 +34,19 @@ export class AppModule {
     const signer = checkpointSigner(keys.signingKey);
     const trusted = trustedKeys(keys.trustedPublicKeys);
     const schema = config.DATABASE_SCHEMA;
+    // Audit's output topics have no dead-letter topics (nothing consumes them in the platform), so
+    // they are created by AuditJobs rather than by the platform (which adds `.dlt` to every topic).
     const topics = [
       { topic: AuditTopics.checkpoints, config: { 'retention.ms': '-1', 'cleanup.policy': 'delete' } },
       ...config.AUDIT_SIEM_FORMATS.map((f) => ({ topic: AuditTopics.siemFor(f) })),
     ];
     return {
       module: AppModule,
-      imports: [PlatformModule.forService('audit', config, logger, { migrations: AUDIT_MIGRATIONS, topics, outboxRelay: false })],
+      imports: [PlatformModule.forService('audit', config, logger, { migrations: AUDIT_MIGRATIONS, topics: [], outboxRelay: false })],
       controllers: [AuditConsumer, TimelineController, RecordsController, FailuresController, AccessController, ExportController, VerificationController],
       providers: [
         { provide: AUDIT_CONFIG, useValue: config },
+        { provide: AUDIT_OUTPUT_TOPICS, useValue: topics },
         { provide: PersonKeyStore, useFactory: () => new PersonKeyStore(schema, keys.piiKek) },
         { provide: RECORD_REPOSITORY, inject: [Database, PersonKeyStore], useFactory: (db: Database, k: PersonKeyStore) => new RecordRepository(db, schema, k) },
         {

@@ -1,6 +1,8 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap, type OnModuleInit } from '@nestjs/common';
 import { HealthRegistry, LOGGER, type Logger } from '@provisio/observability';
 import { Database } from '@provisio/persistence';
+import { MESSAGE_BROKER } from '@provisio/platform';
+import type { MessageBroker, TopicSpec } from '@provisio/messaging';
 import { CHAIN_SERVICE, type ChainService } from './chain/chain.service.js';
 import type { AuditConfig } from './config.js';
 import type { RetentionService } from './retention/retention.service.js';
@@ -9,6 +11,7 @@ import { checkRuntimePrivileges, grantRuntimePrivileges, type PrivilegeReport } 
 import { RECORD_REPOSITORY, type RecordRepository } from './store/record.repository.js';
 
 export const AUDIT_CONFIG = Symbol('AUDIT_CONFIG');
+export const AUDIT_OUTPUT_TOPICS = Symbol('AUDIT_OUTPUT_TOPICS');
 export const FEED_PUBLISHER = Symbol('FEED_PUBLISHER');
 export const RETENTION_SERVICE = Symbol('RETENTION_SERVICE');
 
@@ -39,6 +42,8 @@ export class AuditJobs implements OnModuleInit, OnApplicationBootstrap, BeforeAp
     @Inject(RETENTION_SERVICE) private readonly retention: RetentionService,
     private readonly health: HealthRegistry,
     @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(MESSAGE_BROKER) private readonly broker: MessageBroker,
+    @Inject(AUDIT_OUTPUT_TOPICS) private readonly outputTopics: TopicSpec[],
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -59,7 +64,13 @@ export class AuditJobs implements OnModuleInit, OnApplicationBootstrap, BeforeAp
     await this.repo.ensurePartitions();
   }
 
-  onApplicationBootstrap(): void {
+  async onApplicationBootstrap(): Promise<void> {
+    try {
+      await this.broker.ensureTopics(this.outputTopics);
+    } catch (e) {
+      // Clusters with ACLs create topics ahead (kafka-admin); publishing retries until they exist.
+      this.logger.warn({ err: e, topics: this.outputTopics.map((t) => t.topic) }, 'could not create audit output topics; they must be created by the cluster admin');
+    }
     this.health.register('audit-store', async () => {
       await this.repo.head();
     });
