@@ -1,6 +1,7 @@
 import {
   ChainVerifier,
   canonicalJson,
+  checkpointSignatureProblem,
   type CheckpointSigner,
   type SignedCheckpoint,
   type TrustedKeys,
@@ -85,7 +86,7 @@ export class ChainService {
       const candidates = all
         .filter((c) => c.statement.chainId === chainId && c.statement.seq <= o.fromSeq! - 1 && c.statement.seq >= start.seq)
         .sort((a, b) => b.statement.seq - a.statement.seq);
-      const trusted = candidates.find((c) => new ChainVerifier({ chainId, start, checkpoints: [c], trustedKeys: this.trusted }).finish(0).problems.every((p) => p.kind !== 'bad-signature'));
+      const trusted = candidates.find((c) => checkpointSignatureProblem(c, this.trusted) === null);
       if (trusted) start = { seq: trusted.statement.seq, hash: Buffer.from(trusted.statement.hash, 'hex') };
     }
     const toSeq = o.toSeq ?? Number.MAX_SAFE_INTEGER;
