@@ -32,7 +32,7 @@ describe('verification against a superuser who tampers with the store', () => {
   });
 
   /** Copies the database, tampers with the copy as superuser, verifies it. */
-  async function tamperAndVerify(tamper: (c: pg.Client) => Promise<void>, extra?: SignedCheckpoint[]): Promise<VerificationReport> {
+  async function tamperAndVerify(tamper: (c: pg.Client) => Promise<void>, extra?: SignedCheckpoint[], fromSeq?: number): Promise<VerificationReport> {
     const name = uniqueId('audittamper_copy_').toLowerCase();
     const admin = new pg.Client({ connectionString: `${server()}/postgres` });
     await admin.connect();
@@ -45,7 +45,7 @@ describe('verification against a superuser who tampers with the store', () => {
       await tamper(c);
       const store = await openStore(url, { migrate: false });
       try {
-        return await store.chain.verify({ extraCheckpoints: extra });
+        return await store.chain.verify({ extraCheckpoints: extra, fromSeq });
       } finally {
         await store.db.close();
       }
@@ -66,6 +66,11 @@ describe('verification against a superuser who tampers with the store', () => {
     const r = await tamperAndVerify((c) => c.query(`UPDATE audit.records SET payload_json = jsonb_set(payload_json, '{kind}', '"LEAVER"') WHERE seq = 16`).then(() => undefined));
     expect(r).toMatchObject({ ok: false, firstBadPosition: 16 });
     expect(kinds(r)).toEqual(['modified']);
+  });
+
+  it('verifies from a position on, starting at the signed checkpoint before it', async () => {
+    const r = await tamperAndVerify((c) => c.query(`UPDATE audit.records SET payload_json = jsonb_set(payload_json, '{kind}', '"LEAVER"') WHERE seq = 16`).then(() => undefined), undefined, 45);
+    expect(r).toMatchObject({ ok: true, startedAfter: 40, records: 20, checkpoints: { verified: 1 } });
   });
 
   it('finds a modified index column', async () => {
