@@ -1,8 +1,9 @@
-// `npm run bench [suite] [--joiners N] [--runs N] [--concurrency N]` — prints figures; numbers
+// `npm run bench [suite] [--joiners N] [--runs N] [--concurrency N] [--records N]` — prints figures; numbers
 // from a noisy 2-core machine are reported as medians over several runs.
 import { TestEnv, ensureKafka, ensurePostgres } from '@provisio/devstack';
 import { generateKeyPairSync } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { auditBench } from './audit.ts';
 import { pipelineBench } from './pipeline.ts';
 import { policyBench } from './policy.ts';
 
@@ -14,6 +15,7 @@ const { values, positionals } = parseArgs({
     concurrency: { type: 'string', default: '16' },
     persons: { type: 'string', default: '100000' },
     movers: { type: 'string', default: '20000' },
+    records: { type: 'string', default: '60000' },
   },
 });
 
@@ -29,6 +31,7 @@ process.env[TestEnv.authPrivateKey] = privateKey.export({ type: 'pkcs8', format:
 const suites: Record<string, () => Promise<void>> = {
   pipeline: () => pipelineBench({ joiners: Number(values.joiners), runs: Number(values.runs), concurrency: Number(values.concurrency) }),
   policy: () => policyBench({ persons: Number(values.persons), movers: Number(values.movers), runs: Number(values.runs) }),
+  audit: () => auditBench({ records: Number(values.records), runs: Number(values.runs) }),
 };
 const chosen = positionals.length > 0 ? positionals : Object.keys(suites);
 for (const name of chosen) {

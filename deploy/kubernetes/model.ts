@@ -73,7 +73,12 @@ export const SERVICES: ServiceModel[] = [
   { name: 'connector-ldap', component: 'connector', config: { DATABASE_SCHEMA: 'connector_ldap' }, secrets: ['DATABASE_URL', 'DATABASE_MIGRATION_URL'], egress: ['ldap'], resources: small, heapMb: 384, replicas: 2, consumerGroups: [{ group: 'connector-ldap', topics: ['provisioning.commands.ldap'] }] },
   { name: 'connector-scim', component: 'connector', config: { DATABASE_SCHEMA: 'connector_scim' }, secrets: ['DATABASE_URL', 'DATABASE_MIGRATION_URL'], egress: ['https'], resources: small, heapMb: 384, replicas: 2, consumerGroups: [{ group: 'connector-scim', topics: ['provisioning.commands.scim'] }] },
   { name: 'connector-postgres', component: 'connector', config: { DATABASE_SCHEMA: 'connector_postgres', TARGET_POSTGRES_ID: 'postgres', TARGET_POSTGRES_URL_FILE: `${MOUNTS.secrets}/TARGET_POSTGRES_URL` }, secrets: ['DATABASE_URL', 'DATABASE_MIGRATION_URL', 'TARGET_POSTGRES_URL'], egress: ['postgres-target'], resources: small, heapMb: 384, replicas: 2, consumerGroups: [{ group: 'connector-postgres', topics: ['provisioning.commands.postgres'] }] },
-  { name: 'audit', component: 'audit', config: { DATABASE_SCHEMA: 'audit' }, secrets: ['DATABASE_URL', 'DATABASE_MIGRATION_URL'], egress: [], resources: { requests: { cpu: '250m', memory: '384Mi' }, limits: { cpu: '2', memory: '1Gi' } }, heapMb: 768, replicas: 2, consumerGroups: [{ group: 'audit', topics: [] }] },
+  {
+    name: 'audit',
+    component: 'audit',
+    // Its runtime role may only INSERT and SELECT audit rows (docs/audit.md); checkpoint signing and PII keys are secrets.
+    config: { DATABASE_SCHEMA: 'audit', AUDIT_REQUIRE_LEAST_PRIVILEGE: 'true', AUDIT_SIGNING_KEY_FILE: `${MOUNTS.secrets}/AUDIT_SIGNING_KEY`, AUDIT_PII_KEY_FILE: `${MOUNTS.secrets}/AUDIT_PII_KEY` },
+    secrets: ['DATABASE_URL', 'DATABASE_MIGRATION_URL', 'AUDIT_SIGNING_KEY', 'AUDIT_PII_KEY'], egress: [], resources: { requests: { cpu: '250m', memory: '384Mi' }, limits: { cpu: '2', memory: '1Gi' } }, heapMb: 768, replicas: 2, consumerGroups: [{ group: 'audit', topics: [] }] },
 ];
 
 /** Ports of the outbound connections (NetworkPolicy egress). Restrict destinations per site in an overlay. */

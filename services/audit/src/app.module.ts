@@ -1,21 +1,88 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { checkpointSigner, trustedKeys } from '@provisio/audit-domain';
 import type { Logger } from '@provisio/observability';
 import { Database } from '@provisio/persistence';
-import { PlatformModule } from '@provisio/platform';
-import type { AuditConfig } from './config.js';
+import { MESSAGE_BROKER, PlatformModule } from '@provisio/platform';
+import type { MessageBroker } from '@provisio/messaging';
+import { AccessController } from './api/access.controller.js';
+import { AUDIT_QUERIES, AuditQueries } from './api/audit-queries.js';
+import { EXPORT_SERVICE, ExportController } from './api/export.controller.js';
+import { ExportService } from './api/export.service.js';
+import { FailuresController, REPLAY_SERVICE } from './api/failures.controller.js';
+import { RecordsController } from './api/records.controller.js';
+import { ReplayService } from './api/replay.service.js';
+import { TimelineController } from './api/timeline.controller.js';
+import { VerificationController } from './api/verification.controller.js';
+import { AUDIT_CONFIG, AUDIT_OUTPUT_TOPICS, AuditJobs, FEED_PUBLISHER, RETENTION_SERVICE } from './audit-jobs.js';
+import { CHAIN_SERVICE, ChainService } from './chain/chain.service.js';
+import { parseAuditKeys, type AuditConfig } from './config.js';
 import { Init1764000000000 } from './migrations/1764000000000-init.js';
+import { TamperEvidentStore1765000000000 } from './migrations/1765000000000-tamper-evident-store.js';
+import { RetentionService } from './retention/retention.service.js';
+import { AuditTopics, FeedPublisher } from './siem/feed-publisher.js';
 import { AuditConsumer } from './store/audit.consumer.js';
-import { AUDIT_STORE, AuditStore } from './store/audit.store.js';
-import { TimelineController } from './store/timeline.controller.js';
+import { PersonKeyStore } from './store/person-keys.repository.js';
+import { RECORD_REPOSITORY, RecordRepository } from './store/record.repository.js';
+import { PRODUCT_VERSION } from './version.js';
+
+export const AUDIT_MIGRATIONS = [Init1764000000000, TamperEvidentStore1765000000000];
 
 @Module({})
 export class AppModule {
   static forRoot(config: AuditConfig, logger: Logger): DynamicModule {
+    const keys = parseAuditKeys(config);
+    const signer = checkpointSigner(keys.signingKey);
+    const trusted = trustedKeys(keys.trustedPublicKeys);
+    const schema = config.DATABASE_SCHEMA;
+    // Audit's output topics have no dead-letter topics (nothing consumes them in the platform), so
+    // they are created by AuditJobs rather than by the platform (which adds `.dlt` to every topic).
+    const topics = [
+      { topic: AuditTopics.checkpoints, config: { 'retention.ms': '-1', 'cleanup.policy': 'delete' } },
+      ...config.AUDIT_SIEM_FORMATS.map((f) => ({ topic: AuditTopics.siemFor(f) })),
+    ];
     return {
       module: AppModule,
-      imports: [PlatformModule.forService('audit', config, logger, { migrations: [Init1764000000000], topics: [] })],
-      controllers: [AuditConsumer, TimelineController],
-      providers: [{ provide: AUDIT_STORE, inject: [Database], useFactory: (db: Database) => new AuditStore(db, config.DATABASE_SCHEMA) }],
+      imports: [PlatformModule.forService('audit', config, logger, { migrations: AUDIT_MIGRATIONS, topics: [], outboxRelay: false })],
+      controllers: [AuditConsumer, TimelineController, RecordsController, FailuresController, AccessController, ExportController, VerificationController],
+      providers: [
+        { provide: AUDIT_CONFIG, useValue: config },
+        { provide: AUDIT_OUTPUT_TOPICS, useValue: topics },
+        { provide: PersonKeyStore, useFactory: () => new PersonKeyStore(schema, keys.piiKek) },
+        { provide: RECORD_REPOSITORY, inject: [Database, PersonKeyStore], useFactory: (db: Database, k: PersonKeyStore) => new RecordRepository(db, schema, k) },
+        {
+          provide: CHAIN_SERVICE,
+          inject: [Database, RECORD_REPOSITORY],
+          useFactory: (db: Database, repo: RecordRepository) => new ChainService(db, repo, signer, trusted, logger.child({ component: 'audit-chain' }), config.AUDIT_CHECKPOINT_VERIFY),
+        },
+        { provide: AUDIT_QUERIES, inject: [Database, RECORD_REPOSITORY, PersonKeyStore], useFactory: (db: Database, repo: RecordRepository, k: PersonKeyStore) => new AuditQueries(db, repo, k) },
+        { provide: REPLAY_SERVICE, inject: [Database, PersonKeyStore, MESSAGE_BROKER], useFactory: (db: Database, k: PersonKeyStore, b: MessageBroker) => new ReplayService(db, schema, k, b) },
+        {
+          provide: EXPORT_SERVICE,
+          inject: [RECORD_REPOSITORY, CHAIN_SERVICE, AUDIT_QUERIES],
+          useFactory: (repo: RecordRepository, chain: ChainService, q: AuditQueries) => new ExportService(repo, chain, q),
+        },
+        {
+          provide: FEED_PUBLISHER,
+          inject: [Database, RECORD_REPOSITORY, CHAIN_SERVICE, PersonKeyStore, MESSAGE_BROKER],
+          useFactory: (db: Database, repo: RecordRepository, chain: ChainService, k: PersonKeyStore, b: MessageBroker) =>
+            new FeedPublisher(
+              db,
+              repo,
+              chain,
+              k,
+              b,
+              { formats: config.AUDIT_SIEM_FORMATS, privilegeTargetKinds: new Set(config.AUDIT_SIEM_PRIVILEGE_TARGET_KINDS), productVersion: PRODUCT_VERSION },
+              logger.child({ component: 'audit-feed' }),
+            ),
+        },
+        {
+          provide: RETENTION_SERVICE,
+          inject: [RECORD_REPOSITORY, CHAIN_SERVICE],
+          useFactory: (repo: RecordRepository, chain: ChainService) =>
+            new RetentionService(config.DATABASE_MIGRATION_URL ?? config.DATABASE_URL, repo, chain, signer, trusted, logger.child({ component: 'audit-retention' })),
+        },
+        AuditJobs,
+      ],
     };
   }
 }

@@ -1,3 +1,4 @@
+import { ensureAuditKeys } from './audit-stack.js';
 import { ALL_SCOPES, ensureDevKeys, mintDevToken } from './dev-auth.js';
 import { startPlatform } from './launcher.js';
 import { PrerequisiteError } from './process-utils.js';
@@ -32,6 +33,9 @@ async function main(argv: string[]): Promise<void> {
       // The development signing key pair (docker compose runs this once into a volume).
       const { publicKeyFile } = ensureDevKeys();
       process.stdout.write(`AUTH_PUBLIC_KEY_FILE=${publicKeyFile}\n`);
+      // And audit's development keys (checkpoint signing, PII key-encryption).
+      const audit = ensureAuditKeys();
+      log(`audit keys: AUDIT_SIGNING_KEY_FILE=${audit.signingKeyFile} AUDIT_PII_KEY_FILE=${audit.piiKeyFile}`);
       return;
     }
     case 'token': {

@@ -1,3 +1,4 @@
+export { AUDIT_RUNTIME_ROLE, ensureAuditKeys, ensureAuditStack, type AuditStackSettings } from './audit-stack.js';
 export { ALL_SCOPES, DEV_AUDIENCE, DEV_ISSUER, ensureDevKeys, mintDevToken } from './dev-auth.js';
 export { generateTlsMaterial, startSecureKafka, type SecureKafka, type SecureKafkaOptions, type TlsMaterial } from './kafka-secure.js';
 export { DEFAULT_KAFKA_VERSION, brokerAnswers, ensureKafka, fetchKafka, javaMajorVersion, stopKafka, type KafkaStackOptions, type LocalKafka } from './kafka.js';

@@ -19,6 +19,8 @@ export interface StackEndpoints {
   /** PostgreSQL server URL (no database), for targets that get their own database. */
   serverUrl: string;
   authPublicKeyFile: string;
+  /** Audit's runtime role and keys (see audit-stack.ts). */
+  audit?: { runtimeDatabaseUrl: string | undefined; signingKeyFile: string; piiKeyFile: string } | undefined;
 }
 
 /** Environment of one service on the local stack. */
@@ -34,5 +36,14 @@ export function serviceEnv(spec: ServiceSpec, stack: StackEndpoints, base: NodeJ
     AUTH_PUBLIC_KEY_FILE: stack.authPublicKeyFile,
   };
   if (spec.name === 'connector-postgres') env['TARGET_POSTGRES_URL'] ??= `${stack.serverUrl}/provisio_target`;
+  if (spec.name === 'audit' && stack.audit) {
+    // Least privilege: the owner migrates, the runtime role may only INSERT and SELECT audit rows.
+    if (stack.audit.runtimeDatabaseUrl) {
+      env['DATABASE_MIGRATION_URL'] ??= stack.databaseUrl;
+      env['DATABASE_URL'] = stack.audit.runtimeDatabaseUrl;
+    }
+    if (!env['AUDIT_SIGNING_KEY']) env['AUDIT_SIGNING_KEY_FILE'] ??= stack.audit.signingKeyFile;
+    if (!env['AUDIT_PII_KEY']) env['AUDIT_PII_KEY_FILE'] ??= stack.audit.piiKeyFile;
+  }
   return env;
 }

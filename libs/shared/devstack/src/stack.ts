@@ -1,3 +1,4 @@
+import { ensureAuditStack } from './audit-stack.js';
 import { ensureDevKeys } from './dev-auth.js';
 import { ensureKafka, stopKafka, type LocalKafka } from './kafka.js';
 import { ensureDatabase, ensurePostgres, stopEmbeddedPostgres, type LocalPostgres } from './postgres.js';
@@ -14,7 +15,9 @@ export async function stackUp(log: (l: string) => void = () => undefined): Promi
   const postgres = await ensurePostgres(log);
   const kafka = await ensureKafka({ log });
   await ensureDatabase(postgres.serverUrl, 'provisio_target');
+  const audit = await ensureAuditStack(postgres.databaseUrl, log);
   return {
+    audit,
     kafka,
     postgres,
     kafkaBrokers: kafka.brokers,

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { EventTypes, Topics, avroCodec, type ProvisioningCommand } from '@provisio/contracts';
 import { SERVICES } from '@provisio/devstack';
-import { ServiceProcesses, createTestDatabase, mintToken, serviceTestEnv, testKafka, uniqueTopicPrefix, waitFor, type TestDatabase } from '../src/index.js';
+import { ServiceProcesses, createTestDatabase, createTestRole, mintToken, serviceTestEnv, testKafka, uniqueTopicPrefix, waitFor, type TestDatabase, type TestRole } from '../src/index.js';
 
 interface TimelineRecord {
   id: string;
@@ -19,6 +19,7 @@ describe('end to end: joiner → PostgreSQL role, audited', () => {
   const services = new ServiceProcesses();
   let state: TestDatabase;
   let target: TestDatabase;
+  let auditRole: TestRole;
   let prefix: string;
   // Roles are cluster-wide, unlike databases: every run uses a name of its own.
   const userName = `ada.${Date.now().toString(36)}`;
@@ -28,8 +29,11 @@ describe('end to end: joiner → PostgreSQL role, audited', () => {
     [state, target] = await Promise.all([createTestDatabase('e2e'), createTestDatabase('e2etarget')]);
     prefix = uniqueTopicPrefix();
     const env = serviceTestEnv({ databaseUrl: state.url, topicPrefix: prefix, extra: { TARGET_POSTGRES_URL: target.url, LOG_LEVEL: 'info' } });
+    // Audit runs as a role that may only INSERT and SELECT its rows; the owner migrates.
+    auditRole = await createTestRole(state.url, 'e2e_audit');
+    const auditEnv = { ...env, DATABASE_URL: auditRole.url, DATABASE_MIGRATION_URL: state.url, AUDIT_REQUIRE_LEAST_PRIVILEGE: 'true' };
     // Start in dependency order so every topic exists before its consumers subscribe.
-    for (const s of ['audit', 'hr-ingest', 'policy', 'connector-postgres', 'connector-ldap', 'connector-scim']) await services.start(s, env);
+    for (const s of ['audit', 'hr-ingest', 'policy', 'connector-postgres', 'connector-ldap', 'connector-scim']) await services.start(s, s === 'audit' ? auditEnv : env);
     expect(services.running.map((r) => r.name).sort()).toEqual(SERVICES.map((s) => s.name).sort());
   }, 180_000);
 
@@ -37,6 +41,7 @@ describe('end to end: joiner → PostgreSQL role, audited', () => {
     const codes = await services.stopAll();
     await target?.query(`DROP ROLE IF EXISTS "${roleName}"`);
     await Promise.all([state?.drop(), target?.drop()]);
+    await auditRole?.drop();
     // Graceful shutdown on SIGTERM: every service exits by itself, none has to be killed.
     expect(codes).toEqual(Object.fromEntries(SERVICES.map((s) => [s.name, 'graceful'])));
   }, 60_000);

@@ -1,4 +1,4 @@
-import { createPrivateKey, randomBytes } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
 import { SignJWT } from 'jose';
 import pg from 'pg';
@@ -97,6 +97,61 @@ export async function mintToken(scopes: string[] = ALL_TEST_SCOPES, o: { audienc
     .sign(createPrivateKey(requireEnv(TestEnv.authPrivateKey)));
 }
 
+let auditKeys: { signingKey: string; piiKey: string } | undefined;
+
+/** Throwaway audit keys for this test process: the checkpoint signing key (PEM) and the PII key-encryption key. */
+export function auditTestKeys(): { signingKey: string; piiKey: string } {
+  auditKeys ??= {
+    signingKey: generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    piiKey: randomBytes(32).toString('base64'),
+  };
+  return auditKeys;
+}
+
+export interface TestRole {
+  name: string;
+  /** `databaseUrl` with this role's credentials. */
+  url: string;
+  drop(): Promise<void>;
+}
+
+/**
+ * A LOGIN role of its own for one test run, with no privileges beyond PUBLIC's (roles are
+ * cluster-wide, unlike databases). `drop()` removes what was granted to it in `databaseUrl`'s
+ * database, then the role.
+ */
+export async function createTestRole(databaseUrl: string, prefix = 'test_role'): Promise<TestRole> {
+  const server = requireEnv(TestEnv.postgresServer);
+  const name = uniqueId(`${prefix}_`).toLowerCase().replace(/[^a-z0-9_]/g, '_');
+  const password = randomBytes(18).toString('base64url');
+  const admin = new pg.Client({ connectionString: `${server}/postgres` });
+  await admin.connect();
+  await admin.query(`CREATE ROLE "${name}" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT PASSWORD '${password}'`);
+  await admin.end();
+  const u = new URL(databaseUrl);
+  u.username = name;
+  u.password = password;
+  return {
+    name,
+    url: u.toString(),
+    drop: async () => {
+      const inDb = new pg.Client({ connectionString: databaseUrl });
+      try {
+        await inDb.connect();
+        await inDb.query(`DROP OWNED BY "${name}"`);
+      } catch {
+        /* the database may be gone already, and the role's grants with it */
+      } finally {
+        await inDb.end().catch(() => undefined);
+      }
+      const c = new pg.Client({ connectionString: `${server}/postgres` });
+      await c.connect();
+      await c.query(`DROP ROLE IF EXISTS "${name}"`);
+      await c.end();
+    },
+  };
+}
+
 /** Environment for booting a service through its bootstrap() against the test stack. */
 export function serviceTestEnv(o: { databaseUrl: string; topicPrefix: string; port?: number; extra?: Record<string, string> }): Record<string, string> {
   return {
@@ -110,6 +165,9 @@ export function serviceTestEnv(o: { databaseUrl: string; topicPrefix: string; po
     AUTH_PUBLIC_KEY: requireEnv(TestEnv.authPublicKey),
     AUTH_ISSUER: 'provisio-test',
     AUTH_AUDIENCE: 'provisio',
+    // Audit's keys (other services ignore them).
+    AUDIT_SIGNING_KEY: auditTestKeys().signingKey,
+    AUDIT_PII_KEY: auditTestKeys().piiKey,
     ...o.extra,
   };
 }

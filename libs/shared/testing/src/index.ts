@@ -1,3 +1,3 @@
-export { ALL_TEST_SCOPES, createTestDatabase, kafkaBrokers, mintToken, readTopic, serviceTestEnv, testKafka, uniqueId, uniqueTopicPrefix, waitFor, type TestDatabase } from './helpers.js';
+export { ALL_TEST_SCOPES, auditTestKeys, createTestDatabase, createTestRole, kafkaBrokers, mintToken, readTopic, serviceTestEnv, testKafka, uniqueId, uniqueTopicPrefix, waitFor, type TestDatabase, type TestRole } from './helpers.js';
 export { TestEnv, requireEnv } from '@provisio/devstack';
 export { ServiceProcesses, freePort, type RunningProcess } from './service-processes.js';

@@ -1,0 +1,162 @@
+// Audit: ingest rows/s from Kafka into the hash-chained store (the service as a real process,
+// least-privilege role, PII sealed per person, checkpoints running) and verification rows/s
+// (the full recomputation behind GET /v1/verification); beside it the store alone (append of
+// 1000-record batches in-process, no Kafka), which bounds what the service can reach.
+import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
+import { AUDIT_MIGRATIONS, ChainService, PersonKeyStore, RecordRepository } from '@provisio/audit/bench';
+import { checkpointSigner, trustedKeys } from '@provisio/audit-domain';
+import type { ConsumedMessage } from '@provisio/messaging';
+import { Database } from '@provisio/persistence';
+import pino from 'pino';
+import { EventTypes, avroCodec, type LifecycleEvent, type ProvisioningCommand, type ProvisioningResult } from '@provisio/contracts';
+import { ServiceProcesses, createTestDatabase, createTestRole, mintToken, serviceTestEnv, testKafka, uniqueTopicPrefix } from '@provisio/testing';
+import { fmt, median, table } from './stats.ts';
+
+export interface AuditBenchOptions {
+  records: number;
+  runs: number;
+}
+
+interface RunFigures {
+  ingestPerSec: number;
+  verifyPerSec: number;
+  wallSeconds: number;
+  storePerSec: number;
+}
+
+const TOPICS = ['hr.lifecycle', 'provisioning.commands.ldap', 'provisioning.results'] as const;
+
+/** One person's joiner: lifecycle event, command, result, as the services write them (Avro, CloudEvents headers). */
+function personRecords(i: number, base: number) {
+  const codec = avroCodec();
+  const personId = randomUUID();
+  const traceparent = `00-${randomUUID().replace(/-/g, '')}-${'1'.repeat(16)}-01`;
+  const event: LifecycleEvent = {
+    eventId: randomUUID(), kind: 'JOINER', stage: 'EFFECTIVE', personId, effectiveAt: base, recordedAt: base,
+    source: { system: 'bench', workerId: `W-${i}`, sequence: null, sourceTimestamp: null, batchId: null, channel: 'API' },
+    attributes: {
+      workerType: 'employee', status: 'active', userName: `user${i}`, givenName: 'Bench', familyName: `Person ${i}`, displayName: `Bench Person ${i}`, email: `user${i}@example.com`,
+      employeeNumber: String(i), managerPersonId: null, department: 'Engineering', division: 'R&D', costCenter: 'CC-1', company: 'ACME', organization: null, location: 'Berlin', jobTitle: 'Engineer',
+      countryCode: 'DE', hireDate: '2026-01-01', terminationDate: null, onLeave: null, custom: {},
+    },
+    changedAttributes: [],
+  };
+  const command: ProvisioningCommand = {
+    commandId: randomUUID(), personId, target: 'ldap-main', targetKind: 'ldap', version: 1, state: 'ACTIVE', accountName: `user${i}`,
+    attributes: { givenName: 'Bench', sn: `Person ${i}`, mail: `user${i}@example.com` }, groups: ['staff', 'engineering'],
+    cause: { lifecycleEventId: event.eventId, lifecycleKind: 'JOINER', policyVersion: 1, reason: 'lifecycle' }, hrEffectiveAt: base, issuedAt: base,
+  };
+  const result: ProvisioningResult = {
+    resultId: randomUUID(), commandId: command.commandId, personId, target: 'ldap-main', targetKind: 'ldap', version: 1, status: 'APPLIED',
+    operations: [{ type: 'CREATE', detail: null }, { type: 'ADD_MEMBERSHIP', detail: 'staff' }, { type: 'ADD_MEMBERSHIP', detail: 'engineering' }],
+    accountRef: randomUUID(), error: null, hrEffectiveAt: base, appliedAt: base,
+  };
+  const headers = (id: string, type: string) => ({ ce_specversion: '1.0', ce_id: id, ce_type: type, ce_source: '/provisio/bench', ce_subject: personId, ce_time: new Date(base).toISOString(), 'content-type': 'application/avro', traceparent });
+  return [
+    { key: personId, value: codec.encode('LifecycleEvent', event), headers: headers(event.eventId, EventTypes.lifecycle('JOINER')) },
+    { key: personId, value: codec.encode('ProvisioningCommand', command), headers: headers(command.commandId, EventTypes.command) },
+    { key: personId, value: codec.encode('ProvisioningResult', result), headers: headers(result.resultId, EventTypes.result) },
+  ];
+}
+
+async function produce(prefix: string, records: number): Promise<void> {
+  const kafka = testKafka('bench-audit');
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ waitForLeaders: true, topics: TOPICS.map((t) => ({ topic: `${prefix}${t}`, numPartitions: 3 })) });
+  await admin.disconnect();
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const base = Date.now();
+  const people = Math.ceil(records / 3);
+  for (let start = 0; start < people; start += 1000) {
+    const batch = Array.from({ length: Math.min(1000, people - start) }, (_, j) => personRecords(start + j, base));
+    await producer.sendBatch({ acks: -1, topicMessages: TOPICS.map((t, k) => ({ topic: `${prefix}${t}`, messages: batch.map((p) => p[k]!) })) });
+  }
+  await producer.disconnect();
+}
+
+/** The store alone: batches of 1000 consumed records appended directly (no Kafka, no service). */
+async function storeRate(records: number): Promise<number> {
+  const db = await createTestDatabase('benchauditstore');
+  const database = await Database.open({ url: db.url, schema: 'audit', applicationName: 'bench-audit', migrations: AUDIT_MIGRATIONS, poolMax: 4 });
+  try {
+    const repo = new RecordRepository(database, 'audit', new PersonKeyStore('audit', randomBytes(32)));
+    const base = Date.now();
+    const batches: ConsumedMessage<Buffer | null>[][] = [];
+    let offset = 0;
+    for (let start = 0; start < records; start += 999) {
+      const batch: ConsumedMessage<Buffer | null>[] = [];
+      for (let i = 0; i < 333; i++) {
+        for (const m of personRecords(start + i, base)) batch.push({ topic: 'bench', partition: 0, offset: String(offset++), key: m.key, headers: m.headers, envelope: {}, value: m.value, timestamp: base });
+      }
+      batches.push(batch);
+    }
+    const started = performance.now();
+    let n = 0;
+    for (const b of batches) n += await repo.append(b);
+    const rate = n / ((performance.now() - started) / 1000);
+    // Sanity: what was appended verifies.
+    const chain = new ChainService(database, repo, checkpointSigner(generateKeyPairSync('ed25519').privateKey), trustedKeys([]), pino({ level: 'silent' }));
+    const report = await chain.verify();
+    if (!report.ok) throw new Error(`store benchmark chain does not verify: ${JSON.stringify(report.problems.slice(0, 3))}`);
+    return rate;
+  } finally {
+    await database.close();
+    await db.drop();
+  }
+}
+
+async function oneRun(o: AuditBenchOptions): Promise<RunFigures & { rows: number }> {
+  const storePerSec = await storeRate(Math.min(o.records, 30_000));
+  const db = await createTestDatabase('benchaudit');
+  const role = await createTestRole(db.url, 'bench_audit');
+  const prefix = uniqueTopicPrefix();
+  const services = new ServiceProcesses();
+  try {
+    await produce(prefix, o.records);
+    const expected = Math.ceil(o.records / 3) * 3;
+    const started = performance.now();
+    const env = serviceTestEnv({ databaseUrl: role.url, topicPrefix: prefix, extra: { DATABASE_MIGRATION_URL: db.url, LOG_LEVEL: 'warn' } });
+    const audit = await services.start('audit', env);
+    for (;;) {
+      const n = Number((await db.query<{ n: string | null }>('SELECT max(seq) AS n FROM audit.records'))[0]!.n ?? 0);
+      if (n >= expected) break;
+      if (performance.now() - started > 600_000) throw new Error(`audit ingested ${n} of ${expected} records in 10 minutes`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const wallSeconds = (performance.now() - started) / 1000;
+    // Throughput between the first and the last append (excludes process start and group join).
+    const span = (await db.query<{ s: number }>('SELECT extract(epoch FROM max(recorded_at) - min(recorded_at))::float8 AS s FROM audit.records'))[0]!.s;
+    const token = await mintToken(['audit:read']);
+    const t0 = performance.now();
+    const res = await fetch(`${audit.url}/v1/verification`, { headers: { authorization: `Bearer ${token}` } });
+    const report = (await res.json()) as { ok: boolean; records: number };
+    const verifySeconds = (performance.now() - t0) / 1000;
+    if (!report.ok || report.records !== expected) throw new Error(`verification failed: ${JSON.stringify(report).slice(0, 500)}`);
+    return { ingestPerSec: expected / Math.max(span, 0.001), verifyPerSec: expected / verifySeconds, wallSeconds, rows: expected, storePerSec };
+  } finally {
+    await services.stopAll();
+    await db.drop();
+    await role.drop();
+  }
+}
+
+export async function auditBench(o: AuditBenchOptions): Promise<void> {
+  process.stdout.write(`audit: ${o.records} Kafka records per run (lifecycle/command/result of ${Math.ceil(o.records / 3)} people, 3 topics × 3 partitions), ${o.runs} runs\n`);
+  const runs: RunFigures[] = [];
+  for (let r = 1; r <= o.runs; r++) {
+    const f = await oneRun(o);
+    runs.push(f);
+    process.stdout.write(
+      `  run ${r}: ingest ${fmt(f.ingestPerSec)} rows/s (first→last append), ${fmt(f.rows / f.wallSeconds)} rows/s incl. start-up; store alone ${fmt(f.storePerSec)} rows/s; verification ${fmt(f.verifyPerSec)} rows/s\n`,
+    );
+  }
+  const row = {
+    'ingest rows/s (median)': fmt(median(runs.map((r) => r.ingestPerSec))),
+    'ingest incl. start-up rows/s': fmt(median(runs.map((r) => o.records / r.wallSeconds))),
+    'store alone rows/s': fmt(median(runs.map((r) => r.storePerSec))),
+    'verification rows/s (median)': fmt(median(runs.map((r) => r.verifyPerSec))),
+  };
+  process.stdout.write(`\n${table([row])}\n`);
+}

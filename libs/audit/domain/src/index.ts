@@ -1,0 +1,38 @@
+export { canonicalJson } from './canonical-json.js';
+export { HASH_BYTES, contentHash, extendChain, genesisHash, linkHash, type ChainHead, type ChainedRecord } from './chain.js';
+export {
+  checkpointSignatureProblem,
+  checkpointSigner,
+  checkpointSigningInput,
+  keyIdOf,
+  trustedKeys,
+  type CheckpointKind,
+  type CheckpointSigner,
+  type CheckpointStatement,
+  type SignedCheckpoint,
+  type TrustedKeys,
+} from './checkpoint.js';
+export { DEAD_LETTER_SUFFIX, causalIdsOf, deriveIndex, indexDifferences, traceIdFromHeaders, type RecordContent, type RecordIndex } from './record.js';
+export { ChainVerifier, type Problem, type ProblemKind, type VerifiableEntry, type VerificationReport, type VerifierOptions } from './verification.js';
+export {
+  DATA_KEY_BYTES,
+  PII_MARKER,
+  dataKeyObject,
+  decryptBytes,
+  encryptBytes,
+  isPiiField,
+  isSealed,
+  newDataKey,
+  recordAad,
+  revealPersonalData,
+  sealPersonalData,
+  unwrapDataKey,
+  wrapDataKey,
+  type DataKey,
+  type RevealResult,
+} from './pii.js';
+export { causalOrder, type CausalNode } from './causal-order.js';
+export { OCSF_VERSION, stableUid, toOcsf, type OcsfEvent, type OcsfOptions, type ResultFacts, type SiemSource } from './ocsf.js';
+export { formatSiemEvent, toCef, toEcs, type SiemFormat } from './siem-formats.js';
+export { accessDuring, type AccessGrant, type AppliedState } from './access.js';
+export { EXPORT_FORMAT, ExportFormatError, ExportVerifier, verifyExport, type ExportLine, type OfflineReport } from './export-format.js';

@@ -1,0 +1,164 @@
+import { createCipheriv, createDecipheriv, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
+
+/**
+ * Attribute-level encryption of personal data with one key per person (AES-256-GCM). Stored
+ * values keep their shape; each personal field becomes `{"$pii": "<base64 iv‖ciphertext‖tag>"}`.
+ * Deleting the person's key (crypto-shredding) makes those fields unreadable while the stored
+ * bytes — and so the hash chain — stay exactly as they were.
+ */
+export const PII_MARKER = '$pii';
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+export const DATA_KEY_BYTES = 32;
+
+/** Field names (case-insensitive) whose values are personal data in any payload. */
+const PII_FIELDS = new Set(
+  [
+    'name', 'givenName', 'familyName', 'middleName', 'displayName', 'firstName', 'lastName', 'fullName', 'nickName', 'formatted',
+    'email', 'emails', 'mail', 'phone', 'phoneNumber', 'phoneNumbers', 'mobile', 'address', 'addresses', 'streetAddress', 'postalCode',
+    'birthDate', 'dateOfBirth', 'ssn', 'nationalId', 'userName', 'username', 'upn', 'userPrincipalName', 'uid', 'cn', 'dn',
+    'sAMAccountName', 'accountName', 'employeeNumber', 'workerId', 'password', 'userPassword', 'unicodePwd', 'secret',
+  ].map((k) => k.toLowerCase()),
+);
+
+/** Maps whose every value is personal data (target attributes, HR extension attributes). */
+const PII_MAPS = new Set(['attributes', 'custom'].map((k) => k.toLowerCase()));
+
+/** Schemas whose `attributes` is a map of target attribute values rather than a record of named HR fields. */
+const ATTRIBUTE_MAP_SCHEMAS = new Set(['ProvisioningCommand']);
+
+export function isPiiField(name: string): boolean {
+  return PII_FIELDS.has(name.toLowerCase());
+}
+
+/** A data key as raw bytes, or (faster when reused) as a secret KeyObject. */
+export type DataKey = Buffer | KeyObject;
+
+/** Wraps raw key bytes once, so every cipher does not build its own key object. */
+export function dataKeyObject(key: Buffer): KeyObject {
+  return createSecretKey(key);
+}
+
+// Random IVs drawn from a pool refilled in bulk: one system call per 1024 IVs.
+const IV_POOL_SIZE = 1024;
+let ivPool = Buffer.alloc(0);
+let ivNext = 0;
+function nextIv(): Buffer {
+  if (ivNext >= ivPool.length) {
+    ivPool = randomBytes(IV_BYTES * IV_POOL_SIZE);
+    ivNext = 0;
+  }
+  const iv = ivPool.subarray(ivNext, ivNext + IV_BYTES);
+  ivNext += IV_BYTES;
+  return iv;
+}
+
+export function encryptBytes(key: DataKey, plaintext: Buffer, aad: string): Buffer {
+  const iv = nextIv();
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  cipher.setAAD(Buffer.from(aad, 'utf8'));
+  const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+  return Buffer.concat([iv, body, cipher.getAuthTag()]);
+}
+
+export function decryptBytes(key: DataKey, blob: Buffer, aad: string): Buffer {
+  if (blob.length < IV_BYTES + TAG_BYTES) throw new Error('ciphertext too short');
+  const decipher = createDecipheriv('aes-256-gcm', key, blob.subarray(0, IV_BYTES));
+  decipher.setAAD(Buffer.from(aad, 'utf8'));
+  decipher.setAuthTag(blob.subarray(blob.length - TAG_BYTES));
+  return Buffer.concat([decipher.update(blob.subarray(IV_BYTES, blob.length - TAG_BYTES)), decipher.final()]);
+}
+
+/** Wraps (encrypts) a person's data key with the key-encryption key, bound to the person and key id. */
+export function wrapDataKey(kek: Buffer, dataKey: Buffer, personId: string, keyId: string): Buffer {
+  return encryptBytes(kek, dataKey, `provisio.audit.person-key:${personId}:${keyId}`);
+}
+
+export function unwrapDataKey(kek: Buffer, wrapped: Buffer, personId: string, keyId: string): Buffer {
+  return decryptBytes(kek, wrapped, `provisio.audit.person-key:${personId}:${keyId}`);
+}
+
+export function newDataKey(): Buffer {
+  return randomBytes(DATA_KEY_BYTES);
+}
+
+/** Assigns an own property even for keys like `__proto__` that JSON payloads may carry. */
+function setOwn(o: Record<string, unknown>, k: string, v: unknown): void {
+  Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function sealValue(key: DataKey, value: unknown, aad: string): { [PII_MARKER]: string } {
+  return { [PII_MARKER]: encryptBytes(key, Buffer.from(JSON.stringify(value), 'utf8'), aad).toString('base64') };
+}
+
+export function isSealed(v: unknown): v is { [PII_MARKER]: string } {
+  return isPlainObject(v) && typeof v[PII_MARKER] === 'string' && Object.keys(v).length === 1;
+}
+
+/**
+ * Encrypts the personal fields of a decoded payload. `aad` binds each ciphertext to its record
+ * (topic/partition/offset) and field path, so ciphertexts cannot be moved between records.
+ */
+export function sealPersonalData(json: unknown, key: DataKey, aad: string, schema: string | null): { json: unknown; sealed: number } {
+  let sealed = 0;
+  const walk = (v: unknown, path: string, mapOfPii: boolean): unknown => {
+    if (Array.isArray(v)) return v.map((x, i) => walk(x, `${path}[${i}]`, false));
+    if (!isPlainObject(v)) return v;
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) {
+      const p = `${path}.${k}`;
+      const lower = k.toLowerCase();
+      if (x !== null && (mapOfPii || isPiiField(k))) {
+        setOwn(out, k, sealValue(key, x, `${aad}|${p}`));
+        sealed++;
+      } else if (isPlainObject(x) && PII_MAPS.has(lower) && (lower !== 'attributes' || (schema !== null && ATTRIBUTE_MAP_SCHEMAS.has(schema)))) {
+        setOwn(out, k, walk(x, p, true));
+      } else {
+        setOwn(out, k, walk(x, p, false));
+      }
+    }
+    return out;
+  };
+  const result = walk(json, '$', false);
+  return { json: result, sealed };
+}
+
+export interface RevealResult {
+  json: unknown;
+  /** True when personal fields could not be decrypted because the person's key is gone. */
+  shredded: boolean;
+}
+
+/** Decrypts sealed fields with the person's key; without one they become null (shredded). */
+export function revealPersonalData(json: unknown, key: DataKey | null, aad: string): RevealResult {
+  let shredded = false;
+  const walk = (v: unknown, path: string): unknown => {
+    if (isSealed(v)) {
+      if (!key) {
+        shredded = true;
+        return null;
+      }
+      try {
+        return JSON.parse(decryptBytes(key, Buffer.from(v[PII_MARKER], 'base64'), `${aad}|${path}`).toString('utf8')) as unknown;
+      } catch {
+        shredded = true;
+        return null;
+      }
+    }
+    if (Array.isArray(v)) return v.map((x, i) => walk(x, `${path}[${i}]`));
+    if (!isPlainObject(v)) return v;
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) setOwn(out, k, walk(x, `${path}.${k}`));
+    return out;
+  };
+  return { json: walk(json, '$'), shredded };
+}
+
+/** The additional authenticated data of one record's ciphertexts. */
+export function recordAad(topic: string, partition: number, offset: string): string {
+  return `provisio.audit.pii:${topic}/${partition}/${offset}`;
+}

@@ -1,0 +1,52 @@
+import { Controller, Delete, Get, HttpCode, Inject, Param, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { CurrentPrincipal, RequireScopes, Scopes, type Principal } from '@provisio/auth';
+import { Database } from '@provisio/persistence';
+import { z } from 'zod';
+import { PersonKeyStore } from '../store/person-keys.repository.js';
+import { AUDIT_QUERIES, type AuditQueries, type RecordView } from './audit-queries.js';
+import { limitSchema, parse, personIdSchema, timeSchema } from './params.js';
+
+const timelineQuery = z.object({ from: timeSchema.optional(), to: timeSchema.optional(), limit: limitSchema(5000, 1000) });
+
+@ApiTags('audit: persons')
+@ApiBearerAuth()
+@Controller('v1/persons')
+export class TimelineController {
+  constructor(
+    @Inject(AUDIT_QUERIES) private readonly queries: AuditQueries,
+    private readonly keys: PersonKeyStore,
+    private readonly db: Database,
+  ) {}
+
+  @Get(':personId/timeline')
+  @RequireScopes(Scopes.auditRead)
+  @ApiOperation({
+    summary: "A person's audit trail in causal order",
+    description:
+      'HR lifecycle event → policy decision (with its explanation) → provisioning commands → connector results → dead letters, ordered by the causal links in the payloads (result.commandId → command.cause.lifecycleEventId → event.eventId), then event time. Personal data is decrypted unless the person was crypto-shredded (`piiShredded`).',
+  })
+  @ApiParam({ name: 'personId', description: 'Opaque person id (the Kafka key)' })
+  @ApiQuery({ name: 'from', required: false, description: 'ISO-8601 event time lower bound' })
+  @ApiQuery({ name: 'to', required: false, description: 'ISO-8601 event time upper bound' })
+  @ApiQuery({ name: 'limit', required: false, description: '1-5000, default 1000' })
+  @ApiOkResponse({ description: '{ personId, records: RecordView[], truncated }' })
+  async timeline(@Param('personId') personId: string, @Query() query: unknown): Promise<{ personId: string; records: RecordView[]; truncated: boolean }> {
+    const id = parse(personIdSchema, personId, 'personId');
+    const q = parse(timelineQuery, query, 'query');
+    return { personId: id, ...(await this.queries.timeline(id, q)) };
+  }
+
+  @Delete(':personId/pii')
+  @HttpCode(200)
+  @RequireScopes(Scopes.auditAdmin)
+  @ApiOperation({
+    summary: "Crypto-shred a person's personal data",
+    description: "Destroys the person's data keys: every personal field audit stored for them becomes unreadable for good, while the records, their hashes and the chain stay verifiable. Irreversible.",
+  })
+  @ApiOkResponse({ description: '{ personId, keysShredded }' })
+  async shred(@Param('personId') personId: string, @CurrentPrincipal() principal: Principal | undefined): Promise<{ personId: string; keysShredded: number }> {
+    const id = parse(personIdSchema, personId, 'personId');
+    return { personId: id, keysShredded: await this.keys.shred(this.db.sql, id, principal?.subject ?? 'unknown') };
+  }
+}

@@ -1,0 +1,180 @@
+import {
+  ChainVerifier,
+  canonicalJson,
+  checkpointSignatureProblem,
+  type CheckpointSigner,
+  type SignedCheckpoint,
+  type TrustedKeys,
+  type VerificationReport,
+} from '@provisio/audit-domain';
+import { gauge } from '@provisio/observability';
+import { quoteIdent, type Database, type SqlClient } from '@provisio/persistence';
+import type { Logger } from 'pino';
+import { entryOf, type RecordRepository } from '../store/record.repository.js';
+
+export const CHAIN_SERVICE = Symbol('CHAIN_SERVICE');
+
+const verifiedGauge = gauge('provisio_audit_chain_verified', '1 when the last verification of the chain (at checkpoint time) found no problem, else 0', []);
+const checkpointGauge = gauge('provisio_audit_checkpoint_position', 'Chain position of the latest signed checkpoint', []);
+const headGauge = gauge('provisio_audit_chain_head_position', 'Chain position of the latest appended record', []);
+
+interface CheckpointRow {
+  id: string;
+  kind: string;
+  seq: string;
+  hash: Buffer;
+  statement: string;
+  signature: string;
+  created_at: Date;
+}
+
+export function signedOf(r: Pick<CheckpointRow, 'statement' | 'signature'>): SignedCheckpoint {
+  return { statement: JSON.parse(r.statement) as SignedCheckpoint['statement'], signature: r.signature };
+}
+
+export interface VerifyOptions {
+  /** Verify from this position on (starting at the latest checkpoint before it). */
+  fromSeq?: number | undefined;
+  toSeq?: number | undefined;
+  /** Extra checkpoints, e.g. read back from the Kafka topic (a copy outside the database). */
+  extraCheckpoints?: SignedCheckpoint[] | undefined;
+}
+
+/** Verification of the stored chain and the periodic signed checkpoints. */
+export class ChainService {
+  private readonly table: string;
+
+  constructor(
+    private readonly db: Database,
+    private readonly repo: RecordRepository,
+    private readonly signer: CheckpointSigner,
+    private readonly trusted: TrustedKeys,
+    private readonly logger: Logger,
+    private readonly checkpointVerify: 'links' | 'full' = 'full',
+  ) {
+    this.table = `${quoteIdent(repo.schema)}.checkpoints`;
+  }
+
+  get publicKey() {
+    return this.signer.publicKey;
+  }
+
+  get keyId(): string {
+    return this.signer.keyId;
+  }
+
+  async listCheckpoints(o: { afterId?: number; fromSeq?: number; toSeq?: number; limit?: number } = {}, sql: SqlClient = this.db.sql): Promise<(SignedCheckpoint & { id: number })[]> {
+    const r = await sql.query<CheckpointRow>(
+      `SELECT id, kind, seq, hash, statement, signature, created_at FROM ${this.table}
+       WHERE id > $1 AND seq >= $2 AND seq <= $3 ORDER BY id LIMIT $4`,
+      [o.afterId ?? 0, o.fromSeq ?? 0, o.toSeq ?? Number.MAX_SAFE_INTEGER, o.limit ?? 100_000],
+    );
+    return r.rows.map((x) => ({ id: Number(x.id), ...signedOf(x) }));
+  }
+
+  /**
+   * Walks the chain (from the retention anchor, or from the last checkpoint before `fromSeq`)
+   * recomputing every hash and index column, checks every signed checkpoint in range, and
+   * compares the end with the position ledger and the newest checkpoint (truncation).
+   */
+  async verify(o: VerifyOptions = {}): Promise<VerificationReport> {
+    const chainId = await this.repo.chainId();
+    const anchor = await this.repo.chainStart();
+    let start = { seq: anchor.seq, hash: anchor.hash };
+    const all = [...(await this.listCheckpoints()), ...(o.extraCheckpoints ?? []).map((c) => ({ id: 0, ...c }))];
+    if (o.fromSeq !== undefined && o.fromSeq - 1 > start.seq) {
+      const candidates = all
+        .filter((c) => c.statement.chainId === chainId && c.statement.seq <= o.fromSeq! - 1 && c.statement.seq >= start.seq)
+        .sort((a, b) => b.statement.seq - a.statement.seq);
+      const trusted = candidates.find((c) => checkpointSignatureProblem(c, this.trusted) === null);
+      if (trusted) start = { seq: trusted.statement.seq, hash: Buffer.from(trusted.statement.hash, 'hex') };
+    }
+    const toSeq = o.toSeq ?? Number.MAX_SAFE_INTEGER;
+    const checkpoints = all.filter((c) => c.statement.seq > start.seq && (o.toSeq === undefined || c.statement.seq <= toSeq));
+    const verifier = new ChainVerifier({ chainId, start, checkpoints, trustedKeys: this.trusted });
+    for await (const page of this.repo.scan(start.seq, toSeq)) for (const row of page) verifier.push(entryOf(row));
+    return verifier.finish(o.toSeq === undefined ? await this.repo.ledgerEnd() : undefined);
+  }
+
+  /**
+   * Takes a checkpoint of the current head, after verifying everything appended since the last
+   * one: a tampered chain is never signed. Only one replica does it at a time.
+   */
+  async checkpoint(): Promise<SignedCheckpoint | null> {
+    return this.db.transaction(async (tx) => {
+      const lock = await tx.sql.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock(hashtext($1)) AS ok', [`provisio:audit-checkpoint:${this.repo.schema}`]);
+      if (!lock.rows[0]?.ok) return null;
+      const chainId = await this.repo.chainId(tx.sql);
+      const last = await tx.sql.query<CheckpointRow>(`SELECT id, kind, seq, hash, statement, signature, created_at FROM ${this.table} ORDER BY seq DESC, id DESC LIMIT 1`);
+      const lastRow = last.rows[0];
+      const anchor = await this.repo.chainStart(tx.sql);
+      const start = lastRow && Number(lastRow.seq) >= anchor.seq ? { seq: Number(lastRow.seq), hash: lastRow.hash } : { seq: anchor.seq, hash: anchor.hash };
+      const head = await this.repo.head(tx.sql);
+      headGauge.set({}, head.seq);
+      if (head.seq <= start.seq) return null;
+      const report = this.checkpointVerify === 'full' ? await this.verifyFull(tx.sql, chainId, start, head.seq) : await this.verifyLinks(tx.sql, start, head.seq);
+      if (!report.ok) {
+        verifiedGauge.set({}, 0);
+        this.logger.error({ firstBadPosition: report.firstBadPosition, problems: report.problems.slice(0, 5) }, 'audit chain verification failed: not signing a checkpoint');
+        return null;
+      }
+      verifiedGauge.set({}, 1);
+      const signed = this.signer.sign({
+        chainId,
+        kind: 'periodic',
+        seq: head.seq,
+        hash: head.hash.toString('hex'),
+        recordedAt: head.recordedAt,
+        issuedAt: Date.now(),
+        previous: lastRow ? { seq: Number(lastRow.seq), hash: lastRow.hash.toString('hex') } : null,
+      });
+      await this.insert(tx.sql, signed);
+      checkpointGauge.set({}, head.seq);
+      return signed;
+    });
+  }
+
+  private async verifyFull(sql: SqlClient, chainId: string, start: { seq: number; hash: Buffer }, until: number): Promise<{ ok: boolean; firstBadPosition: number | null; problems: unknown[] }> {
+    const verifier = new ChainVerifier({ chainId, start, trustedKeys: this.trusted });
+    for await (const page of this.repo.scan(start.seq, until, 2000, sql)) for (const row of page) verifier.push(entryOf(row));
+    return verifier.finish(until);
+  }
+
+  /**
+   * Positions without gaps or duplicates, each record linking to its predecessor's stored hash:
+   * what is signed is the chain as appended. Content is re-hashed by full verification (the API,
+   * the CLI, AUDIT_CHECKPOINT_VERIFY=full), which then also holds it against these signatures.
+   */
+  private async verifyLinks(sql: SqlClient, start: { seq: number; hash: Buffer }, until: number): Promise<{ ok: boolean; firstBadPosition: number | null; problems: unknown[] }> {
+    let expected = start.seq + 1;
+    let prev = start.hash;
+    let after = start.seq;
+    for (;;) {
+      const r = await sql.query<{ seq: string; prev_hash: Buffer; hash: Buffer }>(
+        `SELECT seq, prev_hash, hash FROM ${this.repo.records} WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT 20000`,
+        [after, until],
+      );
+      for (const row of r.rows) {
+        const seq = Number(row.seq);
+        if (seq !== expected || !row.prev_hash.equals(prev)) return { ok: false, firstBadPosition: Math.min(seq, expected), problems: [{ position: Math.min(seq, expected), detail: `chain link broken at ${seq}` }] };
+        prev = row.hash;
+        expected++;
+        after = seq;
+      }
+      if (r.rows.length < 20000) break;
+    }
+    if (expected !== until + 1) return { ok: false, firstBadPosition: expected, problems: [{ position: expected, detail: `positions ${expected}..${until} are missing` }] };
+    return { ok: true, firstBadPosition: null, problems: [] };
+  }
+
+  async insert(sql: SqlClient, c: SignedCheckpoint): Promise<void> {
+    await sql.query(`INSERT INTO ${this.table} (kind, seq, hash, key_id, statement, signature) VALUES ($1, $2, $3, $4, $5, $6)`, [
+      c.statement.kind,
+      c.statement.seq,
+      Buffer.from(c.statement.hash, 'hex'),
+      c.statement.keyId,
+      canonicalJson(c.statement),
+      c.signature,
+    ]);
+  }
+}

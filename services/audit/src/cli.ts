@@ -1,0 +1,174 @@
+// `provisio-audit` — verification and maintenance of the audit store from a shell:
+//   provisio-audit verify [--from-seq N] [--to-seq N] [--kafka-checkpoints] [--public-key FILE]...
+//   provisio-audit verify-export FILE --public-key FILE [--public-key FILE]...   (offline, no database)
+//   provisio-audit checkpoint
+//   provisio-audit retention --keep-months N
+// Database commands read DATABASE_URL (DATABASE_MIGRATION_URL for retention), DATABASE_SCHEMA and
+// the AUDIT_* keys like the service. Exit status: 0 verified / done, 1 problems found, 2 usage or
+// configuration error.
+import { createReadStream, readFileSync } from 'node:fs';
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { ExportVerifier, checkpointSigner, trustedKeys, type SignedCheckpoint, type TrustedKeys } from '@provisio/audit-domain';
+import { ConfigError, loadConfig, resolveFileVariables, type Env } from '@provisio/config';
+import { avroCodec } from '@provisio/contracts';
+import { Database } from '@provisio/persistence';
+import { Kafka, logLevel } from 'kafkajs';
+import pino from 'pino';
+import { z } from 'zod';
+import { AUDIT_MIGRATIONS } from './app.module.js';
+import { ChainService } from './chain/chain.service.js';
+import { parseAuditKeys } from './config.js';
+import { RetentionService } from './retention/retention.service.js';
+import { AuditTopics } from './siem/feed-publisher.js';
+import { PersonKeyStore } from './store/person-keys.repository.js';
+import { RecordRepository } from './store/record.repository.js';
+
+const out = (s: string) => process.stdout.write(`${s}\n`);
+const err = (s: string) => process.stderr.write(`${s}\n`);
+
+class UsageError extends Error {}
+
+function publicKeys(files: string[] | undefined): KeyObject[] {
+  return (files ?? []).map((f) => {
+    try {
+      return createPublicKey(readFileSync(f, 'utf8'));
+    } catch (e) {
+      throw new UsageError(`--public-key ${f}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : 'not a PEM public key'}`);
+    }
+  });
+}
+
+const dbEnv = z.object({
+  DATABASE_URL: z.string().min(1),
+  DATABASE_MIGRATION_URL: z.string().optional(),
+  DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('audit'),
+  AUDIT_SIGNING_KEY: z.string(),
+  AUDIT_TRUSTED_KEYS: z.string().optional(),
+  AUDIT_PII_KEY: z.string(),
+  KAFKA_BROKERS: z.string().optional(),
+  KAFKA_TOPIC_PREFIX: z.string().default(''),
+});
+
+async function withStore<T>(env: Env, fn: (s: { chain: ChainService; repo: RecordRepository; trusted: TrustedKeys; cfg: z.infer<typeof dbEnv>; keys: ReturnType<typeof parseAuditKeys> }) => Promise<T>, extraKeys: KeyObject[] = []): Promise<T> {
+  const cfg = loadConfig(dbEnv, resolveFileVariables(env, Object.keys(dbEnv.shape)));
+  const keys = parseAuditKeys(cfg);
+  const db = await Database.open({ url: cfg.DATABASE_URL, schema: cfg.DATABASE_SCHEMA, applicationName: 'provisio-audit-cli', migrations: AUDIT_MIGRATIONS, migrate: false, poolMax: 2 });
+  try {
+    const personKeys = new PersonKeyStore(cfg.DATABASE_SCHEMA, keys.piiKek);
+    const repo = new RecordRepository(db, cfg.DATABASE_SCHEMA, personKeys);
+    const trusted = trustedKeys([...keys.trustedPublicKeys, ...extraKeys]);
+    const chain = new ChainService(db, repo, checkpointSigner(keys.signingKey), trusted, pino({ level: 'warn' }));
+    return await fn({ chain, repo, trusted, cfg, keys });
+  } finally {
+    await db.close();
+  }
+}
+
+/** Every checkpoint on the Kafka topic (the copy outside the database), read to its end. */
+async function kafkaCheckpoints(brokers: string, prefix: string): Promise<SignedCheckpoint[]> {
+  const kafka = new Kafka({ brokers: brokers.split(','), clientId: 'provisio-audit-cli', logLevel: logLevel.NOTHING });
+  const topic = `${prefix}${AuditTopics.checkpoints}`;
+  const admin = kafka.admin();
+  await admin.connect();
+  const ends = await admin.fetchTopicOffsets(topic);
+  await admin.disconnect();
+  const remaining = new Map(ends.filter((e) => BigInt(e.high) > BigInt(e.low)).map((e) => [e.partition, BigInt(e.high)]));
+  const found: SignedCheckpoint[] = [];
+  if (remaining.size === 0) return found;
+  const consumer = kafka.consumer({ groupId: `provisio-audit-cli-${process.pid}-${Date.now()}`, maxWaitTimeInMs: 200 });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await new Promise<void>((resolve, reject) => {
+    consumer
+      .run({
+        eachMessage: async ({ partition, message }) => {
+          const c = avroCodec().decode('AuditCheckpoint', message.value!);
+          found.push({ statement: JSON.parse(c.statement) as SignedCheckpoint['statement'], signature: c.signature });
+          if (BigInt(message.offset) + 1n >= (remaining.get(partition) ?? 0n)) remaining.delete(partition);
+          if (remaining.size === 0) resolve();
+        },
+      })
+      .catch(reject);
+  });
+  await consumer.disconnect();
+  return found;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: {
+      'from-seq': { type: 'string' },
+      'to-seq': { type: 'string' },
+      'kafka-checkpoints': { type: 'boolean', default: false },
+      'public-key': { type: 'string', multiple: true },
+      'keep-months': { type: 'string' },
+    },
+  });
+  const int = (name: string, v: string | undefined) => {
+    if (v === undefined) return undefined;
+    if (!/^[1-9]\d*$/.test(v)) throw new UsageError(`--${name}: expected a positive integer, got ${v}`);
+    return Number(v);
+  };
+  switch (command) {
+    case 'verify': {
+      const report = await withStore(
+        process.env,
+        async ({ chain, cfg }) => {
+          let extra: SignedCheckpoint[] = [];
+          if (values['kafka-checkpoints']) {
+            if (!cfg.KAFKA_BROKERS) throw new UsageError('--kafka-checkpoints needs KAFKA_BROKERS');
+            extra = await kafkaCheckpoints(cfg.KAFKA_BROKERS, cfg.KAFKA_TOPIC_PREFIX);
+          }
+          return chain.verify({ fromSeq: int('from-seq', values['from-seq']), toSeq: int('to-seq', values['to-seq']), extraCheckpoints: extra });
+        },
+        publicKeys(values['public-key']),
+      );
+      out(JSON.stringify(report, null, 2));
+      return report.ok ? 0 : 1;
+    }
+    case 'verify-export': {
+      const file = positionals[0];
+      if (!file) throw new UsageError('verify-export needs the export file');
+      const keys = publicKeys(values['public-key']);
+      if (keys.length === 0) throw new UsageError('verify-export needs --public-key (the checkpoint signing public key, PEM)');
+      const verifier = new ExportVerifier(trustedKeys(keys));
+      for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) verifier.push(line);
+      const report = verifier.finish();
+      out(JSON.stringify(report, null, 2));
+      return report.ok && report.tailCovered ? 0 : 1;
+    }
+    case 'checkpoint': {
+      const c = await withStore(process.env, ({ chain }) => chain.checkpoint());
+      out(JSON.stringify(c ?? { checkpoint: null, reason: 'nothing new since the last checkpoint, the chain does not verify, or another replica is taking one' }, null, 2));
+      return c ? 0 : 1;
+    }
+    case 'retention': {
+      const months = int('keep-months', values['keep-months']);
+      if (!months) throw new UsageError('retention needs --keep-months N');
+      const outcome = await withStore(process.env, ({ chain, repo, trusted, cfg, keys }) =>
+        new RetentionService(cfg.DATABASE_MIGRATION_URL ?? cfg.DATABASE_URL, repo, chain, checkpointSigner(keys.signingKey), trusted, pino({ level: 'info' })).apply(months),
+      );
+      out(JSON.stringify(outcome, null, 2));
+      return 0;
+    }
+    default:
+      throw new UsageError(`unknown command '${command ?? ''}': verify, verify-export, checkpoint, retention`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    if (e instanceof UsageError || e instanceof ConfigError) {
+      err(`provisio-audit: ${e.message}`);
+      process.exit(2);
+    }
+    err(`provisio-audit: ${(e as Error).stack ?? String(e)}`);
+    process.exit(1);
+  },
+);

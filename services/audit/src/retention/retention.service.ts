@@ -1,0 +1,108 @@
+import { ChainVerifier, type CheckpointSigner, type TrustedKeys } from '@provisio/audit-domain';
+import { quoteIdent } from '@provisio/persistence';
+import pg from 'pg';
+import type { Logger } from 'pino';
+import type { ChainService } from '../chain/chain.service.js';
+import { entryOf, type RecordRepository } from '../store/record.repository.js';
+
+export interface RetentionOutcome {
+  dropped: string[];
+  /** The signed anchor verification now starts from, when records were dropped. */
+  anchor: { seq: number; hash: string } | null;
+}
+
+export class RetentionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RetentionError';
+  }
+}
+
+/** First instant of the month `monthsBack` months before the month of `now` (UTC). */
+export function retentionCutoff(now: Date, keepMonths: number): Date {
+  return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - keepMonths, 1));
+}
+
+/**
+ * Drops whole monthly partitions older than the retention, as the schema owner. The chain is
+ * verified up to the cut first, then a signed anchor checkpoint (position and hash of the last
+ * dropped record) is stored: verification of what remains starts from it. Positions and record
+ * times rise together, so the dropped records are always a prefix of the chain.
+ */
+export class RetentionService {
+  constructor(
+    private readonly ownerUrl: string,
+    private readonly repo: RecordRepository,
+    private readonly chain: ChainService,
+    private readonly signer: CheckpointSigner,
+    private readonly trusted: TrustedKeys,
+    private readonly logger: Logger,
+  ) {}
+
+  async apply(keepMonths: number, now = new Date()): Promise<RetentionOutcome> {
+    const cutoff = retentionCutoff(now, keepMonths);
+    const s = quoteIdent(this.repo.schema);
+    const client = new pg.Client({ connectionString: this.ownerUrl, application_name: 'provisio-audit-retention' });
+    await client.connect();
+    try {
+      await client.query('BEGIN');
+      // No append while the cut is made.
+      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [this.repo.lockKey]);
+      const parts = await client.query<{ name: string }>(
+        `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
+         JOIN pg_namespace n ON n.oid = p.relnamespace WHERE n.nspname = $1 AND p.relname = 'records' ORDER BY c.relname`,
+        [this.repo.schema],
+      );
+      const victims = parts.rows
+        .map((r) => ({ name: r.name, m: /^records_p(\d{4})(\d{2})$/.exec(r.name) }))
+        .filter((x): x is { name: string; m: RegExpExecArray } => x.m !== null)
+        .filter((x) => Date.UTC(Number(x.m[1]), Number(x.m[2]), 1) <= cutoff.getTime())
+        .map((x) => x.name);
+      if (victims.length === 0) {
+        await client.query('ROLLBACK');
+        return { dropped: [], anchor: null };
+      }
+      const last = await client.query<{ seq: string | null }>(`SELECT max(seq) AS seq FROM (${victims.map((v) => `SELECT max(seq) AS seq FROM ${s}.${quoteIdent(v)}`).join(' UNION ALL ')}) x`);
+      const cut = last.rows[0]?.seq === null || last.rows[0]?.seq === undefined ? null : Number(last.rows[0].seq);
+      let anchor: RetentionOutcome['anchor'] = null;
+      if (cut !== null) {
+        const chainId = await this.repo.chainId(client);
+        const start = await this.repo.chainStart(client);
+        const checkpoints = (await this.chain.listCheckpoints({ fromSeq: start.seq + 1, toSeq: cut }, client)).map(({ id: _id, ...c }) => c);
+        const verifier = new ChainVerifier({ chainId, start, checkpoints, trustedKeys: this.trusted });
+        for await (const page of this.repo.scan(start.seq, cut, 2000, client)) for (const row of page) verifier.push(entryOf(row));
+        const report = verifier.finish();
+        if (!report.ok || report.lastPosition !== cut) {
+          throw new RetentionError(`not dropping partitions: the chain up to ${cut} does not verify (first bad position ${report.firstBadPosition ?? report.lastPosition + 1})`);
+        }
+        // What remains must link to the anchor, or the cut would hide a break.
+        const next = await client.query<{ prev_hash: Buffer }>(`SELECT prev_hash FROM ${this.repo.records} WHERE seq = $1`, [cut + 1]);
+        if (next.rows[0] && !next.rows[0].prev_hash.equals(verifier.head.hash)) throw new RetentionError(`not dropping partitions: record ${cut + 1} does not link to ${cut}`);
+        const lastRow = await client.query<{ recorded_at: Date }>(`SELECT recorded_at FROM ${this.repo.records} WHERE seq = $1`, [cut]);
+        const previous = await client.query<{ seq: string; hash: Buffer }>(`SELECT seq, hash FROM ${s}.checkpoints ORDER BY seq DESC, id DESC LIMIT 1`);
+        const signed = this.signer.sign({
+          chainId,
+          kind: 'anchor',
+          seq: cut,
+          hash: verifier.head.hash.toString('hex'),
+          recordedAt: lastRow.rows[0]!.recorded_at.getTime(),
+          issuedAt: now.getTime(),
+          previous: previous.rows[0] ? { seq: Number(previous.rows[0].seq), hash: previous.rows[0].hash.toString('hex') } : null,
+        });
+        await this.chain.insert(client, signed);
+        await client.query(`SET LOCAL provisio.audit_retention = 'on'`);
+        await client.query(`DELETE FROM ${s}.record_positions WHERE seq <= $1`, [cut]);
+        anchor = { seq: cut, hash: signed.statement.hash };
+      }
+      for (const v of victims) await client.query(`DROP TABLE ${s}.${quoteIdent(v)}`);
+      await client.query('COMMIT');
+      this.logger.info({ dropped: victims, anchor, cutoff: cutoff.toISOString() }, 'audit retention dropped old partitions');
+      return { dropped: victims, anchor };
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    } finally {
+      await client.end();
+    }
+  }
+}

@@ -1,0 +1,87 @@
+import { avroCodec } from '@provisio/contracts';
+import type { ConsumedMessage } from '@provisio/messaging';
+import type { RecordContent } from '@provisio/audit-domain';
+
+export type UnsealedContent = Omit<RecordContent, 'recordedAt'> & {
+  /** The original value bytes (sealed later with the person's key). */
+  raw: Buffer | null;
+  /** Who the record is about: the Kafka key, else the payload's personId. */
+  personId: string | null;
+};
+
+// PostgreSQL text cannot hold NUL characters.
+const NUL = new RegExp(String.fromCharCode(0), 'g');
+// jsonb refuses NUL characters and unpaired surrogates; PostgreSQL text refuses NUL.
+const JSON_UNSTORABLE = /\\u0000|\\ud[89ab][0-9a-f]{2}(?!\\ud[c-f])|(?<!\\ud[89ab][0-9a-f]{2})\\ud[c-f][0-9a-f]{2}/i;
+
+function clean(s: string): string {
+  return s.replace(NUL, '\uFFFD');
+}
+
+/** Kafka header and key text as stored: NUL (which PostgreSQL text cannot hold) becomes U+FFFD. */
+export function storableHeaders(h: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(h)) Object.defineProperty(out, clean(k), { value: clean(v), enumerable: true, writable: true, configurable: true });
+  return out;
+}
+
+function jsonPayload(headers: Record<string, string>, bytes: Buffer): unknown {
+  const ct = headers['content-type'] ?? '';
+  if (!/json/i.test(ct)) return undefined;
+  return JSON.parse(bytes.toString('utf8')) as unknown;
+}
+
+/**
+ * Decodes one Kafka record for the store: Avro single-object encoding with any schema version
+ * this build knows, JSON when the content type says so; anything else is kept as raw bytes with
+ * the reason it could not be decoded.
+ */
+export function decodeRecord(m: ConsumedMessage<Buffer | null>): UnsealedContent {
+  const headers = storableHeaders(m.headers);
+  let json: unknown = null;
+  let schema: RecordContent['schema'] = null;
+  let decodeError: string | null = null;
+  if (m.value && m.value.length > 0) {
+    try {
+      const d = avroCodec().decodeAny(m.value);
+      json = d.value;
+      schema = { name: d.schema, version: d.writerVersion, fingerprint: d.fingerprint };
+    } catch (e) {
+      try {
+        const j = jsonPayload(headers, m.value);
+        if (j === undefined) decodeError = (e as Error).message.slice(0, 500);
+        else json = j;
+      } catch (je) {
+        decodeError = `not Avro (${(e as Error).message.slice(0, 200)}) and not JSON (${(je as Error).message.slice(0, 200)})`;
+      }
+    }
+  }
+  if (json !== null) {
+    // Round-trip through JSON so what is hashed is exactly what jsonb gives back.
+    const text = JSON.stringify(json);
+    if (text === undefined || JSON_UNSTORABLE.test(text)) {
+      json = null;
+      schema = null;
+      decodeError = 'decoded value holds characters PostgreSQL JSON cannot store; raw bytes kept';
+    } else {
+      json = JSON.parse(text) as unknown;
+    }
+  }
+  const key = m.key === null ? null : clean(m.key);
+  const personFromPayload = json && typeof json === 'object' && typeof (json as { personId?: unknown }).personId === 'string' ? clean((json as { personId: string }).personId) : null;
+  return {
+    topic: m.topic,
+    partition: m.partition,
+    offset: m.offset,
+    key,
+    timestamp: Number.isFinite(m.timestamp) ? m.timestamp : 0,
+    headers,
+    payload: null,
+    keyId: null,
+    json,
+    schema,
+    decodeError,
+    raw: m.value,
+    personId: key ?? personFromPayload,
+  };
+}

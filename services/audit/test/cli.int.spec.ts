@@ -1,0 +1,66 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { projectRoot } from '@provisio/devstack';
+import { createTestDatabase, type TestDatabase } from '@provisio/testing';
+import { AuditQueries } from '../src/api/audit-queries.js';
+import { ExportService } from '../src/api/export.service.js';
+import { generateKeyPairSync } from 'node:crypto';
+import { consumed, kek, openStore, signer, type Store } from './store-harness.js';
+
+/** The `provisio-audit` command from the build: verify (exit codes) and the offline export verifier. */
+describe('provisio-audit CLI', () => {
+  let db: TestDatabase;
+  let store: Store;
+  const dir = mkdtempSync(join(tmpdir(), 'audit-cli-'));
+  const cli = join(projectRoot(), 'services', 'audit', 'dist', 'cli.js');
+  const pem = signer.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  const run = (args: string[], env: Record<string, string> = {}) =>
+    spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '', ...env } });
+
+  beforeAll(async () => {
+    db = await createTestDatabase('auditcli');
+    store = await openStore(db.url);
+    await store.repo.append(consumed(30));
+    await store.chain.checkpoint();
+    writeFileSync(join(dir, 'public.pem'), pem);
+  }, 60_000);
+
+  afterAll(async () => {
+    await store?.db.close();
+    await db?.drop();
+  });
+
+  it('verify-export: exit 0 for an intact export, 1 with the first bad position for a changed one, 2 for usage errors', async () => {
+    const exporter = new ExportService(store.repo, store.chain, new AuditQueries(store.db, store.repo, store.keys));
+    let text = '';
+    for await (const chunk of exporter.lines(new Date(Date.now() - 3_600_000), new Date(Date.now() + 60_000))) text += chunk;
+    writeFileSync(join(dir, 'export.jsonl'), text);
+    const ok = run(['verify-export', join(dir, 'export.jsonl'), '--public-key', join(dir, 'public.pem')]);
+    expect({ status: ok.status, stderr: ok.stderr }).toEqual({ status: 0, stderr: '' });
+    expect(JSON.parse(ok.stdout)).toMatchObject({ ok: true, tailCovered: true, recordsInRange: 30 });
+
+    const lines = readFileSync(join(dir, 'export.jsonl'), 'utf8').split('\n');
+    const i = lines.findIndex((l) => l.includes('"type":"record"') && l.includes('"seq":7,'));
+    lines[i] = lines[i]!.replace('"partition":0', '"partition":1');
+    writeFileSync(join(dir, 'tampered.jsonl'), lines.join('\n'));
+    const bad = run(['verify-export', join(dir, 'tampered.jsonl'), '--public-key', join(dir, 'public.pem')]);
+    expect(bad.status).toBe(1);
+    expect(JSON.parse(bad.stdout)).toMatchObject({ ok: false, firstBadPosition: 7 });
+
+    const otherKey = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    writeFileSync(join(dir, 'other.pem'), otherKey);
+    expect(run(['verify-export', join(dir, 'export.jsonl'), '--public-key', join(dir, 'other.pem')]).status).toBe(1);
+    const usage = run(['verify-export', join(dir, 'export.jsonl')]);
+    expect(usage.status).toBe(2);
+    expect(usage.stderr).toMatch(/--public-key/);
+  });
+
+  it('verify: reads the configuration like the service and exits 2 naming a bad variable', () => {
+    const r = run(['verify'], { DATABASE_URL: db.url, AUDIT_SIGNING_KEY: 'not a key', AUDIT_PII_KEY: kek.toString('base64') });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/AUDIT_SIGNING_KEY: not a PEM private key/);
+  });
+});

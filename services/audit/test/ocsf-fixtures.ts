@@ -1,0 +1,13 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { projectRoot } from '@provisio/devstack';
+import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
+
+/** The OCSF 1.3.0 class schemas shipped as fixtures with the audit domain's tests. */
+export function ocsfValidators(): Record<number, ValidateFunction> {
+  const dir = join(projectRoot(), 'libs', 'audit', 'domain', 'test', 'fixtures', 'ocsf-1.3.0');
+  const load = (f: string) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as Record<string, unknown>;
+  const ajv = new Ajv2020({ allErrors: true, strict: true, strictRequired: false });
+  ajv.addSchema(load('objects.schema.json'));
+  return { 3001: ajv.compile(load('account_change.schema.json')), 3005: ajv.compile(load('user_access.schema.json')), 3006: ajv.compile(load('group_management.schema.json')) };
+}

@@ -1,0 +1,154 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { contentHash, linkHash, type SignedCheckpoint, type VerificationReport } from '@provisio/audit-domain';
+import { TestEnv, createTestDatabase, requireEnv, uniqueId, type TestDatabase } from '@provisio/testing';
+import pg from 'pg';
+import { entryOf } from '../src/store/record.repository.js';
+import { consumed, openStore } from './store-harness.js';
+
+/**
+ * Tampering as a database superuser (triggers switched off with session_replication_role), each
+ * case on a copy of one database: verification finds it and reports the first bad position.
+ * Positions 1..60 with signed checkpoints at 40 and 60.
+ */
+describe('verification against a superuser who tampers with the store', () => {
+  let base: TestDatabase;
+  const server = () => requireEnv(TestEnv.postgresServer);
+  let lastCheckpoint: SignedCheckpoint;
+
+  beforeAll(async () => {
+    base = await createTestDatabase('audittamper');
+    const store = await openStore(base.url);
+    expect(await store.repo.append(consumed(25))).toBe(25);
+    await store.repo.append(consumed(15));
+    expect((await store.chain.checkpoint())?.statement.seq).toBe(40);
+    await store.repo.append(consumed(20));
+    lastCheckpoint = (await store.chain.checkpoint())!;
+    expect(lastCheckpoint.statement.seq).toBe(60);
+    await store.db.close();
+  }, 60_000);
+
+  afterAll(async () => {
+    await base?.drop();
+  });
+
+  /** Copies the database, tampers with the copy as superuser, verifies it. */
+  async function tamperAndVerify(tamper: (c: pg.Client) => Promise<void>, extra?: SignedCheckpoint[], fromSeq?: number): Promise<VerificationReport> {
+    const name = uniqueId('audittamper_copy_').toLowerCase();
+    const admin = new pg.Client({ connectionString: `${server()}/postgres` });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE "${name}" TEMPLATE "${base.name}"`);
+    const url = `${server()}/${name}`;
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    try {
+      await c.query('SET session_replication_role = replica'); // superuser only: triggers off
+      await tamper(c);
+      const store = await openStore(url, { migrate: false });
+      try {
+        return await store.chain.verify({ extraCheckpoints: extra, fromSeq });
+      } finally {
+        await store.db.close();
+      }
+    } finally {
+      await c.end();
+      await admin.query(`DROP DATABASE "${name}" WITH (FORCE)`);
+      await admin.end();
+    }
+  }
+
+  const kinds = (r: VerificationReport) => [...new Set(r.problems.map((p) => p.kind))];
+
+  it('an untouched copy verifies', async () => {
+    expect(await tamperAndVerify(async () => undefined)).toMatchObject({ ok: true, records: 60, checkpoints: { verified: 2 } });
+  });
+
+  it('finds a modified record', async () => {
+    const r = await tamperAndVerify((c) => c.query(`UPDATE audit.records SET payload_json = jsonb_set(payload_json, '{kind}', '"LEAVER"') WHERE seq = 16`).then(() => undefined));
+    expect(r).toMatchObject({ ok: false, firstBadPosition: 16 });
+    expect(kinds(r)).toEqual(['modified']);
+  });
+
+  it('verifies from a position on, starting at the signed checkpoint before it', async () => {
+    const r = await tamperAndVerify((c) => c.query(`UPDATE audit.records SET payload_json = jsonb_set(payload_json, '{kind}', '"LEAVER"') WHERE seq = 16`).then(() => undefined), undefined, 45);
+    expect(r).toMatchObject({ ok: true, startedAfter: 40, records: 20, checkpoints: { verified: 1 } });
+  });
+
+  it('finds a modified index column', async () => {
+    const r = await tamperAndVerify((c) => c.query(`UPDATE audit.records SET person_id = 'someone-else' WHERE seq = 23`).then(() => undefined));
+    expect(r.firstBadPosition).toBe(23);
+    expect(r.problems[0]!.detail).toMatch(/personId/);
+  });
+
+  it('finds a deleted record', async () => {
+    const r = await tamperAndVerify((c) => c.query('DELETE FROM audit.records WHERE seq = 30').then(() => undefined));
+    expect(r).toMatchObject({ firstBadPosition: 30 });
+    expect(r.problems[0]).toMatchObject({ kind: 'deleted', position: 30, until: 30 });
+  });
+
+  it('finds an inserted record', async () => {
+    const r = await tamperAndVerify(async (c) => {
+      await c.query(`INSERT INTO audit.records SELECT * FROM audit.records WHERE seq = 12`);
+      await c.query(`UPDATE audit.records SET topic = 'hr.lifecycle.forged' WHERE seq = 12 AND ctid = (SELECT max(ctid) FROM audit.records WHERE seq = 12)`);
+    });
+    expect(r.firstBadPosition).toBe(12);
+    expect(kinds(r)).toContain('inserted');
+  });
+
+  it('finds reordered records', async () => {
+    const r = await tamperAndVerify(async (c) => {
+      await c.query('UPDATE audit.records SET seq = -1 WHERE seq = 33');
+      await c.query('UPDATE audit.records SET seq = 33 WHERE seq = 35');
+      await c.query('UPDATE audit.records SET seq = 35 WHERE seq = -1');
+    });
+    expect(r.firstBadPosition).toBe(33);
+    expect(kinds(r)).toContain('reordered');
+  });
+
+  it('finds a truncated tail (signed checkpoint and position ledger)', async () => {
+    const r = await tamperAndVerify((c) => c.query('DELETE FROM audit.records WHERE seq > 55').then(() => undefined));
+    expect(r.problems).toEqual([expect.objectContaining({ kind: 'truncated', position: 56, until: 60 })]);
+  });
+
+  it('finds a truncated tail whose checkpoint and ledger were deleted too, with the copy of the checkpoint from Kafka', async () => {
+    const tamper = async (c: pg.Client) => {
+      await c.query('DELETE FROM audit.records WHERE seq > 55');
+      await c.query('DELETE FROM audit.record_positions WHERE seq > 55');
+      await c.query('DELETE FROM audit.checkpoints WHERE seq = 60');
+    };
+    expect((await tamperAndVerify(tamper)).ok).toBe(true); // the database alone cannot tell
+    const r = await tamperAndVerify(tamper, [lastCheckpoint]);
+    expect(r).toMatchObject({ ok: false, firstBadPosition: 56 });
+  });
+
+  it('finds a rewrite that recomputed every hash, through the signed checkpoint', async () => {
+    const r = await tamperAndVerify(async (c) => {
+      const rows = (await c.query(`SELECT ${'seq, recorded_at, topic, kafka_partition, kafka_offset, record_key, kafka_timestamp, headers, payload, key_id, payload_json, schema_name, schema_version, schema_fingerprint, decode_error, ce_id, ce_type, ce_source, trace_id, person_id, entity_id, cause_ids, event_time, target, target_kind, outcome, dead_letter_of, prev_hash, hash'} FROM audit.records WHERE seq >= 44 ORDER BY seq`)).rows;
+      let prev = (rows[0] as { prev_hash: Buffer }).prev_hash;
+      for (const row of rows) {
+        const entry = entryOf(row as never);
+        if (entry.seq === 44) entry.content!.headers = { ...entry.content!.headers, 'forged-by': 'mallory' };
+        const hash = linkHash(entry.seq, prev, contentHash(entry.content!));
+        await c.query('UPDATE audit.records SET headers = $2, prev_hash = $3, hash = $4 WHERE seq = $1', [entry.seq, JSON.stringify(entry.content!.headers), prev, hash]);
+        prev = hash;
+      }
+    });
+    expect(r.problems[0]).toMatchObject({ kind: 'checkpoint-mismatch', position: 41, until: 60 });
+    expect(r.firstBadPosition).toBe(41);
+  });
+
+  it('records each Kafka record once, even when a batch is redelivered', async () => {
+    const db = await createTestDatabase('auditdedupe');
+    const store = await openStore(db.url);
+    try {
+      const batch = consumed(9);
+      expect(await store.repo.append([...batch, ...batch.slice(0, 3)])).toBe(9);
+      expect(await store.repo.append(batch)).toBe(0);
+      expect(await store.repo.append([...batch.slice(5), ...consumed(2)])).toBe(2);
+      expect((await db.query<{ n: string }>('SELECT count(*) AS n FROM audit.records'))[0]!.n).toBe('11');
+      expect((await store.chain.verify()).ok).toBe(true);
+    } finally {
+      await store.db.close();
+      await db.drop();
+    }
+  });
+});
