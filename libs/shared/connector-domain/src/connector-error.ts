@@ -19,11 +19,13 @@ export enum ConnectorErrorCode {
   Unauthorized = 'TARGET_UNAUTHORIZED',
   Unsupported = 'UNSUPPORTED',
   Configuration = 'CONFIGURATION',
+  /** Thrown by connector code without saying what it is (a bug, an unexpected reply): a few attempts, then permanent. */
+  Unclassified = 'CONNECTOR_UNCLASSIFIED',
 }
 
 export type ConnectorErrorClass = 'transient' | 'rate_limited' | 'permanent';
 
-const TRANSIENT = new Set<ConnectorErrorCode>([ConnectorErrorCode.Unavailable, ConnectorErrorCode.Timeout, ConnectorErrorCode.Quarantined]);
+const TRANSIENT = new Set<ConnectorErrorCode>([ConnectorErrorCode.Unavailable, ConnectorErrorCode.Timeout, ConnectorErrorCode.Quarantined, ConnectorErrorCode.Unclassified]);
 
 /**
  * The one error type of connectors and the kit. `retriable` drives retry versus FAILED result and
@@ -60,15 +62,16 @@ export class ConnectorError extends Error {
 
 /**
  * Classifies anything thrown during a target call. ConnectorErrors say what they are; errors with
- * a `retriable` flag keep it; everything else is treated as transient trouble with the target
- * (a bug in a connector must not dead-letter good commands — it will show up in errors by class).
+ * a `retriable` flag keep it; everything else is Unclassified: retried a few times (it may be a
+ * passing glitch), then treated as permanent so a connector bug cannot stall a partition forever.
  */
 export function toConnectorError(e: unknown): ConnectorError {
   if (e instanceof ConnectorError) return e;
   const flag = (e as { retriable?: unknown } | null)?.retriable;
   const message = e instanceof Error ? e.message : String(e);
   if (flag === false) return new ConnectorError(ConnectorErrorCode.Rejected, message, { cause: e });
-  return new ConnectorError(ConnectorErrorCode.Unavailable, message, { cause: e });
+  if (flag === true) return new ConnectorError(ConnectorErrorCode.Unavailable, message, { cause: e });
+  return new ConnectorError(ConnectorErrorCode.Unclassified, message, { cause: e });
 }
 
 /** Parses an HTTP Retry-After value (seconds or an HTTP date) into milliseconds from `now`. */

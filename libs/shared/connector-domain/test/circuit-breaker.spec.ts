@@ -16,15 +16,24 @@ describe('CircuitBreaker', () => {
 
   it('opens on a failure share over the window even without a streak', () => {
     const b = new CircuitBreaker(opts);
-    for (let i = 0; i < 11; i++) (i % 2 === 0 ? b.onFailure(i, false) : b.onSuccess(i, false));
+    for (let i = 0; i < 11; i++) {
+      if (i % 2 === 0) b.onFailure(i, false);
+      else b.onSuccess(i, false);
+    }
     expect(b.state).toBe('open');
   });
 
   it('forgets outcomes older than the window', () => {
     const b = new CircuitBreaker(opts);
-    for (let i = 0; i < 11; i++) (i % 2 === 0 ? b.onFailure(i, false) : b.onSuccess(i, false));
+    for (let i = 0; i < 11; i++) {
+      if (i % 2 === 0) b.onFailure(i, false);
+      else b.onSuccess(i, false);
+    }
     const c = new CircuitBreaker(opts);
-    for (let i = 0; i < 5; i++) c.onFailure(i * 3000, false), c.onSuccess(i * 3000 + 1, false);
+    for (let i = 0; i < 5; i++) {
+      c.onFailure(i * 3000, false);
+      c.onSuccess(i * 3000 + 1, false);
+    }
     expect(c.state).toBe('closed');
     expect(b.state).toBe('open');
   });
