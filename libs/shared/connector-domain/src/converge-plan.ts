@@ -23,6 +23,16 @@ export interface PlanOptions {
   groupsCaseInsensitive: boolean;
   /** Attribute names whose values compare case-insensitively (LDAP attributes with caseIgnoreMatch). */
   caseInsensitiveAttributes?: (name: string) => boolean;
+  /** Attribute names are case-insensitive on the target (LDAP): `mail` and `Mail` are one attribute. */
+  caseInsensitiveAttributeNames?: boolean;
+  /**
+   * Where the desired account should live (an LDAP DN) while it is `enabled` as it is now; a
+   * different TargetAccount.location means a move. (Enabling/disabling may move it too; that is
+   * the ENABLE/DISABLE step's business.)
+   */
+  locationOf?: (desired: DesiredAccount, enabled: boolean) => string;
+  /** Location equality (DNs compare case- and escaping-insensitively). */
+  sameLocation?: (a: string, b: string) => boolean;
 }
 
 export const DEFAULT_PLAN_OPTIONS: PlanOptions = {
@@ -59,10 +69,12 @@ export function valuesEqual(a: AttributeValue | undefined, b: AttributeValue | u
 }
 
 /** The managed attributes whose values differ (desired value, null = remove). */
-export function attributeDifferences(desired: Attributes, current: Attributes, caseInsensitive?: (name: string) => boolean): Attributes {
+export function attributeDifferences(desired: Attributes, current: Attributes, caseInsensitive?: (name: string) => boolean, caseInsensitiveNames = false): Attributes {
   const out: Attributes = {};
+  const lower = caseInsensitiveNames ? new Map(Object.entries(current).map(([k, v]) => [k.toLowerCase(), v])) : undefined;
   for (const [name, want] of Object.entries(desired)) {
-    if (!valuesEqual(want, current[name], caseInsensitive?.(name) ?? false)) out[name] = want;
+    const have = name in current ? current[name] : lower?.get(name.toLowerCase());
+    if (!valuesEqual(want, have, caseInsensitive?.(name) ?? false)) out[name] = want;
   }
   return out;
 }
@@ -107,8 +119,9 @@ export function planConvergence(desired: DesiredAccount, current: TargetAccount 
     steps.push({ type: 'CLAIM' });
   }
   if (desired.state === 'ABSENT') return [{ type: 'DELETE' }];
-  if (current.name !== desired.accountName) steps.push({ type: 'RENAME', to: desired.accountName });
-  const changed = attributeDifferences(desired.attributes, current.attributes, o.caseInsensitiveAttributes);
+  const moved = o.locationOf !== undefined && current.location !== undefined && !(o.sameLocation ?? ((a, b) => a === b))(current.location, o.locationOf(desired, current.enabled));
+  if (current.name !== desired.accountName || moved) steps.push({ type: 'RENAME', to: desired.accountName });
+  const changed = attributeDifferences(desired.attributes, current.attributes, o.caseInsensitiveAttributes, o.caseInsensitiveAttributeNames);
   if (Object.keys(changed).length > 0) steps.push({ type: 'UPDATE', attributes: changed });
   if (desired.state === 'ACTIVE' && !current.enabled) steps.push({ type: 'ENABLE' });
   if (desired.state === 'DISABLED' && current.enabled) steps.push({ type: 'DISABLE' });

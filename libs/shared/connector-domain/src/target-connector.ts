@@ -34,6 +34,8 @@ export interface TargetAccount {
   attributes: Attributes;
   /** Current memberships, named as commands name groups. */
   groups: string[];
+  /** Where the account lives when that depends on attributes (an LDAP DN); compared with PlanOptions.locationOf. */
+  location?: string;
 }
 
 /** Where to look for a person's account: by last known ref, by ownership marker, then by name. */

@@ -98,3 +98,19 @@ describe('planConvergence', () => {
     );
   });
 });
+
+describe('planConvergence: moves and attribute name case', () => {
+  const at = (ou: string) => `uid=ada,ou=${ou},dc=x`;
+  it('plans a rename when the account lives somewhere else than the desired state says (LDAP move)', () => {
+    const o = { locationOf: (d: DesiredAccount) => at(String(d.attributes['ou'] ?? 'people')), sameLocation: (a: string, b: string) => a.toLowerCase() === b.toLowerCase() };
+    const cur = account({ location: at('Sales'), attributes: { ou: 'sales' } });
+    expect(planConvergence(desired({ attributes: { ou: 'sales' } }), cur, o)).toEqual([]);
+    expect(planConvergence(desired({ attributes: { ou: 'eng' } }), cur, o)).toEqual([{ type: 'RENAME', to: 'ada' }, { type: 'UPDATE', attributes: { ou: 'eng' } }]);
+  });
+
+  it('matches attribute names case-insensitively when the target does', () => {
+    const cur = account({ attributes: { Mail: 'ada@example.com' } });
+    expect(planConvergence(desired({ attributes: { mail: 'ada@example.com' } }), cur, { caseInsensitiveAttributeNames: true })).toEqual([]);
+    expect(planConvergence(desired({ attributes: { mail: 'ada@example.com' } }), cur)).toEqual([{ type: 'UPDATE', attributes: { mail: 'ada@example.com' } }]);
+  });
+});
