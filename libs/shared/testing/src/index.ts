@@ -2,3 +2,4 @@ export { ALL_TEST_SCOPES, auditTestKeys, createTestDatabase, createTestRole, kaf
 export { TestEnv, requireEnv } from '@provisio/devstack';
 export { ServiceProcesses, freePort, type RunningProcess } from './service-processes.js';
 export { CommandSender, TopicCollector, provisioningCommand, type Collected } from './connector-helpers.js';
+export { ScimStore, ScimTestServer, type ScimFaults } from './scim-server.js';
