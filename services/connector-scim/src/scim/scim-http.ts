@@ -37,7 +37,10 @@ export class TokenSource {
     const form = new URLSearchParams({ grant_type: 'client_credentials', ...(a.scope ? { scope: a.scope } : {}) });
     const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
     if (a.clientAuthentication === 'basic') headers['authorization'] = `Basic ${Buffer.from(`${encodeURIComponent(a.clientId)}:${encodeURIComponent(a.clientSecret)}`).toString('base64')}`;
-    else form.set('client_id', a.clientId), form.set('client_secret', a.clientSecret);
+    else {
+      form.set('client_id', a.clientId);
+      form.set('client_secret', a.clientSecret);
+    }
     let res: Response;
     try {
       res = await fetch(a.tokenUrl, { method: 'POST', headers, body: form, signal: AbortSignal.timeout(this.timeoutMs) });
