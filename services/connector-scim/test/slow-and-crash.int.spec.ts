@@ -64,7 +64,7 @@ describe('fault: slow target, and a crash between the target write and the resul
     services.get('connector-scim').child.kill('SIGKILL');
     await new Promise((r) => services.get('connector-scim').child.once('exit', r));
     await lock.query('ROLLBACK');
-    await lock.release();
+    lock.release();
     expect(results.values().length).toBe(before);
     services.running.splice(0);
 
