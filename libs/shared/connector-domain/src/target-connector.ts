@@ -73,6 +73,12 @@ export interface TargetConnector {
   /** Cheap liveness probe of the target (used by quarantine probes and readiness). */
   ping(): Promise<void>;
   readAccount(locator: AccountLocator): Promise<TargetAccount | null>;
+  /**
+   * Optional: reads many accounts in one go (the kit prefetches a batch's accounts with it). The
+   * map holds an entry — the account or null — for every locator's personId it could decide;
+   * the kit reads the others one by one.
+   */
+  readAccounts?(locators: AccountLocator[]): Promise<Map<string, TargetAccount | null>>;
   /** Creates the account with its attributes, enabled unless desired.state is DISABLED. Memberships follow separately. */
   createAccount(desired: DesiredAccount): Promise<TargetAccount>;
   /** Returns the account as it is after the change (its name and ref may have changed). */

@@ -1,4 +1,4 @@
-import { ConnectorError, ConnectorErrorCode, retryDelay, toConnectorError, type DesiredAccount } from '@provisio/connector-domain';
+import { ConnectorError, ConnectorErrorCode, retryDelay, toConnectorError, type AccountLocator, type DesiredAccount, type TargetAccount } from '@provisio/connector-domain';
 import type { ProvisioningCommand, ProvisioningResult, ResultStatus, TargetOperation } from '@provisio/contracts';
 import { uuidv7, type ConsumeContext, type ConsumedMessage } from '@provisio/messaging';
 import { provisioningLatency, type Logger } from '@provisio/observability';
@@ -61,20 +61,56 @@ export class CommandProcessor {
           items.filter((i) => typeof i.command.personId === 'string' && typeof i.command.target === 'string').map((i) => ({ personId: i.command.personId, target: i.command.target })),
         ),
       );
+      const prefetched = await this.prefetch(items, applied);
       const byPerson = new Map<string, Item[]>();
       for (const item of items) {
         const key = item.message.key ?? String(item.command.personId);
         byPerson.set(key, [...(byPerson.get(key) ?? []), item]);
       }
       await forEachLimit([...byPerson.values()], this.options.maxParallelPersons, async (list) => {
-        for (const item of list) await this.processOne(item, applied, ctx);
+        for (const item of list) await this.processOne(item, applied, ctx, prefetched);
       });
     } finally {
       clearInterval(heartbeat);
     }
   }
 
-  private async processOne(item: Item, applied: Map<string, AppliedRow>, ctx: ConsumeContext): Promise<void> {
+  /**
+   * One bulk read per target for the batch's accounts, when the connector can (readAccounts).
+   * Each prefetched account serves its person's first command and first attempt only; anything
+   * later reads afresh. A failing bulk read costs nothing: commands read one by one.
+   */
+  private async prefetch(items: Item[], applied: Map<string, AppliedRow>): Promise<Map<string, TargetAccount | null>> {
+    const out = new Map<string, TargetAccount | null>();
+    const byTarget = new Map<string, AccountLocator[]>();
+    const seen = new Set<string>();
+    for (const { command: c } of items) {
+      let desired: DesiredAccount;
+      try {
+        desired = desiredFromCommand(c);
+      } catch {
+        continue;
+      }
+      const key = AppliedStateRepository.key(desired.personId, desired.target);
+      if (seen.has(key) || !this.targets.get(desired.target)?.connector.readAccounts) continue;
+      seen.add(key);
+      const locators = byTarget.get(desired.target) ?? [];
+      locators.push({ personId: desired.personId, accountName: desired.accountName, accountRef: applied.get(key)?.accountRef ?? null, desired });
+      byTarget.set(desired.target, locators);
+    }
+    for (const [target, locators] of byTarget) {
+      const runtime = this.targets.get(target)!;
+      try {
+        const found = await runtime.call('read_bulk', () => runtime.connector.readAccounts!(locators));
+        for (const [personId, account] of found) out.set(AppliedStateRepository.key(personId, target), account);
+      } catch (e) {
+        this.logger.debug({ target, err: (e as Error).message }, 'bulk read failed; reading accounts one by one');
+      }
+    }
+    return out;
+  }
+
+  private async processOne(item: Item, applied: Map<string, AppliedRow>, ctx: ConsumeContext, prefetched: Map<string, TargetAccount | null> = new Map()): Promise<void> {
     const c = item.command;
     let desired: DesiredAccount;
     try {
@@ -104,7 +140,9 @@ export class CommandProcessor {
         for (let attempt = 1; ; attempt++) {
           if (!ctx.isActive()) throw new PartitionLost();
           try {
-            const outcome = await converge(runtime, desired, row?.accountRef ?? null);
+            const first = prefetched.has(key) ? prefetched.get(key) : undefined;
+            prefetched.delete(key);
+            const outcome = await converge(runtime, desired, row?.accountRef ?? null, first);
             await this.settle(item, desired, outcome.status, outcome.operations, outcome.accountRef, null, ctx);
             applied.set(key, { personId: desired.personId, target: desired.target, version: desired.version, accountRef: outcome.accountRef });
             ConnectorMetrics.commands.inc({ ...labels, status: outcome.status });

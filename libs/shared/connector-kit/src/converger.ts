@@ -13,9 +13,10 @@ export interface ConvergeOutcome {
  * limit, timeouts). Safe to run again with the same desired state at any point: a crash after a
  * write and before the result was recorded converges to "no change" on replay.
  */
-export async function converge(runtime: TargetRuntime, desired: DesiredAccount, knownRef: string | null): Promise<ConvergeOutcome> {
+export async function converge(runtime: TargetRuntime, desired: DesiredAccount, knownRef: string | null, prefetched?: TargetAccount | null): Promise<ConvergeOutcome> {
   const c = runtime.connector;
-  let account: TargetAccount | null = await runtime.call('read', () => c.readAccount({ personId: desired.personId, accountName: desired.accountName, accountRef: knownRef, desired }));
+  let account: TargetAccount | null =
+    prefetched !== undefined ? prefetched : await runtime.call('read', () => c.readAccount({ personId: desired.personId, accountName: desired.accountName, accountRef: knownRef, desired }));
   const steps = planConvergence(desired, account, runtime.planOptions);
   const ops: TargetOperation[] = [];
   let patch: AccountPatch | undefined;

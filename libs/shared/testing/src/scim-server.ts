@@ -33,6 +33,24 @@ export interface ScimFaults {
   unavailable?: boolean;
 }
 
+const INDEXED = new Set(['id', 'userName', 'externalId', 'displayName']);
+
+/**
+ * Simple equality filters on indexed attributes (the look-ups connectors make before every write)
+ * are answered from a scan without SCIMMY's generic matcher; everything else goes through it.
+ */
+function quickMatch(filter: unknown, all: Json[]): Json[] | undefined {
+  if (!Array.isArray(filter) || filter.length === 0) return undefined;
+  const wanted: { attr: string; value: string }[] = [];
+  for (const expr of filter as Record<string, unknown>[]) {
+    const keys = Object.keys(expr);
+    const cmp = expr[keys[0]!];
+    if (keys.length !== 1 || !INDEXED.has(keys[0]!) || !Array.isArray(cmp) || cmp[0] !== 'eq' || typeof cmp[1] !== 'string') return undefined;
+    wanted.push({ attr: keys[0]!, value: cmp[1].toLowerCase() });
+  }
+  return all.filter((r) => wanted.some((w) => String(r[w.attr] ?? '').toLowerCase() === w.value));
+}
+
 const egressFor = (kind: 'users' | 'groups') => (resource: SCIMMY.Types.Resource, ctx: unknown) => {
   const store = (ctx as { store: ScimStore }).store;
   const map = store[kind];
@@ -42,8 +60,10 @@ const egressFor = (kind: 'users' | 'groups') => (resource: SCIMMY.Types.Resource
     if (!found) throw new SCIMMY.Types.Error(404, null as unknown as string, `Resource ${resource.id} not found`);
     return decorate(found);
   }
-  const all = [...map.values()].map(decorate);
-  return resource.filter ? resource.filter.match(all) : all;
+  const all = [...map.values()];
+  const quick = resource.filter ? quickMatch(resource.filter, all) : all;
+  if (quick) return quick.map(decorate);
+  return resource.filter!.match(all.map(decorate));
 };
 
 const plain = (instance: unknown): Json => JSON.parse(JSON.stringify(instance)) as Json;

@@ -205,6 +205,42 @@ export class LdapDirectoryConnector implements TargetConnector {
     return this.toAccount(entry, await this.membershipsOf(entry.dn, view(entry).get(this.dialect.nameAttribute)[0] ?? l.accountName));
   }
 
+  /** A batch's accounts in a few searches (by owner marker or name), chunked to keep filters small. */
+  async readAccounts(locators: AccountLocator[]): Promise<Map<string, TargetAccount | null>> {
+    const out = new Map<string, TargetAccount | null>();
+    for (let i = 0; i < locators.length; i += 100) {
+      const chunk = locators.slice(i, i + 100);
+      const filter = `(&${this.userFilter()}(|${chunk.map((l) => `${eq(this.cfg.owner.attribute, this.ownerValue(l.personId))}${eq(this.dialect.nameAttribute, l.accountName)}`).join('')}))`;
+      const entries: Entry[] = [];
+      for (const base of this.bases()) {
+        entries.push(
+          ...(await this.pool.use('search accounts', async (c) => {
+            try {
+              return (await c.search(base, { scope: 'sub', filter, attributes: this.attributesToRead(), explicitBufferAttributes: this.dialect.binaryAttributes })).searchEntries;
+            } catch (e) {
+              if (ldapCode(e) === 32) return [];
+              throw e;
+            }
+          })),
+        );
+      }
+      const byOwner = new Map<string, Entry>();
+      const byName = new Map<string, Entry>();
+      for (const e of entries) {
+        const v = view(e);
+        const owner = this.ownerOf(v);
+        if (owner !== null) byOwner.set(owner, e);
+        for (const n of v.get(this.dialect.nameAttribute)) byName.set(n.toLowerCase(), e);
+      }
+      for (const l of chunk) {
+        const e = byOwner.get(l.personId) ?? byName.get(l.accountName.toLowerCase());
+        // Found ones are read again one by one (memberships, the ref check); most of a joiner batch is not found.
+        if (!e) out.set(l.personId, null);
+      }
+    }
+    return out;
+  }
+
   // ---- writing -----------------------------------------------------------------------------
 
   private checkAttributes(attributes: Attributes): void {

@@ -98,23 +98,16 @@ export class PostgresRoleConnector implements TargetConnector {
     }
   }
 
-  /** Several statements atomically. */
-  private async transaction(what: string, statements: string[]): Promise<void> {
-    let client: pg.PoolClient;
+  /**
+   * Several statements atomically, in one round trip: a multi-statement simple query runs as one
+   * implicit transaction (every identifier and literal in them is quoted by us, no parameters).
+   */
+  private async transaction(what: string, statements: string[]): Promise<pg.QueryResult[]> {
     try {
-      client = await this.pool.connect();
+      const r = (await this.pool.query(statements.join(';\n'))) as unknown as pg.QueryResult | pg.QueryResult[];
+      return Array.isArray(r) ? r : [r];
     } catch (e) {
       throw fromPostgresError(e, what);
-    }
-    try {
-      await client.query('BEGIN');
-      for (const s of statements) await client.query(s);
-      await client.query('COMMIT');
-    } catch (e) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw fromPostgresError(e, what);
-    } finally {
-      client.release();
     }
   }
 
@@ -131,6 +124,22 @@ export class PostgresRoleConnector implements TargetConnector {
     }
     const byName = await this.query<RoleRow>('read role', `SELECT ${ROLE_COLUMNS} FROM pg_roles r WHERE r.rolname = $1`, [l.accountName]);
     return byName.rows[0] ? this.toAccount(byName.rows[0]) : null;
+  }
+
+  /** One query for a batch: by oid where known (still this person's), else by name. */
+  async readAccounts(locators: AccountLocator[]): Promise<Map<string, TargetAccount | null>> {
+    const names = locators.map((l) => l.accountName);
+    const refs = locators.filter((l) => l.accountRef && /^\d+$/.test(l.accountRef)).map((l) => l.accountRef!);
+    const r = await this.query<RoleRow>('read roles', `SELECT ${ROLE_COLUMNS} FROM pg_roles r WHERE r.rolname = ANY($1::text[]) OR r.oid = ANY($2::oid[])`, [names, refs]);
+    const byName = new Map(r.rows.map((row) => [row.rolname, row]));
+    const byOid = new Map(r.rows.map((row) => [row.oid, row]));
+    const out = new Map<string, TargetAccount | null>();
+    for (const l of locators) {
+      const viaRef = l.accountRef ? byOid.get(l.accountRef) : undefined;
+      const row = viaRef && this.ownerOf(viaRef.comment) === l.personId ? viaRef : byName.get(l.accountName);
+      out.set(l.personId, row ? this.toAccount(row) : null);
+    }
+    return out;
   }
 
   private optionClauses(attributes: Attributes): string[] {
@@ -155,10 +164,14 @@ export class PostgresRoleConnector implements TargetConnector {
   async createAccount(d: DesiredAccount): Promise<TargetAccount> {
     const role = quoteRole(d.accountName);
     const options = [d.state === 'DISABLED' ? 'NOLOGIN' : 'LOGIN', ...this.optionClauses(Object.fromEntries(Object.entries(d.attributes).filter(([, v]) => v !== null)))];
-    await this.transaction('create role', [`CREATE ROLE ${role} ${options.join(' ')}`, `COMMENT ON ROLE ${role} IS ${quoteLiteral(this.marker(d.personId))}`]);
-    const created = await this.readAccount({ personId: d.personId, accountName: d.accountName, accountRef: null, desired: d });
-    if (!created) throw new ConnectorError(ConnectorErrorCode.Unavailable, 'role vanished right after it was created');
-    return created;
+    const results = await this.transaction('create role', [
+      `CREATE ROLE ${role} ${options.join(' ')}`,
+      `COMMENT ON ROLE ${role} IS ${quoteLiteral(this.marker(d.personId))}`,
+      `SELECT ${ROLE_COLUMNS} FROM pg_roles r WHERE r.rolname = ${quoteLiteral(d.accountName)}`,
+    ]);
+    const row = results.at(-1)?.rows[0] as RoleRow | undefined;
+    if (!row) throw new ConnectorError(ConnectorErrorCode.Unavailable, 'role vanished right after it was created');
+    return this.toAccount(row);
   }
 
   async updateAccount(account: TargetAccount, patch: AccountPatch, d: DesiredAccount): Promise<TargetAccount> {

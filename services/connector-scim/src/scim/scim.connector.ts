@@ -99,6 +99,23 @@ export class ScimConnector implements TargetConnector {
     return this.toAccount(this.remember(user), await this.membershipsOf(user));
   }
 
+  /** A batch's users in a few filtered GETs (`externalId eq … or userName eq …`, 50 persons a request). */
+  async readAccounts(locators: AccountLocator[]): Promise<Map<string, TargetAccount | null>> {
+    const out = new Map<string, TargetAccount | null>();
+    for (let i = 0; i < locators.length; i += 50) {
+      const chunk = locators.slice(i, i + 50);
+      const filter = chunk.map((l) => `externalId eq ${scimString(l.personId)} or userName eq ${scimString(l.accountName)}`).join(' or ');
+      const r = await this.http.request('GET', `/Users?filter=${encodeURIComponent(filter)}&count=${chunk.length * 2}&attributes=id,userName,externalId`);
+      const found = (r.body?.['Resources'] as Json[] | undefined) ?? [];
+      if (Number(r.body?.['totalResults'] ?? found.length) > found.length) continue; // truncated page: read these one by one
+      const owners = new Set(found.map((u) => u['externalId']));
+      const names = new Set(found.map((u) => String(u['userName']).toLowerCase()));
+      // Found ones are read one by one (full representation, memberships); a joiner batch finds few.
+      for (const l of chunk) if (!owners.has(l.personId) && !names.has(l.accountName.toLowerCase())) out.set(l.personId, null);
+    }
+    return out;
+  }
+
   async createAccount(d: DesiredAccount): Promise<TargetAccount> {
     const body: Json = { schemas: [USER_SCHEMA], userName: d.accountName, externalId: d.personId, active: d.state !== 'DISABLED' };
     for (const [k, v] of Object.entries(d.attributes)) setValue(body, pathOf(k), v);
