@@ -68,6 +68,15 @@ interface Rig {
   cleanup(): Promise<void>;
 }
 
+/** Roles are cluster-wide: drop this run's, a thousand per transaction (each holds a lock until commit). */
+async function dropRoles(target: TestDatabase, tag: string): Promise<void> {
+  for (;;) {
+    const left = await target.query<{ n: string }>(`SELECT count(*)::text AS n FROM pg_roles WHERE rolname LIKE $1`, [`b${tag}\\_%`]);
+    if (left[0]!.n === '0') return;
+    await target.query(`DO $$ DECLARE r record; BEGIN FOR r IN SELECT rolname FROM pg_roles WHERE rolname LIKE 'b${tag}\\_%' LIMIT 1000 LOOP EXECUTE format('DROP ROLE %I', r.rolname); END LOOP; END $$`);
+  }
+}
+
 async function postgresRig(tag: string, concurrency: number): Promise<Rig> {
   const target = await createTestDatabase('benchpgtarget');
   const marker = `provisio:bench(${tag}) person=`;
@@ -94,7 +103,7 @@ async function postgresRig(tag: string, concurrency: number): Promise<Rig> {
       return rate;
     },
     cleanup: async () => {
-      await target.query(`DO $$ DECLARE r record; BEGIN FOR r IN SELECT rolname FROM pg_roles WHERE rolname LIKE 'b${tag}\\_%' LOOP EXECUTE format('DROP ROLE %I', r.rolname); END LOOP; END $$`);
+      await dropRoles(target, tag);
       await target.drop();
     },
   };
@@ -219,9 +228,9 @@ export interface ReconcileBenchOptions {
 async function seedDesired(state: TestDatabase, schema: string, target: string, n: number, name: (i: number) => string): Promise<void> {
   await state.query(
     `INSERT INTO ${schema}.applied_versions (person_id, target, version, account_name, account_ref, status, desired, desired_version)
-     SELECT 'p' || i, $1, 1, $2 || i, NULL, 'APPLIED',
-            jsonb_build_object('personId', 'p' || i, 'target', $1, 'version', 1, 'state', 'ACTIVE', 'accountName', $2 || i, 'attributes', $3::jsonb, 'groups', '[]'::jsonb), 1
-     FROM generate_series(0, $4 - 1) AS i`,
+     SELECT 'p' || i, $1::text, 1, $2::text || i, NULL, 'APPLIED',
+            jsonb_build_object('personId', 'p' || i, 'target', $1::text, 'version', 1, 'state', 'ACTIVE', 'accountName', $2::text || i, 'attributes', $3::jsonb, 'groups', '[]'::jsonb), 1
+     FROM generate_series(0, $4::int - 1) AS i`,
     [target, name(0).replace(/0$/, ''), JSON.stringify({}), n],
   );
 }
@@ -237,14 +246,17 @@ async function reconcileRun(kind: 'ldap' | 'postgres', n: number): Promise<{ sec
       const target = await createTestDatabase('benchrectarget');
       const marker = `provisio:bench(${tag}) person=`;
       // n marked login roles, as the connector would have created them (about 1 % disabled: drift).
-      await target.query(
-        `DO $$ BEGIN FOR i IN 0..${n - 1} LOOP
-           EXECUTE format('CREATE ROLE %I %s', 'b${tag}_' || i, CASE WHEN i % 100 = 0 THEN 'NOLOGIN' ELSE 'LOGIN' END);
-           EXECUTE format('COMMENT ON ROLE %I IS %L', 'b${tag}_' || i, '${marker}p' || i);
-         END LOOP; END $$`,
-      );
+      // In chunks: each role takes a lock until its transaction ends (max_locks_per_transaction).
+      for (let from = 0; from < n; from += 1000) {
+        await target.query(
+          `DO $$ BEGIN FOR i IN ${from}..${Math.min(n, from + 1000) - 1} LOOP
+             EXECUTE format('CREATE ROLE %I %s', 'b${tag}_' || i, CASE WHEN i % 100 = 0 THEN 'NOLOGIN' ELSE 'LOGIN' END);
+             EXECUTE format('COMMENT ON ROLE %I IS %L', 'b${tag}_' || i, '${marker}p' || i);
+           END LOOP; END $$`,
+        );
+      }
       cleanup = async () => {
-        await target.query(`DO $$ DECLARE r record; BEGIN FOR r IN SELECT rolname FROM pg_roles WHERE rolname LIKE 'b${tag}\\_%' LOOP EXECUTE format('DROP ROLE %I', r.rolname); END LOOP; END $$`);
+        await dropRoles(target, tag);
         await target.drop();
       };
       targetsJson = JSON.stringify([{ id: 'pg', url: target.url, markerPrefix: marker, reconcile: { pageSize: 5000 } }]);
