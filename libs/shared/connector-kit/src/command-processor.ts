@@ -1,7 +1,8 @@
 import { ConnectorError, ConnectorErrorCode, retryDelay, toConnectorError, type AccountLocator, type DesiredAccount, type TargetAccount } from '@provisio/connector-domain';
 import type { ProvisioningCommand, ProvisioningResult, ResultStatus, TargetOperation } from '@provisio/contracts';
-import { uuidv7, type ConsumeContext, type ConsumedMessage } from '@provisio/messaging';
-import { provisioningLatency, type Logger } from '@provisio/observability';
+import { SpanKind, context, trace } from '@opentelemetry/api';
+import { extractTraceContext, injectTraceContext, uuidv7, type ConsumeContext, type ConsumedMessage } from '@provisio/messaging';
+import { failSpan, provisioningLatency, tracer, type Logger } from '@provisio/observability';
 import { Database, isTransientDatabaseError } from '@provisio/persistence';
 import { AppliedStateRepository, type AppliedRow } from './applied-state.repository.js';
 import { KeyedMutex, forEachLimit, sleep } from './concurrency.js';
@@ -110,7 +111,25 @@ export class CommandProcessor {
     return out;
   }
 
+  /** Each command continues its own trace (the batch span only links them): one HR change stays one trace. */
   private async processOne(item: Item, applied: Map<string, AppliedRow>, ctx: ConsumeContext, prefetched: Map<string, TargetAccount | null> = new Map()): Promise<void> {
+    const parent = extractTraceContext(item.message.headers);
+    const span = tracer().startSpan(
+      `converge ${String(item.command.target ?? '')}`,
+      { kind: SpanKind.INTERNAL, attributes: { 'provisio.target': String(item.command.target ?? ''), 'provisio.command.version': Number(item.command.version) || 0, 'messaging.kafka.offset': Number(item.message.offset) } },
+      parent,
+    );
+    try {
+      await context.with(trace.setSpan(parent, span), () => this.processInTrace(item, applied, ctx, prefetched));
+    } catch (e) {
+      failSpan(span, e);
+      throw e;
+    } finally {
+      span.end();
+    }
+  }
+
+  private async processInTrace(item: Item, applied: Map<string, AppliedRow>, ctx: ConsumeContext, prefetched: Map<string, TargetAccount | null>): Promise<void> {
     const c = item.command;
     let desired: DesiredAccount;
     try {
@@ -228,7 +247,7 @@ export class CommandProcessor {
             error: error ? `${error.code}: ${error.message}`.slice(0, 2000) : null,
           }
         : undefined;
-    await this.retryDatabase(ctx, () => this.results.write({ result, ...(appliedUpdate ? { applied: appliedUpdate } : {}) }));
+    await this.retryDatabase(ctx, () => this.results.write({ result, traceHeaders: injectTraceContext({}), ...(appliedUpdate ? { applied: appliedUpdate } : {}) }));
     if (status === 'APPLIED' && c.hrEffectiveAt !== null && c.hrEffectiveAt !== undefined) {
       const kind = c.state === 'ACTIVE' ? 'provision' : 'deprovision';
       provisioningLatency().observe({ target: result.target, kind }, Math.max(0, now - c.hrEffectiveAt) / 1000);

@@ -5,6 +5,8 @@ import { AppliedStateRepository, type AppliedUpdate } from './applied-state.repo
 
 export interface SettledCommand {
   result: ProvisioningResult;
+  /** The command's trace (its traceparent): the result continues it, though several traces share one flush. */
+  traceHeaders?: Record<string, string>;
   /** Absent for results that change no state (SKIPPED_STALE). */
   applied?: AppliedUpdate;
 }
@@ -60,7 +62,8 @@ export class ResultWriter {
             await this.applied.save(tx.sql, batch.flatMap((q) => (q.item.applied ? [q.item.applied] : [])));
             await this.outbox.enqueue(
               tx.sql,
-              batch.map(({ item: { result } }) => ({
+              batch.map(({ item: { result, traceHeaders } }) => ({
+                ...(traceHeaders ? { traceHeaders } : {}),
                 id: result.resultId,
                 topic: Topics.results,
                 key: result.personId,
