@@ -47,6 +47,8 @@ export async function createTestDatabase(prefix = 'test'): Promise<TestDatabase>
   await admin.end();
   const url = `${server}/${name}`;
   const pool = new pg.Pool({ connectionString: url, max: 3 });
+  // Idle clients are terminated when the database is dropped (WITH FORCE); that is expected.
+  pool.on('error', () => undefined);
   return {
     name,
     url,
