@@ -4,6 +4,7 @@ import { TestEnv, ensureKafka, ensurePostgres } from '@provisio/devstack';
 import { generateKeyPairSync } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { auditBench } from './audit.ts';
+import { connectorBench, reconcileBench } from './connectors.ts';
 import { pipelineBench } from './pipeline.ts';
 import { policyBench } from './policy.ts';
 
@@ -16,6 +17,10 @@ const { values, positionals } = parseArgs({
     persons: { type: 'string', default: '100000' },
     movers: { type: 'string', default: '20000' },
     records: { type: 'string', default: '60000' },
+    commands: { type: 'string', default: '2000' },
+    'target-concurrency': { type: 'string', default: '8' },
+    accounts: { type: 'string', default: '100000' },
+    'no-sync': { type: 'boolean', default: false },
   },
 });
 
@@ -28,10 +33,16 @@ process.env[TestEnv.postgresServer] = postgres.serverUrl;
 process.env[TestEnv.authPublicKey] = publicKey.export({ type: 'spki', format: 'pem' }).toString();
 process.env[TestEnv.authPrivateKey] = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 
+const connector = { commands: Number(values.commands), runs: Number(values.runs), concurrency: Number(values['target-concurrency']), durable: !values['no-sync'] };
 const suites: Record<string, () => Promise<void>> = {
   pipeline: () => pipelineBench({ joiners: Number(values.joiners), runs: Number(values.runs), concurrency: Number(values.concurrency) }),
   policy: () => policyBench({ persons: Number(values.persons), movers: Number(values.movers), runs: Number(values.runs) }),
   audit: () => auditBench({ records: Number(values.records), runs: Number(values.runs) }),
+  'connector-postgres': () => connectorBench('postgres', connector),
+  'connector-ldap': () => connectorBench('ldap', connector),
+  'connector-scim': () => connectorBench('scim', connector),
+  'reconcile-postgres': () => reconcileBench('postgres', { accounts: Number(values.accounts), runs: Number(values.runs) }),
+  'reconcile-ldap': () => reconcileBench('ldap', { accounts: Number(values.accounts), runs: Number(values.runs) }),
 };
 const chosen = positionals.length > 0 ? positionals : Object.keys(suites);
 for (const name of chosen) {

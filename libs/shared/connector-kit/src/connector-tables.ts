@@ -16,3 +16,40 @@ export function connectorTablesSql(schema: string): string[] {
      )`,
   ];
 }
+
+/**
+ * Second step of the kit's tables: the desired state of the newest command per person × target
+ * (what reconciliation compares the target with), the last error, and reconciliation runs.
+ */
+export function connectorTablesV2Sql(schema: string): string[] {
+  const s = quoteIdent(schema);
+  return [
+    `ALTER TABLE ${s}.applied_versions
+       ADD COLUMN IF NOT EXISTS desired jsonb,
+       ADD COLUMN IF NOT EXISTS desired_version bigint,
+       ADD COLUMN IF NOT EXISTS last_error text`,
+    `CREATE INDEX IF NOT EXISTS applied_versions_target ON ${s}.applied_versions (target)`,
+    `CREATE TABLE IF NOT EXISTS ${s}.reconciliation_runs (
+       run_id uuid PRIMARY KEY,
+       target text NOT NULL,
+       mode text NOT NULL,
+       trigger text NOT NULL,
+       status text NOT NULL,
+       requested_by text,
+       summary jsonb,
+       error text,
+       started_at timestamptz NOT NULL DEFAULT now(),
+       finished_at timestamptz
+     )`,
+    `CREATE INDEX IF NOT EXISTS reconciliation_runs_target ON ${s}.reconciliation_runs (target, started_at DESC)`,
+  ];
+}
+
+export function connectorTablesV2DownSql(schema: string): string[] {
+  const s = quoteIdent(schema);
+  return [
+    `DROP TABLE IF EXISTS ${s}.reconciliation_runs`,
+    `DROP INDEX IF EXISTS ${s}.applied_versions_target`,
+    `ALTER TABLE ${s}.applied_versions DROP COLUMN IF EXISTS desired, DROP COLUMN IF EXISTS desired_version, DROP COLUMN IF EXISTS last_error`,
+  ];
+}

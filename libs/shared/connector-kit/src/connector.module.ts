@@ -1,30 +1,55 @@
-import { Controller, Inject, Module, type DynamicModule, type InjectionToken, type Provider, type Type } from '@nestjs/common';
-import { Payload } from '@nestjs/microservices';
+import { Controller, Inject, Injectable, Module, type DynamicModule, type InjectionToken, type OnApplicationBootstrap, type OnApplicationShutdown, type Provider, type Type } from '@nestjs/common';
+import { Ctx, Payload } from '@nestjs/microservices';
 import { Topics, type ProvisioningCommand } from '@provisio/contracts';
-import { KafkaSubscribe, OutboxWriter, type ConsumedMessage } from '@provisio/messaging';
-import type { Logger } from '@provisio/observability';
+import { KafkaSubscribe, OutboxWriter, type ConsumeContext, type ConsumedMessage } from '@provisio/messaging';
+import { HealthRegistry, LOGGER, type Logger } from '@provisio/observability';
 import { Database } from '@provisio/persistence';
 import { PlatformModule, type ServiceConfig } from '@provisio/platform';
 import type { MigrationInterface } from 'typeorm';
+import { AppliedStateRepository } from './applied-state.repository.js';
 import { CommandProcessor } from './command-processor.js';
-import type { Converger } from './converger.js';
+import { ReconcileScheduler } from './reconcile-scheduler.js';
+import { Reconciler } from './reconciler.js';
+import { ResultWriter } from './result-writer.js';
+import { TargetRegistry, type TargetDefinition } from './target-registry.js';
+import { RECONCILER, TARGET_REGISTRY, TargetsController } from './targets.controller.js';
 
 export const COMMAND_PROCESSOR = Symbol('COMMAND_PROCESSOR');
-export const CONVERGER = Symbol('CONVERGER');
+const SCHEDULER = Symbol('RECONCILE_SCHEDULER');
 
-/** The @KafkaSubscribe controller that feeds a target kind's commands to the kit. */
+/** The @KafkaSubscribe controller that feeds a target kind's commands to the kit (a partition's batch at a time). */
 export function commandsConsumerFor(kind: string): Type {
   @Controller()
   class CommandsConsumer {
     constructor(@Inject(COMMAND_PROCESSOR) private readonly processor: CommandProcessor) {}
 
-    @KafkaSubscribe({ group: `connector-${kind}`, topics: [Topics.commands(kind)], schema: 'ProvisioningCommand' })
-    async onCommand(@Payload() message: ConsumedMessage<ProvisioningCommand>): Promise<void> {
-      await this.processor.process(message.value);
+    @KafkaSubscribe({ group: `connector-${kind}`, topics: [Topics.commands(kind)], schema: 'ProvisioningCommand', mode: 'batch' })
+    async onCommands(@Payload() messages: ConsumedMessage<ProvisioningCommand>[], @Ctx() ctx: ConsumeContext): Promise<void> {
+      await this.processor.processBatch(messages, ctx);
     }
   }
   Object.defineProperty(CommandsConsumer, 'name', { value: `${kind[0]!.toUpperCase()}${kind.slice(1)}CommandsConsumer` });
   return CommandsConsumer;
+}
+
+@Injectable()
+class ConnectorLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
+  constructor(
+    @Inject(SCHEDULER) private readonly scheduler: ReconcileScheduler,
+    @Inject(RECONCILER) private readonly reconciler: Reconciler,
+    @Inject(TARGET_REGISTRY) private readonly targets: TargetRegistry,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.scheduler.start();
+  }
+
+  // Runs after the Kafka transport stopped: no command is in work any more.
+  async onApplicationShutdown(): Promise<void> {
+    this.scheduler.stop();
+    await this.reconciler.drain();
+    await this.targets.close();
+  }
 }
 
 export interface ConnectorModuleOptions {
@@ -33,32 +58,61 @@ export interface ConnectorModuleOptions {
   config: ServiceConfig;
   logger: Logger;
   migrations: (new () => MigrationInterface)[];
-  converger: { inject?: InjectionToken[]; useFactory: (...deps: never[]) => Converger | Promise<Converger> };
+  /** Builds the targets (connector + settings) this service serves; may inject the service's providers. */
+  targets: { inject?: InjectionToken[]; useFactory: (...deps: never[]) => TargetDefinition[] | Promise<TargetDefinition[]> };
   providers?: Provider[];
+  /** Persons of one batch converged concurrently (default 64). */
+  maxParallelPersons?: number;
 }
 
 @Module({})
 export class ConnectorModule {
-  /** A connector service: platform, the kind's command consumer and the kit's processor. */
+  /** A connector service: the platform, the kind's command consumer, the kit's processor, reconciliation and the targets API. */
   static forConnector(o: ConnectorModuleOptions): DynamicModule {
+    const schema = o.config.DATABASE_SCHEMA;
     return {
       module: ConnectorModule,
       imports: [
         PlatformModule.forService(`connector-${o.kind}`, o.config, o.logger, {
           migrations: o.migrations,
-          topics: [{ topic: Topics.commands(o.kind) }, { topic: Topics.results }],
+          topics: [{ topic: Topics.commands(o.kind) }, { topic: Topics.results }, { topic: Topics.drift }],
         }),
       ],
-      controllers: [commandsConsumerFor(o.kind)],
+      controllers: [commandsConsumerFor(o.kind), TargetsController],
       providers: [
         ...(o.providers ?? []),
-        { provide: CONVERGER, inject: o.converger.inject ?? [], useFactory: o.converger.useFactory as (...deps: unknown[]) => Converger },
+        { provide: AppliedStateRepository, useFactory: () => new AppliedStateRepository(schema) },
+        {
+          provide: TARGET_REGISTRY,
+          inject: [HealthRegistry, LOGGER, ...(o.targets.inject ?? [])],
+          useFactory: async (health: HealthRegistry, logger: Logger, ...deps: unknown[]) =>
+            new TargetRegistry(o.kind, await (o.targets.useFactory as (...d: unknown[]) => TargetDefinition[] | Promise<TargetDefinition[]>)(...deps), logger.child({ component: 'targets' }), health),
+        },
+        {
+          provide: ResultWriter,
+          inject: [Database, OutboxWriter, AppliedStateRepository],
+          useFactory: (db: Database, outbox: OutboxWriter, applied: AppliedStateRepository) => new ResultWriter(db, outbox, applied),
+        },
         {
           provide: COMMAND_PROCESSOR,
-          inject: [Database, OutboxWriter, CONVERGER],
-          useFactory: (db: Database, outbox: OutboxWriter, converger: Converger) => new CommandProcessor(db, outbox, converger, o.config.DATABASE_SCHEMA),
+          inject: [Database, AppliedStateRepository, ResultWriter, TARGET_REGISTRY, LOGGER],
+          useFactory: (db: Database, applied: AppliedStateRepository, results: ResultWriter, targets: TargetRegistry, logger: Logger) =>
+            new CommandProcessor(db, applied, results, targets, logger.child({ component: 'commands' }), { maxParallelPersons: o.maxParallelPersons ?? 64 }),
         },
+        {
+          provide: RECONCILER,
+          inject: [Database, OutboxWriter, AppliedStateRepository, TARGET_REGISTRY, COMMAND_PROCESSOR, LOGGER],
+          useFactory: (db: Database, outbox: OutboxWriter, applied: AppliedStateRepository, targets: TargetRegistry, processor: CommandProcessor, logger: Logger) =>
+            new Reconciler(db, outbox, applied, targets, processor.locks, logger.child({ component: 'reconciler' }), schema),
+        },
+        {
+          provide: SCHEDULER,
+          inject: [RECONCILER, TARGET_REGISTRY, LOGGER],
+          useFactory: (reconciler: Reconciler, targets: TargetRegistry, logger: Logger) => new ReconcileScheduler(reconciler, targets, logger.child({ component: 'reconcile-scheduler' })),
+        },
+        ConnectorLifecycle,
       ],
+      exports: [TARGET_REGISTRY, RECONCILER, COMMAND_PROCESSOR],
     };
   }
 }

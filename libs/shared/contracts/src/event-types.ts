@@ -9,6 +9,8 @@ export const EventTypes = {
   auditRecord: 'dev.provisio.audit.record',
   policyViolation: 'dev.provisio.policy.violation',
   policyChange: 'dev.provisio.policy.change',
+  drift: 'dev.provisio.connector.drift',
+  reconciliationRun: 'dev.provisio.connector.reconciliation',
 } as const;
 
 /** The schema a CloudEvents type's data is written with. */
@@ -19,5 +21,7 @@ export function schemaForEventType(type: string): SchemaName | undefined {
   if (type === EventTypes.auditRecord) return 'AuditRecord';
   if (type === EventTypes.policyViolation) return 'PolicyViolation';
   if (type === EventTypes.policyChange) return 'PolicyChange';
+  if (type === EventTypes.drift) return 'DriftEvent';
+  if (type === EventTypes.reconciliationRun) return 'ReconciliationRun';
   return undefined;
 }

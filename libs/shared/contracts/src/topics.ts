@@ -10,6 +10,8 @@ export const Topics = {
   policyChanges: 'policy.changes',
   siem: 'audit.siem',
   checkpoints: 'audit.checkpoints',
+  /** Drift findings and reconciliation run summaries of every connector. */
+  drift: 'connector.drift',
 } as const;
 
 export const DEAD_LETTER_SUFFIX = '.dlt';

@@ -8,3 +8,4 @@ export { PrerequisiteError, commandExists, isAlive, portOpen, run, spawnDetached
 export { SERVICES, serviceEnv, type ServiceSpec, type StackEndpoints } from './services.js';
 export { stackDown, stackUp, type Stack } from './stack.js';
 export { TestEnv, requireEnv } from './test-env.js';
+export { makeTestCertificates, startSlapd, type RunningSlapd, type SlapdOptions } from './slapd.js';

@@ -47,6 +47,7 @@ export const TOPICS: TopicDefinition[] = [
   { name: Topics.results, partitions: 12, retention: '14d', deadLetter: true, writers: connectors, readers: ['policy'], description: 'ProvisioningResult of every command' },
   { name: Topics.policyViolations, partitions: 3, retention: '30d', deadLetter: true, writers: ['policy'], readers: [], description: 'PolicyViolation: segregation-of-duties findings' },
   { name: Topics.policyChanges, partitions: 3, retention: '30d', deadLetter: true, writers: ['policy'], readers: [], description: 'PolicyChange: policy versions, activations, manual assignments, SoD exceptions' },
+  { name: Topics.drift, partitions: 3, retention: '30d', deadLetter: true, writers: connectors, readers: [], description: 'DriftEvent per finding and ReconciliationRun per run of connector reconciliation' },
   { name: Topics.siem, partitions: 6, retention: '7d', deadLetter: false, writers: ['audit'], readers: ['siem-reader'], description: 'OCSF JSON for the SIEM' },
   { name: Topics.checkpoints, partitions: 1, retention: 'forever', deadLetter: false, writers: ['audit'], readers: [], description: 'signed hash-chain checkpoints, kept outside the database' },
 ];

@@ -22,6 +22,13 @@ export interface ConsumeContext {
   groupId: string;
   attempt: number;
   heartbeat(): Promise<void>;
+  /** False once the partition was revoked or the consumer is stopping: stop waiting, give up the batch. */
+  isActive(): boolean;
+  /**
+   * Dead-letters one message of the batch now (original bytes, error headers) and lets the handler
+   * go on with the rest: for handlers that settle records one by one (batch mode).
+   */
+  deadLetter(message: ConsumedMessage, error: unknown): Promise<void>;
 }
 
 export type MessageHandler<T = unknown> = (messages: ConsumedMessage<T>[], ctx: ConsumeContext) => Promise<void>;
@@ -86,15 +93,32 @@ export function createBatchListener<T>(handler: MessageHandler<T>, options: Cons
     return byFlag !== 'unknown' ? byFlag : (options.classify?.(e) ?? 'unknown');
   };
 
-  const decode = (r: InboundRecord): ConsumedMessage<T> => ({
-    topic: r.topic,
-    partition: r.partition,
-    offset: r.offset,
-    key: r.key ? r.key.toString('utf8') : null,
-    envelope: parseEnvelope(r.headers),
-    headers: r.headers,
-    value: (options.schema ? avroCodec().decode(options.schema, r.value ?? Buffer.alloc(0)) : r.value) as T,
-    timestamp: r.timestamp,
+  // The record each decoded message came from, for ctx.deadLetter (original bytes and headers).
+  const origins = new WeakMap<object, InboundRecord>();
+  const decode = (r: InboundRecord): ConsumedMessage<T> => {
+    const message: ConsumedMessage<T> = {
+      topic: r.topic,
+      partition: r.partition,
+      offset: r.offset,
+      key: r.key ? r.key.toString('utf8') : null,
+      envelope: parseEnvelope(r.headers),
+      headers: r.headers,
+      value: (options.schema ? avroCodec().decode(options.schema, r.value ?? Buffer.alloc(0)) : r.value) as T,
+      timestamp: r.timestamp,
+    };
+    origins.set(message, r);
+    return message;
+  };
+  const contextFor = (attempt: number, controls: BatchControls): ConsumeContext => ({
+    groupId: options.groupId,
+    attempt,
+    heartbeat: controls.heartbeat,
+    isActive: controls.isActive,
+    deadLetter: async (message, error) => {
+      const r = origins.get(message);
+      if (!r) throw new Error('deadLetter: the message is not one of this batch');
+      await deadLetter(r, error, attempt, controls);
+    },
   });
 
   async function sleep(ms: number, controls: BatchControls): Promise<void> {
@@ -181,7 +205,7 @@ export function createBatchListener<T>(handler: MessageHandler<T>, options: Cons
           await deadLetter(r, e, 1, controls);
           return;
         }
-        const outcome = await attemptLoop((attempt) => handler([message], { groupId: options.groupId, attempt, heartbeat: controls.heartbeat }), r, controls);
+        const outcome = await attemptLoop((attempt) => handler([message], contextFor(attempt, controls)), r, controls);
         if (outcome.ok) consumed.inc({ group: options.groupId, topic: r.topic, outcome: 'ok' });
         else {
           failSpan(span, outcome.error);
@@ -222,7 +246,7 @@ export function createBatchListener<T>(handler: MessageHandler<T>, options: Cons
     try {
       const first = batch.records[0]!;
       const outcome = await context.with(trace.setSpan(context.active(), span), () =>
-        attemptLoop((attempt) => handler(messages, { groupId: options.groupId, attempt, heartbeat: controls.heartbeat }), first, controls),
+        attemptLoop((attempt) => handler(messages, contextFor(attempt, controls)), first, controls),
       );
       if (outcome.ok) {
         consumed.inc({ group: options.groupId, topic: batch.topic, outcome: 'ok' }, messages.length);

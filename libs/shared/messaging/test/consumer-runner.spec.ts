@@ -76,6 +76,26 @@ describe('consumer runner', () => {
     expect(broker.records('t.dlt')).toHaveLength(0);
   });
 
+  it('lets a batch handler dead-letter one message through the context and settle the rest itself', async () => {
+    broker = new InMemoryBroker();
+    const seen: string[] = [];
+    await send(['ok1', 'bad', 'ok2']);
+    await consume(async (messages, ctx) => {
+      expect(ctx.isActive()).toBe(true);
+      for (const m of messages) {
+        if (m.value!.toString() === 'bad') await ctx.deadLetter(m, new MessagingError(MessagingErrorCode.DecodeFailed, 'refused by target', false));
+        else seen.push(m.value!.toString());
+      }
+    }, 'batch');
+    await until(() => broker.committedOffset('g', 't', 0) === '2');
+    expect(seen).toEqual(['ok1', 'ok2']);
+    const dlt = broker.records('t.dlt');
+    expect(dlt).toHaveLength(1);
+    expect(dlt[0]!.value!.toString()).toBe('bad');
+    expect(dlt[0]!.headers[DltHeader.errorMessage]).toBe('refused by target');
+    expect(dlt[0]!.headers[DltHeader.offset]).toBe('1');
+  });
+
   it('dead-letters a permanent error at once with the original bytes and error headers, and moves on', async () => {
     broker = new InMemoryBroker();
     const seen: string[] = [];

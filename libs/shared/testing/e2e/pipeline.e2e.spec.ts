@@ -81,7 +81,7 @@ describe('end to end: joiner → PostgreSQL role, audited', () => {
     expect([...traceIds][0]).toMatch(/^[0-9a-f]{32}$/);
   }, 90_000);
 
-  it('connector-ldap and connector-scim consume their commands and report NOT_IMPLEMENTED', async () => {
+  it('connector-ldap and connector-scim consume their commands; a target they do not serve gets a FAILED result naming it', async () => {
     const producer = testKafka().producer();
     await producer.connect();
     for (const kind of ['ldap', 'scim']) {
@@ -99,7 +99,12 @@ describe('end to end: joiner → PostgreSQL role, audited', () => {
         const body = (await r.json()) as { records: TimelineRecord[] };
         return body.records.find((x) => x.topic === Topics.results) ? body.records : undefined;
       }, { timeoutMs: 30_000, what: `${kind} result` });
-      expect(records.find((x) => x.topic === Topics.results)!.payload).toMatchObject({ targetKind: kind, status: 'NOT_IMPLEMENTED', commandId: `cmd-${kind}` });
+      expect(records.find((x) => x.topic === Topics.results)!.payload).toMatchObject({
+        targetKind: kind,
+        status: 'FAILED',
+        commandId: `cmd-${kind}`,
+        error: { code: 'UNKNOWN_TARGET', retriable: false, message: expect.stringContaining(`target "${kind}" is not configured`) },
+      });
     }
   }, 60_000);
 

@@ -32,6 +32,8 @@ export interface TestDatabase {
   name: string;
   url: string;
   query<R extends pg.QueryResultRow = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<R[]>;
+  /** A connection of its own (transactions, locks held across steps); release() it. */
+  client(): Promise<pg.PoolClient>;
   drop(): Promise<void>;
 }
 
@@ -44,11 +46,14 @@ export async function createTestDatabase(prefix = 'test'): Promise<TestDatabase>
   await admin.query(`CREATE DATABASE "${name}"`);
   await admin.end();
   const url = `${server}/${name}`;
-  const pool = new pg.Pool({ connectionString: url, max: 2 });
+  const pool = new pg.Pool({ connectionString: url, max: 3 });
+  // Idle clients are terminated when the database is dropped (WITH FORCE); that is expected.
+  pool.on('error', () => undefined);
   return {
     name,
     url,
     query: async <R extends pg.QueryResultRow>(sql: string, params?: unknown[]) => (await pool.query<R>(sql, params)).rows,
+    client: () => pool.connect(),
     drop: async () => {
       await pool.end();
       const c = new pg.Client({ connectionString: `${server}/postgres` });

@@ -1,0 +1,86 @@
+import { EventTypes, Topics, type ProvisioningResult } from '@provisio/contracts';
+import { OutboxWriter } from '@provisio/messaging';
+import { Database } from '@provisio/persistence';
+import { AppliedStateRepository, type AppliedUpdate } from './applied-state.repository.js';
+
+export interface SettledCommand {
+  result: ProvisioningResult;
+  /** The command's trace (its traceparent): the result continues it, though several traces share one flush. */
+  traceHeaders?: Record<string, string>;
+  /** Absent for results that change no state (SKIPPED_STALE). */
+  applied?: AppliedUpdate;
+}
+
+interface Queued {
+  item: SettledCommand;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+/**
+ * Writes results and the applied state in one transaction per flush ("group commit"): while one
+ * flush runs, settled commands queue up and go together in the next, so many concurrent commands
+ * share a commit without waiting for a timer. Each caller's promise resolves once its result is
+ * committed to the outbox — the command's offset may be committed only after that.
+ */
+export class ResultWriter {
+  private queue: Queued[] = [];
+  private flushing = false;
+
+  constructor(
+    private readonly db: Database,
+    private readonly outbox: OutboxWriter,
+    private readonly applied: AppliedStateRepository,
+    private readonly maxPerFlush = 500,
+  ) {}
+
+  write(item: SettledCommand): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ item, resolve, reject });
+      if (!this.flushing) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.queue.length > 0) {
+        // One update per person × target per statement (ON CONFLICT may touch a row once).
+        const seen = new Set<string>();
+        const batch: Queued[] = [];
+        const rest: Queued[] = [];
+        for (const q of this.queue) {
+          const key = q.item.applied ? AppliedStateRepository.key(q.item.applied.personId, q.item.applied.target) : undefined;
+          if (batch.length < this.maxPerFlush && (key === undefined || !seen.has(key))) {
+            if (key !== undefined) seen.add(key);
+            batch.push(q);
+          } else rest.push(q);
+        }
+        this.queue = rest;
+        try {
+          await this.db.transaction(async (tx) => {
+            await this.applied.save(tx.sql, batch.flatMap((q) => (q.item.applied ? [q.item.applied] : [])));
+            await this.outbox.enqueue(
+              tx.sql,
+              batch.map(({ item: { result, traceHeaders } }) => ({
+                ...(traceHeaders ? { traceHeaders } : {}),
+                id: result.resultId,
+                topic: Topics.results,
+                key: result.personId,
+                aggregateType: 'person-target',
+                type: EventTypes.result,
+                schema: 'ProvisioningResult' as const,
+                value: result,
+              })),
+            );
+          });
+          for (const q of batch) q.resolve();
+        } catch (e) {
+          for (const q of batch) q.reject(e);
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+}

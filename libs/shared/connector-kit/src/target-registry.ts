@@ -1,0 +1,50 @@
+import type { PlanOptions, TargetConnector } from '@provisio/connector-domain';
+import type { HealthRegistry, Logger } from '@provisio/observability';
+import { TargetRuntime, type TargetStatus } from './target-runtime.js';
+import type { CommonTargetConfig } from './targets-config.js';
+
+export interface TargetDefinition<T extends CommonTargetConfig = CommonTargetConfig> {
+  config: T;
+  connector: TargetConnector;
+  /** Kind-specific comparison rules (adoption, case-insensitive names, ...). */
+  planOptions?: Partial<PlanOptions>;
+  namesCaseInsensitive?: boolean;
+}
+
+/** The targets one connector service serves, by id. */
+export class TargetRegistry {
+  private readonly runtimes = new Map<string, TargetRuntime>();
+
+  constructor(
+    readonly kind: string,
+    definitions: TargetDefinition[],
+    logger: Logger,
+    health?: HealthRegistry,
+  ) {
+    for (const d of definitions) {
+      const runtime = new TargetRuntime(d.config, kind, d.connector, logger.child({ target: d.config.id }), d.planOptions, d.namesCaseInsensitive ?? false);
+      this.runtimes.set(d.config.id, runtime);
+      health?.register(`target:${d.config.id}`, () => runtime.health());
+    }
+  }
+
+  get(id: string): TargetRuntime | undefined {
+    return this.runtimes.get(id);
+  }
+
+  ids(): string[] {
+    return [...this.runtimes.keys()];
+  }
+
+  all(): TargetRuntime[] {
+    return [...this.runtimes.values()];
+  }
+
+  status(): TargetStatus[] {
+    return this.all().map((r) => r.status());
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.all().map((r) => r.close().catch(() => undefined)));
+  }
+}

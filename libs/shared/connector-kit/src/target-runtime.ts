@@ -1,0 +1,206 @@
+import {
+  CircuitBreaker,
+  ConnectorError,
+  ConnectorErrorCode,
+  TokenBucket,
+  toConnectorError,
+  type BackoffOptions,
+  type BreakerState,
+  type PlanOptions,
+  type TargetConnector,
+} from '@provisio/connector-domain';
+import type { Logger } from '@provisio/observability';
+import { Semaphore, sleep, withTimeout } from './concurrency.js';
+import { ConnectorMetrics } from './connector-metrics.js';
+import type { CommonTargetConfig } from './targets-config.js';
+
+const STATE_VALUE: Record<BreakerState, number> = { closed: 0, half_open: 1, open: 2 };
+
+export interface TargetStatus {
+  id: string;
+  kind: string;
+  quarantine: { state: BreakerState; since: string | null; nextProbeAt: string | null; reason: string | null };
+  inFlight: number;
+  oldestCommandAgeSeconds: number | null;
+  rateLimitedUntil: string | null;
+}
+
+/**
+ * Everything the kit puts between commands and one target: the circuit breaker (quarantine),
+ * the token bucket (honouring Retry-After), the concurrency limit, call timeouts, and per-target
+ * metrics. Every call to the connector goes through `call`.
+ */
+export class TargetRuntime {
+  readonly breaker: CircuitBreaker;
+  private readonly bucket: TokenBucket | undefined;
+  private readonly slots: Semaphore;
+  private readonly pending = new Map<symbol, number>();
+  private readonly lagTimer: NodeJS.Timeout;
+  readonly backoff: BackoffOptions;
+  readonly planOptions: Partial<PlanOptions>;
+  private readonly labels: { target: string; kind: string };
+
+  constructor(
+    readonly config: CommonTargetConfig,
+    readonly kind: string,
+    readonly connector: TargetConnector,
+    private readonly logger: Logger,
+    planOptions: Partial<PlanOptions> = {},
+    /** Account names compare case-insensitively on this target (LDAP uid, AD sAMAccountName). */
+    readonly namesCaseInsensitive = false,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.labels = { target: config.id, kind };
+    const b = config.breaker;
+    this.breaker = new CircuitBreaker(
+      {
+        consecutiveFailures: b.consecutiveFailures,
+        failureRate: b.failureRate,
+        minimumCalls: b.minimumCalls,
+        windowMs: b.windowSeconds * 1000,
+        openMs: b.openSeconds * 1000,
+        maxOpenMs: b.maxOpenSeconds * 1000,
+        closeAfterSuccesses: 1,
+      },
+      (t) => {
+        ConnectorMetrics.quarantine.set(this.labels, STATE_VALUE[t.to]);
+        ConnectorMetrics.quarantineTransitions.inc({ ...this.labels, to: t.to });
+        const log = t.to === 'open' ? this.logger.warn.bind(this.logger) : this.logger.info.bind(this.logger);
+        log({ target: config.id, from: t.from, to: t.to, reason: t.reason }, t.to === 'open' ? 'target quarantined' : t.to === 'closed' ? 'target resumed' : 'probing quarantined target');
+      },
+    );
+    ConnectorMetrics.quarantine.set(this.labels, 0);
+    this.bucket = config.rateLimit ? new TokenBucket({ ratePerSecond: config.rateLimit.perSecond, burst: config.rateLimit.burst ?? Math.max(1, Math.ceil(config.rateLimit.perSecond)) }, now()) : undefined;
+    this.slots = new Semaphore(config.concurrency);
+    this.backoff = config.retry;
+    const managed = config.groups.managedPattern ? new RegExp(config.groups.managedPattern) : undefined;
+    this.planOptions = {
+      removeUnlistedGroups: config.groups.removeUnlisted,
+      ...(managed ? { isManagedGroup: (g: string) => managed.test(g) } : {}),
+      ...planOptions,
+    };
+    this.lagTimer = setInterval(() => this.publishLag(), 1000);
+    this.lagTimer.unref();
+  }
+
+  get id(): string {
+    return this.config.id;
+  }
+
+  /** Runs one target call under quarantine, rate limit, concurrency limit and timeout. */
+  async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    const admission = this.breaker.admit(this.now());
+    if (!admission.allowed) {
+      throw new ConnectorError(ConnectorErrorCode.Quarantined, `target ${this.id} is quarantined`, { retryAfterMs: admission.retryInMs });
+    }
+    const probe = admission.probe;
+    let settled = false;
+    try {
+      await this.takeToken();
+      const release = await this.slots.acquire();
+      const started = process.hrtime.bigint();
+      try {
+        // A probe asks the target whether it is back before risking a real command on it.
+        if (probe) await this.timed(() => this.connector.ping(), 'ping');
+        const result = await this.timed(fn, operation);
+        ConnectorMetrics.callDuration.observe({ ...this.labels, operation }, Number(process.hrtime.bigint() - started) / 1e9);
+        ConnectorMetrics.operations.inc({ ...this.labels, operation, outcome: 'ok' });
+        this.breaker.onSuccess(this.now(), probe);
+        settled = true;
+        return result;
+      } finally {
+        release();
+      }
+    } catch (e) {
+      const err = toConnectorError(e);
+      ConnectorMetrics.operations.inc({ ...this.labels, operation, outcome: 'error' });
+      ConnectorMetrics.errors.inc({ ...this.labels, error_class: err.errorClass, code: err.code });
+      if (err.code === ConnectorErrorCode.RateLimited) {
+        const wait = err.retryAfterMs ?? 1000;
+        this.bucket?.pauseUntil(this.now() + wait);
+        this.pausedUntil = Math.max(this.pausedUntil, this.now() + wait);
+        this.breaker.onSuccess(this.now(), probe);
+      } else if (err.countsAgainstTarget) {
+        this.breaker.onFailure(this.now(), probe);
+      } else {
+        // The target answered (a data error, a refusal): it is healthy.
+        this.breaker.onSuccess(this.now(), probe);
+      }
+      settled = true;
+      throw err;
+    } finally {
+      if (!settled && probe) this.breaker.releaseProbe();
+    }
+  }
+
+  // Without a configured bucket, a 429's Retry-After still holds calls back.
+  private pausedUntil = 0;
+
+  private async takeToken(): Promise<void> {
+    for (;;) {
+      const now = this.now();
+      const wait = this.bucket ? this.bucket.take(now) : Math.max(0, this.pausedUntil - now);
+      if (wait <= 0) return;
+      await sleep(Math.min(wait, 1000));
+    }
+  }
+
+  private timed<T>(fn: () => Promise<T>, operation: string): Promise<T> {
+    return withTimeout(fn(), this.config.callTimeoutMs, () => new ConnectorError(ConnectorErrorCode.Timeout, `${operation} on target ${this.id} took longer than ${this.config.callTimeoutMs} ms`));
+  }
+
+  /** Tracks a command from the moment it is taken from the queue until it is settled (queue lag). */
+  track(issuedAt: number): () => void {
+    const key = Symbol();
+    this.pending.set(key, issuedAt);
+    ConnectorMetrics.inFlight.set(this.labels, this.pending.size);
+    return () => {
+      this.pending.delete(key);
+      ConnectorMetrics.inFlight.set(this.labels, this.pending.size);
+      if (this.pending.size === 0) ConnectorMetrics.queueLag.set(this.labels, 0);
+    };
+  }
+
+  private oldestAgeSeconds(): number | null {
+    let oldest: number | undefined;
+    for (const at of this.pending.values()) oldest = oldest === undefined ? at : Math.min(oldest, at);
+    return oldest === undefined ? null : Math.max(0, (this.now() - oldest) / 1000);
+  }
+
+  private publishLag(): void {
+    ConnectorMetrics.queueLag.set(this.labels, this.oldestAgeSeconds() ?? 0);
+  }
+
+  status(): TargetStatus {
+    const last = this.breaker.lastChange;
+    const state = this.breaker.state;
+    const pausedUntil = Math.max(this.pausedUntil, this.bucket?.pausedUntilMs ?? 0);
+    return {
+      id: this.id,
+      kind: this.kind,
+      quarantine: {
+        state,
+        since: state === 'closed' || !last ? null : new Date(this.breaker.openedAt ?? last.at).toISOString(),
+        nextProbeAt: this.breaker.nextProbeAt === null ? null : new Date(this.breaker.nextProbeAt).toISOString(),
+        reason: state === 'closed' ? null : (last?.reason ?? null),
+      },
+      inFlight: this.pending.size,
+      oldestCommandAgeSeconds: this.oldestAgeSeconds(),
+      rateLimitedUntil: pausedUntil > this.now() ? new Date(pausedUntil).toISOString() : null,
+    };
+  }
+
+  /** Readiness: down while quarantined, else the target must answer a ping. */
+  async health(): Promise<void> {
+    if (this.breaker.state === 'open') {
+      const s = this.status();
+      throw new Error(`quarantined since ${s.quarantine.since} (${s.quarantine.reason}); next probe ${s.quarantine.nextProbeAt}`);
+    }
+    await this.timed(() => this.connector.ping(), 'ping');
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.lagTimer);
+    await this.connector.close();
+  }
+}

@@ -1,0 +1,114 @@
+import { EventTypes, Topics, avroCodec, type ProvisioningCommand, type SchemaName, type SchemaTypeMap } from '@provisio/contracts';
+import type { Consumer, KafkaMessage, Producer } from 'kafkajs';
+import { testKafka, uniqueId, waitFor } from './helpers.js';
+
+let sequence = 0;
+
+/** A ProvisioningCommand with sensible defaults for connector tests. */
+export function provisioningCommand(over: Partial<ProvisioningCommand> & Pick<ProvisioningCommand, 'personId' | 'target' | 'targetKind' | 'accountName'>): ProvisioningCommand {
+  return {
+    commandId: `cmd-${Date.now().toString(36)}-${++sequence}`,
+    version: 1,
+    state: 'ACTIVE',
+    attributes: {},
+    groups: [],
+    cause: { lifecycleEventId: null, lifecycleKind: null, policyVersion: 0, reason: 'test' },
+    hrEffectiveAt: null,
+    issuedAt: Date.now(),
+    ...over,
+  };
+}
+
+/** Produces commands the way policy's outbox relay does (key = personId, CloudEvents headers, Avro). */
+export class CommandSender {
+  private producer: Producer | undefined;
+
+  constructor(private readonly topicPrefix: string) {}
+
+  async send(kind: string, commands: ProvisioningCommand[]): Promise<void> {
+    if (!this.producer) {
+      this.producer = testKafka().producer({ idempotent: true, maxInFlightRequests: 1 });
+      await this.producer.connect();
+    }
+    const codec = avroCodec();
+    for (let i = 0; i < commands.length; i += 1000) {
+      await this.producer.send({
+        topic: `${this.topicPrefix}${Topics.commands(kind)}`,
+        acks: -1,
+        messages: commands.slice(i, i + 1000).map((c) => ({
+          key: c.personId,
+          value: codec.encode('ProvisioningCommand', c),
+          headers: { ce_id: c.commandId, ce_type: EventTypes.command, ce_source: '/test', ce_specversion: '1.0', ce_subject: c.personId, 'content-type': 'application/avro' },
+        })),
+      });
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.producer?.disconnect();
+  }
+}
+
+export interface Collected<T> {
+  key: string | null;
+  value: T;
+  headers: Record<string, string>;
+  message: KafkaMessage;
+}
+
+/** Reads a topic from the beginning in the background; `waitFor` helpers look at what arrived. */
+export class TopicCollector<T = unknown> {
+  readonly records: Collected<T>[] = [];
+  private consumer: Consumer | undefined;
+
+  constructor(
+    readonly topic: string,
+    private readonly schema?: SchemaName | 'any',
+  ) {}
+
+  static async start<N extends SchemaName>(topic: string, schema: N): Promise<TopicCollector<SchemaTypeMap[N]>>;
+  /** `any`: decode each record with the schema its fingerprint names (topics carrying several record types). */
+  static async start<T = unknown>(topic: string, schema: 'any'): Promise<TopicCollector<T>>;
+  static async start(topic: string): Promise<TopicCollector<Buffer | null>>;
+  static async start(topic: string, schema?: SchemaName | 'any'): Promise<TopicCollector<unknown>> {
+    const c = new TopicCollector<unknown>(topic, schema);
+    await c.run();
+    return c;
+  }
+
+  private async run(): Promise<void> {
+    const admin = testKafka().admin();
+    await admin.connect();
+    try {
+      const existing = await admin.listTopics();
+      if (!existing.includes(this.topic)) await admin.createTopics({ topics: [{ topic: this.topic, numPartitions: 3 }], waitForLeaders: true }).catch(() => undefined);
+    } finally {
+      await admin.disconnect();
+    }
+    this.consumer = testKafka().consumer({ groupId: uniqueId('collector-'), maxWaitTimeInMs: 100 });
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topic: this.topic, fromBeginning: true });
+    const codec = avroCodec();
+    await this.consumer.run({
+      eachMessage: async ({ message }) => {
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(message.headers ?? {})) if (v !== undefined) headers[k] = String(Array.isArray(v) ? v[0] : v);
+        const bytes = message.value ?? Buffer.alloc(0);
+        const value = this.schema === 'any' ? codec.decodeAny(bytes).value : this.schema ? codec.decode(this.schema, bytes) : message.value;
+        this.records.push({ key: message.key?.toString() ?? null, value, headers, message } as Collected<T>);
+      },
+    });
+  }
+
+  values(): T[] {
+    return this.records.map((r) => r.value);
+  }
+
+  async waitFor<R>(check: (values: T[]) => R | undefined | false | null, o: { timeoutMs?: number; what?: string } = {}): Promise<R> {
+    return waitFor(async () => check(this.values()), { timeoutMs: o.timeoutMs ?? 30_000, what: o.what ?? `records on ${this.topic}` });
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer?.disconnect();
+  }
+}

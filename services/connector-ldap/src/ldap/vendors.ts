@@ -1,0 +1,134 @@
+import { ConnectorError, ConnectorErrorCode } from '@provisio/connector-kit';
+import { escapeFilterBytes } from './ldap-escape.js';
+
+/**
+ * Everything that differs between OpenLDAP and Active Directory, in one place: the immutable id,
+ * the naming attribute, object classes, how an account is enabled or disabled, and passwords.
+ */
+export type DisableMethod =
+  | { method: 'ppolicy' }
+  | { method: 'attribute'; attribute: string; disabledValue: string; enabledValue: string | null }
+  | { method: 'move'; disabledBase: string };
+
+export interface EntryView {
+  dn: string;
+  get(name: string): string[];
+  getBuffer(name: string): Buffer | undefined;
+}
+
+export type ModOp = { operation: 'add' | 'delete' | 'replace'; type: string; values: string[] | Buffer[] };
+
+export interface Dialect {
+  readonly name: 'openldap' | 'ad';
+  /** Attribute holding the immutable id (entryUUID, objectGUID). */
+  readonly refAttribute: string;
+  /** Attributes returned as bytes. */
+  readonly binaryAttributes: string[];
+  /** The account name attribute (uid, sAMAccountName). */
+  readonly nameAttribute: string;
+  readonly defaultDnTemplate: string;
+  readonly userObjectClasses: string[];
+  readonly groupObjectClasses: string[];
+  /** Operational attributes to request besides `*`. */
+  readonly operationalAttributes: string[];
+  refOf(entry: EntryView): string;
+  refFilter(ref: string): string;
+  isEnabled(entry: EntryView, disable: DisableMethod): boolean;
+  /** Attribute changes that enable or disable (a `move` method is done by the connector). */
+  enableChanges(entry: EntryView, disable: DisableMethod): ModOp[];
+  disableChanges(entry: EntryView, disable: DisableMethod): ModOp[];
+  /** Extra attributes of a new account. */
+  creationAttributes(accountName: string, enabled: boolean, o: { upnSuffix?: string | undefined }): Record<string, string[]>;
+  /** The password attribute and value; AD accepts unicodePwd only over an encrypted connection. */
+  passwordChange(password: string, encrypted: boolean): ModOp;
+}
+
+/** Permanently locked in ppolicy terms ("000001010000Z": locked until an administrator unlocks). */
+const PPOLICY_LOCKED = '000001010000Z';
+
+export const OpenLdapDialect: Dialect = {
+  name: 'openldap',
+  refAttribute: 'entryUUID',
+  binaryAttributes: [],
+  nameAttribute: 'uid',
+  defaultDnTemplate: 'uid={accountName}',
+  userObjectClasses: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'],
+  groupObjectClasses: ['groupOfNames', 'groupOfUniqueNames', 'posixGroup'],
+  operationalAttributes: ['entryUUID', 'pwdAccountLockedTime'],
+  refOf: (e) => e.get('entryUUID')[0] ?? '',
+  refFilter: (ref) => {
+    if (!/^[0-9a-f-]{36}$/i.test(ref)) throw new ConnectorError(ConnectorErrorCode.Rejected, `not an entryUUID: ${ref}`);
+    return `(entryUUID=${ref})`;
+  },
+  isEnabled: (e, d) => {
+    if (d.method === 'ppolicy') return e.get('pwdAccountLockedTime').length === 0;
+    if (d.method === 'attribute') return !e.get(d.attribute).includes(d.disabledValue);
+    return true; // move: decided by the connector from the DN
+  },
+  enableChanges: (_e, d) => {
+    if (d.method === 'ppolicy') return [{ operation: 'delete', type: 'pwdAccountLockedTime', values: [] }];
+    if (d.method === 'attribute') return d.enabledValue === null ? [{ operation: 'delete', type: d.attribute, values: [] }] : [{ operation: 'replace', type: d.attribute, values: [d.enabledValue] }];
+    return [];
+  },
+  disableChanges: (_e, d) => {
+    if (d.method === 'ppolicy') return [{ operation: 'replace', type: 'pwdAccountLockedTime', values: [PPOLICY_LOCKED] }];
+    if (d.method === 'attribute') return [{ operation: 'replace', type: d.attribute, values: [d.disabledValue] }];
+    return [];
+  },
+  creationAttributes: () => ({}),
+  passwordChange: (password) => ({ operation: 'replace', type: 'userPassword', values: [password] }),
+};
+
+/** userAccountControl flags (MS-ADTS 2.2.16). */
+export const UAC = { ACCOUNTDISABLE: 0x2, PASSWD_NOTREQD: 0x20, NORMAL_ACCOUNT: 0x200 } as const;
+
+/** objectGUID bytes → the usual string form (first three groups little-endian). */
+export function guidToString(b: Buffer): string {
+  if (b.length !== 16) throw new ConnectorError(ConnectorErrorCode.Rejected, `objectGUID has ${b.length} bytes, expected 16`);
+  const h = (i: number) => b[i]!.toString(16).padStart(2, '0');
+  const le = (idx: number[]) => idx.map(h).join('');
+  return `${le([3, 2, 1, 0])}-${le([5, 4])}-${le([7, 6])}-${le([8, 9])}-${le([10, 11, 12, 13, 14, 15])}`;
+}
+
+export function guidToBytes(guid: string): Buffer {
+  const m = /^([0-9a-f]{8})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{12})$/i.exec(guid);
+  if (!m) throw new ConnectorError(ConnectorErrorCode.Rejected, `not a GUID: ${guid}`);
+  const bytes = (s: string) => s.match(/../g)!.map((x) => parseInt(x, 16));
+  return Buffer.from([...bytes(m[1]!).reverse(), ...bytes(m[2]!).reverse(), ...bytes(m[3]!).reverse(), ...bytes(m[4]!), ...bytes(m[5]!)]);
+}
+
+const uacOf = (e: EntryView) => Number(e.get('userAccountControl')[0] ?? UAC.NORMAL_ACCOUNT);
+
+export const ActiveDirectoryDialect: Dialect = {
+  name: 'ad',
+  refAttribute: 'objectGUID',
+  binaryAttributes: ['objectGUID'],
+  nameAttribute: 'sAMAccountName',
+  defaultDnTemplate: 'cn={accountName}',
+  userObjectClasses: ['top', 'person', 'organizationalPerson', 'user'],
+  groupObjectClasses: ['group'],
+  operationalAttributes: ['objectGUID', 'userAccountControl'],
+  refOf: (e) => {
+    const b = e.getBuffer('objectGUID');
+    return b ? guidToString(b) : '';
+  },
+  refFilter: (ref) => `(objectGUID=${escapeFilterBytes(guidToBytes(ref))})`,
+  // AD ignores the configured method: disabling is the ACCOUNTDISABLE bit.
+  isEnabled: (e) => (uacOf(e) & UAC.ACCOUNTDISABLE) === 0,
+  enableChanges: (e) => [{ operation: 'replace', type: 'userAccountControl', values: [String(uacOf(e) & ~UAC.ACCOUNTDISABLE)] }],
+  disableChanges: (e) => [{ operation: 'replace', type: 'userAccountControl', values: [String(uacOf(e) | UAC.ACCOUNTDISABLE)] }],
+  creationAttributes: (accountName, enabled, o) => ({
+    sAMAccountName: [accountName],
+    ...(o.upnSuffix ? { userPrincipalName: [`${accountName}@${o.upnSuffix}`] } : {}),
+    // A new account without a password must start disabled; enabling follows once a password is set.
+    userAccountControl: [String(UAC.NORMAL_ACCOUNT | (enabled ? 0 : UAC.ACCOUNTDISABLE))],
+  }),
+  passwordChange: (password, encrypted) => {
+    if (!encrypted) throw new ConnectorError(ConnectorErrorCode.Configuration, 'Active Directory accepts unicodePwd only over LDAPS or StartTLS');
+    return { operation: 'replace', type: 'unicodePwd', values: [Buffer.from(`"${password}"`, 'utf16le')] };
+  },
+};
+
+export function dialectOf(name: 'openldap' | 'ad'): Dialect {
+  return name === 'ad' ? ActiveDirectoryDialect : OpenLdapDialect;
+}

@@ -1,0 +1,21 @@
+import { ConnectorError, ConnectorErrorCode } from '@provisio/connector-kit';
+import { isTransientDatabaseError } from '@provisio/persistence';
+
+/**
+ * PostgreSQL errors → connector errors. Connection trouble, overload, concurrent catalog updates
+ * and races are transient (the next attempt re-reads and converges); privileges, dependencies and
+ * bad values are permanent.
+ */
+export function fromPostgresError(e: unknown, what: string): ConnectorError {
+  if (e instanceof ConnectorError) return e;
+  const code = (e as { code?: unknown }).code;
+  const message = `${what}: ${(e as Error).message ?? String(e)}`;
+  if (isTransientDatabaseError(e)) return new ConnectorError(ConnectorErrorCode.Unavailable, message, { cause: e });
+  if (typeof code !== 'string') return new ConnectorError(ConnectorErrorCode.Unavailable, message, { cause: e });
+  if (code === '42710' || code === '23505' || code.startsWith('XX') || code === '55006') {
+    // Created concurrently, "tuple concurrently updated", object in use: re-read and try again.
+    return new ConnectorError(ConnectorErrorCode.Unavailable, message, { cause: e });
+  }
+  if (code === '42501' || code === '28000' || code === '28P01') return new ConnectorError(ConnectorErrorCode.Unauthorized, message, { cause: e });
+  return new ConnectorError(ConnectorErrorCode.Rejected, message, { cause: e });
+}

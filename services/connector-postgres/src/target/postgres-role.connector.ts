@@ -1,0 +1,264 @@
+import {
+  ConnectorError,
+  ConnectorErrorCode,
+  type AccountLocator,
+  type AccountPatch,
+  type Attributes,
+  type DesiredAccount,
+  type Page,
+  type TargetAccount,
+  type TargetConnector,
+  type TargetGroup,
+} from '@provisio/connector-kit';
+import pg from 'pg';
+import type { PostgresTargetConfig } from '../config.js';
+import { fromPostgresError } from './postgres-errors.js';
+
+/** Role attributes a command may manage on this target. */
+export const ROLE_ATTRIBUTES = ['connectionLimit', 'validUntil'] as const;
+
+/** A safely quoted identifier: the only special character inside double quotes is the double quote. */
+export function quoteRole(name: string): string {
+  if (name.length === 0) throw new ConnectorError(ConnectorErrorCode.Rejected, 'role name must not be empty');
+  if (name.includes('\u0000')) throw new ConnectorError(ConnectorErrorCode.Rejected, 'role name must not contain NUL');
+  // PostgreSQL would silently truncate longer names, and the account would never match again.
+  if (Buffer.byteLength(name, 'utf8') > 63) throw new ConnectorError(ConnectorErrorCode.Rejected, `role name is ${Buffer.byteLength(name, 'utf8')} bytes; PostgreSQL allows at most 63`);
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** A string literal (standard_conforming_strings is forced on for the target pool). */
+export function quoteLiteral(value: string): string {
+  if (value.includes('\u0000')) throw new ConnectorError(ConnectorErrorCode.Rejected, 'value must not contain NUL');
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+interface RoleRow {
+  oid: string;
+  rolname: string;
+  rolcanlogin: boolean;
+  rolconnlimit: number;
+  rolvaliduntil: Date | null;
+  comment: string | null;
+  groups: string[] | null;
+}
+
+const ROLE_COLUMNS = `r.oid::text AS oid, r.rolname, r.rolcanlogin, r.rolconnlimit, r.rolvaliduntil,
+  shobj_description(r.oid, 'pg_authid') AS comment,
+  ARRAY(SELECT g.rolname::text FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid ORDER BY g.rolname) AS groups`;
+
+/**
+ * PostgreSQL login roles as accounts. Every role it creates carries a COMMENT marker naming the
+ * person; roles without the marker (or with another person's) are never changed. Identifiers
+ * and literals are always quoted. Multi-statement changes run in one transaction, so a role is
+ * never left created but unmarked.
+ */
+export class PostgresRoleConnector implements TargetConnector {
+  readonly pool: pg.Pool;
+
+  constructor(
+    private readonly config: PostgresTargetConfig,
+    pool?: pg.Pool,
+  ) {
+    this.pool =
+      pool ??
+      new pg.Pool({
+        connectionString: config.url,
+        max: config.concurrency,
+        application_name: 'provisio-connector-postgres',
+        options: '-c standard_conforming_strings=on',
+        connectionTimeoutMillis: Math.min(10_000, config.callTimeoutMs),
+      });
+    this.pool.on('error', () => undefined);
+  }
+
+  private marker(personId: string): string {
+    return `${this.config.markerPrefix}${personId}`;
+  }
+
+  private ownerOf(comment: string | null): string | null {
+    return comment?.startsWith(this.config.markerPrefix) ? comment.slice(this.config.markerPrefix.length) : null;
+  }
+
+  private toAccount(r: RoleRow): TargetAccount {
+    return {
+      ref: r.oid,
+      name: r.rolname,
+      owner: this.ownerOf(r.comment),
+      enabled: r.rolcanlogin,
+      attributes: { connectionLimit: r.rolconnlimit < 0 ? null : r.rolconnlimit, validUntil: r.rolvaliduntil ? r.rolvaliduntil.toISOString() : null },
+      groups: r.groups ?? [],
+    };
+  }
+
+  private async query<R extends pg.QueryResultRow>(what: string, sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
+    try {
+      return await this.pool.query<R>(sql, params);
+    } catch (e) {
+      throw fromPostgresError(e, what);
+    }
+  }
+
+  /**
+   * Several statements atomically, in one round trip: a multi-statement simple query runs as one
+   * implicit transaction (every identifier and literal in them is quoted by us, no parameters).
+   */
+  private async transaction(what: string, statements: string[]): Promise<pg.QueryResult[]> {
+    try {
+      const r = (await this.pool.query(statements.join(';\n'))) as unknown as pg.QueryResult | pg.QueryResult[];
+      return Array.isArray(r) ? r : [r];
+    } catch (e) {
+      throw fromPostgresError(e, what);
+    }
+  }
+
+  async ping(): Promise<void> {
+    await this.query('ping', 'SELECT 1');
+  }
+
+  async readAccount(l: AccountLocator): Promise<TargetAccount | null> {
+    if (l.accountRef && /^\d+$/.test(l.accountRef)) {
+      const byRef = await this.query<RoleRow>('read role', `SELECT ${ROLE_COLUMNS} FROM pg_roles r WHERE r.oid = $1::oid`, [l.accountRef]);
+      const row = byRef.rows[0];
+      // The oid only counts while it is still this person's role (oids are reused after DROP ROLE).
+      if (row && this.ownerOf(row.comment) === l.personId) return this.toAccount(row);
+    }
+    const byName = await this.query<RoleRow>('read role', `SELECT ${ROLE_COLUMNS} FROM pg_roles r WHERE r.rolname = $1`, [l.accountName]);
+    return byName.rows[0] ? this.toAccount(byName.rows[0]) : null;
+  }
+
+  /** One query for a batch: by oid where known (still this person's), else by name. */
+  async readAccounts(locators: AccountLocator[]): Promise<Map<string, TargetAccount | null>> {
+    const names = locators.map((l) => l.accountName);
+    const refs = locators.filter((l) => l.accountRef && /^\d+$/.test(l.accountRef)).map((l) => l.accountRef!);
+    const r = await this.query<RoleRow>('read roles', `SELECT ${ROLE_COLUMNS} FROM pg_roles r WHERE r.rolname = ANY($1::text[]) OR r.oid = ANY($2::oid[])`, [names, refs]);
+    const byName = new Map(r.rows.map((row) => [row.rolname, row]));
+    const byOid = new Map(r.rows.map((row) => [row.oid, row]));
+    const out = new Map<string, TargetAccount | null>();
+    for (const l of locators) {
+      const viaRef = l.accountRef ? byOid.get(l.accountRef) : undefined;
+      const row = viaRef && this.ownerOf(viaRef.comment) === l.personId ? viaRef : byName.get(l.accountName);
+      out.set(l.personId, row ? this.toAccount(row) : null);
+    }
+    return out;
+  }
+
+  private optionClauses(attributes: Attributes): string[] {
+    const out: string[] = [];
+    for (const [name, value] of Object.entries(attributes)) {
+      if (name === 'connectionLimit') {
+        if (value === null) out.push('CONNECTION LIMIT -1');
+        else if (typeof value === 'number' && Number.isInteger(value) && value >= 0) out.push(`CONNECTION LIMIT ${value}`);
+        else if (typeof value === 'string' && /^\d+$/.test(value)) out.push(`CONNECTION LIMIT ${Number(value)}`);
+        else throw new ConnectorError(ConnectorErrorCode.Rejected, `attribute connectionLimit = ${JSON.stringify(value)}: must be a non-negative integer or null`);
+      } else if (name === 'validUntil') {
+        if (value === null) out.push("VALID UNTIL 'infinity'");
+        else if (typeof value === 'string' && !Number.isNaN(Date.parse(value))) out.push(`VALID UNTIL ${quoteLiteral(new Date(value).toISOString())}`);
+        else throw new ConnectorError(ConnectorErrorCode.Rejected, `attribute validUntil = ${JSON.stringify(value)}: must be an ISO 8601 timestamp or null`);
+      } else {
+        throw new ConnectorError(ConnectorErrorCode.Rejected, `attribute ${name} is not supported by PostgreSQL targets (supported: ${ROLE_ATTRIBUTES.join(', ')})`);
+      }
+    }
+    return out;
+  }
+
+  async createAccount(d: DesiredAccount): Promise<TargetAccount> {
+    const role = quoteRole(d.accountName);
+    const options = [d.state === 'DISABLED' ? 'NOLOGIN' : 'LOGIN', ...this.optionClauses(Object.fromEntries(Object.entries(d.attributes).filter(([, v]) => v !== null)))];
+    const results = await this.transaction('create role', [
+      `CREATE ROLE ${role} ${options.join(' ')}`,
+      `COMMENT ON ROLE ${role} IS ${quoteLiteral(this.marker(d.personId))}`,
+      `SELECT ${ROLE_COLUMNS} FROM pg_roles r WHERE r.rolname = ${quoteLiteral(d.accountName)}`,
+    ]);
+    const row = results.at(-1)?.rows[0] as RoleRow | undefined;
+    if (!row) throw new ConnectorError(ConnectorErrorCode.Unavailable, 'role vanished right after it was created');
+    return this.toAccount(row);
+  }
+
+  async updateAccount(account: TargetAccount, patch: AccountPatch, d: DesiredAccount): Promise<TargetAccount> {
+    const statements: string[] = [];
+    let name = account.name;
+    if (patch.name !== undefined && patch.name !== name) {
+      statements.push(`ALTER ROLE ${quoteRole(name)} RENAME TO ${quoteRole(patch.name)}`);
+      name = patch.name;
+    }
+    if (patch.attributes) {
+      const clauses = this.optionClauses(patch.attributes);
+      if (clauses.length) statements.push(`ALTER ROLE ${quoteRole(name)} ${clauses.join(' ')}`);
+    }
+    if (patch.owner !== undefined) statements.push(`COMMENT ON ROLE ${quoteRole(name)} IS ${quoteLiteral(this.marker(patch.owner))}`);
+    if (statements.length) await this.transaction('alter role', statements);
+    const after = await this.readAccount({ personId: d.personId, accountName: name, accountRef: account.ref, desired: d });
+    if (!after) throw new ConnectorError(ConnectorErrorCode.Unavailable, 'role vanished during the update');
+    return after;
+  }
+
+  async enableAccount(account: TargetAccount): Promise<void> {
+    await this.query('enable role', `ALTER ROLE ${quoteRole(account.name)} LOGIN`);
+  }
+
+  async disableAccount(account: TargetAccount): Promise<void> {
+    await this.query('disable role', `ALTER ROLE ${quoteRole(account.name)} NOLOGIN`);
+    if (this.config.disable.terminateSessions) await this.terminateSessions(account.name);
+  }
+
+  private async terminateSessions(role: string): Promise<void> {
+    await this.query('terminate sessions', 'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid()', [role]);
+  }
+
+  async deleteAccount(account: TargetAccount): Promise<void> {
+    const role = quoteRole(account.name);
+    const policy = this.config.delete;
+    if (policy.terminateSessions) await this.terminateSessions(account.name);
+    const statements: string[] = [];
+    if (policy.ownedObjects === 'reassign') statements.push(`REASSIGN OWNED BY ${role} TO ${quoteRole(policy.reassignTo!)}`, `DROP OWNED BY ${role}`);
+    if (policy.ownedObjects === 'drop') statements.push(`DROP OWNED BY ${role}`);
+    statements.push(`DROP ROLE IF EXISTS ${role}`);
+    try {
+      await this.transaction('drop role', statements);
+    } catch (e) {
+      const cause = (e as ConnectorError).options?.cause as { code?: string } | undefined;
+      if (cause?.code === '2BP01') {
+        throw new ConnectorError(ConnectorErrorCode.Rejected, `role ${account.name} owns objects or holds privileges; the target's delete.ownedObjects policy is "${policy.ownedObjects}" (use reassign or drop)`, { cause: e });
+      }
+      throw e;
+    }
+  }
+
+  async listAccounts(cursor: string | null, pageSize: number): Promise<Page<TargetAccount>> {
+    const r = await this.query<RoleRow>(
+      'list roles',
+      `SELECT ${ROLE_COLUMNS} FROM pg_roles r JOIN pg_shdescription d ON d.objoid = r.oid AND d.classoid = 'pg_authid'::regclass
+       WHERE starts_with(d.description, $1) AND ($2::text IS NULL OR r.rolname > $2) ORDER BY r.rolname COLLATE "C" LIMIT $3`,
+      [this.config.markerPrefix, cursor, pageSize],
+    );
+    const items = r.rows.map((row) => this.toAccount(row));
+    return { items, next: items.length === pageSize ? items.at(-1)!.name : null };
+  }
+
+  async addGroupMembership(account: TargetAccount, group: string): Promise<void> {
+    const exists = await this.query<{ n: number }>('find group role', 'SELECT 1 AS n FROM pg_roles WHERE rolname = $1', [group]);
+    if (exists.rowCount === 0) throw new ConnectorError(ConnectorErrorCode.GroupNotFound, `group role ${group} does not exist on target ${this.config.id}`);
+    await this.query('grant group role', `GRANT ${quoteRole(group)} TO ${quoteRole(account.name)}`);
+  }
+
+  async removeGroupMembership(account: TargetAccount, group: string): Promise<void> {
+    await this.query('revoke group role', `REVOKE ${quoteRole(group)} FROM ${quoteRole(account.name)}`);
+  }
+
+  async listGroups(cursor: string | null, pageSize: number): Promise<Page<TargetGroup>> {
+    const r = await this.query<{ oid: string; rolname: string; members: string }>(
+      'list group roles',
+      `SELECT r.oid::text AS oid, r.rolname, (SELECT count(*) FROM pg_auth_members m WHERE m.roleid = r.oid)::text AS members
+       FROM pg_roles r WHERE NOT r.rolcanlogin AND r.rolname !~ '^pg_' AND ($1::text IS NULL OR r.rolname > $1)
+         AND NOT starts_with(coalesce(shobj_description(r.oid, 'pg_authid'), ''), $3)
+       ORDER BY r.rolname COLLATE "C" LIMIT $2`,
+      [cursor, pageSize, this.config.markerPrefix],
+    );
+    const items = r.rows.map((g) => ({ name: g.rolname, ref: g.oid, memberCount: Number(g.members) }));
+    return { items, next: items.length === pageSize ? items.at(-1)!.name : null };
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end().catch(() => undefined);
+  }
+}

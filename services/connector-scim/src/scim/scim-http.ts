@@ -1,0 +1,122 @@
+import { ConnectorError, ConnectorErrorCode, parseRetryAfter } from '@provisio/connector-kit';
+import type { ScimTargetConfig } from '../config.js';
+
+export type Json = Record<string, unknown>;
+
+export interface ScimResponse {
+  status: number;
+  body: Json | undefined;
+}
+
+/** Bearer tokens: a static one, or OAuth2 client credentials fetched and cached until shortly before they expire. */
+export class TokenSource {
+  private cached: { token: string; until: number } | undefined;
+  private pending: Promise<string> | undefined;
+
+  constructor(
+    private readonly auth: ScimTargetConfig['auth'],
+    private readonly timeoutMs: number,
+  ) {}
+
+  async token(): Promise<string> {
+    if (this.auth.type === 'bearer') return this.auth.token;
+    if (this.cached && Date.now() < this.cached.until) return this.cached.token;
+    this.pending ??= this.fetchToken().finally(() => (this.pending = undefined));
+    return this.pending;
+  }
+
+  /** After a 401: the cached token is no good any more. */
+  invalidate(): boolean {
+    if (this.auth.type === 'bearer') return false;
+    this.cached = undefined;
+    return true;
+  }
+
+  private async fetchToken(): Promise<string> {
+    const a = this.auth as Extract<ScimTargetConfig['auth'], { type: 'oauth2' }>;
+    const form = new URLSearchParams({ grant_type: 'client_credentials', ...(a.scope ? { scope: a.scope } : {}) });
+    const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
+    if (a.clientAuthentication === 'basic') headers['authorization'] = `Basic ${Buffer.from(`${encodeURIComponent(a.clientId)}:${encodeURIComponent(a.clientSecret)}`).toString('base64')}`;
+    else {
+      form.set('client_id', a.clientId);
+      form.set('client_secret', a.clientSecret);
+    }
+    let res: Response;
+    try {
+      res = await fetch(a.tokenUrl, { method: 'POST', headers, body: form, signal: AbortSignal.timeout(this.timeoutMs) });
+    } catch (e) {
+      throw new ConnectorError(ConnectorErrorCode.Unavailable, `token endpoint unreachable: ${(e as Error).message}`, { cause: e });
+    }
+    const body = (await res.json().catch(() => ({}))) as { access_token?: string; expires_in?: number; error?: string };
+    if (res.status === 429 || res.status >= 500) {
+      throw new ConnectorError(res.status === 429 ? ConnectorErrorCode.RateLimited : ConnectorErrorCode.Unavailable, `token endpoint answered ${res.status}`, {
+        retryAfterMs: parseRetryAfter(res.headers.get('retry-after'), Date.now()),
+      });
+    }
+    if (!res.ok || !body.access_token) throw new ConnectorError(ConnectorErrorCode.Unauthorized, `token endpoint refused the client credentials (${res.status} ${body.error ?? ''})`.trim());
+    const lifetime = Math.max(30, Number(body.expires_in ?? 300));
+    this.cached = { token: body.access_token, until: Date.now() + (lifetime - Math.min(60, lifetime / 4)) * 1000 };
+    return body.access_token;
+  }
+}
+
+/** A SCIM error response's detail, for messages. */
+function detailOf(body: Json | undefined): string {
+  if (!body) return '';
+  const d = [body['scimType'], body['detail']].filter((x) => typeof x === 'string').join(': ');
+  return d ? ` (${d})` : '';
+}
+
+/**
+ * HTTP to one SCIM service: JSON in and out, bearer auth (refreshing OAuth2 tokens once on 401),
+ * and failures classified: unreachable / 5xx → transient, 429 → rate limited with Retry-After,
+ * 401/403 → unauthorized, other 4xx → the target refused the data.
+ */
+export class ScimHttp {
+  constructor(
+    private readonly baseUrl: string,
+    private readonly tokens: TokenSource,
+    private readonly headers: Record<string, string>,
+    private readonly timeoutMs: number,
+  ) {}
+
+  async request(method: string, path: string, body?: unknown, o: { accept?: number[] } = {}): Promise<ScimResponse> {
+    for (let attempt = 1; ; attempt++) {
+      const token = await this.tokens.token();
+      let res: Response;
+      try {
+        res = await fetch(`${this.baseUrl.replace(/\/$/, '')}${path}`, {
+          method,
+          headers: { ...this.headers, authorization: `Bearer ${token}`, accept: 'application/scim+json, application/json', ...(body === undefined ? {} : { 'content-type': 'application/scim+json' }) },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+          signal: AbortSignal.timeout(this.timeoutMs),
+        });
+      } catch (e) {
+        const timeout = (e as Error).name === 'TimeoutError';
+        throw new ConnectorError(timeout ? ConnectorErrorCode.Timeout : ConnectorErrorCode.Unavailable, `${method} ${path}: ${timeout ? 'timed out' : ((e as { cause?: Error }).cause?.message ?? (e as Error).message)}`, { cause: e });
+      }
+      const text = await res.text();
+      let json: Json | undefined;
+      try {
+        json = text ? (JSON.parse(text) as Json) : undefined;
+      } catch {
+        json = undefined;
+      }
+      if (res.ok || o.accept?.includes(res.status)) return { status: res.status, body: json };
+      const what = `${method} ${path} answered ${res.status}${detailOf(json)}`;
+      if (res.status === 401 && attempt === 1 && this.tokens.invalidate()) continue;
+      if (res.status === 429) throw new ConnectorError(ConnectorErrorCode.RateLimited, what, { status: 429, retryAfterMs: parseRetryAfter(res.headers.get('retry-after'), Date.now()) ?? 1000 });
+      if (res.status >= 500 && res.status !== 501) {
+        throw new ConnectorError(ConnectorErrorCode.Unavailable, what, { status: res.status, ...(res.headers.get('retry-after') ? { retryAfterMs: parseRetryAfter(res.headers.get('retry-after'), Date.now()) } : {}) });
+      }
+      if (res.status === 401 || res.status === 403) throw new ConnectorError(ConnectorErrorCode.Unauthorized, what, { status: res.status });
+      if (res.status === 408) throw new ConnectorError(ConnectorErrorCode.Timeout, what, { status: res.status });
+      throw new ConnectorError(ConnectorErrorCode.Rejected, what, { status: res.status });
+    }
+  }
+}
+
+/** A string literal in a SCIM filter: JSON string rules (quotes and backslashes escaped). */
+export function scimString(value: string): string {
+  return JSON.stringify(value);
+}

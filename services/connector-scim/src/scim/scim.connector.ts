@@ -1,0 +1,259 @@
+import {
+  ConnectorError,
+  ConnectorErrorCode,
+  type AccountLocator,
+  type AccountPatch,
+  type DesiredAccount,
+  type Page,
+  type PlanOptions,
+  type TargetAccount,
+  type TargetConnector,
+  type TargetGroup,
+} from '@provisio/connector-kit';
+import { QUIRK_PROFILES, type ScimTargetConfig } from '../config.js';
+import { GROUP_SCHEMA, PATCH_SCHEMA, USER_SCHEMA, patchOperations, pathOf, readAttributes, setValue, type PatchOperation } from './scim-attributes.js';
+import { ScimHttp, TokenSource, scimString, type Json } from './scim-http.js';
+
+const META_KEYS = ['meta', 'groups'];
+
+/**
+ * A generic SCIM 2.0 client (RFC 7643/7644) as a target: Users and Groups, look-up by
+ * externalId (= personId, the ownership marker) and userName before create so existing
+ * accounts are adopted rather than duplicated, PATCH (or PUT, per quirk profile or when the
+ * service answers 405/501), `active` for enable/disable, group membership through the group.
+ */
+export class ScimConnector implements TargetConnector {
+  private readonly http: ScimHttp;
+  private update: 'patch' | 'put';
+  private capitalized: boolean;
+  private readonly groupIds = new Map<string, { id: string; at: number }>();
+  /** The last representation read per user id, for PUT and for merging multi-valued attributes. */
+  private readonly resources = new Map<string, Json>();
+
+  constructor(private readonly cfg: ScimTargetConfig) {
+    const profile = QUIRK_PROFILES[cfg.profile];
+    this.update = cfg.quirks.update ?? profile.update;
+    this.capitalized = cfg.quirks.capitalizedOps ?? profile.capitalizedOps;
+    this.http = new ScimHttp(cfg.baseUrl, new TokenSource(cfg.auth, cfg.callTimeoutMs), cfg.headers, cfg.callTimeoutMs);
+  }
+
+  planOptions(): Partial<PlanOptions> {
+    return { adoptUnowned: this.cfg.adoptExisting, groupsCaseInsensitive: false };
+  }
+
+  /** Which update style is in use now (it may have switched after a 405). */
+  get updateStyle(): { update: 'patch' | 'put'; capitalizedOps: boolean } {
+    return { update: this.update, capitalizedOps: this.capitalized };
+  }
+
+  private remember(r: Json): Json {
+    const id = String(r['id']);
+    this.resources.set(id, r);
+    if (this.resources.size > 10_000) this.resources.delete(this.resources.keys().next().value!);
+    return r;
+  }
+
+  private toAccount(r: Json, groups: string[]): TargetAccount {
+    return {
+      ref: String(r['id']),
+      name: String(r['userName'] ?? ''),
+      owner: typeof r['externalId'] === 'string' && r['externalId'] !== '' ? r['externalId'] : null,
+      enabled: r['active'] !== false,
+      attributes: readAttributes(r),
+      groups,
+    };
+  }
+
+  async ping(): Promise<void> {
+    await this.http.request('GET', '/ServiceProviderConfig');
+  }
+
+  private async findUser(filter: string): Promise<Json | undefined> {
+    const r = await this.http.request('GET', `/Users?filter=${encodeURIComponent(filter)}&count=2`);
+    const found = ((r.body?.['Resources'] as Json[] | undefined) ?? []);
+    if (found.length > 1) throw new ConnectorError(ConnectorErrorCode.Rejected, `more than one user matches ${filter}`);
+    return found[0];
+  }
+
+  private async getUser(id: string): Promise<Json | undefined> {
+    const r = await this.http.request('GET', `/Users/${encodeURIComponent(id)}`, undefined, { accept: [404] });
+    return r.status === 404 ? undefined : r.body;
+  }
+
+  private async membershipsOf(user: Json): Promise<string[]> {
+    const listed = user['groups'] as Json[] | undefined;
+    if (Array.isArray(listed)) return listed.map((g) => String(g['display'] ?? g['value']));
+    const r = await this.http.request('GET', `/Groups?filter=${encodeURIComponent(`members.value eq ${scimString(String(user['id']))}`)}&attributes=displayName`);
+    return ((r.body?.['Resources'] as Json[] | undefined) ?? []).map((g) => String(g['displayName']));
+  }
+
+  async readAccount(l: AccountLocator): Promise<TargetAccount | null> {
+    let user: Json | undefined;
+    if (l.accountRef) {
+      const byRef = await this.getUser(l.accountRef);
+      if (byRef && byRef['externalId'] === l.personId) user = byRef;
+    }
+    user ??= await this.findUser(`externalId eq ${scimString(l.personId)}`);
+    user ??= await this.findUser(`userName eq ${scimString(l.accountName)}`);
+    if (!user) return null;
+    return this.toAccount(this.remember(user), await this.membershipsOf(user));
+  }
+
+  /** A batch's users in a few filtered GETs (`externalId eq … or userName eq …`, 50 persons a request). */
+  async readAccounts(locators: AccountLocator[]): Promise<Map<string, TargetAccount | null>> {
+    const out = new Map<string, TargetAccount | null>();
+    for (let i = 0; i < locators.length; i += 50) {
+      const chunk = locators.slice(i, i + 50);
+      const filter = chunk.map((l) => `externalId eq ${scimString(l.personId)} or userName eq ${scimString(l.accountName)}`).join(' or ');
+      const r = await this.http.request('GET', `/Users?filter=${encodeURIComponent(filter)}&count=${chunk.length * 2}&attributes=id,userName,externalId`);
+      const found = (r.body?.['Resources'] as Json[] | undefined) ?? [];
+      if (Number(r.body?.['totalResults'] ?? found.length) > found.length) continue; // truncated page: read these one by one
+      const owners = new Set(found.map((u) => u['externalId']));
+      const names = new Set(found.map((u) => String(u['userName']).toLowerCase()));
+      // Found ones are read one by one (full representation, memberships); a joiner batch finds few.
+      for (const l of chunk) if (!owners.has(l.personId) && !names.has(l.accountName.toLowerCase())) out.set(l.personId, null);
+    }
+    return out;
+  }
+
+  async createAccount(d: DesiredAccount): Promise<TargetAccount> {
+    const body: Json = { schemas: [USER_SCHEMA], userName: d.accountName, externalId: d.personId, active: d.state !== 'DISABLED' };
+    for (const [k, v] of Object.entries(d.attributes)) setValue(body, pathOf(k), v);
+    const r = await this.http.request('POST', '/Users', body, { accept: [409] });
+    // 409: someone created it meanwhile; the next attempt reads it and adopts or refuses it.
+    if (r.status === 409) throw new ConnectorError(ConnectorErrorCode.Unavailable, `userName ${d.accountName} was created concurrently; re-reading`);
+    return this.toAccount(this.remember(r.body!), []);
+  }
+
+  private async current(account: TargetAccount): Promise<Json> {
+    const known = this.resources.get(account.ref);
+    if (known) return known;
+    const fresh = await this.getUser(account.ref);
+    if (!fresh) throw new ConnectorError(ConnectorErrorCode.Unavailable, `user ${account.ref} vanished`);
+    return this.remember(fresh);
+  }
+
+  /** PATCH, or PUT of the whole resource — per profile, or learnt when the service refuses PATCH. */
+  private async changeUser(account: TargetAccount, ops: PatchOperation[], apply: (resource: Json) => void): Promise<Json> {
+    const path = `/Users/${encodeURIComponent(account.ref)}`;
+    if (ops.length === 0) return this.current(account);
+    if (this.update === 'patch') {
+      const r = await this.patch(path, ops);
+      if (r !== 'unsupported') return this.remember(r ?? (await this.getUser(account.ref)) ?? {});
+    }
+    const resource = structuredClone(await this.current(account));
+    for (const k of META_KEYS) delete resource[k];
+    apply(resource);
+    const r = await this.http.request('PUT', path, resource);
+    return this.remember(r.body!);
+  }
+
+  private async patch(path: string, ops: PatchOperation[]): Promise<Json | undefined | 'unsupported'> {
+    const send = (capitalized: boolean) =>
+      this.http.request('PATCH', path, { schemas: [PATCH_SCHEMA], Operations: ops.map((o) => ({ ...o, op: capitalized ? `${o.op[0]!.toUpperCase()}${o.op.slice(1).toLowerCase()}` : o.op.toLowerCase() })) }, { accept: [400, 405, 501] });
+    let r = await send(this.capitalized);
+    if (r.status === 405 || r.status === 501) {
+      // The service does not do PATCH: PUT from now on.
+      this.update = 'put';
+      return 'unsupported';
+    }
+    if (r.status === 400 && /\bop\b|operation/i.test(String(r.body?.['detail'] ?? ''))) {
+      // Some services insist on the other spelling of op names: try it and keep it when it works.
+      const retry = await send(!this.capitalized);
+      if (retry.status < 300) {
+        this.capitalized = !this.capitalized;
+        r = retry;
+      }
+    }
+    if (r.status >= 400) throw new ConnectorError(ConnectorErrorCode.Rejected, `PATCH ${path} answered ${r.status} (${String(r.body?.['detail'] ?? '')})`, { status: r.status });
+    return r.status === 204 ? undefined : r.body;
+  }
+
+  async updateAccount(account: TargetAccount, patch: AccountPatch): Promise<TargetAccount> {
+    const current = await this.current(account);
+    const ops: PatchOperation[] = [];
+    if (patch.name !== undefined) ops.push({ op: 'replace', path: 'userName', value: patch.name });
+    if (patch.owner !== undefined) ops.push({ op: 'replace', path: 'externalId', value: patch.owner });
+    if (patch.attributes) ops.push(...patchOperations(current, patch.attributes, false));
+    const updated = await this.changeUser(account, ops, (r) => {
+      if (patch.name !== undefined) r['userName'] = patch.name;
+      if (patch.owner !== undefined) r['externalId'] = patch.owner;
+      for (const [k, v] of Object.entries(patch.attributes ?? {})) setValue(r, pathOf(k), v);
+    });
+    return this.toAccount(updated, account.groups);
+  }
+
+  async enableAccount(account: TargetAccount): Promise<void> {
+    await this.changeUser(account, [{ op: 'replace', path: 'active', value: true }], (r) => (r['active'] = true));
+  }
+
+  async disableAccount(account: TargetAccount): Promise<void> {
+    await this.changeUser(account, [{ op: 'replace', path: 'active', value: false }], (r) => (r['active'] = false));
+  }
+
+  async deleteAccount(account: TargetAccount): Promise<void> {
+    await this.http.request('DELETE', `/Users/${encodeURIComponent(account.ref)}`, undefined, { accept: [404] });
+    this.resources.delete(account.ref);
+  }
+
+  async listAccounts(cursor: string | null, pageSize: number): Promise<Page<TargetAccount>> {
+    const start = cursor === null ? 1 : Number(cursor);
+    const r = await this.http.request('GET', `/Users?startIndex=${start}&count=${pageSize}`);
+    const users = (r.body?.['Resources'] as Json[] | undefined) ?? [];
+    const total = Number(r.body?.['totalResults'] ?? 0);
+    const items: TargetAccount[] = [];
+    for (const u of users) items.push(this.toAccount(u, await this.membershipsOf(u)));
+    const next = start + users.length;
+    return { items, next: users.length > 0 && next <= total ? String(next) : null };
+  }
+
+  private async groupId(name: string): Promise<string> {
+    const cached = this.groupIds.get(name);
+    if (cached && Date.now() - cached.at < 60_000) return cached.id;
+    const r = await this.http.request('GET', `/Groups?filter=${encodeURIComponent(`displayName eq ${scimString(name)}`)}&attributes=displayName`);
+    const g = ((r.body?.['Resources'] as Json[] | undefined) ?? [])[0];
+    if (!g) throw new ConnectorError(ConnectorErrorCode.GroupNotFound, `group ${name} does not exist on target ${this.cfg.id}`);
+    this.groupIds.set(name, { id: String(g['id']), at: Date.now() });
+    return String(g['id']);
+  }
+
+  private async changeMembers(group: string, account: TargetAccount, add: boolean): Promise<void> {
+    const id = await this.groupId(group);
+    const path = `/Groups/${encodeURIComponent(id)}`;
+    if (this.update === 'patch') {
+      const op: PatchOperation = add ? { op: 'add', path: 'members', value: [{ value: account.ref }] } : { op: 'remove', path: `members[value eq ${scimString(account.ref)}]` };
+      if ((await this.patch(path, [op])) !== 'unsupported') return;
+    }
+    const r = await this.http.request('GET', path);
+    const g = { ...r.body! };
+    delete g['meta'];
+    const members = ((g['members'] as Json[] | undefined) ?? []).filter((m) => m['value'] !== account.ref);
+    g['members'] = add ? [...members, { value: account.ref }] : members;
+    g['schemas'] ??= [GROUP_SCHEMA];
+    await this.http.request('PUT', path, g);
+  }
+
+  async addGroupMembership(account: TargetAccount, group: string): Promise<void> {
+    await this.changeMembers(group, account, true);
+  }
+
+  async removeGroupMembership(account: TargetAccount, group: string): Promise<void> {
+    await this.changeMembers(group, account, false);
+  }
+
+  async listGroups(cursor: string | null, pageSize: number): Promise<Page<TargetGroup>> {
+    const start = cursor === null ? 1 : Number(cursor);
+    const r = await this.http.request('GET', `/Groups?startIndex=${start}&count=${pageSize}`);
+    const groups = (r.body?.['Resources'] as Json[] | undefined) ?? [];
+    const total = Number(r.body?.['totalResults'] ?? 0);
+    const next = start + groups.length;
+    return {
+      items: groups.map((g) => ({ name: String(g['displayName']), ref: String(g['id']), memberCount: ((g['members'] as unknown[] | undefined) ?? []).length })),
+      next: groups.length > 0 && next <= total ? String(next) : null,
+    };
+  }
+
+  async close(): Promise<void> {
+    this.resources.clear();
+  }
+}

@@ -1,0 +1,132 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Topics, type ProvisioningResult } from '@provisio/contracts';
+import type { RunningService } from '@provisio/platform';
+import { CommandSender, ScimTestServer, TopicCollector, createTestDatabase, provisioningCommand, serviceTestEnv, uniqueTopicPrefix, type TestDatabase } from '@provisio/testing';
+import { bootstrap } from '../src/bootstrap.js';
+
+const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
+type Json = Record<string, unknown>;
+
+/**
+ * connector-scim through its real entry point against real SCIM 2.0 service providers built from
+ * scimmy + scimmy-routers: a well-behaved one (bearer token) and a quirky one (OAuth2 client
+ * credentials, no PATCH, capitalised op names, throttling).
+ */
+describe('connector-scim against real SCIM 2.0 servers', () => {
+  let app: ScimTestServer;
+  let quirky: ScimTestServer;
+  let db: TestDatabase;
+  let service: RunningService;
+  let sender: CommandSender;
+  let results: TopicCollector<ProvisioningResult>;
+  let dlt: TopicCollector<Buffer | null>;
+
+  const usersNamed = (s: ScimTestServer, userName: string) => [...s.store.users.values()].filter((u) => String(u['userName']).toLowerCase() === userName.toLowerCase());
+  const group = (s: ScimTestServer, name: string) => [...s.store.groups.values()].find((g) => g['displayName'] === name)!;
+  const memberIds = (s: ScimTestServer, name: string) => ((group(s, name)['members'] as Json[] | undefined) ?? []).map((m) => m['value']);
+  const resultFor = (commandId: string) => results.waitFor((v) => v.find((r) => r.commandId === commandId), { what: `result of ${commandId}` });
+
+  beforeAll(async () => {
+    [app, quirky] = await Promise.all([ScimTestServer.start(), ScimTestServer.start()]);
+    for (const s of [app, quirky]) {
+      for (const displayName of ['engineering', 'sales']) {
+        const id = `g-${displayName}`;
+        s.store.groups.set(id, { id, schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName, members: [], meta: {} });
+      }
+    }
+    app.store.users.set('pre-1', { id: 'pre-1', schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: 'pre.existing', active: true, meta: {} });
+    db = await createTestDatabase('scimc');
+    const targets = [
+      { id: 'app', baseUrl: app.url, auth: { type: 'bearer', token: { env: 'APP_TOKEN' } } },
+      {
+        id: 'quirky',
+        baseUrl: quirky.url,
+        auth: { type: 'oauth2', tokenUrl: quirky.tokenUrl, clientId: quirky.client.id, clientSecret: { env: 'QUIRKY_SECRET' } },
+        retry: { initialMs: 50, maxMs: 500 },
+      },
+    ];
+    const prefix = uniqueTopicPrefix();
+    service = await bootstrap(serviceTestEnv({ databaseUrl: db.url, topicPrefix: prefix, extra: { CONNECTOR_TARGETS: JSON.stringify(targets), APP_TOKEN: app.token, QUIRKY_SECRET: quirky.client.secret } }));
+    sender = new CommandSender(prefix);
+    [results, dlt] = await Promise.all([TopicCollector.start(`${prefix}${Topics.results}`, 'ProvisioningResult'), TopicCollector.start(`${prefix}${Topics.commands('scim')}.dlt`)]);
+  }, 120_000);
+
+  afterAll(async () => {
+    await service?.close();
+    await Promise.all([sender?.close(), results?.stop(), dlt?.stop(), app?.close(), quirky?.close()]);
+    await db?.drop();
+  }, 60_000);
+
+  it('creates a user with externalId, mapped attributes and group membership; a replay changes nothing', async () => {
+    const c = provisioningCommand({
+      personId: 'p-ada', target: 'app', targetKind: 'scim', accountName: 'ada@example.org',
+      attributes: { givenName: 'Ada', familyName: 'Lovelace', displayName: 'Ada Lovelace', mail: 'ada@example.org', department: 'R&D' },
+      groups: ['engineering'],
+    });
+    await sender.send('scim', [c]);
+    const r = await resultFor(c.commandId);
+    expect(r).toMatchObject({ status: 'APPLIED', operations: [{ type: 'CREATE', detail: null }, { type: 'ADD_MEMBERSHIP', detail: 'engineering' }] });
+    const [user] = usersNamed(app, 'ada@example.org');
+    expect(user).toMatchObject({ externalId: 'p-ada', active: true, displayName: 'Ada Lovelace', name: { givenName: 'Ada', familyName: 'Lovelace' }, emails: [{ type: 'work', value: 'ada@example.org' }] });
+    expect((user![ENTERPRISE] as Json)['department']).toBe('R&D');
+    expect(r.accountRef).toBe(user!['id']);
+    expect(memberIds(app, 'engineering')).toEqual([user!['id']]);
+    const again = { ...c, commandId: `${c.commandId}-replay` };
+    await sender.send('scim', [again]);
+    expect(await resultFor(again.commandId)).toMatchObject({ status: 'NO_CHANGE', operations: [] });
+  });
+
+  it('looks up by userName before creating and adopts the existing account instead of duplicating it', async () => {
+    const c = provisioningCommand({ personId: 'p-pre', target: 'app', targetKind: 'scim', accountName: 'pre.existing', attributes: { title: 'Engineer' } });
+    await sender.send('scim', [c]);
+    const r = await resultFor(c.commandId);
+    expect(r.operations).toEqual([{ type: 'UPDATE', detail: 'owner' }, { type: 'UPDATE', detail: 'title' }]);
+    expect(usersNamed(app, 'pre.existing')).toEqual([expect.objectContaining({ id: 'pre-1', externalId: 'p-pre', title: 'Engineer' })]);
+  });
+
+  it('renames, patches attributes, moves groups, disables with active:false and deletes (PATCH with RFC 7644 PatchOp)', async () => {
+    const base = { personId: 'p-bob', target: 'app', targetKind: 'scim' } as const;
+    const v1 = provisioningCommand({ ...base, accountName: 'bob', attributes: { givenName: 'Bob', mail: 'bob@x.org', mobile: '+1 555' }, groups: ['engineering'] });
+    const v2 = provisioningCommand({ ...base, version: 2, accountName: 'robert', attributes: { givenName: 'Robert', mail: 'robert@x.org', mobile: null }, groups: ['sales'] });
+    const v3 = provisioningCommand({ ...base, version: 3, state: 'DISABLED', accountName: 'robert', attributes: { givenName: 'Robert', mail: 'robert@x.org', mobile: null }, groups: ['sales'] });
+    await sender.send('scim', [v1, v2, v3]);
+    expect((await resultFor(v2.commandId)).operations.map((o) => o.type)).toEqual(['RENAME', 'UPDATE', 'REMOVE_MEMBERSHIP', 'ADD_MEMBERSHIP']);
+    expect((await resultFor(v3.commandId)).operations).toEqual([{ type: 'DISABLE', detail: null }]);
+    const [user] = usersNamed(app, 'robert');
+    expect(user).toMatchObject({ externalId: 'p-bob', active: false, name: { givenName: 'Robert' }, emails: [{ type: 'work', value: 'robert@x.org' }] });
+    expect(usersNamed(app, 'bob')).toEqual([]);
+    expect(memberIds(app, 'sales')).toEqual([user!['id']]);
+    expect(memberIds(app, 'engineering')).not.toContain(user!['id']);
+    expect(app.requests.filter((q) => q.method === 'PUT')).toEqual([]);
+
+    const v4 = provisioningCommand({ ...base, version: 4, state: 'ABSENT', accountName: 'robert' });
+    await sender.send('scim', [v4]);
+    expect((await resultFor(v4.commandId)).operations).toEqual([{ type: 'DELETE', detail: null }]);
+    expect(usersNamed(app, 'robert')).toEqual([]);
+    expect(memberIds(app, 'sales')).toEqual([]);
+  });
+
+  it('copes with a quirky service: OAuth2 client credentials (renewed after revocation), no PATCH → PUT, capitalised op names, 429 with Retry-After', async () => {
+    quirky.faults = { requireCapitalizedOps: true };
+    const base = { personId: 'p-q', target: 'quirky', targetKind: 'scim' } as const;
+    const v1 = provisioningCommand({ ...base, accountName: 'quinn', attributes: { title: 'A' }, groups: ['engineering'] });
+    await sender.send('scim', [v1]);
+    expect((await resultFor(v1.commandId)).status).toBe('APPLIED');
+    // The group PATCH with lower-case op names got a 400 once; the connector switched to Add/Replace/Remove.
+    expect(quirky.requests.filter((q) => q.method === 'PATCH').map((q) => q.status)).toEqual([400, 200]);
+
+    quirky.revokeIssuedTokens();
+    quirky.faults = { patchUnsupported: true, rateLimit: { count: 4, retryAfterSeconds: 1 } };
+    const v2 = provisioningCommand({ ...base, version: 2, accountName: 'quinn', attributes: { title: 'B' }, groups: ['sales'] });
+    await sender.send('scim', [v2]);
+    expect(await resultFor(v2.commandId)).toMatchObject({ status: 'APPLIED', operations: [{ type: 'UPDATE', detail: 'title' }, { type: 'REMOVE_MEMBERSHIP', detail: 'engineering' }, { type: 'ADD_MEMBERSHIP', detail: 'sales' }] });
+    const [user] = usersNamed(quirky, 'quinn');
+    expect(user).toMatchObject({ title: 'B', externalId: 'p-q' });
+    expect(memberIds(quirky, 'sales')).toEqual([user!['id']]);
+    expect(quirky.requests.filter((q) => q.status === 429)).toHaveLength(4);
+    expect(quirky.requests.filter((q) => q.method === 'PUT' && q.status === 200).length).toBeGreaterThanOrEqual(3);
+    expect(dlt.records).toHaveLength(0);
+    const metrics = await (await fetch(`${service.url}/metrics`)).text();
+    expect(metrics).toMatch(/provisio_connector_errors_total\{[^}]*target="quirky"[^}]*error_class="rate_limited"[^}]*\} 4/);
+  });
+});

@@ -1,0 +1,98 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Topics, type ProvisioningResult } from '@provisio/contracts';
+import type { RunningService } from '@provisio/platform';
+import { CommandSender, ScimTestServer, TopicCollector, createTestDatabase, mintToken, provisioningCommand, serviceTestEnv, uniqueTopicPrefix, waitFor, type TestDatabase } from '@provisio/testing';
+import { bootstrap } from '../src/bootstrap.js';
+
+/** The issue's outage is 2 minutes; PROVISIO_TEST_OUTAGE_MS shortens it for quick local runs. */
+const OUTAGE_MS = Number(process.env['PROVISIO_TEST_OUTAGE_MS'] ?? 120_000);
+
+/**
+ * Target down in the middle of a stream: commands keep coming while the SCIM service refuses
+ * connections. The target is quarantined (visible in health, the targets API and metrics),
+ * probed, and resumes by itself; every command is applied exactly once and nothing is
+ * dead-lettered.
+ */
+describe(`fault: SCIM target down for ${OUTAGE_MS / 1000} s in the middle of a stream`, () => {
+  let server: ScimTestServer;
+  let db: TestDatabase;
+  let service: RunningService;
+  let sender: CommandSender;
+  let results: TopicCollector<ProvisioningResult>;
+  let dlt: TopicCollector<Buffer | null>;
+
+  beforeAll(async () => {
+    server = await ScimTestServer.start();
+    db = await createTestDatabase('outage');
+    const targets = [
+      {
+        id: 'app',
+        baseUrl: server.url,
+        auth: { type: 'bearer', token: server.token },
+        callTimeoutMs: 2000,
+        retry: { initialMs: 200, maxMs: 5000 },
+        breaker: { consecutiveFailures: 3, openSeconds: 1, maxOpenSeconds: 8 },
+      },
+    ];
+    const prefix = uniqueTopicPrefix();
+    service = await bootstrap(serviceTestEnv({ databaseUrl: db.url, topicPrefix: prefix, extra: { CONNECTOR_TARGETS: JSON.stringify(targets) } }));
+    sender = new CommandSender(prefix);
+    [results, dlt] = await Promise.all([TopicCollector.start(`${prefix}${Topics.results}`, 'ProvisioningResult'), TopicCollector.start(`${prefix}${Topics.commands('scim')}.dlt`)]);
+  }, 120_000);
+
+  afterAll(async () => {
+    await service?.close();
+    await Promise.all([sender?.close(), results?.stop(), dlt?.stop(), server?.close()]);
+    await db?.drop();
+  }, 60_000);
+
+  it('quarantines, waits, probes, resumes by itself: no command lost, none dead-lettered, none applied twice', async () => {
+    const command = (i: number) => provisioningCommand({ personId: `p-${i}`, target: 'app', targetKind: 'scim', accountName: `user${i}`, attributes: { title: `t${i}` } });
+    const before = Array.from({ length: 10 }, (_, i) => command(i));
+    await sender.send('scim', before);
+    await results.waitFor((v) => v.length >= 10, { what: 'the first 10 results' });
+
+    await server.stop();
+    const token = await mintToken(['connector:read']);
+    const during = Array.from({ length: 20 }, (_, i) => command(100 + i));
+    const outageEnds = Date.now() + OUTAGE_MS;
+    const observed = new Set<string>();
+    let readyDown = false;
+    for (const [i, c] of during.entries()) {
+      await sender.send('scim', [c]);
+      const until = Date.now() + OUTAGE_MS / during.length;
+      while (Date.now() < until) {
+        const s = (await (await fetch(`${service.url}/v1/targets/app`, { headers: { authorization: `Bearer ${token}` } })).json()) as { quarantine: { state: string } };
+        observed.add(s.quarantine.state);
+        if (!readyDown && i > 2) readyDown = (await fetch(`${service.url}/health/ready`)).status === 503;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+    while (Date.now() < outageEnds) await new Promise((r) => setTimeout(r, 100));
+    // Nothing of the outage's commands could be applied; nothing was given up on either.
+    const duringIds = new Set(during.map((c) => c.commandId));
+    expect(results.values().filter((r) => duringIds.has(r.commandId))).toEqual([]);
+    expect(dlt.records).toHaveLength(0);
+    expect(observed).toContain('open');
+    expect(readyDown).toBe(true);
+    const metricsDuring = await (await fetch(`${service.url}/metrics`)).text();
+    expect(metricsDuring).toMatch(/provisio_connector_quarantine_transitions_total\{[^}]*target="app"[^}]*to="open"[^}]*\} [1-9]/);
+    expect(metricsDuring).toMatch(/provisio_connector_queue_lag_seconds\{[^}]*target="app"[^}]*\} [1-9]/);
+
+    await server.start();
+    const after = Array.from({ length: 10 }, (_, i) => command(200 + i));
+    await sender.send('scim', after);
+    const all = [...before, ...during, ...after];
+    await results.waitFor((v) => v.length >= all.length, { timeoutMs: 60_000, what: `${all.length} results` });
+    await new Promise((r) => setTimeout(r, 2000));
+    const got = results.values();
+    expect(got).toHaveLength(all.length);
+    expect(new Set(got.map((r) => r.commandId))).toEqual(new Set(all.map((c) => c.commandId)));
+    expect(got.every((r) => r.status === 'APPLIED')).toBe(true);
+    expect(server.store.users.size).toBe(all.length);
+    expect(dlt.records).toHaveLength(0);
+    const status = (await (await fetch(`${service.url}/v1/targets/app`, { headers: { authorization: `Bearer ${token}` } })).json()) as { quarantine: { state: string } };
+    expect(status.quarantine.state).toBe('closed');
+    await waitFor(async () => (await fetch(`${service.url}/health/ready`)).status === 200, { what: 'ready again' });
+  }, OUTAGE_MS + 180_000);
+});
