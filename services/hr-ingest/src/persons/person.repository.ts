@@ -1,0 +1,168 @@
+import type { HrAttributes } from '@provisio/contracts';
+import type { PersonState, Phase, Removal } from '@provisio/hr-ingest-domain';
+import { quoteIdent, type SqlClient } from '@provisio/persistence';
+
+/** A person as stored, with bookkeeping the domain does not need. */
+export interface StoredPerson extends PersonState {
+  nextTransitionAt: number | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+interface Row {
+  person_id: string;
+  source: string;
+  worker_id: string;
+  attributes: HrAttributes;
+  version: string;
+  manager_worker_id: string | null;
+  phase: Phase;
+  start_kind: PersonState['startKind'];
+  joined: boolean;
+  removal: Removal | null;
+  source_ts: string | null;
+  source_seq: string | null;
+  next_transition_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const COLUMNS =
+  'person_id, source, worker_id, attributes, version, manager_worker_id, phase, start_kind, joined, removal, source_ts, source_seq, next_transition_at, created_at, updated_at';
+
+function toPerson(r: Row): StoredPerson {
+  return {
+    personId: r.person_id,
+    source: r.source,
+    workerId: r.worker_id,
+    attributes: { ...r.attributes, custom: r.attributes.custom ?? {} },
+    version: Number(r.version),
+    managerWorkerId: r.manager_worker_id,
+    phase: r.phase,
+    startKind: r.start_kind,
+    joined: r.joined,
+    removal: r.removal,
+    sourceTimestamp: r.source_ts === null ? null : Number(r.source_ts),
+    sequence: r.source_seq === null ? null : Number(r.source_seq),
+    nextTransitionAt: r.next_transition_at ? r.next_transition_at.getTime() : null,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+export interface PersonWrite {
+  state: PersonState;
+  nextTransitionAt: number | null;
+}
+
+/**
+ * hr-ingest's person records. Reads that precede a write lock the rows (in worker-id order, so
+ * concurrent batches never deadlock): one writer per person at a time, which also keeps each
+ * person's outbox rows in commit order.
+ */
+export class PersonRepository {
+  readonly table: string;
+
+  constructor(schema: string) {
+    this.table = `${quoteIdent(schema)}.persons`;
+  }
+
+  async lockByWorkerIds(sql: SqlClient, source: string, workerIds: readonly string[]): Promise<Map<string, StoredPerson>> {
+    if (workerIds.length === 0) return new Map();
+    const r = await sql.query<Row>(
+      `SELECT ${COLUMNS} FROM ${this.table} WHERE source = $1 AND worker_id = ANY($2::text[]) ORDER BY worker_id FOR UPDATE`,
+      [source, [...new Set(workerIds)]],
+    );
+    return new Map(r.rows.map((row) => [row.worker_id, toPerson(row)]));
+  }
+
+  /** personIds of workers of a source (no lock): manager references. */
+  async personIdsOf(sql: SqlClient, source: string, workerIds: readonly string[]): Promise<Map<string, string>> {
+    if (workerIds.length === 0) return new Map();
+    const r = await sql.query<{ worker_id: string; person_id: string }>(`SELECT worker_id, person_id FROM ${this.table} WHERE source = $1 AND worker_id = ANY($2::text[])`, [
+      source,
+      [...new Set(workerIds)],
+    ]);
+    return new Map(r.rows.map((x) => [x.worker_id, x.person_id]));
+  }
+
+  async lockById(sql: SqlClient, personId: string): Promise<StoredPerson | undefined> {
+    const r = await sql.query<Row>(`SELECT ${COLUMNS} FROM ${this.table} WHERE person_id = $1 FOR UPDATE`, [personId]);
+    return r.rows[0] && toPerson(r.rows[0]);
+  }
+
+  async findById(sql: SqlClient, personId: string): Promise<StoredPerson | undefined> {
+    if (!/^[0-9a-f-]{36}$/i.test(personId)) return undefined;
+    const r = await sql.query<Row>(`SELECT ${COLUMNS} FROM ${this.table} WHERE person_id = $1`, [personId]);
+    return r.rows[0] && toPerson(r.rows[0]);
+  }
+
+  async findByWorker(sql: SqlClient, source: string, workerId: string): Promise<StoredPerson | undefined> {
+    const r = await sql.query<Row>(`SELECT ${COLUMNS} FROM ${this.table} WHERE source = $1 AND worker_id = $2`, [source, workerId]);
+    return r.rows[0] && toPerson(r.rows[0]);
+  }
+
+  /** People waiting for one of these managers (reference kept, not resolved), locked. */
+  async lockWaitingFor(sql: SqlClient, source: string, managerWorkerIds: readonly string[], exceptWorkerIds: readonly string[]): Promise<StoredPerson[]> {
+    if (managerWorkerIds.length === 0) return [];
+    const r = await sql.query<Row>(
+      `SELECT ${COLUMNS} FROM ${this.table}
+       WHERE source = $1 AND manager_worker_id = ANY($2::text[]) AND attributes->>'managerPersonId' IS NULL AND NOT (worker_id = ANY($3::text[]))
+       ORDER BY worker_id FOR UPDATE`,
+      [source, [...new Set(managerWorkerIds)], [...exceptWorkerIds]],
+    );
+    return r.rows.map(toPerson);
+  }
+
+  /** People of the source who are not terminated: the population the mass-change brake measures. */
+  async countPopulation(sql: SqlClient, source: string): Promise<number> {
+    const r = await sql.query<{ n: string }>(`SELECT count(*) AS n FROM ${this.table} WHERE source = $1 AND phase <> 'terminated'`, [source]);
+    return Number(r.rows[0]?.n ?? 0);
+  }
+
+  /** New persons; false when another transaction created one of the same workers first. */
+  async insertMany(sql: SqlClient, writes: readonly PersonWrite[]): Promise<boolean> {
+    if (writes.length === 0) return true;
+    const r = await sql.query(
+      `INSERT INTO ${this.table} (person_id, source, worker_id, attributes, version, manager_worker_id, phase, start_kind, joined, removal, source_ts, source_seq, next_transition_at)
+       SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::bool[], $10::jsonb[], $11::bigint[], $12::bigint[], $13::timestamptz[])
+       ON CONFLICT (source, worker_id) DO NOTHING`,
+      columns(writes, true),
+    );
+    return r.rowCount === writes.length;
+  }
+
+  async updateMany(sql: SqlClient, writes: readonly PersonWrite[]): Promise<void> {
+    if (writes.length === 0) return;
+    await sql.query(
+      `UPDATE ${this.table} p SET attributes = u.attributes, version = u.version, manager_worker_id = u.manager_worker_id, phase = u.phase,
+         start_kind = u.start_kind, joined = u.joined, removal = u.removal, source_ts = u.source_ts, source_seq = u.source_seq,
+         next_transition_at = u.next_transition_at, updated_at = now()
+       FROM unnest($1::uuid[], $2::jsonb[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::bool[], $8::jsonb[], $9::bigint[], $10::bigint[], $11::timestamptz[])
+         AS u(person_id, attributes, version, manager_worker_id, phase, start_kind, joined, removal, source_ts, source_seq, next_transition_at)
+       WHERE p.person_id = u.person_id`,
+      columns(writes, false),
+    );
+  }
+}
+
+function columns(writes: readonly PersonWrite[], withKey: boolean): unknown[][] {
+  const c = Array.from({ length: withKey ? 13 : 11 }, () => [] as unknown[]);
+  for (const { state: s, nextTransitionAt } of writes) {
+    const values: unknown[] = [
+      JSON.stringify(s.attributes),
+      s.version,
+      s.managerWorkerId,
+      s.phase,
+      s.startKind,
+      s.joined,
+      s.removal ? JSON.stringify(s.removal) : null,
+      s.sourceTimestamp,
+      s.sequence,
+      nextTransitionAt === null ? null : new Date(nextTransitionAt),
+    ];
+    const row = withKey ? [s.personId, s.source, s.workerId, ...values] : [s.personId, ...values];
+    row.forEach((v, i) => c[i]!.push(v));
+  }
+  return c;
+}
