@@ -12,6 +12,8 @@ import { LifecycleWriter } from './persons/lifecycle-writer.js';
 import { PersonRepository } from './persons/person.repository.js';
 import { TransitionJobs } from './persons/transition.jobs.js';
 import { PERSONS, SCHEDULER, SETTINGS, WRITER } from './tokens.js';
+import { WebhookDeliveriesPruner } from './webhook/webhook-deliveries.pruner.js';
+import { WebhookController } from './webhook/webhook.controller.js';
 import { WorkersController } from './workers/workers.controller.js';
 import { WorkersService } from './workers/workers.service.js';
 
@@ -26,7 +28,7 @@ export class AppModule {
           topics: [{ topic: Topics.lifecycle }],
         }),
       ],
-      controllers: [WorkersController],
+      controllers: [WorkersController, WebhookController],
       providers: [
         { provide: SETTINGS, useValue: config },
         { provide: PERSONS, useValue: new PersonRepository(config.DATABASE_SCHEMA) },
@@ -42,6 +44,7 @@ export class AppModule {
           useFactory: (persons: PersonRepository, outbox: OutboxWriter, scheduler: JobScheduler) => new LifecycleWriter(persons, outbox, scheduler, config.policy),
         },
         TransitionJobs,
+        WebhookDeliveriesPruner,
         WorkersService,
       ],
     };
