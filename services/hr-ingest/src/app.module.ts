@@ -1,4 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
 import { Topics } from '@provisio/contracts';
 import { OutboxWriter } from '@provisio/messaging';
 import { LOGGER, type Logger } from '@provisio/observability';
@@ -11,6 +12,9 @@ import { Lifecycle1765000000000 } from './migrations/1765000000000-lifecycle.js'
 import { LifecycleWriter } from './persons/lifecycle-writer.js';
 import { PersonRepository } from './persons/person.repository.js';
 import { TransitionJobs } from './persons/transition.jobs.js';
+import { ScimExceptionFilter } from './scim/scim-exception.filter.js';
+import { ScimUsersService } from './scim/scim-users.service.js';
+import { ScimController } from './scim/scim.controller.js';
 import { PERSONS, SCHEDULER, SETTINGS, WRITER } from './tokens.js';
 import { WebhookDeliveriesPruner } from './webhook/webhook-deliveries.pruner.js';
 import { WebhookController } from './webhook/webhook.controller.js';
@@ -28,7 +32,7 @@ export class AppModule {
           topics: [{ topic: Topics.lifecycle }],
         }),
       ],
-      controllers: [WorkersController, WebhookController],
+      controllers: [WorkersController, WebhookController, ScimController],
       providers: [
         { provide: SETTINGS, useValue: config },
         { provide: PERSONS, useValue: new PersonRepository(config.DATABASE_SCHEMA) },
@@ -46,6 +50,8 @@ export class AppModule {
         TransitionJobs,
         WebhookDeliveriesPruner,
         WorkersService,
+        ScimUsersService,
+        { provide: APP_FILTER, useClass: ScimExceptionFilter },
       ],
     };
   }

@@ -28,6 +28,8 @@ export const configSchema = serviceConfigSchema(
     HR_BRAKE_MAX_LEAVERS: z.coerce.number().int().nonnegative().optional(),
     HR_SCHEDULER_POLL_MS: positiveInt(1000),
     SCIM_SOURCE: sourceSchema.default('scim'),
+    /** Public base URL of the SCIM endpoint for resource locations (behind a proxy), e.g. https://hr.example.com/scim/v2. */
+    SCIM_BASE_URL: z.string().url().optional(),
     SCIM_BULK_MAX_OPERATIONS: positiveInt(50),
     SCIM_BULK_MAX_PAYLOAD_BYTES: positiveInt(1_048_576),
     SCIM_MAX_RESULTS: positiveInt(200),
