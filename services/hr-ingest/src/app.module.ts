@@ -15,7 +15,11 @@ import { TransitionJobs } from './persons/transition.jobs.js';
 import { ScimExceptionFilter } from './scim/scim-exception.filter.js';
 import { ScimUsersService } from './scim/scim-users.service.js';
 import { ScimController } from './scim/scim.controller.js';
-import { PERSONS, SCHEDULER, SETTINGS, WRITER } from './tokens.js';
+import { SnapshotProcessor } from './snapshots/snapshot-processor.js';
+import { SnapshotUploadService } from './snapshots/snapshot-upload.service.js';
+import { SnapshotRepository } from './snapshots/snapshot.repository.js';
+import { SnapshotsController } from './snapshots/snapshots.controller.js';
+import { PERSONS, SCHEDULER, SETTINGS, SNAPSHOTS, WRITER } from './tokens.js';
 import { WebhookDeliveriesPruner } from './webhook/webhook-deliveries.pruner.js';
 import { WebhookController } from './webhook/webhook.controller.js';
 import { WorkersController } from './workers/workers.controller.js';
@@ -32,10 +36,11 @@ export class AppModule {
           topics: [{ topic: Topics.lifecycle }],
         }),
       ],
-      controllers: [WorkersController, WebhookController, ScimController],
+      controllers: [WorkersController, WebhookController, ScimController, SnapshotsController],
       providers: [
         { provide: SETTINGS, useValue: config },
         { provide: PERSONS, useValue: new PersonRepository(config.DATABASE_SCHEMA) },
+        { provide: SNAPSHOTS, useValue: new SnapshotRepository(config.DATABASE_SCHEMA) },
         {
           provide: SCHEDULER,
           inject: [Database, LOGGER],
@@ -51,6 +56,8 @@ export class AppModule {
         WebhookDeliveriesPruner,
         WorkersService,
         ScimUsersService,
+        SnapshotProcessor,
+        SnapshotUploadService,
         { provide: APP_FILTER, useClass: ScimExceptionFilter },
       ],
     };

@@ -57,6 +57,7 @@ export class Lifecycle1765000000000 implements MigrationInterface {
       status text NOT NULL CHECK (status IN ('receiving', 'staged', 'held', 'applying', 'applied', 'discarded', 'superseded', 'failed')),
       rows_total int NOT NULL DEFAULT 0,
       rows_rejected int NOT NULL DEFAULT 0,
+      rows_warned int NOT NULL DEFAULT 0,
       population int,
       leavers_planned int,
       brake jsonb,
@@ -64,6 +65,8 @@ export class Lifecycle1765000000000 implements MigrationInterface {
       events jsonb NOT NULL DEFAULT '{}'::jsonb,
       applied_through int NOT NULL DEFAULT 0,
       absentees_done boolean NOT NULL DEFAULT false,
+      ignored_columns jsonb NOT NULL DEFAULT '[]'::jsonb,
+      attempts int NOT NULL DEFAULT 0,
       error text,
       received_by text,
       decided_by text,
@@ -83,11 +86,14 @@ export class Lifecycle1765000000000 implements MigrationInterface {
       worker_id text,
       record jsonb,
       rejection jsonb,
+      warning jsonb,
       person_id uuid,
       planned_kind text,
       PRIMARY KEY (snapshot_id, row_no)
     )`);
     await q.query(`CREATE INDEX snapshot_rows_worker ON ${s}.snapshot_rows (snapshot_id, worker_id)`);
+    await q.query(`CREATE INDEX snapshot_rows_planned ON ${s}.snapshot_rows (snapshot_id, row_no) WHERE planned_kind IS NOT NULL`);
+    await q.query(`CREATE INDEX snapshot_rows_rejected ON ${s}.snapshot_rows (snapshot_id, row_no) WHERE rejection IS NOT NULL`);
     await q.query(`CREATE TABLE ${s}.snapshot_leavers (
       snapshot_id uuid NOT NULL REFERENCES ${s}.snapshots (id) ON DELETE CASCADE,
       person_id uuid NOT NULL,

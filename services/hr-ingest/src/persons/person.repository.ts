@@ -67,13 +67,19 @@ export class PersonRepository {
     this.table = `${quoteIdent(schema)}.persons`;
   }
 
-  async lockByWorkerIds(sql: SqlClient, source: string, workerIds: readonly string[]): Promise<Map<string, StoredPerson>> {
+  async lockByWorkerIds(sql: SqlClient, source: string, workerIds: readonly string[], lock = true): Promise<Map<string, StoredPerson>> {
     if (workerIds.length === 0) return new Map();
     const r = await sql.query<Row>(
-      `SELECT ${COLUMNS} FROM ${this.table} WHERE source = $1 AND worker_id = ANY($2::text[]) ORDER BY worker_id FOR UPDATE`,
+      `SELECT ${COLUMNS} FROM ${this.table} WHERE source = $1 AND worker_id = ANY($2::text[]) ORDER BY worker_id ${lock ? 'FOR UPDATE' : ''}`,
       [source, [...new Set(workerIds)]],
     );
     return new Map(r.rows.map((row) => [row.worker_id, toPerson(row)]));
+  }
+
+  async lockByIds(sql: SqlClient, personIds: readonly string[]): Promise<StoredPerson[]> {
+    if (personIds.length === 0) return [];
+    const r = await sql.query<Row>(`SELECT ${COLUMNS} FROM ${this.table} WHERE person_id = ANY($1::uuid[]) ORDER BY worker_id FOR UPDATE`, [[...personIds]]);
+    return r.rows.map(toPerson);
   }
 
   /** personIds of workers of a source (no lock): manager references. */
