@@ -34,6 +34,8 @@ export class AppModule {
         PlatformModule.forService('hr-ingest', config, logger, {
           migrations: [Init1764000000000, Lifecycle1765000000000],
           topics: [{ topic: Topics.lifecycle }],
+          // Snapshots emit in bulk: larger relay passes publish them sooner.
+          outboxBatchSize: 2000,
         }),
       ],
       controllers: [WorkersController, WebhookController, ScimController, SnapshotsController],

@@ -37,7 +37,8 @@ export function decideBatch(records: readonly WorkerRecord[], existing: Readonly
     if (dupes.has(r.workerId) || existing.has(r.workerId) || assigned.has(r.workerId)) continue;
     assigned.set(r.workerId, ctx.assigned?.get(r.workerId) ?? ctx.newPersonId());
   }
-  const resolveManager = (workerId: string) => existing.get(workerId)?.personId ?? assigned.get(workerId) ?? ctx.assigned?.get(workerId) ?? ctx.resolveManager(workerId);
+  // Stored persons first (the batch's, then the store's), then ids assigned to new workers.
+  const resolveManager = (workerId: string) => existing.get(workerId)?.personId ?? assigned.get(workerId) ?? ctx.resolveManager(workerId) ?? ctx.assigned?.get(workerId);
   return records.map((record, index) => {
     const n = dupes.get(record.workerId);
     if (n !== undefined) return { index, record, rejected: [duplicateError(record.workerId, n, where)] };

@@ -25,9 +25,7 @@ export class Lifecycle1765000000000 implements MigrationInterface {
     await q.query(`UPDATE ${s}.persons SET phase = 'terminated' WHERE attributes->>'status' = 'terminated'`);
     await q.query(`ALTER TABLE ${s}.persons ALTER COLUMN phase DROP DEFAULT, ALTER COLUMN joined DROP DEFAULT`);
     await q.query(`CREATE INDEX persons_pending_manager ON ${s}.persons (source, manager_worker_id) WHERE manager_worker_id IS NOT NULL AND attributes->>'managerPersonId' IS NULL`);
-    await q.query(`CREATE INDEX persons_source_phase ON ${s}.persons (source, phase)`);
     await q.query(`CREATE INDEX persons_user_name ON ${s}.persons (source, lower(attributes->>'userName'))`);
-    await q.query(`CREATE INDEX persons_created ON ${s}.persons (source, created_at, person_id)`);
 
     for (const sql of schedulerTablesSql(migrationSchema(q))) await q.query(sql);
 
@@ -78,6 +76,13 @@ export class Lifecycle1765000000000 implements MigrationInterface {
       finished_at timestamptz
     )`);
     await q.query(`CREATE INDEX snapshots_source ON ${s}.snapshots (source, created_at DESC)`);
+    // Event counts per applied batch, written in the batch's transaction (no contention on the snapshot row).
+    await q.query(`CREATE TABLE ${s}.snapshot_batches (
+      snapshot_id uuid NOT NULL REFERENCES ${s}.snapshots (id) ON DELETE CASCADE,
+      batch_id uuid NOT NULL,
+      events jsonb NOT NULL,
+      PRIMARY KEY (snapshot_id, batch_id)
+    )`);
     await q.query(`CREATE INDEX snapshots_open ON ${s}.snapshots (created_at) WHERE status IN ('staged', 'applying')`);
     await q.query(`CREATE TABLE ${s}.snapshot_rows (
       snapshot_id uuid NOT NULL REFERENCES ${s}.snapshots (id) ON DELETE CASCADE,
@@ -105,8 +110,8 @@ export class Lifecycle1765000000000 implements MigrationInterface {
 
   async down(q: QueryRunner): Promise<void> {
     const s = quoteIdent(migrationSchema(q));
-    await q.query(`DROP TABLE ${s}.snapshot_leavers, ${s}.snapshot_rows, ${s}.snapshots, ${s}.csv_mappings, ${s}.webhook_deliveries, ${s}.scheduled_jobs`);
-    await q.query(`DROP INDEX ${s}.persons_pending_manager, ${s}.persons_source_phase, ${s}.persons_user_name, ${s}.persons_created`);
+    await q.query(`DROP TABLE ${s}.snapshot_batches, ${s}.snapshot_leavers, ${s}.snapshot_rows, ${s}.snapshots, ${s}.csv_mappings, ${s}.webhook_deliveries, ${s}.scheduled_jobs`);
+    await q.query(`DROP INDEX ${s}.persons_pending_manager, ${s}.persons_user_name`);
     await q.query(`ALTER TABLE ${s}.persons DROP COLUMN manager_worker_id, DROP COLUMN phase, DROP COLUMN start_kind, DROP COLUMN joined, DROP COLUMN removal,
       DROP COLUMN source_ts, DROP COLUMN source_seq, DROP COLUMN next_transition_at`);
   }

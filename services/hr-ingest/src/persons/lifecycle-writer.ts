@@ -17,6 +17,11 @@ export interface ApplyContext {
   assigned?: ReadonlyMap<string, string>;
   /** Names the container in duplicate-record errors ("request", "file"). */
   where?: string;
+  /**
+   * Workers the caller just found not stored: not looked up again. Should one be created
+   * meanwhile, the insert conflicts and the transaction runs again with a fresh read.
+   */
+  knownNew?: ReadonlySet<string>;
 }
 
 export interface EmittedEvent {
@@ -58,7 +63,8 @@ export class LifecycleWriter {
   /** Applies records of one source (a delta batch, or a batch of snapshot rows). */
   async applyRecords(sql: SqlClient, source: string, records: readonly WorkerRecord[], ctx: ApplyContext): Promise<RecordOutcome[]> {
     const now = ctx.now ?? Date.now();
-    const existing = await this.persons.lockByWorkerIds(sql, source, records.map((r) => r.workerId));
+    const known = ctx.knownNew;
+    const existing = await this.persons.lockByWorkerIds(sql, source, known ? records.filter((r) => !known.has(r.workerId)).map((r) => r.workerId) : records.map((r) => r.workerId));
     const managerRefs = new Set<string>();
     for (const r of records) if (r.managerWorkerId) managerRefs.add(r.managerWorkerId);
     for (const p of existing.values()) if (p.managerWorkerId) managerRefs.add(p.managerWorkerId);

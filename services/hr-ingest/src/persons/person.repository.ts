@@ -129,11 +129,14 @@ export class PersonRepository {
   /** New persons; false when another transaction created one of the same workers first. */
   async insertMany(sql: SqlClient, writes: readonly PersonWrite[]): Promise<boolean> {
     if (writes.length === 0) return true;
+    // One JSON document per batch: PostgreSQL parses it natively, no per-element array escaping.
     const r = await sql.query(
       `INSERT INTO ${this.table} (person_id, source, worker_id, attributes, version, manager_worker_id, phase, start_kind, joined, removal, source_ts, source_seq, next_transition_at)
-       SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::bool[], $10::jsonb[], $11::bigint[], $12::bigint[], $13::timestamptz[])
+       SELECT person_id, source, worker_id, attributes, version, manager_worker_id, phase, start_kind, joined, removal, source_ts, source_seq, next_at
+       FROM jsonb_to_recordset($1::jsonb) AS x(person_id uuid, source text, worker_id text, attributes jsonb, version bigint, manager_worker_id text, phase text,
+         start_kind text, joined boolean, removal jsonb, source_ts bigint, source_seq bigint, next_at timestamptz)
        ON CONFLICT (source, worker_id) DO NOTHING`,
-      columns(writes, true),
+      [toJson(writes)],
     );
     return r.rowCount === writes.length;
   }
@@ -143,32 +146,31 @@ export class PersonRepository {
     await sql.query(
       `UPDATE ${this.table} p SET attributes = u.attributes, version = u.version, manager_worker_id = u.manager_worker_id, phase = u.phase,
          start_kind = u.start_kind, joined = u.joined, removal = u.removal, source_ts = u.source_ts, source_seq = u.source_seq,
-         next_transition_at = u.next_transition_at, updated_at = now()
-       FROM unnest($1::uuid[], $2::jsonb[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::bool[], $8::jsonb[], $9::bigint[], $10::bigint[], $11::timestamptz[])
-         AS u(person_id, attributes, version, manager_worker_id, phase, start_kind, joined, removal, source_ts, source_seq, next_transition_at)
+         next_transition_at = u.next_at, updated_at = now()
+       FROM jsonb_to_recordset($1::jsonb) AS u(person_id uuid, attributes jsonb, version bigint, manager_worker_id text, phase text, start_kind text, joined boolean,
+         removal jsonb, source_ts bigint, source_seq bigint, next_at timestamptz)
        WHERE p.person_id = u.person_id`,
-      columns(writes, false),
+      [toJson(writes)],
     );
   }
 }
 
-function columns(writes: readonly PersonWrite[], withKey: boolean): unknown[][] {
-  const c = Array.from({ length: withKey ? 13 : 11 }, () => [] as unknown[]);
-  for (const { state: s, nextTransitionAt } of writes) {
-    const values: unknown[] = [
-      JSON.stringify(s.attributes),
-      s.version,
-      s.managerWorkerId,
-      s.phase,
-      s.startKind,
-      s.joined,
-      s.removal ? JSON.stringify(s.removal) : null,
-      s.sourceTimestamp,
-      s.sequence,
-      nextTransitionAt === null ? null : new Date(nextTransitionAt),
-    ];
-    const row = withKey ? [s.personId, s.source, s.workerId, ...values] : [s.personId, ...values];
-    row.forEach((v, i) => c[i]!.push(v));
-  }
-  return c;
+function toJson(writes: readonly PersonWrite[]): string {
+  return JSON.stringify(
+    writes.map(({ state: s, nextTransitionAt }) => ({
+      person_id: s.personId,
+      source: s.source,
+      worker_id: s.workerId,
+      attributes: s.attributes,
+      version: s.version,
+      manager_worker_id: s.managerWorkerId,
+      phase: s.phase,
+      start_kind: s.startKind,
+      joined: s.joined,
+      removal: s.removal,
+      source_ts: s.sourceTimestamp,
+      source_seq: s.sequence,
+      next_at: nextTransitionAt === null ? null : new Date(nextTransitionAt).toISOString(),
+    })),
+  );
 }

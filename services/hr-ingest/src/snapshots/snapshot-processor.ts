@@ -1,5 +1,5 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import { decideBatch, evaluateBrake, type FieldError } from '@provisio/hr-ingest-domain';
+import { decideBatch, evaluateBrake, type FieldError, type WorkerRecord } from '@provisio/hr-ingest-domain';
 import { counter } from '@provisio/observability';
 import { LOGGER, type Logger } from '@provisio/observability';
 import { Database, type SqlClient } from '@provisio/persistence';
@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { HrIngestSettings } from '../config.js';
 import type { LifecycleWriter } from '../persons/lifecycle-writer.js';
-import type { PersonRepository } from '../persons/person.repository.js';
+import type { PersonRepository, StoredPerson } from '../persons/person.repository.js';
 import { PERSONS, SETTINGS, SNAPSHOTS, WRITER } from '../tokens.js';
 import { SnapshotRepository, type Snapshot } from './snapshot.repository.js';
 
@@ -122,8 +122,22 @@ export class SnapshotProcessor implements OnApplicationBootstrap, OnModuleDestro
   private async plan(s: Snapshot): Promise<boolean> {
     const sql = this.db.sql;
     await this.repo.clearPlan(sql, s.id);
-    await this.repo.assignPersonIds(sql, s.id, s.source);
     const population = await this.persons.countPopulation(sql, s.source);
+    const absentLeave = s.mode === 'full' && s.absentWorkers === 'leaver';
+    const bound = await this.repo.leaverBound(sql, s.id, s.source, absentLeave);
+    if (!evaluateBrake(population, bound, this.settings.brake).hold) {
+      // Even the most leavers this file could make stay under the brake: no precise plan is
+      // needed; the apply pass decides every row.
+      if (absentLeave) await this.repo.addAbsentees(sql, s.id, s.source);
+      await this.repo.update(sql, s.id, {
+        status: 'applying',
+        population,
+        leavers_planned: await this.repo.countLeavers(sql, s.id),
+        brake: JSON.stringify({ ...evaluateBrake(population, bound, this.settings.brake), leaverBound: bound }),
+        planned_at: new Date(),
+      });
+      return false;
+    }
     const planned: Record<string, number> = {};
     let after = 0;
     for (;;) {
@@ -169,13 +183,65 @@ export class SnapshotProcessor implements OnApplicationBootstrap, OnModuleDestro
     return false;
   }
 
-  private async decide(sql: SqlClient, s: Snapshot, rows: { record: { workerId: string; managerWorkerId?: string | null | undefined }; personId: string }[], lock: boolean) {
-    const records = rows.map((r) => r.record as Parameters<typeof decideBatch>[0][number]);
-    const existing = await this.persons.lockByWorkerIds(sql, s.source, records.map((r) => r.workerId), lock);
+  private async applyBatch(s: Snapshot, rows: { rowNo: number; record: WorkerRecord; personId: string }[], plannedOnly: boolean): Promise<void> {
+    let candidates = rows;
+    let knownNew: Set<string> | undefined;
+    if (!plannedOnly) {
+      // New workers change something by definition; rows of stored persons are decided first,
+      // without locks, and only those that change go on.
+      const existing = await this.persons.lockByWorkerIds(this.db.sql, s.source, rows.map((r) => r.record.workerId), false);
+      const known = rows.filter((r) => existing.has(r.record.workerId));
+      candidates = rows.filter((r) => !existing.has(r.record.workerId));
+      knownNew = new Set(candidates.map((r) => r.record.workerId));
+      const { outcomes } = known.length > 0 ? await this.decide(this.db.sql, s, known, false, existing) : { outcomes: [] };
+      const stale: { rowNo: number; errors: FieldError[] }[] = [];
+      const warnings: { rowNo: number; errors: FieldError[] }[] = [];
+      for (const [i, o] of outcomes.entries()) {
+        const row = known[i]!;
+        if ('rejected' in o) continue;
+        const d = o.decision;
+        if (d.outcome === 'stale') stale.push({ rowNo: row.rowNo, errors: d.errors });
+        else if (d.write !== 'none') candidates.push(row);
+        else if (d.warnings.length > 0) warnings.push({ rowNo: row.rowNo, errors: d.warnings });
+      }
+      await this.repo.setIssues(this.db.sql, s.id, 'rejection', stale);
+      await this.repo.setIssues(this.db.sql, s.id, 'warning', warnings);
+    }
+    rowsProcessed.inc({ phase: 'apply' }, rows.length);
+    if (candidates.length === 0) return;
+    await this.db.transaction(async (tx) => {
+      // Ids of the file's new workers: batch rows, and managers elsewhere in the file (the writer
+      // prefers stored persons, so only new ones take these).
+      const assigned = new Map(candidates.map((r) => [r.record.workerId, r.personId]));
+      const refs = candidates.map((r) => r.record.managerWorkerId).filter((m): m is string => typeof m === 'string' && !assigned.has(m));
+      for (const [w, p] of await this.repo.stagedPersonIds(tx.sql, s.id, refs)) assigned.set(w, p);
+      const outcomes = await this.writer.applyRecords(
+        tx.sql,
+        s.source,
+        candidates.map((r) => r.record),
+        { channel: 'CSV', batchId: s.id, assigned, where: 'file', ...(knownNew ? { knownNew } : {}) },
+      );
+      const counts: Record<string, number> = {};
+      const rejected: { rowNo: number; errors: FieldError[] }[] = [];
+      const warnings: { rowNo: number; errors: FieldError[] }[] = [];
+      for (const o of outcomes) {
+        for (const e of o.events) counts[e.kind] = (counts[e.kind] ?? 0) + 1;
+        if (o.status === 'stale' || o.status === 'rejected') rejected.push({ rowNo: candidates[o.index]!.rowNo, errors: o.errors });
+        if (!plannedOnly && o.warnings.length > 0) warnings.push({ rowNo: candidates[o.index]!.rowNo, errors: o.warnings });
+      }
+      await this.repo.setIssues(tx.sql, s.id, 'rejection', rejected);
+      await this.repo.setIssues(tx.sql, s.id, 'warning', warnings);
+      await this.repo.addEvents(tx.sql, s.id, counts);
+    });
+  }
+
+  private async decide(sql: SqlClient, s: Snapshot, rows: { record: WorkerRecord; personId: string }[], lock: boolean, stored?: Map<string, StoredPerson>) {
+    const records = rows.map((r) => r.record);
+    const existing = stored ?? (await this.persons.lockByWorkerIds(sql, s.source, records.map((r) => r.workerId), lock));
     const assigned = new Map(rows.map((r) => [r.record.workerId, r.personId]));
     const refs = [...new Set(records.map((r) => r.managerWorkerId).filter((m): m is string => typeof m === 'string' && !assigned.has(m)))];
-    for (const [w, p] of await this.repo.stagedPersonIds(sql, s.id, refs)) assigned.set(w, p);
-    const known = await this.persons.personIdsOf(sql, s.source, refs.filter((m) => !assigned.has(m)));
+    const known = await this.persons.personIdsOf(sql, s.source, refs);
+    for (const [w, p] of await this.repo.stagedPersonIds(sql, s.id, refs.filter((m) => !known.has(m)))) assigned.set(w, p);
     const outcomes = decideBatch(records, existing, {
       now: Date.now(),
       policy: this.settings.policy,
@@ -183,39 +249,46 @@ export class SnapshotProcessor implements OnApplicationBootstrap, OnModuleDestro
       newPersonId: randomUUID,
       assigned,
     });
-    return { outcomes, assigned, records };
+    return { outcomes, assigned, records, existing };
   }
 
   private async apply(s: Snapshot): Promise<void> {
-    const events = { ...s.events };
-    let after = s.appliedThrough;
-    for (;;) {
-      const done = await this.db.transaction(async (tx) => {
-        const rows = await this.repo.validRows(tx.sql, s.id, after, this.settings.SNAPSHOT_BATCH_SIZE, true);
-        if (rows.length === 0) return true;
-        const assigned = new Map(rows.map((r) => [r.record.workerId, r.personId]));
-        const refs = rows.map((r) => r.record.managerWorkerId).filter((m): m is string => typeof m === 'string' && !assigned.has(m));
-        for (const [w, p] of await this.repo.stagedPersonIds(tx.sql, s.id, refs)) assigned.set(w, p);
-        const outcomes = await this.writer.applyRecords(
-          tx.sql,
-          s.source,
-          rows.map((r) => r.record),
-          { channel: 'CSV', batchId: s.id, assigned, where: 'file' },
-        );
-        const stale: { rowNo: number; errors: FieldError[] }[] = [];
-        for (const o of outcomes) {
-          for (const e of o.events) events[e.kind] = (events[e.kind] ?? 0) + 1;
-          if (o.status === 'stale' || o.status === 'rejected') stale.push({ rowNo: rows[o.index]!.rowNo, errors: o.errors });
+    // After a precise plan only the rows it marked change anything; otherwise every row is
+    // decided first without locks, and only rows that change are locked and written.
+    const plannedOnly = s.planned !== null;
+    let fetched = s.appliedThrough;
+    const inFlight = new Map<number, number>();
+    let lastSaved = Date.now();
+    let fetching: Promise<unknown> = Promise.resolve();
+    const next = () => {
+      const p = fetching.then(async () => {
+        const rows = await this.repo.validRows(this.db.sql, s.id, fetched, this.settings.SNAPSHOT_BATCH_SIZE, plannedOnly);
+        if (rows.length > 0) {
+          inFlight.set(rows[0]!.rowNo, rows.at(-1)!.rowNo);
+          fetched = rows.at(-1)!.rowNo;
         }
-        await this.repo.setIssues(tx.sql, s.id, 'rejection', stale);
-        after = rows.at(-1)!.rowNo;
-        await this.repo.update(tx.sql, s.id, { applied_through: after, events: JSON.stringify(events) });
-        rowsProcessed.inc({ phase: 'apply' }, rows.length);
-        return false;
+        return rows;
       });
-      if (done) break;
-      await this.keepLease(s);
-    }
+      fetching = p.catch(() => undefined);
+      return p;
+    };
+    const worker = async () => {
+      for (;;) {
+        const rows = await next();
+        if (rows.length === 0) return;
+        await this.applyBatch(s, rows, plannedOnly);
+        inFlight.delete(rows[0]!.rowNo);
+        // Everything before the oldest batch still in flight is done: a crash resumes there
+        // (re-deciding a row that was applied already changes nothing).
+        const cursor = inFlight.size > 0 ? Math.min(...inFlight.keys()) - 1 : fetched;
+        if (Date.now() - lastSaved > 5000) {
+          lastSaved = Date.now();
+          await this.repo.update(this.db.sql, s.id, { applied_through: cursor });
+          await this.keepLease(s);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: this.settings.SNAPSHOT_APPLY_CONCURRENCY }, worker));
     if (!s.absenteesDone) {
       let last = '00000000-0000-0000-0000-000000000000';
       for (;;) {
@@ -225,8 +298,9 @@ export class SnapshotProcessor implements OnApplicationBootstrap, OnModuleDestro
         await this.db.transaction(async (tx) => {
           const people = await this.persons.lockByIds(tx.sql, ids);
           const emitted = await this.writer.applyChange(tx.sql, people, { type: 'absent' }, { channel: 'CSV', batchId: s.id });
-          for (const list of emitted.values()) for (const e of list) events[e.kind] = (events[e.kind] ?? 0) + 1;
-          await this.repo.update(tx.sql, s.id, { events: JSON.stringify(events) });
+          const counts: Record<string, number> = {};
+          for (const list of emitted.values()) for (const e of list) counts[e.kind] = (counts[e.kind] ?? 0) + 1;
+          await this.repo.addEvents(tx.sql, s.id, counts);
         });
         await this.keepLease(s);
       }
@@ -235,15 +309,16 @@ export class SnapshotProcessor implements OnApplicationBootstrap, OnModuleDestro
     await this.db.transaction(async (tx) => {
       await this.repo.update(tx.sql, s.id, {
         status: 'applied',
+        applied_through: fetched,
         absentees_done: true,
+        events: JSON.stringify(await this.repo.eventCounts(tx.sql, s.id)),
         rows_rejected: issues.rejected,
         rows_warned: issues.warnings,
-        events: JSON.stringify(events),
         finished_at: new Date(),
         error: null,
       });
       await this.repo.supersedeOlderHolds(tx.sql, s);
     });
-    this.logger.info({ snapshotId: s.id, source: s.source, rows: s.rowsTotal, events }, 'snapshot applied');
+    this.logger.info({ snapshotId: s.id, source: s.source, rows: s.rowsTotal, events: (await this.repo.get(this.db.sql, s.id))?.events }, 'snapshot applied');
   }
 }

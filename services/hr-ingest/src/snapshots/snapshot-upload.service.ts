@@ -84,6 +84,7 @@ export class SnapshotUploadService {
       body.resume();
       await this.repo.fail(this.db.sql, id, (e as Error).message).catch((err: unknown) => this.logger.warn({ err, snapshotId: id }, 'could not mark the snapshot failed'));
       if (e instanceof UploadError) throw e.http;
+      this.logger.error({ err: e, snapshotId: id }, 'CSV upload failed');
       throw e;
     }
   }

@@ -1,5 +1,6 @@
 import type { BrakeVerdict, FieldError, WorkerRecord } from '@provisio/hr-ingest-domain';
 import { quoteIdent, type SqlClient } from '@provisio/persistence';
+import { randomUUID } from 'node:crypto';
 
 export type SnapshotStatus = 'receiving' | 'staged' | 'held' | 'applying' | 'applied' | 'discarded' | 'superseded' | 'failed';
 
@@ -110,9 +111,11 @@ export class SnapshotRepository {
   readonly leavers: string;
   readonly mappings: string;
   readonly persons: string;
+  readonly batches: string;
 
   constructor(schema: string) {
     const s = quoteIdent(schema);
+    this.batches = `${s}.snapshot_batches`;
     this.snapshots = `${s}.snapshots`;
     this.rows = `${s}.snapshot_rows`;
     this.leavers = `${s}.snapshot_leavers`;
@@ -154,19 +157,17 @@ export class SnapshotRepository {
     return r.rows.map(toSnapshot);
   }
 
+  /** Stages rows; a valid row gets the personId its worker will have if it is new. */
   async stageRows(sql: SqlClient, snapshotId: string, rows: readonly StagedRow[]): Promise<void> {
     if (rows.length === 0) return;
+    const doc = JSON.stringify(
+      rows.map((r) => ({ row_no: r.rowNo, line: r.line, worker_id: r.workerId, record: r.record, rejection: r.rejection, person_id: r.record ? randomUUID() : null })),
+    );
     await sql.query(
-      `INSERT INTO ${this.rows} (snapshot_id, row_no, line, worker_id, record, rejection)
-       SELECT $1, * FROM unnest($2::int[], $3::int[], $4::text[], $5::jsonb[], $6::jsonb[])`,
-      [
-        snapshotId,
-        rows.map((r) => r.rowNo),
-        rows.map((r) => r.line),
-        rows.map((r) => r.workerId),
-        rows.map((r) => (r.record ? JSON.stringify(r.record) : null)),
-        rows.map((r) => (r.rejection ? JSON.stringify(r.rejection) : null)),
-      ],
+      `INSERT INTO ${this.rows} (snapshot_id, row_no, line, worker_id, record, rejection, person_id)
+       SELECT $1, row_no, line, worker_id, record, rejection, person_id
+       FROM jsonb_to_recordset($2::jsonb) AS x(row_no int, line int, worker_id text, record jsonb, rejection jsonb, person_id uuid)`,
+      [snapshotId, doc],
     );
   }
 
@@ -234,11 +235,6 @@ export class SnapshotRepository {
     await sql.query(`UPDATE ${this.snapshots} SET ${assignments} WHERE id = $1`, [id, ...cols.map((c) => set[c])]);
   }
 
-  async assignPersonIds(sql: SqlClient, id: string, source: string): Promise<void> {
-    await sql.query(`UPDATE ${this.rows} r SET person_id = p.person_id FROM ${this.persons} p WHERE r.snapshot_id = $1 AND p.source = $2 AND p.worker_id = r.worker_id AND r.record IS NOT NULL`, [id, source]);
-    await sql.query(`UPDATE ${this.rows} SET person_id = gen_random_uuid() WHERE snapshot_id = $1 AND person_id IS NULL AND record IS NOT NULL`, [id]);
-  }
-
   /** Valid rows after `afterRow`, in file order (keyset pagination). */
   async validRows(sql: SqlClient, id: string, afterRow: number, limit: number, plannedOnly = false): Promise<{ rowNo: number; record: WorkerRecord; personId: string }[]> {
     const r = await sql.query<{ row_no: number; record: WorkerRecord; person_id: string }>(
@@ -303,6 +299,44 @@ export class SnapshotRepository {
   async clearPlan(sql: SqlClient, id: string): Promise<void> {
     await sql.query(`DELETE FROM ${this.leavers} WHERE snapshot_id = $1`, [id]);
     await sql.query(`UPDATE ${this.rows} SET planned_kind = NULL WHERE snapshot_id = $1 AND planned_kind IS NOT NULL`, [id]);
+  }
+
+  /**
+   * At most how many leavers the file can make: rows that say terminated or carry a termination
+   * date, plus (full snapshots) people absent from the file. Cheap, in SQL; when even this bound
+   * stays under the brake, no precise plan is needed.
+   */
+  async leaverBound(sql: SqlClient, id: string, source: string, countAbsent: boolean): Promise<number> {
+    const r = await sql.query<{ n: string }>(
+      `SELECT count(*) AS n FROM ${this.rows} WHERE snapshot_id = $1 AND record IS NOT NULL
+         AND (record->'attributes'->>'status' = 'terminated' OR record->'attributes'->>'terminationDate' IS NOT NULL)`,
+      [id],
+    );
+    let n = Number(r.rows[0]?.n ?? 0);
+    if (countAbsent) {
+      const a = await sql.query<{ n: string }>(
+        `SELECT count(*) AS n FROM ${this.persons} p WHERE p.source = $2 AND p.phase <> 'terminated'
+           AND NOT EXISTS (SELECT 1 FROM ${this.rows} r WHERE r.snapshot_id = $1 AND r.worker_id = p.worker_id)`,
+        [id, source],
+      );
+      n += Number(a.rows[0]?.n ?? 0);
+    }
+    return n;
+  }
+
+  /** Records a batch's event counts, in the batch's transaction. */
+  async addEvents(sql: SqlClient, id: string, counts: Record<string, number>): Promise<void> {
+    if (Object.keys(counts).length === 0) return;
+    await sql.query(`INSERT INTO ${this.batches} (snapshot_id, batch_id, events) VALUES ($1, gen_random_uuid(), $2)`, [id, JSON.stringify(counts)]);
+  }
+
+  /** Events emitted so far, by kind. */
+  async eventCounts(sql: SqlClient, id: string): Promise<Record<string, number>> {
+    const r = await sql.query<{ k: string; v: number }>(
+      `SELECT e.key AS k, sum(e.value::int)::int AS v FROM ${this.batches} b, jsonb_each_text(b.events) e WHERE b.snapshot_id = $1 GROUP BY e.key ORDER BY e.key`,
+      [id],
+    );
+    return Object.fromEntries(r.rows.map((x) => [x.k, x.v]));
   }
 
   async countLeavers(sql: SqlClient, id: string): Promise<number> {

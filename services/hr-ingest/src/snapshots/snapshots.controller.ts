@@ -152,7 +152,10 @@ export class SnapshotsController {
   @RequireScopes(Scopes.hrRead)
   @ApiOperation({ summary: 'A snapshot: status (staged, held, applying, applied, discarded, superseded, failed), counts, hold, events emitted' })
   async get(@Param('id') id: string) {
-    return snapshotView(await this.find(id));
+    const s = await this.find(id);
+    // While applying, the events so far (the total is stored when the snapshot finishes).
+    if (s.status === 'applying') s.events = await this.repo.eventCounts(this.db.sql, id);
+    return snapshotView(s);
   }
 
   @Get('v1/snapshots/:id/rejections')
