@@ -23,11 +23,15 @@ export class HrIngestHarness {
   readonly events: ConsumedEvent[] = [];
   private consumer: Consumer | undefined;
 
+  private extraEnv: Record<string, string> = {};
+  readonly replicas: RunningService[] = [];
+
   static async start(extraEnv: Record<string, string> = {}): Promise<HrIngestHarness> {
     const h = new HrIngestHarness();
+    h.extraEnv = extraEnv;
     h.db = await createTestDatabase('hringest');
     h.prefix = uniqueTopicPrefix();
-    h.service = await bootstrap(serviceTestEnv({ databaseUrl: h.db.url, topicPrefix: h.prefix, extra: { HR_SCHEDULER_POLL_MS: '200', ...extraEnv } }));
+    h.service = await h.instance();
     h.token = await mintToken(['hr:write', 'hr:read']);
     h.readToken = await mintToken(['hr:read']);
     h.consumer = testKafka('hr-ingest-test').consumer({ groupId: uniqueId('hr-test-'), maxWaitTimeInMs: 100 });
@@ -46,9 +50,28 @@ export class HrIngestHarness {
     return this.service.url;
   }
 
+  /** Another hr-ingest process-alike on the same database and topics (a replica, or a restart). */
+  async instance(extraEnv: Record<string, string> = {}): Promise<RunningService> {
+    return bootstrap(serviceTestEnv({ databaseUrl: this.db.url, topicPrefix: this.prefix, extra: { HR_SCHEDULER_POLL_MS: '200', ...this.extraEnv, ...extraEnv } }));
+  }
+
+  async replica(extraEnv: Record<string, string> = {}): Promise<RunningService> {
+    const r = await this.instance(extraEnv);
+    this.replicas.push(r);
+    return r;
+  }
+
+  /** Graceful stop of the main instance, then a fresh one on the same database. */
+  async restart(extraEnv: Record<string, string> = {}, whileDown?: () => Promise<void>): Promise<void> {
+    await this.service.close();
+    await whileDown?.();
+    this.service = await this.instance(extraEnv);
+  }
+
   async stop(): Promise<void> {
     await this.consumer?.disconnect();
-    await this.service?.close();
+    for (const r of this.replicas.splice(0)) await r.close().catch(() => undefined);
+    await this.service?.close().catch(() => undefined);
     await this.db?.drop();
   }
 

@@ -103,6 +103,12 @@ export class PersonRepository {
     return r.rows[0] && toPerson(r.rows[0]);
   }
 
+  /** Persons of the source matching a condition on alias p, in creation order (SCIM lists). */
+  async page(sql: SqlClient, where: string, params: unknown[], offset: number, limit: number): Promise<StoredPerson[]> {
+    const r = await sql.query<Row>(`SELECT ${COLUMNS.replace(/(\w+)/g, 'p.$1')} FROM ${this.table} p WHERE ${where} ORDER BY p.created_at, p.person_id OFFSET ${offset} LIMIT ${limit}`, params);
+    return r.rows.map(toPerson);
+  }
+
   async findByWorker(sql: SqlClient, source: string, workerId: string): Promise<StoredPerson | undefined> {
     const r = await sql.query<Row>(`SELECT ${COLUMNS} FROM ${this.table} WHERE source = $1 AND worker_id = $2`, [source, workerId]);
     return r.rows[0] && toPerson(r.rows[0]);

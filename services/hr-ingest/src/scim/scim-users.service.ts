@@ -196,17 +196,8 @@ export class ScimUsersService {
     const requested = q.count === undefined ? this.settings.SCIM_MAX_RESULTS : Math.max(0, Number.parseInt(q.count, 10) || 0);
     const count = Math.min(requested, this.settings.SCIM_MAX_RESULTS);
     const total = await this.db.sql.query<{ n: string }>(`SELECT count(*) AS n FROM ${this.table} p WHERE ${where}`, params);
-    const rows =
-      count === 0
-        ? []
-        : (
-            await this.db.sql.query<{ person_id: string }>(`SELECT p.person_id FROM ${this.table} p WHERE ${where} ORDER BY p.created_at, p.person_id OFFSET ${startIndex - 1} LIMIT ${count}`, params)
-          ).rows;
-    const resources: Record<string, unknown>[] = [];
-    for (const r of rows) {
-      const p = await this.persons.findById(this.db.sql, r.person_id);
-      if (p) resources.push(this.render(p, base));
-    }
+    const people = count === 0 ? [] : await this.persons.page(this.db.sql, where, params, startIndex - 1, count);
+    const resources = people.map((p) => this.render(p, base));
     return { totalResults: Number(total.rows[0]?.n ?? 0), startIndex, itemsPerPage: resources.length, resources };
   }
 

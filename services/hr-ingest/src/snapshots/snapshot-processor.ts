@@ -13,6 +13,12 @@ import { SnapshotRepository, type Snapshot } from './snapshot.repository.js';
 
 
 const LEASE_SEC = 120;
+
+class ShutdownInterrupt extends Error {
+  constructor() {
+    super('shutting down');
+  }
+}
 const MAX_ATTEMPTS = 5;
 
 const rowsProcessed = counter('provisio_hr_snapshot_rows_total', 'Snapshot rows planned and applied', ['phase']);
@@ -104,6 +110,10 @@ export class SnapshotProcessor implements OnApplicationBootstrap, OnModuleDestro
       }
       if (s.status === 'applying') await this.apply(s);
     } catch (e) {
+      if (e instanceof ShutdownInterrupt) {
+        this.logger.info({ snapshotId: s.id }, 'snapshot paused for shutdown; it resumes where it stopped');
+        return;
+      }
       const attempts = s.attempts + 1;
       this.logger.warn({ err: e, snapshotId: s.id, attempts }, attempts >= MAX_ATTEMPTS ? 'snapshot failed for good' : 'snapshot processing failed; will retry');
       if (attempts >= MAX_ATTEMPTS) await this.repo.update(this.db.sql, s.id, { status: 'failed', attempts, error: String((e as Error).message).slice(0, 2000), finished_at: new Date(), lease_owner: null, lease_until: null });
@@ -274,6 +284,10 @@ export class SnapshotProcessor implements OnApplicationBootstrap, OnModuleDestro
     };
     const worker = async () => {
       for (;;) {
+        // Shutting down: stop between batches; the lease is released and a replica (or this
+        // service after its restart) resumes after the last batch that committed.
+        if (!this.running) throw new ShutdownInterrupt();
+        if (failed) return;
         const rows = await next();
         if (rows.length === 0) return;
         await this.applyBatch(s, rows, plannedOnly);
@@ -288,10 +302,24 @@ export class SnapshotProcessor implements OnApplicationBootstrap, OnModuleDestro
         }
       }
     };
-    await Promise.all(Array.from({ length: this.settings.SNAPSHOT_APPLY_CONCURRENCY }, worker));
+    let failed = false;
+    const results = await Promise.allSettled(
+      Array.from({ length: this.settings.SNAPSHOT_APPLY_CONCURRENCY }, () =>
+        worker().catch((e: unknown) => {
+          failed = true;
+          throw e;
+        }),
+      ),
+    );
+    const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failure) {
+      await this.repo.update(this.db.sql, s.id, { applied_through: inFlight.size > 0 ? Math.min(...inFlight.keys()) - 1 : fetched });
+      throw failure.reason;
+    }
     if (!s.absenteesDone) {
       let last = '00000000-0000-0000-0000-000000000000';
       for (;;) {
+        if (!this.running) throw new ShutdownInterrupt();
         const ids = await this.repo.absentees(this.db.sql, s.id, last, this.settings.SNAPSHOT_BATCH_SIZE);
         if (ids.length === 0) break;
         last = ids.at(-1)!;
