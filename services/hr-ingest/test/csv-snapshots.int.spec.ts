@@ -146,6 +146,15 @@ describe('CSV snapshots (upload endpoint and CLI) → hr.lifecycle on the real b
     expect(leaver).toMatchObject({ reason: 'absent-from-snapshot', source: expect.objectContaining({ workerId: 'W8' }) });
   });
 
+  it('refuses rows older than the stored state (asOf) as stale, and applies a delta file without absentees', async () => {
+    const stale = await finished((await upload(csv([{ id: 'W5', dept: 'Legal' }]), '?mode=delta&asOf=2024-06-01T00:00:00Z')).json['snapshotId'] as string);
+    expect(stale).toMatchObject({ status: 'applied', events: {}, rows: { total: 1, rejected: 1 } });
+    const rej = (await h.request('GET', `/v1/snapshots/${stale.snapshotId}/rejections`, { token: h.readToken })).json['rows'] as { workerId: string; errors: { rule: string }[] }[];
+    expect(rej).toEqual([expect.objectContaining({ workerId: 'W5', errors: [expect.objectContaining({ field: 'sourceTimestamp', rule: 'not-older-than-stored' })] })]);
+    const fresh = await finished((await upload(csv([{ id: 'W5', dept: 'Legal' }]), '?mode=delta&asOf=2025-06-01T00:00:00Z')).json['snapshotId'] as string);
+    expect(fresh).toMatchObject({ status: 'applied', events: { MOVER: 1 } });
+  });
+
   it('holds a snapshot that would make too many leavers, lists them, and applies or drops it on decision', async () => {
     await h.settle();
     const kept = base.filter((r) => ['W1', 'W2', 'W9', 'W10'].includes(r.id) || r.id === 'W3');

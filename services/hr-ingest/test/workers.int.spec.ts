@@ -72,6 +72,14 @@ describe('workers API → hr.lifecycle on the real broker', () => {
     expect(mover).toMatchObject({ reason: 'manager-resolved', changedAttributes: ['managerPersonId'], attributes: expect.objectContaining({ managerPersonId: manager.json['personId'] }) });
   });
 
+  it('documents every input in the OpenAPI document served at /docs', async () => {
+    const doc = (await h.request('GET', '/docs/openapi.json', { token: null })).json as { paths: Record<string, Record<string, unknown>> };
+    for (const path of ['/v1/sources/{source}/workers/{workerId}', '/v1/events', '/scim/v2/Bulk', '/scim/v2/Users', '/scim/v2/Users/{id}', '/v1/sources/{source}/snapshots', '/v1/sources/{source}/csv-mappings/{name}', '/v1/snapshots/{id}/confirm', '/v1/snapshots/{id}/leavers']) {
+      expect(Object.keys(doc.paths)).toContain(path);
+    }
+    expect(JSON.stringify(doc.paths['/v1/sources/{source}/workers/{workerId}'])).toContain('managerWorkerId');
+  });
+
   it('rejects bad input with the field, value and rule, and stores nothing', async () => {
     const before = await h.count('persons');
     const bad = await put('W-6', { attributes: { status: 'gone', hireDate: '2025-02-30', countryCode: 'Germany', shoeSize: 42 } });

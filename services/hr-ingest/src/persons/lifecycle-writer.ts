@@ -1,12 +1,15 @@
 import { EventTypes, Topics, type LifecycleEvent, type SourceChannel } from '@provisio/contracts';
 import { decide, decideBatch, type Change, type Decision, type FieldError, type LifecyclePolicy, type WorkerRecord } from '@provisio/hr-ingest-domain';
 import { type OutboxMessage, type OutboxWriter, uuidv7 } from '@provisio/messaging';
+import { counter } from '@provisio/observability';
 import type { SqlClient } from '@provisio/persistence';
 import type { JobScheduler } from '@provisio/scheduler';
 import { randomUUID } from 'node:crypto';
 import type { PersonRepository, PersonWrite, StoredPerson } from './person.repository.js';
 
 export const TRANSITION_JOB = 'hr-ingest.transition';
+
+const eventsDecided = counter('provisio_hr_lifecycle_events_total', 'Lifecycle events hr-ingest decided (written to its outbox), by kind, stage and input channel', ['kind', 'stage', 'channel']);
 
 export interface ApplyContext {
   channel: SourceChannel;
@@ -175,6 +178,7 @@ export class LifecycleWriter {
       else if (j.had) await this.scheduler.cancel(sql, TRANSITION_JOB, j.personId);
     }
     await this.outbox.enqueue(sql, messages);
+    for (const m of messages) eventsDecided.inc({ kind: m.value.kind, stage: m.value.stage, channel: ctx.channel });
     return emitted;
   }
 }
