@@ -71,6 +71,29 @@ function peakRssMb(pid: number): Promise<number> {
   return readFile(`/proc/${pid}/status`, 'utf8').then((s) => Number(/VmHWM:\s+(\d+) kB/.exec(s)?.[1] ?? 0) / 1024);
 }
 
+function rssMb(pid: number): Promise<number> {
+  return readFile(`/proc/${pid}/status`, 'utf8').then((s) => Number(/VmRSS:\s+(\d+) kB/.exec(s)?.[1] ?? 0) / 1024);
+}
+
+/** Samples the process's RSS while `fn` runs; returns the largest sample of each quarter of the run. */
+async function rssByQuarter<T>(pid: number, fn: () => Promise<T>): Promise<{ result: T; quarters: number[] }> {
+  const samples: number[] = [];
+  let on = true;
+  const sampler = (async () => {
+    while (on) {
+      samples.push(await rssMb(pid).catch(() => 0));
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  try {
+    const result = await fn();
+    return { result, quarters: [0, 1, 2, 3].map((q) => Math.max(...samples.slice(Math.floor((q * samples.length) / 4), Math.floor(((q + 1) * samples.length) / 4)), 0)) };
+  } finally {
+    on = false;
+    await sampler;
+  }
+}
+
 interface Measured {
   seconds: number;
   events: number;
@@ -130,6 +153,8 @@ interface RunFigures {
   phases: string;
   idleRssMb: number;
   peakRssMb: number;
+  /** Largest RSS in each quarter of the first run: flat when the data is not held. */
+  quarters: number[];
 }
 
 async function oneRun(rows: number, changedShare: number, dir: string, withSecond: boolean): Promise<RunFigures> {
@@ -144,7 +169,7 @@ async function oneRun(rows: number, changedShare: number, dir: string, withSecon
     const every = Math.round(1 / changedShare);
     await writeCsv(first, rows, () => false);
     if (withSecond) await writeCsv(second, rows, (i) => i % every === 0);
-    const env = serviceTestEnv({ databaseUrl: db.url, topicPrefix: prefix, extra: { LOG_LEVEL: 'error', HR_TIME_ZONES: TIME_ZONES, DATABASE_POOL_MAX: '10' } });
+    const env = serviceTestEnv({ databaseUrl: db.url, topicPrefix: prefix, extra: { LOG_LEVEL: 'error', HR_TIME_ZONES: TIME_ZONES, DATABASE_POOL_MAX: '10', ...(process.env['BENCH_NODE_OPTIONS'] ? { NODE_OPTIONS: process.env['BENCH_NODE_OPTIONS'] } : {}) } });
     const hr = await services.start('hr-ingest', env);
     const pid = hr.child.pid!;
     const token = await mintToken(['hr:write', 'hr:read']);
@@ -162,7 +187,7 @@ async function oneRun(rows: number, changedShare: number, dir: string, withSecon
       },
     });
     const idleRssMb = await peakRssMb(pid);
-    const a = await uploadAndWait(hr.url, token, first, rows, counter);
+    const { result: a, quarters } = await rssByQuarter(pid, () => uploadAndWait(hr.url, token, first, rows, counter));
     let b: Measured = { seconds: Number.NaN, events: 0, kinds: {}, phases: '' };
     if (withSecond) b = await uploadAndWait(hr.url, token, second, Math.floor((rows - 1) / every) + 1, counter);
     return {
@@ -173,6 +198,7 @@ async function oneRun(rows: number, changedShare: number, dir: string, withSecon
       secondKinds: b.kinds,
       phases: `first: ${a.phases}; second: ${b.phases}`,
       idleRssMb,
+      quarters,
       peakRssMb: await peakRssMb(pid),
     };
   } catch (e) {
@@ -194,7 +220,7 @@ export async function hrIngestBench(o: HrIngestBenchOptions): Promise<void> {
       const f = await oneRun(o.rows, o.changedShare, dir, true);
       runs.push(f);
       process.stdout.write(
-        `  run ${r}: first ${fmt(f.firstRowsPerSec)} rows/s (${fmt(f.firstEvents)} events), second ${fmt(f.secondRowsPerSec)} rows/s (${fmt(f.secondEvents)} events: ${Object.entries(f.secondKinds).map(([k, v]) => `${k} ${v}`).join(', ')}), RSS idle ${fmt(f.idleRssMb)} MB, peak ${fmt(f.peakRssMb)} MB\n         ${f.phases}\n`,
+        `  run ${r}: first ${fmt(f.firstRowsPerSec)} rows/s (${fmt(f.firstEvents)} events), second ${fmt(f.secondRowsPerSec)} rows/s (${fmt(f.secondEvents)} events: ${Object.entries(f.secondKinds).map(([k, v]) => `${k} ${v}`).join(', ')}), RSS idle ${fmt(f.idleRssMb)} MB, peak ${fmt(f.peakRssMb)} MB\n         ${f.phases}\n         RSS by quarter of the first run: ${f.quarters.map((q) => fmt(q)).join(' / ')} MB\n`,
       );
     }
     // Memory flat in file size: the peak of a fresh process for a file a tenth of the size.

@@ -1,6 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import { redactConfig } from '@provisio/config';
 import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { loadHrIngestConfig } from '../src/config.js';
 
 const base = {
@@ -47,6 +50,19 @@ describe('hr-ingest configuration', () => {
     const logged = JSON.stringify(redactConfig(c as unknown as Record<string, unknown>));
     expect(logged).not.toContain('c2VjcmV0');
     expect(logged).not.toContain('secret-key');
+  });
+
+  it('reads secrets and maps from files (NAME_FILE)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hr-config-'));
+    try {
+      writeFileSync(join(dir, 'secret'), 'whsec_c2VjcmV0LWtleS0x\n');
+      writeFileSync(join(dir, 'zones.yaml'), 'countries:\n  JP: Asia/Tokyo\n');
+      const c = loadHrIngestConfig({ ...base, WEBHOOK_SECRET_FILE: join(dir, 'secret'), HR_TIME_ZONES_FILE: join(dir, 'zones.yaml') });
+      expect(c.webhookKeys().map((k) => k.toString())).toEqual(['secret-key-1']);
+      expect(c.policy.timeZones.byCountry.get('JP')).toBe('Asia/Tokyo');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses bad values, naming the variable', () => {

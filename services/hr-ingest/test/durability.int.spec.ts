@@ -52,6 +52,21 @@ describe('durable effective dating and snapshots across restarts and replicas', 
     expect((await h.request('GET', `/v1/snapshots/${id}`)).json['events']).toEqual({ JOINER: 1500 });
   });
 
+  it('a worker created through another input while its snapshot applies is joined once and then updated', async () => {
+    h = await HrIngestHarness.start({ SNAPSHOT_BATCH_SIZE: '50', SNAPSHOT_APPLY_CONCURRENCY: '1' });
+    expect((await h.request('PUT', '/v1/sources/race/csv-mappings/default', { raw: MAPPING, contentType: 'application/yaml' })).status).toBe(200);
+    const ids = Array.from({ length: 1500 }, (_, i) => `C${i}`);
+    const id = (await h.request('POST', '/v1/sources/race/snapshots', { raw: csv(ids, 'Ops'), contentType: 'text/csv' })).json['snapshotId'] as string;
+    await waitFor(async () => (await h!.db.query<{ n: number }>("SELECT count(*)::int AS n FROM hr_ingest.persons WHERE source = 'race'"))[0]!.n > 0, { what: 'the apply started' });
+    const put = await h.request('PUT', '/v1/sources/race/workers/C1499', { body: { attributes: { status: 'active', department: 'Sales' } } });
+    expect(put.json).toMatchObject({ status: 'created', events: [{ kind: 'JOINER' }] });
+    await waitFor(async () => (await h!.request('GET', `/v1/snapshots/${id}`)).json['status'] === 'applied', { timeoutMs: 60_000, what: 'snapshot applied' });
+    await h.settle();
+    const c1499 = h.events.filter((e) => e.value.source.workerId === 'C1499').map((e) => `${e.value.kind}:${e.value.source.channel}`);
+    expect(c1499).toEqual(['JOINER:API', 'MOVER:CSV']);
+    expect(h.events.filter((e) => e.value.source.batchId === id && e.value.kind === 'JOINER')).toHaveLength(1499);
+  });
+
   it('two replicas share the snapshot queue: each snapshot is applied once, in upload order per source', async () => {
     h = await HrIngestHarness.start();
     const other = await h.replica();

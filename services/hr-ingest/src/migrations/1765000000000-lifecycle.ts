@@ -89,7 +89,8 @@ export class Lifecycle1765000000000 implements MigrationInterface {
       row_no int NOT NULL,
       line int NOT NULL,
       worker_id text,
-      record jsonb,
+      -- The normalized worker record as JSON text: written and read back whole, so no jsonb conversion either way.
+      record text,
       rejection jsonb,
       warning jsonb,
       person_id uuid,

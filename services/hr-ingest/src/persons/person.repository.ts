@@ -126,6 +126,11 @@ export class PersonRepository {
     return r.rows.map(toPerson);
   }
 
+  async countAll(sql: SqlClient, source: string): Promise<number> {
+    const r = await sql.query<{ n: string }>(`SELECT count(*) AS n FROM ${this.table} WHERE source = $1`, [source]);
+    return Number(r.rows[0]?.n ?? 0);
+  }
+
   /** People of the source who are not terminated: the population the mass-change brake measures. */
   async countPopulation(sql: SqlClient, source: string): Promise<number> {
     const r = await sql.query<{ n: string }>(`SELECT count(*) AS n FROM ${this.table} WHERE source = $1 AND phase <> 'terminated'`, [source]);

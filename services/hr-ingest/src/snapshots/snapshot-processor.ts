@@ -193,10 +193,11 @@ export class SnapshotProcessor implements OnApplicationBootstrap, OnModuleDestro
     return false;
   }
 
-  private async applyBatch(s: Snapshot, rows: { rowNo: number; record: WorkerRecord; personId: string }[], plannedOnly: boolean): Promise<void> {
+  private async applyBatch(s: Snapshot, rows: { rowNo: number; record: WorkerRecord; personId: string }[], plannedOnly: boolean, emptySource: boolean): Promise<void> {
     let candidates = rows;
     let knownNew: Set<string> | undefined;
-    if (!plannedOnly) {
+    if (!plannedOnly && emptySource) knownNew = new Set(rows.map((r) => r.record.workerId));
+    else if (!plannedOnly) {
       // New workers change something by definition; rows of stored persons are decided first,
       // without locks, and only those that change go on.
       const existing = await this.persons.lockByWorkerIds(this.db.sql, s.source, rows.map((r) => r.record.workerId), false);
@@ -219,7 +220,10 @@ export class SnapshotProcessor implements OnApplicationBootstrap, OnModuleDestro
     }
     rowsProcessed.inc({ phase: 'apply' }, rows.length);
     if (candidates.length === 0) return;
+    let attempt = 0;
     await this.db.transaction(async (tx) => {
+      // A retry after a conflicting insert looks every worker up.
+      if (++attempt > 1) knownNew = undefined;
       // Ids of the file's new workers: batch rows, and managers elsewhere in the file (the writer
       // prefers stored persons, so only new ones take these).
       const assigned = new Map(candidates.map((r) => [r.record.workerId, r.personId]));
@@ -266,6 +270,10 @@ export class SnapshotProcessor implements OnApplicationBootstrap, OnModuleDestro
     // After a precise plan only the rows it marked change anything; otherwise every row is
     // decided first without locks, and only rows that change are locked and written.
     const plannedOnly = s.planned !== null;
+    // A first import into an empty source: every row is a new worker, no need to look each up.
+    // (Should another input create one of them meanwhile, the insert conflicts and the batch
+    // runs again with the lookup.)
+    const emptySource = (await this.persons.countAll(this.db.sql, s.source)) === 0;
     let fetched = s.appliedThrough;
     const inFlight = new Map<number, number>();
     let lastSaved = Date.now();
@@ -290,7 +298,7 @@ export class SnapshotProcessor implements OnApplicationBootstrap, OnModuleDestro
         if (failed) return;
         const rows = await next();
         if (rows.length === 0) return;
-        await this.applyBatch(s, rows, plannedOnly);
+        await this.applyBatch(s, rows, plannedOnly, emptySource);
         inFlight.delete(rows[0]!.rowNo);
         // Everything before the oldest batch still in flight is done: a crash resumes there
         // (re-deciding a row that was applied already changes nothing).

@@ -166,7 +166,7 @@ export class SnapshotRepository {
     await sql.query(
       `INSERT INTO ${this.rows} (snapshot_id, row_no, line, worker_id, record, rejection, person_id)
        SELECT $1, row_no, line, worker_id, record, rejection, person_id
-       FROM jsonb_to_recordset($2::jsonb) AS x(row_no int, line int, worker_id text, record jsonb, rejection jsonb, person_id uuid)`,
+       FROM jsonb_to_recordset($2::jsonb) AS x(row_no int, line int, worker_id text, record text, rejection jsonb, person_id uuid)`,
       [snapshotId, doc],
     );
   }
@@ -237,12 +237,12 @@ export class SnapshotRepository {
 
   /** Valid rows after `afterRow`, in file order (keyset pagination). */
   async validRows(sql: SqlClient, id: string, afterRow: number, limit: number, plannedOnly = false): Promise<{ rowNo: number; record: WorkerRecord; personId: string }[]> {
-    const r = await sql.query<{ row_no: number; record: WorkerRecord; person_id: string }>(
+    const r = await sql.query<{ row_no: number; record: string; person_id: string }>(
       `SELECT row_no, record, person_id FROM ${this.rows} WHERE snapshot_id = $1 AND row_no > $2 AND record IS NOT NULL ${plannedOnly ? 'AND planned_kind IS NOT NULL' : ''}
        ORDER BY row_no LIMIT $3`,
       [id, afterRow, limit],
     );
-    return r.rows.map((x) => ({ rowNo: x.row_no, record: x.record, personId: x.person_id }));
+    return r.rows.map((x) => ({ rowNo: x.row_no, record: JSON.parse(x.record) as WorkerRecord, personId: x.person_id }));
   }
 
   /** personIds this snapshot assigned (or found) for these workers. */
@@ -309,7 +309,7 @@ export class SnapshotRepository {
   async leaverBound(sql: SqlClient, id: string, source: string, countAbsent: boolean): Promise<number> {
     const r = await sql.query<{ n: string }>(
       `SELECT count(*) AS n FROM ${this.rows} WHERE snapshot_id = $1 AND record IS NOT NULL
-         AND (record->'attributes'->>'status' = 'terminated' OR record->'attributes'->>'terminationDate' IS NOT NULL)`,
+         AND (record::jsonb->'attributes'->>'status' = 'terminated' OR record::jsonb->'attributes'->>'terminationDate' IS NOT NULL)`,
       [id],
     );
     let n = Number(r.rows[0]?.n ?? 0);
