@@ -56,6 +56,7 @@ export class Lifecycle1765000000000 implements MigrationInterface {
       rows_total int NOT NULL DEFAULT 0,
       rows_rejected int NOT NULL DEFAULT 0,
       rows_warned int NOT NULL DEFAULT 0,
+      rows_terminating int NOT NULL DEFAULT 0,
       population int,
       leavers_planned int,
       brake jsonb,

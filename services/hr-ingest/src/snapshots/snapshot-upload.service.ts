@@ -73,9 +73,9 @@ export class SnapshotUploadService {
     const id = randomUUID();
     await this.repo.create(this.db.sql, { id, source: o.source, mode, absentWorkers: mapping.absentWorkers, mappingName: o.mappingName, fileName: o.fileName, asOf: o.asOf, receivedBy: o.receivedBy });
     try {
-      const { rowsTotal, ignoredColumns } = await this.stage(id, body, mapping, o);
+      const { rowsTotal, ignoredColumns, terminating } = await this.stage(id, body, mapping, o);
       await this.repo.rejectDuplicates(this.db.sql, id);
-      await this.repo.markStaged(this.db.sql, id, { rowsTotal, ignoredColumns });
+      await this.repo.markStaged(this.db.sql, id, { rowsTotal, ignoredColumns, terminating });
       this.processor.wake();
       const s = (await this.repo.get(this.db.sql, id))!;
       return { snapshotId: id, status: 'staged', mode, rowsTotal, rowsRejected: s.rowsRejected, ignoredColumns };
@@ -89,7 +89,7 @@ export class SnapshotUploadService {
     }
   }
 
-  private async stage(id: string, body: Readable, mapping: CsvMapping, o: UploadOptions): Promise<{ rowsTotal: number; ignoredColumns: string[] }> {
+  private async stage(id: string, body: Readable, mapping: CsvMapping, o: UploadOptions): Promise<{ rowsTotal: number; ignoredColumns: string[]; terminating: number }> {
     const maxBytes = this.settings.CSV_MAX_UPLOAD_BYTES;
     let bytes = 0;
     const counter = new Transform({
@@ -115,6 +115,8 @@ export class SnapshotUploadService {
     body.pipe(counter).pipe(parser);
     let bound: BoundMapping | undefined;
     let rowNo = 0;
+    // Rows that may make a leaver (terminated, or a termination date): the brake's cheap bound.
+    let terminating = 0;
     let buffer: StagedRow[] = [];
     const batch = this.settings.SNAPSHOT_BATCH_SIZE;
     try {
@@ -133,6 +135,7 @@ export class SnapshotUploadService {
         if (mapped.ok) {
           const record = mapped.record;
           if (record.sourceTimestamp === undefined && o.asOf !== undefined) record.sourceTimestamp = o.asOf;
+          if (record.attributes.status === 'terminated' || record.attributes.terminationDate) terminating++;
           buffer.push({ rowNo, line: item.info.lines, workerId: record.workerId, record, rejection: null });
         } else {
           buffer.push({ rowNo, line: item.info.lines, workerId: mapped.workerId ?? null, record: null, rejection: mapped.errors as FieldError[] });
@@ -152,6 +155,6 @@ export class SnapshotUploadService {
     }
     if (!bound) throw new UploadError('empty file', invalidInput('the file has no header row', [{ field: '(file)', rule: 'header-row', message: 'the first row must name the columns' }], 'CSV_EMPTY'));
     await this.repo.stageRows(this.db.sql, id, buffer);
-    return { rowsTotal: rowNo, ignoredColumns: bound.ignoredColumns };
+    return { rowsTotal: rowNo, ignoredColumns: bound.ignoredColumns, terminating };
   }
 }

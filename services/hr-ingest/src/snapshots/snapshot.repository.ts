@@ -186,12 +186,12 @@ export class SnapshotRepository {
     return r.rowCount ?? 0;
   }
 
-  async markStaged(sql: SqlClient, id: string, counts: { rowsTotal: number; ignoredColumns: string[] }): Promise<void> {
+  async markStaged(sql: SqlClient, id: string, counts: { rowsTotal: number; ignoredColumns: string[]; terminating: number }): Promise<void> {
     await sql.query(
-      `UPDATE ${this.snapshots} SET status = 'staged', rows_total = $2, ignored_columns = $3,
+      `UPDATE ${this.snapshots} SET status = 'staged', rows_total = $2, ignored_columns = $3, rows_terminating = $4,
          rows_rejected = (SELECT count(*) FROM ${this.rows} WHERE snapshot_id = $1 AND rejection IS NOT NULL), staged_at = now()
        WHERE id = $1`,
-      [id, counts.rowsTotal, JSON.stringify(counts.ignoredColumns)],
+      [id, counts.rowsTotal, JSON.stringify(counts.ignoredColumns), counts.terminating],
     );
   }
 
@@ -307,12 +307,8 @@ export class SnapshotRepository {
    * stays under the brake, no precise plan is needed.
    */
   async leaverBound(sql: SqlClient, id: string, source: string, countAbsent: boolean): Promise<number> {
-    const r = await sql.query<{ n: string }>(
-      `SELECT count(*) AS n FROM ${this.rows} WHERE snapshot_id = $1 AND record IS NOT NULL
-         AND (record::jsonb->'attributes'->>'status' = 'terminated' OR record::jsonb->'attributes'->>'terminationDate' IS NOT NULL)`,
-      [id],
-    );
-    let n = Number(r.rows[0]?.n ?? 0);
+    const r = await sql.query<{ n: number }>(`SELECT rows_terminating AS n FROM ${this.snapshots} WHERE id = $1`, [id]);
+    let n = r.rows[0]?.n ?? 0;
     if (countAbsent) {
       const a = await sql.query<{ n: string }>(
         `SELECT count(*) AS n FROM ${this.persons} p WHERE p.source = $2 AND p.phase <> 'terminated'
