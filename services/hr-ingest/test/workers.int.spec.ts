@@ -25,6 +25,8 @@ describe('workers API → hr.lifecycle on the real broker', () => {
 
     const events = await h.eventsWhere((e) => e.personId === personId, 4);
     expect(events.map((e) => e.kind)).toEqual(['JOINER', 'MOVER', 'CONVERSION', 'LEAVER']);
+    // recordedAt strictly increases per person (consumers drop older ones as replays).
+    expect(events.every((e, i) => i === 0 || e.recordedAt > events[i - 1]!.recordedAt)).toBe(true);
     expect(events[1]).toMatchObject({ changedAttributes: ['department'], previousAttributes: expect.objectContaining({ department: 'R&D' }), reason: 'hr-change', timeZone: 'UTC' });
     expect(events[3]!.attributes.status).toBe('terminated');
     expect(events.map((e) => e.source)).toEqual([1, 2, 3, 4].map((sequence) => expect.objectContaining({ system: 'workday', workerId: 'W-1', sequence, channel: 'API' })));

@@ -20,7 +20,8 @@ export class Lifecycle1765000000000 implements MigrationInterface {
       ADD COLUMN removal jsonb,
       ADD COLUMN source_ts bigint,
       ADD COLUMN source_seq bigint,
-      ADD COLUMN next_transition_at timestamptz`);
+      ADD COLUMN next_transition_at timestamptz,
+      ADD COLUMN last_event_at bigint`);
     // Walking-skeleton rows: every one was announced as a joiner; terminated ones are leavers.
     await q.query(`UPDATE ${s}.persons SET phase = 'terminated' WHERE attributes->>'status' = 'terminated'`);
     await q.query(`ALTER TABLE ${s}.persons ALTER COLUMN phase DROP DEFAULT, ALTER COLUMN joined DROP DEFAULT`);
@@ -115,6 +116,6 @@ export class Lifecycle1765000000000 implements MigrationInterface {
     await q.query(`DROP TABLE ${s}.snapshot_batches, ${s}.snapshot_leavers, ${s}.snapshot_rows, ${s}.snapshots, ${s}.csv_mappings, ${s}.webhook_deliveries, ${s}.scheduled_jobs`);
     await q.query(`DROP INDEX ${s}.persons_pending_manager, ${s}.persons_user_name`);
     await q.query(`ALTER TABLE ${s}.persons DROP COLUMN manager_worker_id, DROP COLUMN phase, DROP COLUMN start_kind, DROP COLUMN joined, DROP COLUMN removal,
-      DROP COLUMN source_ts, DROP COLUMN source_seq, DROP COLUMN next_transition_at`);
+      DROP COLUMN source_ts, DROP COLUMN source_seq, DROP COLUMN next_transition_at, DROP COLUMN last_event_at`);
   }
 }

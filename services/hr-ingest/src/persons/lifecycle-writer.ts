@@ -110,7 +110,7 @@ export class LifecycleWriter {
       }
     }
 
-    const emitted = await this.persist(sql, decided, ctx, now);
+    const emitted = await this.persist(sql, decided, ctx);
     for (const r of results) {
       if (r.personId) r.events = emitted.get(r.personId) ?? [];
     }
@@ -124,10 +124,10 @@ export class LifecycleWriter {
       prev,
       decision: decide(prev, change, { now, policy: this.policy, resolveManager: () => undefined, newPersonId: randomUUID }),
     }));
-    return this.persist(sql, decided, ctx, now);
+    return this.persist(sql, decided, ctx);
   }
 
-  private async persist(sql: SqlClient, decided: readonly Decided[], ctx: ApplyContext, now: number): Promise<Map<string, EmittedEvent[]>> {
+  private async persist(sql: SqlClient, decided: readonly Decided[], ctx: ApplyContext): Promise<Map<string, EmittedEvent[]>> {
     const inserts: PersonWrite[] = [];
     const updates: PersonWrite[] = [];
     const messages: OutboxMessage<'LifecycleEvent'>[] = [];
@@ -138,19 +138,22 @@ export class LifecycleWriter {
       if (!state || d.outcome === 'stale') continue;
       const next = d.nextTransitionAt;
       const previousNext = prev?.nextTransitionAt ?? null;
-      if (d.write === 'insert') inserts.push({ state, nextTransitionAt: next });
-      else if (d.write === 'update' || next !== previousNext) updates.push({ state, nextTransitionAt: next });
-      if (next !== previousNext) jobs.push({ personId: state.personId, dueAt: next, had: previousNext !== null });
       const e = d.event;
-      if (!e) continue;
-      const eventId = uuidv7(now);
+      // recordedAt strictly increases per person, even across replicas whose clocks differ
+      // (consumers drop an event older than the last one they applied as a replay).
+      const recordedAt = e ? Math.max(Date.now(), (prev?.lastEventAt ?? 0) + 1) : null;
+      if (d.write === 'insert') inserts.push({ state, nextTransitionAt: next, lastEventAt: recordedAt });
+      else if (d.write === 'update' || next !== previousNext) updates.push({ state, nextTransitionAt: next, lastEventAt: recordedAt });
+      if (next !== previousNext) jobs.push({ personId: state.personId, dueAt: next, had: previousNext !== null });
+      if (!e || recordedAt === null) continue;
+      const eventId = uuidv7(recordedAt);
       const value: LifecycleEvent = {
         eventId,
         kind: e.kind,
         stage: e.stage,
         personId: state.personId,
         effectiveAt: e.effectiveAt,
-        recordedAt: now,
+        recordedAt,
         source: {
           system: state.source,
           workerId: state.workerId,
@@ -165,7 +168,7 @@ export class LifecycleWriter {
         reason: e.reason,
         timeZone: e.timeZone,
       };
-      messages.push({ id: eventId, topic: Topics.lifecycle, key: state.personId, aggregateType: 'person', type: EventTypes.lifecycle(e.kind), schema: 'LifecycleEvent', value, time: new Date(now) });
+      messages.push({ id: eventId, topic: Topics.lifecycle, key: state.personId, aggregateType: 'person', type: EventTypes.lifecycle(e.kind), schema: 'LifecycleEvent', value, time: new Date(recordedAt) });
       emitted.set(state.personId, [...(emitted.get(state.personId) ?? []), { eventId, kind: e.kind, stage: e.stage, effectiveAt: new Date(e.effectiveAt).toISOString() }]);
     }
     if (!(await this.persons.insertMany(sql, inserts))) {
