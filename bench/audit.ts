@@ -40,6 +40,9 @@ function personRecords(i: number, base: number) {
       countryCode: 'DE', hireDate: '2026-01-01', terminationDate: null, onLeave: null, custom: {},
     },
     changedAttributes: [],
+    previousAttributes: null,
+    reason: null,
+    timeZone: null,
   };
   const command: ProvisioningCommand = {
     commandId: randomUUID(), personId, target: 'ldap-main', targetKind: 'ldap', version: 1, state: 'ACTIVE', accountName: `user${i}`,

@@ -144,6 +144,9 @@ function lifecycleEvent(personId: string, kind: LifecycleEvent['kind'], a: HrAtt
     source: { system: 'bench', workerId: personId, sequence: null, sourceTimestamp: null, batchId: null, channel: 'API' },
     attributes: a,
     changedAttributes: [],
+    previousAttributes: null,
+    reason: null,
+    timeZone: null,
   };
 }
 

@@ -1,10 +1,11 @@
-// `npm run bench [suite] [--joiners N] [--runs N] [--concurrency N] [--records N]` — prints figures; numbers
+// `npm run bench [suite] [--joiners N] [--runs N] [--concurrency N] [--records N] [--rows N] [--changed 0.01]` — prints figures; numbers
 // from a noisy 2-core machine are reported as medians over several runs.
 import { TestEnv, ensureKafka, ensurePostgres } from '@provisio/devstack';
 import { generateKeyPairSync } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { auditBench } from './audit.ts';
 import { connectorBench, reconcileBench } from './connectors.ts';
+import { hrIngestBench } from './hr-ingest.ts';
 import { pipelineBench } from './pipeline.ts';
 import { policyBench } from './policy.ts';
 
@@ -21,6 +22,8 @@ const { values, positionals } = parseArgs({
     'target-concurrency': { type: 'string', default: '8' },
     accounts: { type: 'string', default: '100000' },
     'no-sync': { type: 'boolean', default: false },
+    rows: { type: 'string', default: '100000' },
+    changed: { type: 'string', default: '0.01' },
   },
 });
 
@@ -43,6 +46,7 @@ const suites: Record<string, () => Promise<void>> = {
   'connector-scim': () => connectorBench('scim', connector),
   'reconcile-postgres': () => reconcileBench('postgres', { accounts: Number(values.accounts), runs: Number(values.runs) }),
   'reconcile-ldap': () => reconcileBench('ldap', { accounts: Number(values.accounts), runs: Number(values.runs) }),
+  'hr-ingest': () => hrIngestBench({ rows: Number(values.rows), runs: Number(values.runs), changedShare: Number(values.changed) }),
 };
 const chosen = positionals.length > 0 ? positionals : Object.keys(suites);
 for (const name of chosen) {

@@ -17,6 +17,9 @@ export function joinerRecords(personId: string, o: { traceId?: string; target?: 
       countryCode: null, hireDate: null, terminationDate: null, onLeave: null, custom: {},
     },
     changedAttributes: [],
+    previousAttributes: null,
+    reason: null,
+    timeZone: null,
   };
   const command = (commandId: string, groups: string[], version: number): ProvisioningCommand => ({
     commandId, personId, target, targetKind: 'ldap', version, state: 'ACTIVE', accountName: 'ada_lovelace', attributes: { givenName: 'Ada', mail: 'ada@example.com' }, groups,

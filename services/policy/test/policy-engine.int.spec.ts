@@ -84,6 +84,9 @@ function event(personId: string, kind: LifecycleEvent['kind'], a: Partial<Lifecy
       ...a,
     },
     changedAttributes: [],
+    previousAttributes: null,
+    reason: null,
+    timeZone: null,
   };
 }
 

@@ -1,27 +1,42 @@
-import type { HrAttributes } from '@provisio/contracts';
+import type { HrAttributes, LifecycleKind } from '@provisio/contracts';
 
-/** HR attributes as an input carries them: absent means "not sent", never "cleared". */
-export type HrAttributesInput = Partial<Omit<HrAttributes, 'custom'>> & { custom?: Record<string, string> };
+export type { HrAttributesInput, WorkerRecord } from './worker-input.js';
 
-/** One worker as any HR input (API, SCIM, webhook, CSV) describes it, normalized. */
-export interface WorkerRecord {
-  source: string;
-  workerId: string;
-  attributes: HrAttributesInput;
-  sourceTimestamp?: number | undefined;
-  sequence?: number | undefined;
+/**
+ * Where a person stands in their lifecycle, as last decided (and announced) by hr-ingest:
+ * `pre-hire` before the start, `active` from the start (on leave included), `terminated` after
+ * the end.
+ */
+export type Phase = 'pre-hire' | 'active' | 'terminated';
+
+/** A termination hr-ingest inferred rather than read: absent from a full snapshot, or deleted over SCIM. */
+export interface Removal {
+  at: number;
+  by: 'absent-from-snapshot' | 'scim-delete';
 }
 
-/** What hr-ingest stores about a person. */
+/** What hr-ingest stores about a person: the canonical person record. */
 export interface PersonState {
   personId: string;
   source: string;
   workerId: string;
+  /** HR attributes as the source gave them (status as sent); managerPersonId resolved. */
   attributes: HrAttributes;
+  /** The manager reference as the source gave it (a worker id of the same source). */
+  managerWorkerId: string | null;
+  phase: Phase;
+  /** While in pre-hire: the kind announced again when the start arrives (JOINER or REHIRE). */
+  startKind: Extract<LifecycleKind, 'JOINER' | 'REHIRE'> | null;
+  /** A JOINER was announced for this person at some point (a later return is a REHIRE). */
+  joined: boolean;
+  removal: Removal | null;
+  /** Source time and sequence of the last change applied (stale-update protection). */
+  sourceTimestamp: number | null;
+  sequence: number | null;
   version: number;
 }
 
-export const EMPTY_ATTRIBUTES: HrAttributes = {
+export const EMPTY_ATTRIBUTES: HrAttributes = Object.freeze({
   workerType: null,
   status: null,
   userName: null,
@@ -42,5 +57,8 @@ export const EMPTY_ATTRIBUTES: HrAttributes = {
   hireDate: null,
   terminationDate: null,
   onLeave: null,
-  custom: {},
-};
+  custom: Object.freeze({}) as Record<string, string>,
+}) as HrAttributes;
+
+/** Attribute names of HrAttributes other than custom, in schema order. */
+export const ATTRIBUTE_NAMES = Object.keys(EMPTY_ATTRIBUTES).filter((k) => k !== 'custom') as (keyof Omit<HrAttributes, 'custom'>)[];

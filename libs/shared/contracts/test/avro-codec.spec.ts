@@ -11,6 +11,9 @@ const joiner: LifecycleEvent = {
   source: { system: 'workday', workerId: 'W1', sequence: 7, sourceTimestamp: null, batchId: null, channel: 'API' },
   attributes: { ...emptyAttributes(), custom: { 'urn:x:badge': '42' }, department: 'R&D' } as unknown as LifecycleEvent['attributes'],
   changedAttributes: ['department'],
+  previousAttributes: null,
+  reason: 'hr-change',
+  timeZone: 'Europe/Berlin',
 };
 
 function emptyAttributes(): Record<string, null> {

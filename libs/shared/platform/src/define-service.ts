@@ -1,4 +1,4 @@
-import type { DynamicModule } from '@nestjs/common';
+import type { DynamicModule, INestApplication } from '@nestjs/common';
 import { redactConfig, type Env } from '@provisio/config';
 import { createLogger, type Logger } from '@provisio/observability';
 import { exitOnStartupFailure, runService, type RunningService } from './run-service.js';
@@ -8,6 +8,8 @@ export interface ServiceDefinition<C> {
   loadConfig: (env: Env) => C;
   module: (config: C, logger: Logger) => DynamicModule;
   openapi?: { title: string; description: string };
+  /** Adjusts the Nest app before init (body parsers, limits). */
+  configure?: (app: INestApplication, config: C) => void;
 }
 
 interface BaseConfig {
@@ -31,6 +33,7 @@ export function defineService<C extends BaseConfig>(def: ServiceDefinition<C>): 
       logger,
       http: { port: config.HTTP_PORT, host: config.HTTP_HOST },
       ...(def.openapi ? { openapi: { ...def.openapi, bearerAuth: true } } : {}),
+      ...(def.configure ? { configure: (app: INestApplication) => def.configure!(app, config) } : {}),
     });
   }
 

@@ -18,6 +18,8 @@ export interface PlatformOptions {
   topics: TopicSpec[];
   /** Publish this service's outbox (default true). */
   outboxRelay?: boolean;
+  /** Rows per relay pass (default 500); services that emit in bulk publish faster with more. */
+  outboxBatchSize?: number;
 }
 
 /** Maps the shared KAFKA_* variables (see @provisio/config kafkaEnv) to connection options. */

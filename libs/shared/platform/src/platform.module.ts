@@ -64,7 +64,7 @@ export class PlatformModule {
     service: string,
     config: ServiceConfig,
     logger: Logger,
-    parts: Pick<PlatformOptions['database'], 'migrations' | 'entities'> & { topics: TopicSpec[]; outboxRelay?: boolean },
+    parts: Pick<PlatformOptions['database'], 'migrations' | 'entities'> & { topics: TopicSpec[]; outboxRelay?: boolean; outboxBatchSize?: number },
   ): DynamicModule {
     const root = PlatformModule.forRoot(
       {
@@ -80,6 +80,7 @@ export class PlatformModule {
         },
         topics: parts.topics,
         ...(parts.outboxRelay === undefined ? {} : { outboxRelay: parts.outboxRelay }),
+        ...(parts.outboxBatchSize === undefined ? {} : { outboxBatchSize: parts.outboxBatchSize }),
       },
       logger,
     );
@@ -124,7 +125,13 @@ export class PlatformModule {
           provide: OutboxRelay,
           inject: [Database, MESSAGE_BROKER],
           useFactory: (db: Database, broker: MessageBroker) =>
-            new OutboxRelay({ pool: db.pool, schema: options.database.schema, broker, logger: logger.child({ component: 'outbox-relay' }) }),
+            new OutboxRelay({
+              pool: db.pool,
+              schema: options.database.schema,
+              broker,
+              logger: logger.child({ component: 'outbox-relay' }),
+              ...(options.outboxBatchSize ? { batchSize: options.outboxBatchSize } : {}),
+            }),
         },
         {
           provide: KafkaTransport,

@@ -12,6 +12,8 @@ export interface RunServiceOptions {
   http: { port: number; host: string };
   /** OpenAPI title and description; the document is served at /docs and /docs/openapi.json. */
   openapi?: { title: string; description: string; bearerAuth?: boolean };
+  /** Adjusts the app before init, e.g. body parsers for more media types or larger bodies. */
+  configure?: (app: INestApplication) => void;
 }
 
 export interface RunningService {
@@ -31,6 +33,7 @@ export async function runService(options: RunServiceOptions): Promise<RunningSer
   const app = await NestFactory.create(options.module, { bufferLogs: true, rawBody: true, logger: new AppLogger(options.logger) });
   app.useLogger(app.get(AppLogger));
   app.enableShutdownHooks();
+  options.configure?.(app);
   if (options.openapi) {
     let builder = new DocumentBuilder().setTitle(options.openapi.title).setDescription(options.openapi.description).setVersion('1');
     if (options.openapi.bearerAuth) builder = builder.addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });

@@ -28,6 +28,8 @@ interface Row {
   kind: string;
   job_key: string;
   due_at: Date;
+  /** Exact (microsecond) due time, to tell whether a handler rescheduled its own job. */
+  due_at_exact?: string;
   payload: unknown;
   attempts: number;
 }
@@ -41,7 +43,7 @@ const fired = counter('provisio_scheduled_jobs_total', 'Scheduled jobs run, by k
  * outbox rows — commit exactly once; `FOR UPDATE SKIP LOCKED` lets several replicas share the
  * table without running a job twice, and a crash rolls the job back for a later pass. Jobs
  * survive restarts because they live in PostgreSQL. Rescheduling a (kind, key) replaces its
- * pending job.
+ * pending job — also from inside that job's own handler (the next occurrence stays pending).
  */
 export class JobScheduler {
   private readonly table: string;
@@ -146,7 +148,7 @@ export class JobScheduler {
   private async runBatch(now: Date): Promise<number> {
     return this.o.db.transaction(async (tx) => {
       const { rows } = await tx.sql.query<Row>(
-        `SELECT id, kind, job_key, due_at, payload, attempts FROM ${this.table}
+        `SELECT id, kind, job_key, due_at, due_at::text AS due_at_exact, payload, attempts FROM ${this.table}
          WHERE status = 'pending' AND due_at <= $1 ORDER BY due_at, id LIMIT $2 FOR UPDATE SKIP LOCKED`,
         [now, this.o.batchSize ?? 100],
       );
@@ -157,9 +159,13 @@ export class JobScheduler {
         try {
           if (!handler) throw new Error(`no handler registered for job kind ${job.kind}`);
           await handler(job, tx);
-          await tx.sql.query(`UPDATE ${this.table} SET status = 'done', done_at = now(), attempts = attempts + 1 WHERE id = $1`, [job.id]);
+          // A handler that rescheduled its own (kind, key) moved the due time: the job stays pending.
+          const done = await tx.sql.query(`UPDATE ${this.table} SET status = 'done', done_at = now(), attempts = attempts + 1 WHERE id = $1 AND due_at = $2::timestamptz`, [
+            job.id,
+            row.due_at_exact ?? row.due_at,
+          ]);
           await tx.sql.query('RELEASE SAVEPOINT job');
-          fired.inc({ kind: job.kind, outcome: 'done' });
+          fired.inc({ kind: job.kind, outcome: done.rowCount === 1 ? 'done' : 'rescheduled' });
         } catch (e) {
           await tx.sql.query('ROLLBACK TO SAVEPOINT job');
           const attempts = job.attempts + 1;

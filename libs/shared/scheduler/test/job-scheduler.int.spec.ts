@@ -88,6 +88,20 @@ describe('durable job scheduler on real PostgreSQL', () => {
     expect(await tdb.query('SELECT 1 FROM jobs.effects WHERE job_key = $1', ['re'])).toHaveLength(1);
   });
 
+  it('a job that reschedules itself from its handler stays pending for the new time', async () => {
+    const s = new JobScheduler({ db: dbs[0]!, schema: 'jobs', logger });
+    const next = new Date(Date.now() + 3_600_000);
+    s.register('chain', async (job, tx) => {
+      await tx.sql.query('INSERT INTO jobs.effects (job_key, fired_by) VALUES ($1, $2)', [job.key, 'chain']);
+      await s.schedule(tx.sql, { kind: 'chain', key: job.key, dueAt: next });
+    });
+    await dbs[0]!.transaction((tx) => s.schedule(tx.sql, { kind: 'chain', key: 'c1', dueAt: new Date(Date.now() - 10) }));
+    expect(await s.runDue()).toBe(1);
+    expect(await tdb.query('SELECT 1 FROM jobs.effects WHERE job_key = $1', ['c1'])).toHaveLength(1);
+    const pending = await s.pending(dbs[0]!.sql, { kind: 'chain' });
+    expect(pending.map((j) => [j.key, j.dueAt.getTime()])).toEqual([['c1', next.getTime()]]);
+  });
+
   it('a failing job rolls back its effects, keeps them from other jobs, and is retried later', async () => {
     const s = new JobScheduler({ db: dbs[0]!, schema: 'jobs', logger });
     let calls = 0;

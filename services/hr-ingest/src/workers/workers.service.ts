@@ -1,73 +1,52 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { EventTypes, Topics, type LifecycleEvent } from '@provisio/contracts';
-import { decide, type WorkerRecord } from '@provisio/hr-ingest-domain';
-import { OutboxWriter, uuidv7 } from '@provisio/messaging';
-import { Database } from '@provisio/persistence';
-import { randomUUID } from 'node:crypto';
-import { PERSONS } from './tokens.js';
-import type { PersonRepository } from './person.repository.js';
+import type { SourceChannel } from '@provisio/contracts';
+import type { WorkerRecord } from '@provisio/hr-ingest-domain';
+import { Database, type SqlClient } from '@provisio/persistence';
+import { conflict } from '../http/api-errors.js';
+import type { EmittedEvent, LifecycleWriter, RecordOutcome } from '../persons/lifecycle-writer.js';
+import { WRITER } from '../tokens.js';
+import type { WorkerChange } from './worker-change.schema.js';
 
 export interface IngestOutcome {
   personId: string;
   created: boolean;
-  events: { eventId: string; kind: string }[];
+  status: RecordOutcome['status'];
+  version: number;
+  events: EmittedEvent[];
+  warnings: RecordOutcome['warnings'];
 }
 
+export function toRecord(source: string, workerId: string, change: WorkerChange): WorkerRecord {
+  const record: WorkerRecord = { source, workerId, attributes: change.attributes };
+  if (change.managerWorkerId !== undefined) record.managerWorkerId = change.managerWorkerId;
+  if (change.sourceTimestamp !== undefined) record.sourceTimestamp = Date.parse(change.sourceTimestamp);
+  if (change.sequence !== undefined) record.sequence = change.sequence;
+  return record;
+}
+
+/** Single-worker deltas (workers API, webhook): state and events commit in one transaction. */
 @Injectable()
 export class WorkersService {
   constructor(
     private readonly db: Database,
-    private readonly outbox: OutboxWriter,
-    @Inject(PERSONS) private readonly persons: PersonRepository,
+    @Inject(WRITER) private readonly writer: LifecycleWriter,
   ) {}
 
-  /** Applies one worker delta: person state and lifecycle events commit together. */
-  async ingest(record: WorkerRecord, channel: LifecycleEvent['source']['channel']): Promise<IngestOutcome> {
+  async ingest(record: WorkerRecord, channel: SourceChannel, before?: (sql: SqlClient) => Promise<void>): Promise<IngestOutcome> {
     return this.db.transaction(async (tx) => {
-      const previous = await this.persons.lockBySourceWorker(tx.sql, record.source, record.workerId);
-      const decision = decide(previous, record);
-      const personId = previous?.personId ?? randomUUID();
-      const next = { personId, source: record.source, workerId: record.workerId, attributes: decision.attributes, version: (previous?.version ?? 0) + 1 };
-      if (!previous) {
-        if (!(await this.persons.insert(tx.sql, next))) {
-          // A concurrent request created the same worker first: run again, as an update.
-          throw Object.assign(new Error('concurrent first sight of a worker'), { code: '40001' });
-        }
-      } else if (decision.events.length > 0) {
-        await this.persons.update(tx.sql, next);
+      if (before) await before(tx.sql);
+      const [outcome] = await this.writer.applyRecords(tx.sql, record.source, [record], { channel });
+      if (!outcome || outcome.status === 'rejected' || outcome.status === 'stale') {
+        throw conflict('the change is older than the state hr-ingest holds for this worker; nothing was changed', outcome?.errors ?? [], 'STALE_UPDATE');
       }
-      const now = Date.now();
-      const events = decision.events.map((d) => ({ ...d, eventId: uuidv7(now) }));
-      await this.outbox.enqueue(
-        tx.sql,
-        events.map((d) => ({
-          id: d.eventId,
-          topic: Topics.lifecycle,
-          key: personId,
-          aggregateType: 'person',
-          type: EventTypes.lifecycle(d.kind),
-          schema: 'LifecycleEvent' as const,
-          value: {
-            eventId: d.eventId,
-            kind: d.kind,
-            stage: 'EFFECTIVE',
-            personId,
-            effectiveAt: now,
-            recordedAt: now,
-            source: {
-              system: record.source,
-              workerId: record.workerId,
-              sequence: record.sequence ?? null,
-              sourceTimestamp: record.sourceTimestamp ?? null,
-              batchId: null,
-              channel,
-            },
-            attributes: d.attributes,
-            changedAttributes: d.changedAttributes,
-          },
-        })),
-      );
-      return { personId, created: !previous, events: events.map((e) => ({ eventId: e.eventId, kind: e.kind })) };
+      return {
+        personId: outcome.personId!,
+        created: outcome.status === 'created',
+        status: outcome.status,
+        version: outcome.version!,
+        events: outcome.events,
+        warnings: outcome.warnings,
+      };
     });
   }
 }
