@@ -1,5 +1,5 @@
-export { canonicalJson } from './canonical-json.js';
-export { HASH_BYTES, contentHash, extendChain, genesisHash, linkHash, type ChainHead, type ChainedRecord } from './chain.js';
+export { canonicalJson, isIndexKey, sortedJson } from './canonical-json.js';
+export { HASH_BYTES, canonicalContent, contentHash, extendChain, genesisHash, linkHash, type CanonicalParts, type ChainHead, type ChainedRecord } from './chain.js';
 export {
   checkpointSignatureProblem,
   checkpointSigner,
@@ -26,6 +26,7 @@ export {
   recordAad,
   revealPersonalData,
   sealPersonalData,
+  sealRecordPii,
   unwrapDataKey,
   wrapDataKey,
   type DataKey,

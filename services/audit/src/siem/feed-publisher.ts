@@ -160,15 +160,15 @@ export class FeedPublisher {
   private async accountNames(sql: SqlClient, commandIds: string[]): Promise<Map<string, string>> {
     const out = new Map<string, string>();
     if (commandIds.length === 0) return out;
-    const r = await sql.query<{ entity_id: string; key_id: string | null; payload_json: unknown; topic: string; kafka_partition: number; kafka_offset: string }>(
-      `SELECT entity_id, key_id, payload_json, topic, kafka_partition, kafka_offset FROM ${this.repo.records}
+    const r = await sql.query<{ entity_id: string; key_id: string | null; payload_json: unknown; pii: Buffer | null; topic: string; kafka_partition: number; kafka_offset: string }>(
+      `SELECT entity_id, key_id, payload_json, pii, topic, kafka_partition, kafka_offset FROM ${this.repo.records}
        WHERE entity_id = ANY($1::text[]) AND schema_name = 'ProvisioningCommand' AND dead_letter_of IS NULL`,
       [[...new Set(commandIds)]],
     );
     const keys = await this.keys.keyById(sql, r.rows.map((x) => x.key_id).filter((k): k is string => k !== null));
     for (const row of r.rows) {
       const key = row.key_id ? (keys.get(row.key_id) ?? null) : null;
-      const json = row.key_id ? revealPersonalData(row.payload_json, key, recordAad(row.topic, row.kafka_partition, row.kafka_offset)).json : row.payload_json;
+      const json = row.key_id ? revealPersonalData(row.payload_json, key, recordAad(row.topic, row.kafka_partition, row.kafka_offset), row.pii).json : row.payload_json;
       const name = (json as { accountName?: unknown } | null)?.accountName;
       if (typeof name === 'string') out.set(row.entity_id, name);
     }
