@@ -21,6 +21,7 @@ const { values, positionals } = parseArgs({
     'target-concurrency': { type: 'string', default: '8' },
     accounts: { type: 'string', default: '100000' },
     'no-sync': { type: 'boolean', default: false },
+    profile: { type: 'string' },
   },
 });
 
@@ -37,7 +38,7 @@ const connector = { commands: Number(values.commands), runs: Number(values.runs)
 const suites: Record<string, () => Promise<void>> = {
   pipeline: () => pipelineBench({ joiners: Number(values.joiners), runs: Number(values.runs), concurrency: Number(values.concurrency) }),
   policy: () => policyBench({ persons: Number(values.persons), movers: Number(values.movers), runs: Number(values.runs) }),
-  audit: () => auditBench({ records: Number(values.records), runs: Number(values.runs) }),
+  audit: () => auditBench({ records: Number(values.records), runs: Number(values.runs), profileDir: values.profile }),
   'connector-postgres': () => connectorBench('postgres', connector),
   'connector-ldap': () => connectorBench('ldap', connector),
   'connector-scim': () => connectorBench('scim', connector),
