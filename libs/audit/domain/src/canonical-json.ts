@@ -6,6 +6,11 @@
  * PostgreSQL's jsonb produced. Hand-rolled (no intermediate arrays): it runs for every record.
  */
 export function canonicalJson(value: unknown): string {
+  return sortedJson(value).text;
+}
+
+/** The serializer itself; used directly where member names are array indexes (see isIndexKey). */
+function canonicalByHand(value: unknown): string {
   if (value === null) return 'null';
   switch (typeof value) {
     case 'string':
@@ -21,7 +26,7 @@ export function canonicalJson(value: unknown): string {
         for (let i = 0; i < value.length; i++) {
           if (i > 0) out += ',';
           const v: unknown = value[i];
-          out += v === undefined ? 'null' : canonicalJson(v);
+          out += v === undefined ? 'null' : canonicalByHand(v);
         }
         return `${out}]`;
       }
@@ -35,7 +40,7 @@ export function canonicalJson(value: unknown): string {
         if (v === undefined) continue;
         if (!first) out += ',';
         first = false;
-        out += `${JSON.stringify(k)}:${canonicalJson(v)}`;
+        out += `${JSON.stringify(k)}:${canonicalByHand(v)}`;
       }
       return `${out}}`;
     }
@@ -56,12 +61,16 @@ export function isIndexKey(k: string): boolean {
 
 /**
  * A copy of a JSON value with every object's members in canonical order, and its canonical
- * text (JSON.stringify of the sorted copy, which is much faster than serializing by hand).
+ * text (JSON.stringify of the sorted copy, faster than serializing by hand).
  */
 export function sortedJson(value: unknown): { value: unknown; text: string } {
   let indexKeys = false;
   const walk = (v: unknown): unknown => {
-    if (v === null || typeof v !== 'object') return v;
+    if (typeof v === 'number' && !Number.isFinite(v)) throw new TypeError(`canonical JSON has no representation for ${v}`);
+    if (v === null || typeof v !== 'object') {
+      if (typeof v === 'bigint' || typeof v === 'function' || typeof v === 'symbol') throw new TypeError(`canonical JSON has no representation for a ${typeof v}`);
+      return v;
+    }
     if (Array.isArray(v)) return v.map(walk);
     const o = v as Record<string, unknown>;
     const out: Record<string, unknown> = {};
@@ -74,5 +83,6 @@ export function sortedJson(value: unknown): { value: unknown; text: string } {
     return out;
   };
   const copy = walk(value);
-  return { value: copy, text: indexKeys ? canonicalJson(copy) : JSON.stringify(copy) };
+  if (copy === undefined) throw new TypeError('canonical JSON has no representation for undefined');
+  return { value: copy, text: indexKeys ? canonicalByHand(copy) : JSON.stringify(copy) };
 }

@@ -1,4 +1,4 @@
-import { isIndexKey, canonicalJson } from './canonical-json.js';
+import { canonicalJson, isIndexKey } from './canonical-json.js';
 import { createCipheriv, createDecipheriv, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 
 /**
@@ -75,11 +75,11 @@ export function decryptBytes(key: DataKey, blob: Buffer, aad: string): Buffer {
 }
 
 /** Wraps (encrypts) a person's data key with the key-encryption key, bound to the person and key id. */
-export function wrapDataKey(kek: Buffer, dataKey: Buffer, personId: string, keyId: string): Buffer {
+export function wrapDataKey(kek: DataKey, dataKey: Buffer, personId: string, keyId: string): Buffer {
   return encryptBytes(kek, dataKey, `provisio.audit.person-key:${personId}:${keyId}`);
 }
 
-export function unwrapDataKey(kek: Buffer, wrapped: Buffer, personId: string, keyId: string): Buffer {
+export function unwrapDataKey(kek: DataKey, wrapped: Buffer, personId: string, keyId: string): Buffer {
   return decryptBytes(kek, wrapped, `provisio.audit.person-key:${personId}:${keyId}`);
 }
 
