@@ -458,7 +458,7 @@ export class RecordRepository {
 
   /** The rows in the column order of RECORD_COLUMNS. */
   private recordRows(rows: Linked[]): BinaryCopyWriter {
-    const w = new BinaryCopyWriter(rows.length * 2048);
+    const w = new BinaryCopyWriter(rows.length * 1536);
     for (const r of rows) {
       const c = r.content;
       const i = r.index;
