@@ -11,6 +11,7 @@ import { AuditQueries } from '../src/api/audit-queries.js';
 import { ExportService } from '../src/api/export.service.js';
 import { generateKeyPairSync } from 'node:crypto';
 import { FeedPublisher } from '../src/siem/feed-publisher.js';
+import { joinerRecords } from './records.js';
 import { consumed, kek, logger, openStore, signer, signingKeyPem, type Store } from './store-harness.js';
 
 /** The `provisio-audit` command from the build: verify (exit codes) and the offline export verifier. */
@@ -120,4 +121,32 @@ describe('provisio-audit CLI', () => {
       await tdb.drop();
     }
   }, 90_000);
+
+  it('exports by event time: records that happened in the range, wherever recorded, verify offline', async () => {
+    // Two people whose facts happened ten days ago but are recorded now, among today's records.
+    const tenDaysAgo = Date.now() - 10 * 86_400_000;
+    const late = ['late-1', 'late-2'].flatMap((p, k) => {
+      const d = joinerRecords(`${p}-${Date.now()}`, { base: tenDaysAgo });
+      return [d.lifecycle, d.commandMessage].map((m, i) => ({ topic: 'hr.lifecycle', partition: 9, offset: String(100 * k + i), key: m.key, headers: m.headers, envelope: {}, value: m.value, timestamp: Date.now() }));
+    });
+    await store.repo.append(consumed(6));
+    await store.repo.append(late);
+    await store.repo.append(consumed(6));
+    const exporter = new ExportService(store.repo, store.chain, new AuditQueries(store.db, store.repo, store.keys));
+    const read = async (by: 'event' | 'recorded') => {
+      let text = '';
+      for await (const chunk of exporter.lines(new Date(tenDaysAgo - 60_000), new Date(tenDaysAgo + 60_000), by)) text += chunk;
+      return text;
+    };
+    const byEvent = await read('event');
+    const records = byEvent.split('\n').filter((l) => l.includes('"type":"record"'));
+    expect(records).toHaveLength(4);
+    expect(byEvent.split('\n').filter((l) => l.includes('"type":"link"')).length).toBeGreaterThan(0); // today's records in between
+    writeFileSync(join(dir, 'by-event.jsonl'), byEvent);
+    const ok = run(['verify-export', join(dir, 'by-event.jsonl'), '--public-key', join(dir, 'public.pem')]);
+    expect(ok.status).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ ok: true, tailCovered: true, recordsInRange: 4, selection: 'event' });
+    // Nothing was recorded ten days ago.
+    expect((await read('recorded')).split('\n').filter((l) => l.includes('"type":"record"'))).toHaveLength(0);
+  });
 });

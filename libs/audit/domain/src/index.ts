@@ -36,4 +36,4 @@ export { causalOrder, type CausalNode } from './causal-order.js';
 export { OCSF_VERSION, stableUid, toOcsf, type OcsfEvent, type OcsfOptions, type ResultFacts, type SiemSource } from './ocsf.js';
 export { formatSiemEvent, toCef, toEcs, type SiemFormat } from './siem-formats.js';
 export { accessDuring, type AccessGrant, type AppliedState } from './access.js';
-export { EXPORT_FORMAT, ExportFormatError, ExportVerifier, verifyExport, type ExportLine, type OfflineReport } from './export-format.js';
+export { EXPORT_FORMAT, ExportFormatError, ExportVerifier, verifyExport, type ExportLine, type ExportSelection, type OfflineReport } from './export-format.js';

@@ -220,6 +220,13 @@ export class AuditQueries {
     return row?.first && row.last ? { first: Number(row.first), last: Number(row.last) } : null;
   }
 
+  /** First and last chain positions of the records whose event time is in [from, to]. */
+  async positionsWithEventTimeBetween(from: Date, to: Date): Promise<{ first: number; last: number } | null> {
+    const r = await this.db.sql.query<{ first: string | null; last: string | null }>(`SELECT min(seq) AS first, max(seq) AS last FROM ${this.records} WHERE event_time >= $1 AND event_time <= $2`, [from, to]);
+    const row = r.rows[0];
+    return row?.first && row.last ? { first: Number(row.first), last: Number(row.last) } : null;
+  }
+
   contentHashOf(row: RecordRow): string {
     return contentHash(contentOf(row)).toString('hex');
   }
