@@ -33,7 +33,20 @@ export {
   type RevealResult,
 } from './pii.js';
 export { causalOrder, type CausalNode } from './causal-order.js';
-export { OCSF_VERSION, stableUid, toOcsf, type OcsfEvent, type OcsfOptions, type ResultFacts, type SiemSource } from './ocsf.js';
-export { formatSiemEvent, toCef, toEcs, type SiemFormat } from './siem-formats.js';
+export {
+  OCSF_VERSION,
+  stableUid,
+  toOcsf,
+  violationToOcsf,
+  type OcsfComplianceFinding,
+  type OcsfEvent,
+  type OcsfOptions,
+  type ResultFacts,
+  type SiemEvent,
+  type SiemSource,
+  type ViolationFacts,
+  type ViolationSource,
+} from './ocsf.js';
+export { formatSiemEvent, toCef, toCefFinding, toEcs, toEcsFinding, type SiemFormat } from './siem-formats.js';
 export { accessDuring, type AccessGrant, type AppliedState } from './access.js';
 export { EXPORT_FORMAT, ExportFormatError, ExportVerifier, verifyExport, type ExportLine, type ExportSelection, type OfflineReport } from './export-format.js';
