@@ -10,11 +10,13 @@ import { Database } from '@provisio/persistence';
 import pino from 'pino';
 import { EventTypes, avroCodec, type LifecycleEvent, type ProvisioningCommand, type ProvisioningResult } from '@provisio/contracts';
 import { ServiceProcesses, createTestDatabase, createTestRole, mintToken, serviceTestEnv, testKafka, uniqueTopicPrefix } from '@provisio/testing';
-import { fmt, median, table } from './stats.ts';
+import { fmt, median, pool, table } from './stats.ts';
 
 export interface AuditBenchOptions {
   records: number;
   runs: number;
+  /** Write a V8 CPU profile of the audit process (and of the store-alone run) into this directory. */
+  profileDir?: string | undefined;
 }
 
 interface RunFigures {
@@ -79,7 +81,10 @@ async function produce(prefix: string, records: number): Promise<void> {
   await producer.disconnect();
 }
 
-/** The store alone: batches of 1000 consumed records appended directly (no Kafka, no service). */
+/**
+ * The store alone: batches of 999 consumed records appended directly (no Kafka, no service), 8
+ * at a time like the consumer's partitions (they are appended together, as in the service).
+ */
 async function storeRate(records: number): Promise<number> {
   const db = await createTestDatabase('benchauditstore');
   const database = await Database.open({ url: db.url, schema: 'audit', applicationName: 'bench-audit', migrations: AUDIT_MIGRATIONS, poolMax: 4 });
@@ -97,7 +102,10 @@ async function storeRate(records: number): Promise<number> {
     }
     const started = performance.now();
     let n = 0;
-    for (const b of batches) n += await repo.append(b);
+    await pool(batches, 8, async (b) => {
+      const appended = await repo.append(b);
+      n += appended;
+    });
     const rate = n / ((performance.now() - started) / 1000);
     // Sanity: what was appended verifies.
     const chain = new ChainService(database, repo, checkpointSigner(generateKeyPairSync('ed25519').privateKey), trustedKeys([]), pino({ level: 'silent' }));
@@ -120,7 +128,7 @@ async function oneRun(o: AuditBenchOptions): Promise<RunFigures & { rows: number
     await produce(prefix, o.records);
     const expected = Math.ceil(o.records / 3) * 3;
     const started = performance.now();
-    const env = serviceTestEnv({ databaseUrl: role.url, topicPrefix: prefix, extra: { DATABASE_MIGRATION_URL: db.url, LOG_LEVEL: 'warn' } });
+    const env = serviceTestEnv({ databaseUrl: role.url, topicPrefix: prefix, extra: { DATABASE_MIGRATION_URL: db.url, LOG_LEVEL: 'warn', ...(o.profileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${o.profileDir}` } : {}) } });
     const audit = await services.start('audit', env);
     for (;;) {
       const n = Number((await db.query<{ n: string | null }>('SELECT max(seq) AS n FROM audit.records'))[0]!.n ?? 0);

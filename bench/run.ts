@@ -24,6 +24,7 @@ const { values, positionals } = parseArgs({
     'no-sync': { type: 'boolean', default: false },
     rows: { type: 'string', default: '100000' },
     changed: { type: 'string', default: '0.01' },
+    profile: { type: 'string' },
   },
 });
 
@@ -40,7 +41,7 @@ const connector = { commands: Number(values.commands), runs: Number(values.runs)
 const suites: Record<string, () => Promise<void>> = {
   pipeline: () => pipelineBench({ joiners: Number(values.joiners), runs: Number(values.runs), concurrency: Number(values.concurrency) }),
   policy: () => policyBench({ persons: Number(values.persons), movers: Number(values.movers), runs: Number(values.runs) }),
-  audit: () => auditBench({ records: Number(values.records), runs: Number(values.runs) }),
+  audit: () => auditBench({ records: Number(values.records), runs: Number(values.runs), profileDir: values.profile }),
   'connector-postgres': () => connectorBench('postgres', connector),
   'connector-ldap': () => connectorBench('ldap', connector),
   'connector-scim': () => connectorBench('scim', connector),

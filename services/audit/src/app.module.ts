@@ -18,6 +18,7 @@ import { CHAIN_SERVICE, ChainService } from './chain/chain.service.js';
 import { parseAuditKeys, type AuditConfig } from './config.js';
 import { Init1764000000000 } from './migrations/1764000000000-init.js';
 import { TamperEvidentStore1765000000000 } from './migrations/1765000000000-tamper-evident-store.js';
+import { PiiEnvelope1766000000000 } from './migrations/1766000000000-pii-envelope.js';
 import { RetentionService } from './retention/retention.service.js';
 import { AuditTopics, FeedPublisher } from './siem/feed-publisher.js';
 import { AuditConsumer } from './store/audit.consumer.js';
@@ -25,7 +26,7 @@ import { PersonKeyStore } from './store/person-keys.repository.js';
 import { RECORD_REPOSITORY, RecordRepository } from './store/record.repository.js';
 import { PRODUCT_VERSION } from './version.js';
 
-export const AUDIT_MIGRATIONS = [Init1764000000000, TamperEvidentStore1765000000000];
+export const AUDIT_MIGRATIONS = [Init1764000000000, TamperEvidentStore1765000000000, PiiEnvelope1766000000000];
 
 @Module({})
 export class AppModule {

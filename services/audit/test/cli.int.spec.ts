@@ -4,11 +4,15 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { projectRoot } from '@provisio/devstack';
-import { createTestDatabase, type TestDatabase } from '@provisio/testing';
+import { KafkaJsBroker, withTopicPrefix } from '@provisio/messaging';
+import { createTestDatabase, kafkaBrokers, uniqueTopicPrefix, type TestDatabase } from '@provisio/testing';
+import pg from 'pg';
 import { AuditQueries } from '../src/api/audit-queries.js';
 import { ExportService } from '../src/api/export.service.js';
 import { generateKeyPairSync } from 'node:crypto';
-import { consumed, kek, openStore, signer, type Store } from './store-harness.js';
+import { FeedPublisher } from '../src/siem/feed-publisher.js';
+import { joinerRecords } from './records.js';
+import { consumed, kek, logger, openStore, signer, signingKeyPem, type Store } from './store-harness.js';
 
 /** The `provisio-audit` command from the build: verify (exit codes) and the offline export verifier. */
 describe('provisio-audit CLI', () => {
@@ -62,5 +66,87 @@ describe('provisio-audit CLI', () => {
     const r = run(['verify'], { DATABASE_URL: db.url, AUDIT_SIGNING_KEY: 'not a key', AUDIT_PII_KEY: kek.toString('base64') });
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/AUDIT_SIGNING_KEY: not a PEM private key/);
+  });
+
+  it('verify: exit 0 with a report of the whole chain for an intact store', () => {
+    const r = run(['verify'], { DATABASE_URL: db.url, AUDIT_SIGNING_KEY: signingKeyPem, AUDIT_PII_KEY: kek.toString('base64') });
+    expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
+    expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, firstBadPosition: null, records: 30, problems: [] });
+  });
+
+  it('verify --kafka-checkpoints: a tail cut from records, ledger and stored checkpoints is found only with the Kafka copy', async () => {
+    const tdb = await createTestDatabase('auditclikafka');
+    const prefix = uniqueTopicPrefix();
+    const broker = withTopicPrefix(new KafkaJsBroker({ brokers: kafkaBrokers(), clientId: 'audit-cli-test', logger }), prefix);
+    const s = await openStore(tdb.url);
+    try {
+      await broker.ensureTopics([{ topic: 'audit.checkpoints', partitions: 1 }, { topic: 'audit.siem', partitions: 1 }]);
+      await s.repo.append(consumed(30));
+      await s.chain.checkpoint();
+      await s.repo.append(consumed(30));
+      await s.chain.checkpoint();
+      // The feed publishes both signed checkpoints (seq 30 and 60) to audit.checkpoints.
+      const feed = new FeedPublisher(s.db, s.repo, s.chain, s.keys, broker, { formats: ['ocsf'], privilegeTargetKinds: new Set(), productVersion: 'test' }, logger);
+      expect((await feed.publishOnce()).checkpoints).toBe(2);
+
+      // A superuser removes the last 15 records, their ledger rows and the checkpoint that covered them.
+      const c = new pg.Client({ connectionString: tdb.url });
+      await c.connect();
+      try {
+        await c.query('SET session_replication_role = replica');
+        await c.query('DELETE FROM audit.records WHERE seq > 45');
+        await c.query('DELETE FROM audit.record_positions WHERE seq > 45');
+        await c.query('DELETE FROM audit.checkpoints WHERE seq = 60');
+      } finally {
+        await c.end();
+      }
+
+      const env = { DATABASE_URL: tdb.url, AUDIT_SIGNING_KEY: signingKeyPem, AUDIT_PII_KEY: kek.toString('base64'), KAFKA_BROKERS: kafkaBrokers().join(','), KAFKA_TOPIC_PREFIX: prefix };
+      const databaseOnly = run(['verify'], env);
+      expect(databaseOnly.status).toBe(0); // what the database alone cannot tell (docs/audit.md)
+      expect(JSON.parse(databaseOnly.stdout)).toMatchObject({ ok: true, records: 45 });
+
+      const withKafka = run(['verify', '--kafka-checkpoints'], env);
+      expect({ status: withKafka.status, stderr: withKafka.stderr }).toEqual({ status: 1, stderr: '' });
+      const report = JSON.parse(withKafka.stdout) as { ok: boolean; firstBadPosition: number; problems: { kind: string; position: number }[] };
+      expect(report).toMatchObject({ ok: false, firstBadPosition: 46 });
+      expect(report.problems).toContainEqual(expect.objectContaining({ kind: 'truncated', position: 46 }));
+
+      const noBrokers = run(['verify', '--kafka-checkpoints'], { ...env, KAFKA_BROKERS: '' });
+      expect(noBrokers.status).toBe(2);
+      expect(noBrokers.stderr).toMatch(/--kafka-checkpoints needs KAFKA_BROKERS/);
+    } finally {
+      await broker.close();
+      await s.db.close();
+      await tdb.drop();
+    }
+  }, 90_000);
+
+  it('exports by event time: records that happened in the range, wherever recorded, verify offline', async () => {
+    // Two people whose facts happened ten days ago but are recorded now, among today's records.
+    const tenDaysAgo = Date.now() - 10 * 86_400_000;
+    const late = ['late-1', 'late-2'].flatMap((p, k) => {
+      const d = joinerRecords(`${p}-${Date.now()}`, { base: tenDaysAgo });
+      return [d.lifecycle, d.commandMessage].map((m, i) => ({ topic: 'hr.lifecycle', partition: 9, offset: String(100 * k + i), key: m.key, headers: m.headers, envelope: {}, value: m.value, timestamp: Date.now() }));
+    });
+    await store.repo.append(consumed(6));
+    await store.repo.append(late);
+    await store.repo.append(consumed(6));
+    const exporter = new ExportService(store.repo, store.chain, new AuditQueries(store.db, store.repo, store.keys));
+    const read = async (by: 'event' | 'recorded') => {
+      let text = '';
+      for await (const chunk of exporter.lines(new Date(tenDaysAgo - 60_000), new Date(tenDaysAgo + 60_000), by)) text += chunk;
+      return text;
+    };
+    const byEvent = await read('event');
+    const records = byEvent.split('\n').filter((l) => l.includes('"type":"record"'));
+    expect(records).toHaveLength(4);
+    expect(byEvent.split('\n').filter((l) => l.includes('"type":"link"')).length).toBeGreaterThan(0); // today's records in between
+    writeFileSync(join(dir, 'by-event.jsonl'), byEvent);
+    const ok = run(['verify-export', join(dir, 'by-event.jsonl'), '--public-key', join(dir, 'public.pem')]);
+    expect(ok.status).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ ok: true, tailCovered: true, recordsInRange: 4, selection: 'event' });
+    // Nothing was recorded ten days ago.
+    expect((await read('recorded')).split('\n').filter((l) => l.includes('"type":"record"'))).toHaveLength(0);
   });
 });

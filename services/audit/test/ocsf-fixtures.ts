@@ -9,5 +9,10 @@ export function ocsfValidators(): Record<number, ValidateFunction> {
   const load = (f: string) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as Record<string, unknown>;
   const ajv = new Ajv2020({ allErrors: true, strict: true, strictRequired: false });
   ajv.addSchema(load('objects.schema.json'));
-  return { 3001: ajv.compile(load('account_change.schema.json')), 3005: ajv.compile(load('user_access.schema.json')), 3006: ajv.compile(load('group_management.schema.json')) };
+  return {
+    3001: ajv.compile(load('account_change.schema.json')),
+    3005: ajv.compile(load('user_access.schema.json')),
+    3006: ajv.compile(load('group_management.schema.json')),
+    2003: ajv.compile(load('compliance_finding.schema.json')),
+  };
 }

@@ -11,6 +11,8 @@ import { joinerRecords } from './records.js';
 
 export const logger = pino({ level: 'silent' });
 const signingKey = generateKeyPairSync('ed25519').privateKey;
+/** The checkpoint signing key as the service and the CLI read it (AUDIT_SIGNING_KEY). */
+export const signingKeyPem = signingKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 export const signer: CheckpointSigner = checkpointSigner(signingKey);
 export const trusted: TrustedKeys = trustedKeys([signer.publicKey]);
 export const kek = randomBytes(32);

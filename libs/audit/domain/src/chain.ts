@@ -22,8 +22,32 @@ export function genesisHash(chainId: string): Buffer {
   return createHash('sha256').update(`provisio.audit.genesis.v1\n${chainId}`, 'utf8').digest();
 }
 
-export function contentHash(content: RecordContent): Buffer {
-  return createHash('sha256').update(RECORD_PREFIX).update(canonicalJson(content), 'utf8').digest();
+/** Canonical JSON texts of a content's large members, computed once and reused (hash, insert). */
+export interface CanonicalParts {
+  json?: string;
+  headers?: string;
+}
+
+/**
+ * `canonicalJson(content)`, reusing canonical texts already computed for its members: the same
+ * text, without serializing the decoded value twice.
+ */
+export function canonicalContent(content: RecordContent, parts: CanonicalParts = {}): string {
+  const c = content as unknown as Record<string, unknown>;
+  let out = '{';
+  let first = true;
+  for (const k of Object.keys(c).sort()) {
+    const v = c[k];
+    if (v === undefined) continue;
+    const text = k === 'json' && parts.json !== undefined ? parts.json : k === 'headers' && parts.headers !== undefined ? parts.headers : canonicalJson(v);
+    out += `${first ? '' : ','}${JSON.stringify(k)}:${text}`;
+    first = false;
+  }
+  return `${out}}`;
+}
+
+export function contentHash(content: RecordContent, parts?: CanonicalParts): Buffer {
+  return createHash('sha256').update(RECORD_PREFIX).update(parts ? canonicalContent(content, parts) : canonicalJson(content), 'utf8').digest();
 }
 
 export function linkHash(seq: number, prevHash: Buffer, content: Buffer): Buffer {

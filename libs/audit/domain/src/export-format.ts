@@ -16,8 +16,14 @@ import { ChainVerifier, type VerificationReport } from './verification.js';
  */
 export const EXPORT_FORMAT = 'provisio-audit-export';
 
+/**
+ * What the range of an export selects: `recorded` (recording time: a contiguous segment of the
+ * chain) or `event` (event time: matching records wherever they are, the rest as links).
+ */
+export type ExportSelection = 'recorded' | 'event';
+
 export type ExportLine =
-  | { type: 'header'; format: typeof EXPORT_FORMAT; version: 1; chainId: string; from: string; to: string; generatedAt: string }
+  | { type: 'header'; format: typeof EXPORT_FORMAT; version: 1; chainId: string; from: string; to: string; selection?: ExportSelection; generatedAt: string }
   | { type: 'start'; seq: number; hash: string; basis: 'genesis' | 'checkpoint' }
   | { type: 'checkpoint'; checkpoint: SignedCheckpoint }
   | { type: 'record'; seq: number; prevHash: string; hash: string; content: RecordContent }
@@ -30,6 +36,8 @@ export interface OfflineReport extends VerificationReport {
   /** Whether the last entry is vouched for by a signed checkpoint at or after it. */
   tailCovered: boolean;
   format: string;
+  /** Which time the export's range selected by (files without it: recording time). */
+  selection: ExportSelection;
 }
 
 export class ExportFormatError extends Error {
@@ -122,7 +130,7 @@ export class ExportVerifier {
       report.firstBadPosition ??= report.lastPosition + 1;
     }
     const tailCovered = report.checkpoints.latestVerified !== null && report.checkpoints.latestVerified >= report.lastPosition;
-    return { ...report, recordsInRange: this.recordsInRange, tailCovered, format: `${header.format} v${header.version}` };
+    return { ...report, recordsInRange: this.recordsInRange, tailCovered, format: `${header.format} v${header.version}`, selection: header.selection ?? 'recorded' };
   }
 
   private chain(): ChainVerifier {

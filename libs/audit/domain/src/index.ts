@@ -1,5 +1,5 @@
-export { canonicalJson } from './canonical-json.js';
-export { HASH_BYTES, contentHash, extendChain, genesisHash, linkHash, type ChainHead, type ChainedRecord } from './chain.js';
+export { canonicalJson, isIndexKey, sortedJson } from './canonical-json.js';
+export { HASH_BYTES, canonicalContent, contentHash, extendChain, genesisHash, linkHash, type CanonicalParts, type ChainHead, type ChainedRecord } from './chain.js';
 export {
   checkpointSignatureProblem,
   checkpointSigner,
@@ -26,13 +26,27 @@ export {
   recordAad,
   revealPersonalData,
   sealPersonalData,
+  sealRecordPii,
   unwrapDataKey,
   wrapDataKey,
   type DataKey,
   type RevealResult,
 } from './pii.js';
 export { causalOrder, type CausalNode } from './causal-order.js';
-export { OCSF_VERSION, stableUid, toOcsf, type OcsfEvent, type OcsfOptions, type ResultFacts, type SiemSource } from './ocsf.js';
-export { formatSiemEvent, toCef, toEcs, type SiemFormat } from './siem-formats.js';
+export {
+  OCSF_VERSION,
+  stableUid,
+  toOcsf,
+  violationToOcsf,
+  type OcsfComplianceFinding,
+  type OcsfEvent,
+  type OcsfOptions,
+  type ResultFacts,
+  type SiemEvent,
+  type SiemSource,
+  type ViolationFacts,
+  type ViolationSource,
+} from './ocsf.js';
+export { formatSiemEvent, toCef, toCefFinding, toEcs, toEcsFinding, type SiemFormat } from './siem-formats.js';
 export { accessDuring, type AccessGrant, type AppliedState } from './access.js';
-export { EXPORT_FORMAT, ExportFormatError, ExportVerifier, verifyExport, type ExportLine, type OfflineReport } from './export-format.js';
+export { EXPORT_FORMAT, ExportFormatError, ExportVerifier, verifyExport, type ExportLine, type ExportSelection, type OfflineReport } from './export-format.js';

@@ -179,3 +179,137 @@ export function toOcsf(src: SiemSource, o: OcsfOptions): OcsfEvent[] {
     return event;
   });
 }
+
+/** A PolicyViolation (segregation of duties) as the policy service publishes it on policy.violations. */
+export interface ViolationFacts {
+  violationId: string;
+  personId: string;
+  ruleId: string;
+  policyVersion: number;
+  mode: string;
+  status: string;
+  conflicting: string[];
+  dropped: string[];
+  exceptionId: string | null;
+  detectedAt: number;
+}
+
+export interface ViolationSource {
+  seq: number;
+  recordedAt: number;
+  traceId: string | null;
+  violation: ViolationFacts;
+}
+
+/** OCSF Compliance Finding (2003, Findings category), as emitted for policy violations. */
+export interface OcsfComplianceFinding {
+  activity_id: 1 | 2 | 3;
+  activity_name: 'Create' | 'Update' | 'Close';
+  category_uid: 2;
+  category_name: 'Findings';
+  class_uid: 2003;
+  class_name: 'Compliance Finding';
+  type_uid: number;
+  type_name: string;
+  severity_id: number;
+  severity: string;
+  /** Finding status (triage workflow): New (1), Suppressed (3), Resolved (4). */
+  status_id: 1 | 3 | 4;
+  status: 'New' | 'Suppressed' | 'Resolved';
+  time: number;
+  message: string;
+  metadata: OcsfEvent['metadata'];
+  finding_info: { uid: string; title: string; desc: string; types: string[]; created_time: number };
+  compliance: { standards: string[]; control: string; status_id: 1 | 3; status: 'Pass' | 'Fail'; status_detail: string };
+  resources: { uid: string; type: string }[];
+  unmapped: Record<string, unknown>;
+}
+
+/** Everything the SIEM feed emits. */
+export type SiemEvent = OcsfEvent | OcsfComplianceFinding;
+
+// status → [activity, finding status, compliance status, severity id, what happened]
+const VIOLATION: Record<string, [1 | 2 | 3, 1 | 3 | 4, 1 | 3, number, string]> = {
+  FLAGGED: [1, 1, 3, 3, 'conflicting entitlements granted and flagged'],
+  PREVENTED: [1, 1, 1, 2, 'conflicting grant prevented'],
+  EXCEPTED: [2, 3, 3, 2, 'conflict allowed under an approved exception'],
+  RESOLVED: [3, 4, 1, 1, 'conflict resolved'],
+};
+const ACTIVITY_NAMES = { 1: 'Create', 2: 'Update', 3: 'Close' } as const;
+const FINDING_STATUS = { 1: 'New', 3: 'Suppressed', 4: 'Resolved' } as const;
+const SEVERITY = ['Unknown', 'Informational', 'Low', 'Medium', 'High'] as const;
+
+/**
+ * Maps a segregation-of-duties finding to OCSF Compliance Finding (2003): an evaluation of a
+ * person's entitlements against a control (the SoD rule) of a standard (the policy). One finding
+ * per person × rule (`finding_info.uid`), so a SIEM follows it from Create (flagged or prevented)
+ * through Update (excepted) to Close (resolved). The compliance status is the state of the
+ * person's access: Fail while conflicting entitlements are held (flagged, excepted), Pass when
+ * prevention dropped the conflicting grant or the conflict is gone. Detection Finding (2004) is
+ * for threat detections and would mislabel a policy check.
+ */
+export function violationToOcsf(src: ViolationSource, o: Pick<OcsfOptions, 'productVersion'>): OcsfComplianceFinding[] {
+  const v = src.violation;
+  const m = VIOLATION[v.status];
+  if (!m) return [];
+  const [activity, findingStatus, complianceStatus, severityId, what] = m;
+  const detail = [`${what}: ${v.conflicting.join(', ') || '(none listed)'}`, v.dropped.length > 0 ? `dropped: ${v.dropped.join(', ')}` : null, v.exceptionId ? `exception ${v.exceptionId}` : null]
+    .filter((x): x is string => x !== null)
+    .join('; ');
+  return [
+    {
+      activity_id: activity,
+      activity_name: ACTIVITY_NAMES[activity],
+      category_uid: 2,
+      category_name: 'Findings',
+      class_uid: 2003,
+      class_name: 'Compliance Finding',
+      type_uid: 200300 + activity,
+      type_name: `Compliance Finding: ${ACTIVITY_NAMES[activity]}`,
+      severity_id: severityId,
+      severity: SEVERITY[severityId] ?? 'Unknown',
+      status_id: findingStatus,
+      status: FINDING_STATUS[findingStatus],
+      time: v.detectedAt,
+      message: `segregation of duties rule ${v.ruleId} for person ${v.personId}: ${detail}`,
+      metadata: {
+        version: OCSF_VERSION,
+        uid: stableUid(`provisio:violation:${v.violationId}`),
+        ...(src.traceId ? { correlation_uid: src.traceId } : {}),
+        log_name: 'audit.siem',
+        logged_time: src.recordedAt,
+        product: { name: 'Provisio', vendor_name: 'Provisio', version: o.productVersion, uid: 'provisio' },
+      },
+      finding_info: {
+        uid: stableUid(`provisio:sod:${v.personId}:${v.ruleId}`),
+        title: `Segregation of duties: ${v.ruleId}`,
+        desc: detail,
+        types: ['Segregation of Duties'],
+        created_time: v.detectedAt,
+      },
+      compliance: {
+        standards: [`Provisio policy v${v.policyVersion}`],
+        control: v.ruleId,
+        status_id: complianceStatus,
+        status: complianceStatus === 1 ? 'Pass' : 'Fail',
+        status_detail: detail,
+      },
+      resources: [{ uid: v.personId, type: 'Person' }],
+      unmapped: {
+        provisio: {
+          person_id: v.personId,
+          violation_id: v.violationId,
+          rule_id: v.ruleId,
+          policy_version: v.policyVersion,
+          mode: v.mode,
+          violation_status: v.status,
+          conflicting: v.conflicting,
+          dropped: v.dropped,
+          ...(v.exceptionId ? { exception_id: v.exceptionId } : {}),
+          audit_position: src.seq,
+          ...(src.traceId ? { trace_id: src.traceId } : {}),
+        },
+      },
+    },
+  ];
+}

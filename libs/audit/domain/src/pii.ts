@@ -1,8 +1,13 @@
+import { canonicalJson, isIndexKey } from './canonical-json.js';
 import { createCipheriv, createDecipheriv, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 
 /**
  * Attribute-level encryption of personal data with one key per person (AES-256-GCM). Stored
- * values keep their shape; each personal field becomes `{"$pii": "<base64 iv‖ciphertext‖tag>"}`.
+ * values keep their shape; each personal field becomes a marker:
+ *   - `{"$pii": i}` (current): the i-th entry of the record's one PII envelope, an AES-GCM
+ *     ciphertext of `[[path, value], ...]` bound to the record (one cipher per record);
+ *   - `{"$pii": "<base64 iv‖ciphertext‖tag>"}` (first format, still read): one ciphertext per
+ *     field, bound to record and field path.
  * Deleting the person's key (crypto-shredding) makes those fields unreadable while the stored
  * bytes — and so the hash chain — stay exactly as they were.
  */
@@ -70,11 +75,11 @@ export function decryptBytes(key: DataKey, blob: Buffer, aad: string): Buffer {
 }
 
 /** Wraps (encrypts) a person's data key with the key-encryption key, bound to the person and key id. */
-export function wrapDataKey(kek: Buffer, dataKey: Buffer, personId: string, keyId: string): Buffer {
+export function wrapDataKey(kek: DataKey, dataKey: Buffer, personId: string, keyId: string): Buffer {
   return encryptBytes(kek, dataKey, `provisio.audit.person-key:${personId}:${keyId}`);
 }
 
-export function unwrapDataKey(kek: Buffer, wrapped: Buffer, personId: string, keyId: string): Buffer {
+export function unwrapDataKey(kek: DataKey, wrapped: Buffer, personId: string, keyId: string): Buffer {
   return decryptBytes(kek, wrapped, `provisio.audit.person-key:${personId}:${keyId}`);
 }
 
@@ -97,6 +102,10 @@ function sealValue(key: DataKey, value: unknown, aad: string): { [PII_MARKER]: s
 
 export function isSealed(v: unknown): v is { [PII_MARKER]: string } {
   return isPlainObject(v) && typeof v[PII_MARKER] === 'string' && Object.keys(v).length === 1;
+}
+
+function isEnvelopeMarker(v: unknown): v is { [PII_MARKER]: number } {
+  return isPlainObject(v) && Number.isSafeInteger(v[PII_MARKER]) && (v[PII_MARKER] as number) >= 0 && Object.keys(v).length === 1;
 }
 
 /**
@@ -127,16 +136,80 @@ export function sealPersonalData(json: unknown, key: DataKey, aad: string, schem
   return { json: result, sealed };
 }
 
+/**
+ * Seals a decoded payload's personal fields into one envelope (one AES-GCM operation per record
+ * instead of one per field): each field becomes `{"$pii": i}` and the envelope holds
+ * `[[path, value], ...]`, bound to the record by `aad`. A marker moved to another field no
+ * longer matches its entry's path and is not revealed there.
+ */
+export function sealRecordPii(json: unknown, key: DataKey, aad: string, schema: string | null): { json: unknown; envelope: Buffer | null; sealed: number; canonical: string } {
+  const entries: [string, unknown][] = [];
+  let indexKeys = false;
+  // Members are copied in canonical order, so the canonical text is JSON.stringify of the copy.
+  const walk = (v: unknown, path: string, mapOfPii: boolean): unknown => {
+    if (Array.isArray(v)) return v.map((x, i) => walk(x, `${path}[${i}]`, false));
+    if (!isPlainObject(v)) return v;
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(v).sort()) {
+      if (!indexKeys && isIndexKey(k)) indexKeys = true;
+      const x = v[k];
+      const p = `${path}.${k}`;
+      const lower = k.toLowerCase();
+      if (x !== null && (mapOfPii || PII_FIELDS.has(lower))) {
+        setOwn(out, k, { [PII_MARKER]: entries.length });
+        entries.push([p, x]);
+      } else if (isPlainObject(x) && PII_MAPS.has(lower) && (lower !== 'attributes' || (schema !== null && ATTRIBUTE_MAP_SCHEMAS.has(schema)))) {
+        setOwn(out, k, walk(x, p, true));
+      } else {
+        setOwn(out, k, walk(x, p, false));
+      }
+    }
+    return out;
+  };
+  const result = walk(json, '$', false);
+  const canonical = indexKeys ? canonicalJson(result) : JSON.stringify(result);
+  if (entries.length === 0) return { json: result, envelope: null, sealed: 0, canonical };
+  return { json: result, envelope: encryptBytes(key, Buffer.from(JSON.stringify(entries), 'utf8'), envelopeAad(aad)), sealed: entries.length, canonical };
+}
+
+function envelopeAad(aad: string): string {
+  return `${aad}|envelope`;
+}
+
 export interface RevealResult {
   json: unknown;
   /** True when personal fields could not be decrypted because the person's key is gone. */
   shredded: boolean;
 }
 
-/** Decrypts sealed fields with the person's key; without one they become null (shredded). */
-export function revealPersonalData(json: unknown, key: DataKey | null, aad: string): RevealResult {
+/**
+ * Decrypts sealed fields with the person's key (and the record's envelope, for `{"$pii": i}`
+ * markers); without the key they become null (shredded).
+ */
+export function revealPersonalData(json: unknown, key: DataKey | null, aad: string, envelope: Buffer | null = null): RevealResult {
   let shredded = false;
+  let entries: [string, unknown][] | null | undefined;
+  const entry = (i: number, path: string): unknown => {
+    if (entries === undefined) {
+      entries = null;
+      if (key && envelope) {
+        try {
+          const parsed = JSON.parse(decryptBytes(key, envelope, envelopeAad(aad)).toString('utf8')) as unknown;
+          if (Array.isArray(parsed)) entries = parsed as [string, unknown][];
+        } catch {
+          entries = null;
+        }
+      }
+    }
+    const e = entries?.[i];
+    if (!e || e[0] !== path) {
+      shredded = true;
+      return null;
+    }
+    return e[1];
+  };
   const walk = (v: unknown, path: string): unknown => {
+    if (isEnvelopeMarker(v)) return entry(v[PII_MARKER], path);
     if (isSealed(v)) {
       if (!key) {
         shredded = true;

@@ -20,6 +20,12 @@ export interface RecordContent {
   keyId: string | null;
   /** The decoded value with personal data encrypted, when the bytes could be decoded. */
   json: unknown;
+  /**
+   * The record's PII envelope (AES-GCM, base64) that the `{"$pii": i}` markers of `json` point
+   * into; absent for records without personal fields and for the first format (one ciphertext
+   * per field), so their hashes are unchanged.
+   */
+  pii?: string;
   /** Writer schema, e.g. `ProvisioningResult` with version and fingerprint. */
   schema: { name: string; version: number; fingerprint: string } | null;
   /** Why the value could not be decoded (raw bytes are stored anyway). */

@@ -1,4 +1,4 @@
-import type { OcsfEvent } from './ocsf.js';
+import type { OcsfComplianceFinding, OcsfEvent, SiemEvent } from './ocsf.js';
 
 /** Optional SIEM formats derived from the OCSF event: ArcSight CEF and Elastic Common Schema. */
 export type SiemFormat = 'ocsf' | 'cef' | 'ecs';
@@ -35,19 +35,7 @@ export function toCef(e: OcsfEvent): string {
     ['cs4Label', 'statusCode'],
     ['cs4', e.status_code],
   ];
-  const pairs: string[] = [];
-  for (let i = 0; i < ext.length; i++) {
-    const [k, v] = ext[i]!;
-    // A label without its value says nothing.
-    const labelled = k.endsWith('Label') ? ext[i + 1]?.[1] : v;
-    if (v === undefined || v === '' || labelled === undefined || labelled === '') {
-      if (k.endsWith('Label')) i++;
-      continue;
-    }
-    pairs.push(`${k}=${cefValue(String(v))}`);
-  }
-  const header = ['CEF:0', 'Provisio', 'Provisio', e.metadata.product.version, String(e.type_uid), e.type_name, String(CEF_SEVERITY[e.severity_id] ?? 5)].map((h, i) => (i === 0 ? h : cefHeader(h)));
-  return `${header.join('|')}|${pairs.join(' ')}`;
+  return cefLine(e, ext);
 }
 
 const ECS_TYPES: Record<string, string[]> = {
@@ -97,7 +85,73 @@ export function toEcs(e: OcsfEvent): Record<string, unknown> {
   };
 }
 
-export function formatSiemEvent(e: OcsfEvent, format: SiemFormat): string {
+function cefLine(e: SiemEvent, ext: [string, string | number | undefined][]): string {
+  const pairs: string[] = [];
+  for (let i = 0; i < ext.length; i++) {
+    const [k, v] = ext[i]!;
+    // A label without its value says nothing.
+    const labelled = k.endsWith('Label') ? ext[i + 1]?.[1] : v;
+    if (v === undefined || v === '' || labelled === undefined || labelled === '') {
+      if (k.endsWith('Label')) i++;
+      continue;
+    }
+    pairs.push(`${k}=${cefValue(String(v))}`);
+  }
+  const header = ['CEF:0', 'Provisio', 'Provisio', e.metadata.product.version, String(e.type_uid), e.type_name, String(CEF_SEVERITY[e.severity_id] ?? 5)].map((h, i) => (i === 0 ? h : cefHeader(h)));
+  return `${header.join('|')}|${pairs.join(' ')}`;
+}
+
+/** A compliance finding (policy violation) as a CEF:0 line. */
+export function toCefFinding(e: OcsfComplianceFinding): string {
+  const p = (e.unmapped['provisio'] ?? {}) as Record<string, unknown>;
+  return cefLine(e, [
+    ['rt', e.time],
+    ['externalId', e.metadata.uid],
+    ['cat', e.class_name],
+    ['act', e.activity_name],
+    ['outcome', e.compliance.status],
+    ['msg', e.message],
+    ['cs1Label', 'traceId'],
+    ['cs1', e.metadata.correlation_uid],
+    ['cs2Label', 'rule'],
+    ['cs2', e.compliance.control],
+    ['cs3Label', 'personId'],
+    ['cs3', typeof p['person_id'] === 'string' ? p['person_id'] : undefined],
+    ['cs4Label', 'findingId'],
+    ['cs4', e.finding_info.uid],
+  ]);
+}
+
+/** A compliance finding as an Elastic Common Schema document (an alert on a rule). */
+export function toEcsFinding(e: OcsfComplianceFinding): Record<string, unknown> {
+  const p = (e.unmapped['provisio'] ?? {}) as Record<string, unknown>;
+  return {
+    '@timestamp': new Date(e.time).toISOString(),
+    ecs: { version: '8.11.0' },
+    message: e.message,
+    event: {
+      kind: 'alert',
+      category: ['iam'],
+      type: ['info'],
+      action: `compliance-finding-${e.activity_name.toLowerCase()}`,
+      outcome: e.compliance.status_id === 1 ? 'success' : 'failure',
+      id: e.metadata.uid,
+      created: new Date(e.metadata.logged_time).toISOString(),
+      dataset: 'provisio.audit',
+      provider: 'provisio policy',
+      reason: e.compliance.status_detail,
+    },
+    rule: { id: e.compliance.control, name: e.finding_info.title, ruleset: e.compliance.standards[0] },
+    ...(e.metadata.correlation_uid ? { trace: { id: e.metadata.correlation_uid } } : {}),
+    labels: { provisio_person_id: String(p['person_id'] ?? ''), provisio_finding_id: e.finding_info.uid, provisio_audit_position: String(p['audit_position'] ?? '') },
+  };
+}
+
+export function formatSiemEvent(e: SiemEvent, format: SiemFormat): string {
+  if (e.class_uid === 2003) {
+    if (format === 'cef') return toCefFinding(e);
+    return JSON.stringify(format === 'ecs' ? toEcsFinding(e) : e);
+  }
   switch (format) {
     case 'ocsf':
       return JSON.stringify(e);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { canonicalJson } from '../src/index.js';
+import { canonicalContent, canonicalJson, sortedJson, type RecordContent } from '../src/index.js';
 
 describe('canonical JSON', () => {
   it('sorts members, drops undefined, and has no whitespace', () => {
@@ -15,6 +15,33 @@ describe('canonical JSON', () => {
         const text = canonicalJson(normalized);
         const shuffled = JSON.parse(JSON.stringify(normalized, (_k, x: unknown) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).reverse()) : x))) as unknown;
         return JSON.stringify(JSON.parse(text)) === JSON.stringify(JSON.parse(canonicalJson(shuffled))) && canonicalJson(shuffled) === text;
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('property: canonicalContent with precomputed member texts equals canonicalJson of the content', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.dictionary(fc.string(), fc.string()), fc.option(fc.base64String(), { nil: undefined }), (v, headers, pii) => {
+        const json = JSON.parse(JSON.stringify(v ?? null)) as unknown;
+        const content: RecordContent = {
+          topic: 't', partition: 1, offset: '9', key: 'k', timestamp: 1, recordedAt: 2, headers, payload: null, keyId: null, json, schema: null, decodeError: null,
+          ...(pii === undefined ? {} : { pii }),
+        };
+        const expected = canonicalJson(content);
+        return canonicalContent(content, { json: canonicalJson(json), headers: canonicalJson(headers) }) === expected && canonicalContent(content) === expected;
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('property: sortedJson gives the canonical text, array-index member names included', () => {
+    expect(sortedJson({ b: 1, 10: 'x', 9: 'y', a: { '01': 1, 2: 2 } }).text).toBe(canonicalJson({ b: 1, 10: 'x', 9: 'y', a: { '01': 1, 2: 2 } }));
+    fc.assert(
+      fc.property(fc.jsonValue(), (v) => {
+        const normalized = JSON.parse(JSON.stringify(v)) as unknown;
+        const s = sortedJson(normalized);
+        return s.text === canonicalJson(normalized) && canonicalJson(s.value) === s.text;
       }),
       { numRuns: 300 },
     );

@@ -14,5 +14,6 @@ export function ocsfValidators(): Record<number, ValidateFunction> {
     3001: ajv.compile(load('account_change.schema.json')),
     3005: ajv.compile(load('user_access.schema.json')),
     3006: ajv.compile(load('group_management.schema.json')),
+    2003: ajv.compile(load('compliance_finding.schema.json')),
   };
 }

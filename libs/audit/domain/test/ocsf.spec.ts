@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { formatSiemEvent, toCef, toEcs, toOcsf, type OcsfEvent, type ResultFacts } from '../src/index.js';
+import { formatSiemEvent, toCef, toEcs, toOcsf, violationToOcsf, type ResultFacts, type SiemEvent, type ViolationFacts } from '../src/index.js';
 import { ocsfValidators } from './ocsf-validator.js';
 
 const validators = ocsfValidators();
@@ -12,7 +12,7 @@ function result(over: Partial<ResultFacts> = {}): ResultFacts {
   };
 }
 
-function expectValid(e: OcsfEvent): void {
+function expectValid(e: SiemEvent): void {
   const validate = validators[e.class_uid]!;
   const ok = validate(e);
   expect({ class: e.class_uid, errors: validate.errors ?? null }).toEqual({ class: e.class_uid, errors: null });
@@ -88,5 +88,44 @@ describe('CEF and ECS formatters', () => {
     });
     expect(JSON.parse(formatSiemEvent(e!, 'ecs'))).toEqual(ecs);
     expect(JSON.parse(formatSiemEvent(e!, 'ocsf'))).toEqual(e);
+  });
+
+  describe('policy violations as Compliance Finding (2003)', () => {
+    const violation = (status: string, over: Partial<ViolationFacts> = {}): ViolationFacts => ({
+      violationId: `v-${status}`, personId: 'p-1', ruleId: 'sod-payments', policyVersion: 7, mode: status === 'PREVENTED' ? 'PREVENT' : 'FLAG', status,
+      conflicting: ['role:payment-approver', 'ldap-main:group:payment-creators'], dropped: status === 'PREVENTED' ? ['ldap-main:group:payment-creators'] : [],
+      exceptionId: status === 'EXCEPTED' ? 'exc-9' : null, detectedAt: 1_760_000_000_000, ...over,
+    });
+
+    it('follows one finding per person and rule from Create to Close, valid against the class schema', () => {
+      const events = ['FLAGGED', 'PREVENTED', 'EXCEPTED', 'RESOLVED'].flatMap((s) => violationToOcsf({ seq: 5, recordedAt: 1_760_000_000_100, traceId: 'a'.repeat(32), violation: violation(s) }, options));
+      expect(events.map((e) => [e.class_uid, e.activity_name, e.status, e.compliance.status])).toEqual([
+        [2003, 'Create', 'New', 'Fail'],
+        [2003, 'Create', 'New', 'Pass'],
+        [2003, 'Update', 'Suppressed', 'Fail'],
+        [2003, 'Close', 'Resolved', 'Pass'],
+      ]);
+      for (const e of events) expectValid(e);
+      expect(new Set(events.map((e) => e.finding_info.uid)).size).toBe(1);
+      expect(new Set(events.map((e) => e.metadata.uid)).size).toBe(4);
+      expect(events[0]).toMatchObject({ category_uid: 2, compliance: { control: 'sod-payments', standards: ['Provisio policy v7'] }, metadata: { correlation_uid: 'a'.repeat(32) }, resources: [{ uid: 'p-1' }] });
+      expect(events[1]!.compliance.status_detail).toContain('dropped: ldap-main:group:payment-creators');
+      expect(violationToOcsf({ seq: 1, recordedAt: 1, traceId: null, violation: violation('SOMETHING_NEW') }, options)).toEqual([]);
+    });
+
+    it('the validator rejects what OCSF does not have (a user on a finding, a finding without compliance)', () => {
+      const [e] = violationToOcsf({ seq: 1, recordedAt: 1, traceId: null, violation: violation('FLAGGED') }, options);
+      const validate = validators[2003]!;
+      expect(validate({ ...e, user: { uid: 'p-1' } })).toBe(false);
+      const { compliance: _c, ...without } = e!;
+      expect(validate(without)).toBe(false);
+    });
+
+    it('formats findings as CEF and ECS too', () => {
+      const [e] = violationToOcsf({ seq: 1, recordedAt: 1, traceId: 'b'.repeat(32), violation: violation('FLAGGED') }, options);
+      expect(formatSiemEvent(e!, 'cef')).toMatch(/^CEF:0\|Provisio\|Provisio\|0\.1\.0\|200301\|Compliance Finding: Create\|5\|.*cs2Label=rule cs2=sod-payments cs3Label=personId cs3=p-1/);
+      expect(JSON.parse(formatSiemEvent(e!, 'ecs'))).toMatchObject({ event: { kind: 'alert', outcome: 'failure', id: e!.metadata.uid }, rule: { id: 'sod-payments' }, trace: { id: 'b'.repeat(32) } });
+      expect(JSON.parse(formatSiemEvent(e!, 'ocsf'))).toEqual(e);
+    });
   });
 });

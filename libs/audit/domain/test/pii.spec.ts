@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { newDataKey, recordAad, revealPersonalData, sealPersonalData, unwrapDataKey, wrapDataKey } from '../src/index.js';
+import { canonicalJson, newDataKey, recordAad, revealPersonalData, sealPersonalData, sealRecordPii, unwrapDataKey, wrapDataKey } from '../src/index.js';
 
 const lifecycle = {
   eventId: 'ev-1', kind: 'JOINER', personId: 'p-1',
@@ -53,6 +53,49 @@ describe('attribute-level encryption of personal data', () => {
         const normalized = JSON.parse(JSON.stringify(value)) as unknown;
         const sealed = sealPersonalData(normalized, key, aad, null);
         return JSON.stringify(revealPersonalData(sealed.json, key, aad).json) === JSON.stringify(normalized);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
+describe('personal data sealed in one envelope per record', () => {
+  const key = newDataKey();
+  const aad = recordAad('hr.lifecycle', 0, '17');
+
+  it('replaces personal fields by markers into one ciphertext and keeps the rest readable', () => {
+    const { json, envelope, sealed } = sealRecordPii(lifecycle, key, aad, 'LifecycleEvent');
+    expect(sealed).toBe(5);
+    expect(envelope).not.toBeNull();
+    const text = JSON.stringify(json) + envelope!.toString('latin1');
+    for (const secret of ['Ada', 'Lovelace', 'ada@example.com', 'W-1', '42']) expect(text).not.toContain(secret);
+    expect(json).toMatchObject({ eventId: 'ev-1', source: { workerId: { $pii: 4 } }, attributes: { givenName: { $pii: 3 }, department: 'R&D' } });
+    const cmd = sealRecordPii(command, key, aad, 'ProvisioningCommand');
+    expect(cmd.json).toMatchObject({ commandId: 'c-1', groups: ['staff'], state: 'ACTIVE', target: 'pg', attributes: { department: { $pii: 1 } } });
+    expect(sealRecordPii({ status: 'APPLIED', resultId: 'r-1' }, key, aad, 'ProvisioningResult')).toEqual({ json: { resultId: 'r-1', status: 'APPLIED' }, envelope: null, sealed: 0, canonical: '{"resultId":"r-1","status":"APPLIED"}' });
+  });
+
+  it('reveals with key and envelope; without the key, with another record\'s envelope or a moved marker, fields are null', () => {
+    const { json, envelope } = sealRecordPii(lifecycle, key, aad, 'LifecycleEvent');
+    expect(revealPersonalData(json, key, aad, envelope)).toEqual({ json: lifecycle, shredded: false });
+    const gone = revealPersonalData(json, null, aad, envelope);
+    expect(gone).toMatchObject({ shredded: true, json: { eventId: 'ev-1', attributes: { givenName: null, email: null, department: 'R&D' } } });
+    expect(revealPersonalData(json, key, recordAad('hr.lifecycle', 0, '18'), envelope).shredded).toBe(true);
+    // Markers swapped between fields: each entry names its path, so neither is revealed elsewhere.
+    const swapped = JSON.parse(JSON.stringify(json)) as { attributes: Record<string, unknown> };
+    [swapped.attributes['givenName'], swapped.attributes['familyName']] = [swapped.attributes['familyName'], swapped.attributes['givenName']];
+    const r = revealPersonalData(swapped, key, aad, envelope);
+    expect(r).toMatchObject({ shredded: true, json: { attributes: { givenName: null, familyName: null, email: 'ada@example.com' } } });
+  });
+
+  it('property: seal then reveal is the identity for any JSON value', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (v) => {
+        const value = { userName: v, nested: { email: v, other: v }, list: [{ cn: v }], custom: { a: v } };
+        const normalized = JSON.parse(JSON.stringify(value)) as unknown;
+        const sealed = sealRecordPii(normalized, key, aad, null);
+        if (sealed.canonical !== canonicalJson(sealed.json)) return false;
+        return canonicalJson(revealPersonalData(JSON.parse(JSON.stringify(sealed.json)), key, aad, sealed.envelope).json) === canonicalJson(normalized);
       }),
       { numRuns: 200 },
     );

@@ -227,8 +227,10 @@ export function createBatchListener<T>(handler: MessageHandler<T>, options: Cons
       } catch {
         return 'fallback';
       }
-      const sc = trace.getSpanContext(extractTraceContext(r.headers));
-      if (sc && links.length < 128) links.push({ context: sc });
+      if (links.length < 128) {
+        const sc = trace.getSpanContext(extractTraceContext(r.headers));
+        if (sc) links.push({ context: sc });
+      }
     }
     const span = tracer().startSpan(`process ${batch.topic}`, {
       kind: SpanKind.CONSUMER,

@@ -49,6 +49,8 @@ export interface SubscriptionSpec {
   topicRefreshMs?: number;
   /** Partitions of the assignment processed concurrently (order is per partition anyway). */
   partitionsConcurrently?: number;
+  /** Most bytes fetched per partition and request (the driver's default otherwise, 1 MiB for kafkajs). */
+  maxBytesPerPartition?: number;
   sessionTimeoutMs?: number;
 }
 

@@ -87,7 +87,7 @@ export class AuditQueries {
       let payload = r.payload_json;
       let shredded = false;
       if (r.key_id && payload !== null) {
-        const revealed = revealPersonalData(payload, keys.get(r.key_id) ?? null, recordAad(r.topic, r.kafka_partition, r.kafka_offset));
+        const revealed = revealPersonalData(payload, keys.get(r.key_id) ?? null, recordAad(r.topic, r.kafka_partition, r.kafka_offset), r.pii);
         payload = revealed.json;
         shredded = revealed.shredded;
       }
@@ -187,11 +187,11 @@ export class AuditQueries {
     const until = o.until ?? o.at;
     const r = await this.db.sql.query<{
       seq: string; person_id: string; result_id: string; applied_at: string; command_id: string; state: string; groups: string[] | null; version: string;
-      key_id: string | null; account: unknown; topic: string; kafka_partition: number; kafka_offset: string;
+      key_id: string | null; account: unknown; pii: Buffer | null; topic: string; kafka_partition: number; kafka_offset: string;
     }>(
       `SELECT r.seq, r.person_id, r.entity_id AS result_id, r.payload_json->>'appliedAt' AS applied_at, c.entity_id AS command_id,
               c.payload_json->>'state' AS state, ARRAY(SELECT jsonb_array_elements_text(c.payload_json->'groups')) AS groups,
-              c.payload_json->>'version' AS version, c.key_id, c.payload_json->'accountName' AS account, c.topic, c.kafka_partition, c.kafka_offset
+              c.payload_json->>'version' AS version, c.key_id, c.payload_json->'accountName' AS account, c.pii, c.topic, c.kafka_partition, c.kafka_offset
        FROM ${this.records} r
        JOIN LATERAL (SELECT * FROM ${this.records} c WHERE c.entity_id = ANY(r.cause_ids) AND c.schema_name = 'ProvisioningCommand' AND c.dead_letter_of IS NULL ORDER BY c.seq LIMIT 1) c ON true
        WHERE r.target = $1 AND r.schema_name = 'ProvisioningResult' AND r.dead_letter_of IS NULL AND r.outcome IN ('APPLIED', 'NO_CHANGE')
@@ -208,7 +208,7 @@ export class AuditQueries {
     return grants.map((g) => {
       const row = byCommand.get(g.evidence.commandId);
       let name: unknown = row?.account ?? null;
-      if (row?.key_id) name = (revealPersonalData({ accountName: row.account }, keys.get(row.key_id) ?? null, recordAad(row.topic, row.kafka_partition, row.kafka_offset)).json as { accountName: unknown }).accountName;
+      if (row?.key_id) name = (revealPersonalData({ accountName: row.account }, keys.get(row.key_id) ?? null, recordAad(row.topic, row.kafka_partition, row.kafka_offset), row.pii).json as { accountName: unknown }).accountName;
       return { ...g, accountName: typeof name === 'string' ? name : null };
     });
   }
@@ -216,6 +216,13 @@ export class AuditQueries {
   /** Chain positions covered by records recorded in [from, to]. */
   async positionsRecordedBetween(from: Date, to: Date): Promise<{ first: number; last: number } | null> {
     const r = await this.db.sql.query<{ first: string | null; last: string | null }>(`SELECT min(seq) AS first, max(seq) AS last FROM ${this.records} WHERE recorded_at >= $1 AND recorded_at <= $2`, [from, to]);
+    const row = r.rows[0];
+    return row?.first && row.last ? { first: Number(row.first), last: Number(row.last) } : null;
+  }
+
+  /** First and last chain positions of the records whose event time is in [from, to]. */
+  async positionsWithEventTimeBetween(from: Date, to: Date): Promise<{ first: number; last: number } | null> {
+    const r = await this.db.sql.query<{ first: string | null; last: string | null }>(`SELECT min(seq) AS first, max(seq) AS last FROM ${this.records} WHERE event_time >= $1 AND event_time <= $2`, [from, to]);
     const row = r.rows[0];
     return row?.first && row.last ? { first: Number(row.first), last: Number(row.last) } : null;
   }

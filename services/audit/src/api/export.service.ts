@@ -1,12 +1,17 @@
-import { EXPORT_FORMAT, type ExportLine, contentHash } from '@provisio/audit-domain';
+import { EXPORT_FORMAT, type ExportLine, type ExportSelection, contentHash } from '@provisio/audit-domain';
 import type { ChainService } from '../chain/chain.service.js';
 import { contentOf, type RecordRepository } from '../store/record.repository.js';
 import type { AuditQueries } from './audit-queries.js';
 
 /**
- * Streams the records recorded in a time range as JSON Lines (see EXPORT_FORMAT in the domain),
- * widened with hash-only links to the signed checkpoints around the range, so the file verifies
- * offline with the public key alone (`provisio-audit verify-export`).
+ * Streams the records of a time range as JSON Lines (see EXPORT_FORMAT in the domain), widened
+ * with hash-only links to the signed checkpoints around the range, so the file verifies offline
+ * with the public key alone (`provisio-audit verify-export`).
+ *
+ * The range selects by recording time (`recorded`: one contiguous segment of the chain, so the
+ * file proves that nothing recorded in the range is missing) or by event time (`event`: the
+ * records whose event time — CloudEvents time, else Kafka timestamp — falls in the range,
+ * wherever they sit in the chain; the records between them are `link` lines).
  */
 export class ExportService {
   constructor(
@@ -15,14 +20,14 @@ export class ExportService {
     private readonly queries: AuditQueries,
   ) {}
 
-  async *lines(from: Date, to: Date): AsyncGenerator<string> {
+  async *lines(from: Date, to: Date, selection: ExportSelection = 'recorded'): AsyncGenerator<string> {
     // A fresh checkpoint, so the end of the range is vouched for by a signature.
     await this.chain.checkpoint();
     const chainId = await this.repo.chainId();
     const emit = (l: ExportLine) => `${JSON.stringify(l)}\n`;
-    yield emit({ type: 'header', format: EXPORT_FORMAT, version: 1, chainId, from: from.toISOString(), to: to.toISOString(), generatedAt: new Date().toISOString() });
+    yield emit({ type: 'header', format: EXPORT_FORMAT, version: 1, chainId, from: from.toISOString(), to: to.toISOString(), selection, generatedAt: new Date().toISOString() });
     const anchor = await this.repo.chainStart();
-    const range = await this.queries.positionsRecordedBetween(from, to);
+    const range = selection === 'event' ? await this.queries.positionsWithEventTimeBetween(from, to) : await this.queries.positionsRecordedBetween(from, to);
     const checkpoints = (await this.chain.listCheckpoints()).filter((c) => c.statement.seq >= anchor.seq).sort((a, b) => a.statement.seq - b.statement.seq);
     if (!range) {
       yield emit({ type: 'start', seq: anchor.seq, hash: anchor.hash.toString('hex'), basis: anchor.basis === 'genesis' ? 'genesis' : 'checkpoint' });
@@ -43,7 +48,8 @@ export class ExportService {
         const seq = Number(row.seq);
         const base = { seq, prevHash: row.prev_hash.toString('hex'), hash: row.hash.toString('hex') };
         const content = contentOf(row);
-        if (seq >= range.first && seq <= range.last) {
+        const selected = seq >= range.first && seq <= range.last && (selection === 'recorded' || (row.event_time >= from && row.event_time <= to));
+        if (selected) {
           records++;
           chunk += emit({ type: 'record', ...base, content });
         } else {

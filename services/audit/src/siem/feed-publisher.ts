@@ -1,4 +1,4 @@
-import { formatSiemEvent, revealPersonalData, recordAad, toOcsf, type ResultFacts, type SiemFormat } from '@provisio/audit-domain';
+import { formatSiemEvent, revealPersonalData, recordAad, toOcsf, violationToOcsf, type ResultFacts, type SiemEvent, type SiemFormat, type ViolationFacts } from '@provisio/audit-domain';
 import { avroCodec } from '@provisio/contracts';
 import { AVRO_CONTENT_TYPE, envelopeHeaders, type Headers, type MessageBroker, type OutgoingMessage } from '@provisio/messaging';
 import { counter } from '@provisio/observability';
@@ -29,12 +29,13 @@ export interface FeedOptions {
   batchSize?: number;
 }
 
-interface ResultRow {
+interface FeedRow {
   seq: string;
   recorded_at: Date;
   trace_id: string | null;
   headers: Headers;
-  payload_json: ResultFacts;
+  schema_name: string;
+  payload_json: ResultFacts | ViolationFacts;
   cause_ids: string[];
 }
 
@@ -121,34 +122,44 @@ export class FeedPublisher {
     const size = this.o.batchSize ?? 500;
     const head = (await this.repo.head(sql)).seq;
     if (head <= cursor) return { messages: [], next: cursor };
-    const r = await sql.query<ResultRow>(
-      `SELECT seq, recorded_at, trace_id, headers, payload_json, cause_ids FROM ${this.repo.records}
-       WHERE seq > $1 AND seq <= $2 AND schema_name = 'ProvisioningResult' AND dead_letter_of IS NULL AND outcome IN ('APPLIED', 'FAILED')
+    // What connectors did (results) and segregation-of-duties findings (policy violations).
+    // Lifecycle events are not emitted: they change no account (see docs/audit.md, SIEM feed).
+    const r = await sql.query<FeedRow>(
+      `SELECT seq, recorded_at, trace_id, headers, schema_name, payload_json, cause_ids FROM ${this.repo.records}
+       WHERE seq > $1 AND seq <= $2 AND dead_letter_of IS NULL
+         AND ((schema_name = 'ProvisioningResult' AND outcome IN ('APPLIED', 'FAILED')) OR schema_name = 'PolicyViolation')
        ORDER BY seq LIMIT $3`,
       [cursor, head, size],
     );
     const next = r.rows.length === size ? Number(r.rows.at(-1)!.seq) : head;
-    const names = await this.accountNames(sql, r.rows.flatMap((x) => x.cause_ids));
+    const names = await this.accountNames(sql, r.rows.filter((x) => x.schema_name === 'ProvisioningResult').flatMap((x) => x.cause_ids));
     const messages: OutgoingMessage[] = [];
     for (const row of r.rows) {
-      const result = row.payload_json;
-      const events = toOcsf(
-        { seq: Number(row.seq), recordedAt: row.recorded_at.getTime(), traceId: row.trace_id, result, accountName: names.get(result.commandId) ?? null },
-        { productVersion: this.o.productVersion, privilegeTargetKinds: this.o.privilegeTargetKinds },
-      );
+      const src = { seq: Number(row.seq), recordedAt: row.recorded_at.getTime(), traceId: row.trace_id };
+      let events: SiemEvent[];
+      let personId: string;
+      if (row.schema_name === 'PolicyViolation') {
+        const violation = row.payload_json as ViolationFacts;
+        personId = violation.personId;
+        events = violationToOcsf({ ...src, violation }, { productVersion: this.o.productVersion });
+      } else {
+        const result = row.payload_json as ResultFacts;
+        personId = result.personId;
+        events = toOcsf({ ...src, result, accountName: names.get(result.commandId) ?? null }, { productVersion: this.o.productVersion, privilegeTargetKinds: this.o.privilegeTargetKinds });
+      }
       for (const e of events) {
         for (const format of this.o.formats) {
           const headers: Headers = envelopeHeaders({
             id: e.metadata.uid,
             type: AuditEventTypes.siem(format),
             source: '/provisio/audit',
-            subject: result.personId,
+            subject: personId,
             time: new Date(e.time).toISOString(),
             contentType: format === 'cef' ? 'text/plain' : 'application/json',
           });
           // The SIEM event continues the trace of the change it reports.
           if (row.headers['traceparent']) headers['traceparent'] = row.headers['traceparent'];
-          messages.push({ topic: AuditTopics.siemFor(format), key: result.personId, value: Buffer.from(formatSiemEvent(e, format), 'utf8'), headers });
+          messages.push({ topic: AuditTopics.siemFor(format), key: personId, value: Buffer.from(formatSiemEvent(e, format), 'utf8'), headers });
           published.inc({ format, class_uid: String(e.class_uid) });
         }
       }
@@ -160,15 +171,15 @@ export class FeedPublisher {
   private async accountNames(sql: SqlClient, commandIds: string[]): Promise<Map<string, string>> {
     const out = new Map<string, string>();
     if (commandIds.length === 0) return out;
-    const r = await sql.query<{ entity_id: string; key_id: string | null; payload_json: unknown; topic: string; kafka_partition: number; kafka_offset: string }>(
-      `SELECT entity_id, key_id, payload_json, topic, kafka_partition, kafka_offset FROM ${this.repo.records}
+    const r = await sql.query<{ entity_id: string; key_id: string | null; payload_json: unknown; pii: Buffer | null; topic: string; kafka_partition: number; kafka_offset: string }>(
+      `SELECT entity_id, key_id, payload_json, pii, topic, kafka_partition, kafka_offset FROM ${this.repo.records}
        WHERE entity_id = ANY($1::text[]) AND schema_name = 'ProvisioningCommand' AND dead_letter_of IS NULL`,
       [[...new Set(commandIds)]],
     );
     const keys = await this.keys.keyById(sql, r.rows.map((x) => x.key_id).filter((k): k is string => k !== null));
     for (const row of r.rows) {
       const key = row.key_id ? (keys.get(row.key_id) ?? null) : null;
-      const json = row.key_id ? revealPersonalData(row.payload_json, key, recordAad(row.topic, row.kafka_partition, row.kafka_offset)).json : row.payload_json;
+      const json = row.key_id ? revealPersonalData(row.payload_json, key, recordAad(row.topic, row.kafka_partition, row.kafka_offset), row.pii).json : row.payload_json;
       const name = (json as { accountName?: unknown } | null)?.accountName;
       if (typeof name === 'string') out.set(row.entity_id, name);
     }

@@ -32,6 +32,7 @@ export async function grantRuntimePrivileges(ownerUrl: string, schema: string, r
       await client.query(`GRANT SELECT, INSERT ON ${s}.${t} TO ${r}`);
     }
     await client.query(`GRANT SELECT, INSERT, UPDATE ON ${s}.person_keys, ${s}.feed_cursors TO ${r}`);
+    await client.query(`GRANT SELECT, UPDATE ON ${s}.key_generation TO ${r}`);
     await client.query(`GRANT USAGE ON ALL SEQUENCES IN SCHEMA ${s} TO ${r}`);
     await client.query(`GRANT EXECUTE ON FUNCTION ${s}.ensure_record_partitions(timestamptz) TO ${r}`);
     await client.query('COMMIT');

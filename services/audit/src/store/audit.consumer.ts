@@ -13,7 +13,8 @@ export class AuditConsumer {
    * record. Offsets are committed after the batch's transaction committed. Audit never
    * dead-letters: whatever goes wrong is retried (the partition waits) rather than a record lost.
    */
-  @KafkaSubscribe({ group: 'audit', topicPattern: AUDIT_TOPIC_PATTERN, mode: 'batch', topicRefreshMs: 10000, partitionsConcurrently: 4 })
+  // Big fetches and several partitions at once: their batches are appended together (group commit).
+  @KafkaSubscribe({ group: 'audit', topicPattern: AUDIT_TOPIC_PATTERN, mode: 'batch', topicRefreshMs: 10000, partitionsConcurrently: 8, maxBytesPerPartition: 4 * 1024 * 1024 })
   async onRecords(@Payload() batch: ConsumedMessage<Buffer | null>[]): Promise<void> {
     try {
       await this.records.append(batch);

@@ -15,13 +15,17 @@ const NUL = new RegExp(String.fromCharCode(0), 'g');
 const JSON_UNSTORABLE = /\\u0000|\\ud[89ab][0-9a-f]{2}(?!\\ud[c-f])|(?<!\\ud[89ab][0-9a-f]{2})\\ud[c-f][0-9a-f]{2}/i;
 
 function clean(s: string): string {
-  return s.replace(NUL, '\uFFFD');
+  return s.includes('\u0000') ? s.replace(NUL, '\uFFFD') : s;
 }
 
 /** Kafka header and key text as stored: NUL (which PostgreSQL text cannot hold) becomes U+FFFD. */
 export function storableHeaders(h: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(h)) Object.defineProperty(out, clean(k), { value: clean(v), enumerable: true, writable: true, configurable: true });
+  for (const [k, v] of Object.entries(h)) {
+    const name = clean(k);
+    if (name === '__proto__') Object.defineProperty(out, name, { value: clean(v), enumerable: true, writable: true, configurable: true });
+    else out[name] = clean(v);
+  }
   return out;
 }
 
@@ -80,7 +84,8 @@ export function decodeRecord(m: ConsumedMessage<Buffer | null>): UnsealedContent
     keyId: null,
     json,
     schema,
-    decodeError,
+    // Error texts may quote the bad input: keep them storable as PostgreSQL text.
+    decodeError: decodeError === null ? null : clean(decodeError.toWellFormed()),
     raw: m.value,
     personId: key ?? personFromPayload,
   };

@@ -1,11 +1,14 @@
 import {
+  canonicalJson,
   contentHash,
+  sortedJson,
   deriveIndex,
   encryptBytes,
   genesisHash,
   linkHash,
   recordAad,
-  sealPersonalData,
+  sealRecordPii,
+  type CanonicalParts,
   type ChainHead,
   type RecordContent,
   type RecordIndex,
@@ -14,6 +17,7 @@ import {
 import { counter, histogram } from '@provisio/observability';
 import { quoteIdent, type Database, type SqlClient } from '@provisio/persistence';
 import type { ConsumedMessage } from '@provisio/messaging';
+import { BinaryCopyWriter, copyBinary } from './pg-copy.js';
 import { decodeRecord, type UnsealedContent } from './record-decoder.js';
 import type { PersonKey, PersonKeyStore } from './person-keys.repository.js';
 
@@ -21,7 +25,8 @@ export const RECORD_REPOSITORY = Symbol('RECORD_REPOSITORY');
 
 const ingested = counter('provisio_audit_records_ingested_total', 'Kafka records appended to the audit chain', ['topic']);
 const duplicates = counter('provisio_audit_records_duplicate_total', 'Redelivered Kafka records ignored (already in the chain)', []);
-const appendSeconds = histogram('provisio_audit_append_seconds', 'Time to append one batch (lock, insert, commit)', [], [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]);
+const appendSeconds = histogram('provisio_audit_append_seconds', 'Time to append one group of batches (lock, COPY, commit)', [], [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]);
+const groupBatches = histogram('provisio_audit_append_group_batches', 'Consumed batches appended together in one transaction', [], [1, 2, 4, 8, 16, 32]);
 
 /** The columns of `records`, as read back. */
 export interface RecordRow {
@@ -54,10 +59,11 @@ export interface RecordRow {
   dead_letter_of: string | null;
   prev_hash: Buffer;
   hash: Buffer;
+  pii: Buffer | null;
 }
 
 export const RECORD_COLUMNS =
-  'seq, recorded_at, topic, kafka_partition, kafka_offset, record_key, kafka_timestamp, headers, payload, key_id, payload_json, schema_name, schema_version, schema_fingerprint, decode_error, ce_id, ce_type, ce_source, trace_id, person_id, entity_id, cause_ids, event_time, target, target_kind, outcome, dead_letter_of, prev_hash, hash';
+  'seq, recorded_at, topic, kafka_partition, kafka_offset, record_key, kafka_timestamp, headers, payload, key_id, payload_json, schema_name, schema_version, schema_fingerprint, decode_error, ce_id, ce_type, ce_source, trace_id, person_id, entity_id, cause_ids, event_time, target, target_kind, outcome, dead_letter_of, prev_hash, hash, pii';
 
 export function contentOf(r: RecordRow): RecordContent {
   return {
@@ -73,6 +79,7 @@ export function contentOf(r: RecordRow): RecordContent {
     json: r.payload_json ?? null,
     schema: r.schema_name ? { name: r.schema_name, version: r.schema_version ?? 0, fingerprint: r.schema_fingerprint ?? '' } : null,
     decodeError: r.decode_error,
+    ...(r.pii ? { pii: r.pii.toString('base64') } : {}),
   };
 }
 
@@ -101,6 +108,36 @@ function positionKey(c: { topic: string; partition: number; offset: string }): s
   return `${c.topic}\u0000${c.partition}\u0000${c.offset}`;
 }
 
+const RECORD_COLUMN_COUNT = RECORD_COLUMNS.split(',').length;
+/** Rows appended in one transaction at most (several consumed batches). */
+const MAX_GROUP_ROWS = 20_000;
+
+function literal(v: string): string {
+  return `'${v.replace(/'/g, "''")}'`;
+}
+
+/** A record ready to be linked: stored content, its hash, and what the binary COPY needs. */
+interface Prepared {
+  content: RecordContent;
+  contentHash: Buffer;
+  parts: CanonicalParts;
+  payloadBytes: Buffer | null;
+  piiBytes: Buffer | null;
+}
+
+interface Linked extends Prepared {
+  seq: number;
+  index: RecordIndex;
+  prevHash: Buffer;
+  hash: Buffer;
+}
+
+interface Waiting {
+  items: Prepared[];
+  resolve(n: number): void;
+  reject(e: unknown): void;
+}
+
 export interface ChainStart extends ChainHead {
   recordedAt: number;
   basis: 'genesis' | 'anchor';
@@ -117,6 +154,9 @@ export class RecordRepository {
   private readonly checkpoints: string;
   private readonly s: string;
   private chainIdCache: string | undefined;
+  private readonly waiting: Waiting[] = [];
+  private writing = false;
+  private readonly ensuredMonths = new Set<string>();
 
   constructor(
     private readonly db: Database,
@@ -167,46 +207,155 @@ export class RecordRepository {
 
   /**
    * Appends one consumed batch: exactly one row per Kafka record (a redelivered record is found
-   * in the position ledger and skipped), sealed personal data, hash-chained, in one transaction.
-   * Returns how many rows were new.
+   * in the position ledger and skipped), sealed personal data, hash-chained, committed before
+   * this resolves. Returns how many rows were new.
+   *
+   * Decoding, sealing and content hashes happen here, concurrently with other batches; the
+   * prepared batches then wait for the single writer, which appends everything waiting in one
+   * transaction (group commit: several partitions' batches per transaction, in the order they
+   * were prepared, each batch contiguous and in offset order).
    */
   async append(batch: ConsumedMessage<Buffer | null>[]): Promise<number> {
     if (batch.length === 0) return 0;
-    const decoded = batch.map(decodeRecord);
+    const prepared = await this.prepare(batch);
+    return new Promise<number>((resolve, reject) => {
+      this.waiting.push({ items: prepared, resolve, reject });
+      this.drain();
+    });
+  }
+
+  /** Decodes, seals and hashes a batch (outside the chain lock). */
+  private async prepare(batch: ConsumedMessage<Buffer | null>[]): Promise<Prepared[]> {
+    const decoded = this.unique(batch.map(decodeRecord));
     const people = decoded.map((d) => d.personId).filter((p): p is string => p !== null);
-    const personKeys = people.length > 0 ? await this.keys.activeKeys(this.db.sql, people) : new Map();
-    const sealed = decoded.map((d) => this.seal(d, d.personId ? personKeys.get(d.personId) : undefined));
-    // Content hashes are computed before taking the chain lock; only the links are made under it.
-    // The recording time is this process's clock, raised to the chain head's under the lock if
-    // another replica's clock ran ahead (then those hashes are recomputed).
+    const personKeys = people.length > 0 ? await this.keys.activeKeys(this.db.sql, people) : new Map<string, PersonKey>();
+    // The recording time is this process's clock, raised under the lock to the chain head's if
+    // another replica's clock ran ahead (then those hashes are recomputed, cheaply: the canonical
+    // texts of the large members are kept).
     const preparedAt = this.clock ? this.clock() : Date.now();
-    const prepared = this.unique(sealed).map((c) => {
-      const content: RecordContent = { ...c, recordedAt: preparedAt };
-      return { content, contentHash: contentHash(content) };
+    return decoded.map((d) => {
+      const p = this.seal(d, d.personId ? personKeys.get(d.personId) : undefined, preparedAt);
+      return { ...p, contentHash: this.hashOf(p.content, p.parts) };
     });
-    const started = process.hrtime.bigint();
-    const inserted = await this.db.transaction(async (tx) => {
-      await tx.sql.query('SELECT pg_advisory_xact_lock(hashtext($1))', [this.lockKey]);
-      const head = await this.head(tx.sql);
-      let fresh = prepared;
-      let rows = this.link(head, fresh);
-      await tx.sql.query('SAVEPOINT audit_positions');
-      const claimed = await this.claimPositions(tx.sql, rows);
-      if (claimed.size < rows.length) {
-        // Redelivered records (already in the chain): drop them and link the rest again.
-        await tx.sql.query('ROLLBACK TO SAVEPOINT audit_positions');
-        fresh = fresh.filter((p) => claimed.has(positionKey(p.content)));
-        if (fresh.length === 0) return [];
-        rows = this.link(head, fresh);
-        await this.claimPositions(tx.sql, rows);
+  }
+
+  private hashOf(content: RecordContent, parts: CanonicalParts): Buffer {
+    return contentHash(content, parts);
+  }
+
+  /** The single writer: appends every waiting batch, a group per transaction. */
+  private drain(): void {
+    if (this.writing) return;
+    this.writing = true;
+    void (async () => {
+      try {
+        while (this.waiting.length > 0) {
+          const group: Waiting[] = [];
+          let rows = 0;
+          while (this.waiting.length > 0 && (group.length === 0 || rows + this.waiting[0]!.items.length <= MAX_GROUP_ROWS)) {
+            const w = this.waiting.shift()!;
+            rows += w.items.length;
+            group.push(w);
+          }
+          await this.writeGroup(group);
+        }
+      } finally {
+        this.writing = false;
       }
-      await this.insertRows(tx.sql, rows);
-      return rows;
-    });
+    })();
+  }
+
+  private async writeGroup(group: Waiting[]): Promise<void> {
+    // Chain order within a group: the order the batches were prepared in (recording times then
+    // rarely need raising), each batch in offset order.
+    group.sort((a, b) => (a.items[0]?.content.recordedAt ?? 0) - (b.items[0]?.content.recordedAt ?? 0));
+    try {
+      const counts = await this.appendGroup(group.map((g) => g.items));
+      group.forEach((g, i) => g.resolve(counts[i]!));
+    } catch (e) {
+      if (group.length === 1) {
+        group[0]!.reject(e);
+        return;
+      }
+      // One batch must not hold back the others: append them one by one, each failing alone.
+      for (const g of group) {
+        try {
+          g.resolve((await this.appendGroup([g.items]))[0]!);
+        } catch (err) {
+          g.reject(err);
+        }
+      }
+    }
+  }
+
+  /** One transaction: chain lock, head, position claims, records (binary COPY), commit. */
+  private async appendGroup(batches: Prepared[][]): Promise<number[]> {
+    const all = this.unique(batches.flat().map((p) => ({ ...p, topic: p.content.topic, partition: p.content.partition, offset: p.content.offset })));
+    const started = process.hrtime.bigint();
+    await this.ensureMonths(all);
+    const client = await this.db.pool.connect();
+    let inserted: Linked[];
+    try {
+      // One round trip: transaction, lock, then the head (read after the lock is held: each
+      // statement of a simple query takes its own snapshot), and a savepoint for the claims.
+      const results = (await client.query(
+        `BEGIN; SELECT pg_advisory_xact_lock(hashtext(${literal(this.lockKey)})); SELECT seq, hash, recorded_at FROM ${this.records} ORDER BY seq DESC LIMIT 1; SAVEPOINT audit_positions`,
+      )) as unknown as { rows: { seq: string; hash: Buffer; recorded_at: Date }[] }[];
+      const top = results[2]?.rows[0];
+      const head = top ? { seq: Number(top.seq), hash: top.hash, recordedAt: top.recorded_at.getTime() } : await this.emptyHead(client);
+      let fresh = all;
+      let rows = this.link(head, fresh);
+      try {
+        await copyBinary(client, `${this.positions} (topic, kafka_partition, kafka_offset, seq)`, this.positionRows(rows));
+      } catch (e) {
+        if ((e as { code?: string }).code !== '23505') throw e;
+        // Redelivered records (already in the chain): drop them and link the rest again.
+        await client.query('ROLLBACK TO SAVEPOINT audit_positions');
+        const known = await this.knownPositions(client, fresh);
+        fresh = fresh.filter((p) => !known.has(positionKey(p.content)));
+        rows = this.link(head, fresh);
+        if (rows.length > 0) await copyBinary(client, `${this.positions} (topic, kafka_partition, kafka_offset, seq)`, this.positionRows(rows));
+      }
+      if (rows.length > 0) await copyBinary(client, `${this.records} (${RECORD_COLUMNS})`, this.recordRows(rows));
+      await client.query('COMMIT');
+      inserted = rows;
+    } catch (e) {
+      if ((e as { code?: string }).code === '23514') this.ensuredMonths.clear(); // a partition is missing after all
+      const broken = await client.query('ROLLBACK').then(
+        () => false,
+        () => true,
+      );
+      client.release(broken);
+      throw e;
+    }
+    client.release();
     appendSeconds.observe({}, Number(process.hrtime.bigint() - started) / 1e9);
+    groupBatches.observe({}, batches.length);
+    const stored = new Set(inserted.map((r) => positionKey(r.content)));
     for (const r of inserted) ingested.inc({ topic: r.content.topic });
-    if (batch.length > inserted.length) duplicates.inc({}, batch.length - inserted.length);
-    return inserted.length;
+    const counts = batches.map((b) => {
+      let n = 0;
+      for (const p of b) if (stored.delete(positionKey(p.content))) n++;
+      return n;
+    });
+    const total = batches.reduce((a, b) => a + b.length, 0);
+    if (total > inserted.length) duplicates.inc({}, total - inserted.length);
+    return counts;
+  }
+
+  private async emptyHead(sql: SqlClient): Promise<ChainHead & { recordedAt: number }> {
+    const start = await this.chainStart(sql);
+    return { seq: start.seq, hash: start.hash, recordedAt: start.recordedAt };
+  }
+
+  /** Monthly partitions for these recording times, created once per process and month. */
+  private async ensureMonths(items: { content: RecordContent }[]): Promise<void> {
+    const months = new Set(items.map((p) => new Date(p.content.recordedAt).toISOString().slice(0, 7)));
+    for (const m of months) {
+      if (this.ensuredMonths.has(m)) continue;
+      await this.ensurePartitions(new Date(`${m}-01T00:00:00Z`).getTime() < Date.now() - 20 * 86_400_000 ? new Date() : new Date(`${m}-15T00:00:00Z`));
+      this.ensuredMonths.add(m);
+    }
   }
 
   /** Ensures the monthly partitions around now exist (the runtime role may call this). */
@@ -238,16 +387,26 @@ export class RecordRepository {
     }
   }
 
-  private seal(d: UnsealedContent, key: PersonKey | undefined): Omit<RecordContent, 'recordedAt'> {
-    const { raw, personId: _p, ...content } = d;
-    if (!key) return { ...content, payload: raw ? raw.toString('base64') : null };
+  private seal(d: UnsealedContent, key: PersonKey | undefined, recordedAt: number): Omit<Prepared, 'contentHash'> {
+    const { raw, personId: _p, ...rest } = d;
+    const headers = sortedJson(rest.headers);
+    if (!key) {
+      const json = sortedJson(rest.json);
+      const content: RecordContent = { ...rest, recordedAt, headers: headers.value as Record<string, string>, json: json.value, payload: raw ? raw.toString('base64') : null };
+      return { content, parts: { json: json.text, headers: headers.text }, payloadBytes: raw, piiBytes: null };
+    }
     const aad = recordAad(d.topic, d.partition, d.offset);
-    return {
-      ...content,
+    const payloadBytes = raw ? encryptBytes(key.key, raw, aad) : null;
+    const sealed = d.json === null ? { json: null, envelope: null, canonical: 'null' } : sealRecordPii(d.json, key.key, aad, d.schema?.name ?? null);
+    const content: RecordContent = {
+      ...rest,
+      recordedAt,
       keyId: key.keyId,
-      payload: raw ? encryptBytes(key.key, raw, aad).toString('base64') : null,
-      json: d.json === null ? null : sealPersonalData(d.json, key.key, aad, d.schema?.name ?? null).json,
+      payload: payloadBytes ? payloadBytes.toString('base64') : null,
+      json: sealed.json,
+      ...(sealed.envelope ? { pii: sealed.envelope.toString('base64') } : {}),
     };
+    return { content: { ...content, headers: headers.value as Record<string, string> }, parts: { json: sealed.canonical, headers: headers.text }, payloadBytes, piiBytes: sealed.envelope };
   }
 
   /** One record per Kafka position within a batch too (a retried send delivered twice). */
@@ -261,96 +420,80 @@ export class RecordRepository {
     });
   }
 
-  /** Chains prepared contents after `head`; recomputes content hashes only if the head's time is later. */
-  private link(head: ChainHead & { recordedAt: number }, prepared: { content: RecordContent; contentHash: Buffer }[]) {
+  /** Chains prepared records after `head`; recording times never decrease along the chain. */
+  private link(head: ChainHead & { recordedAt: number }, prepared: Prepared[]): Linked[] {
     let prev = head.hash;
+    let time = head.recordedAt;
     return prepared.map((p, i) => {
       let content = p.content;
       let ch = p.contentHash;
-      if (content.recordedAt < head.recordedAt) {
-        content = { ...content, recordedAt: head.recordedAt };
-        ch = contentHash(content);
+      if (content.recordedAt < time) {
+        content = { ...content, recordedAt: time };
+        ch = this.hashOf(content, p.parts);
       }
+      time = content.recordedAt;
       const seq = head.seq + i + 1;
       const hash = linkHash(seq, prev, ch);
-      const row = { seq, content, index: deriveIndex(content), prevHash: prev, hash };
+      const row: Linked = { ...p, seq, content, index: deriveIndex(content), prevHash: prev, hash };
       prev = hash;
       return row;
     });
   }
 
-  /**
-   * Records the Kafka positions in the ledger (unique on topic, partition, offset); returns the
-   * positions that were new. A known position means the record is in the chain already.
-   */
-  private async claimPositions(sql: SqlClient, rows: { seq: number; content: RecordContent }[]): Promise<Set<string>> {
+  /** Positions of these records that the ledger knows already. */
+  private async knownPositions(sql: SqlClient, items: Prepared[]): Promise<Set<string>> {
     const r = await sql.query<{ topic: string; kafka_partition: number; kafka_offset: string }>(
-      `INSERT INTO ${this.positions} (topic, kafka_partition, kafka_offset, seq) SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[])
-       ON CONFLICT (topic, kafka_partition, kafka_offset) DO NOTHING RETURNING topic, kafka_partition, kafka_offset`,
-      [rows.map((x) => x.content.topic), rows.map((x) => x.content.partition), rows.map((x) => x.content.offset), rows.map((x) => x.seq)],
+      `SELECT p.topic, p.kafka_partition, p.kafka_offset FROM ${this.positions} p
+       JOIN unnest($1::text[], $2::int[], $3::bigint[]) AS k(topic, kafka_partition, kafka_offset) USING (topic, kafka_partition, kafka_offset)`,
+      [items.map((x) => x.content.topic), items.map((x) => x.content.partition), items.map((x) => x.content.offset)],
     );
     return new Set(r.rows.map((x) => `${x.topic}\u0000${x.kafka_partition}\u0000${x.kafka_offset}`));
   }
 
-  private async insertRows(sql: SqlClient, rows: { seq: number; content: RecordContent; index: RecordIndex; prevHash: Buffer; hash: Buffer }[]): Promise<void> {
-    // One JSON document for the whole batch: PostgreSQL parses it once (jsonb_to_recordset), which
-    // is much cheaper than 29 array literals with per-element escaping.
-    const iso = (ms: number) => new Date(ms).toISOString();
-    const doc = JSON.stringify(
-      rows.map((r) => ({
-        seq: r.seq,
-        recorded_at: iso(r.content.recordedAt),
-        topic: r.content.topic,
-        kafka_partition: r.content.partition,
-        kafka_offset: r.content.offset,
-        record_key: r.content.key,
-        kafka_timestamp: iso(r.content.timestamp),
-        headers: r.content.headers,
-        payload: r.content.payload,
-        key_id: r.content.keyId,
-        payload_json: r.content.json,
-        schema_name: r.content.schema?.name ?? null,
-        schema_version: r.content.schema?.version ?? null,
-        schema_fingerprint: r.content.schema?.fingerprint ?? null,
-        decode_error: r.content.decodeError,
-        ce_id: r.index.ceId,
-        ce_type: r.index.ceType,
-        ce_source: r.index.ceSource,
-        trace_id: r.index.traceId,
-        person_id: r.index.personId,
-        entity_id: r.index.entityId,
-        cause_ids: r.index.causeIds,
-        event_time: iso(r.index.eventTime),
-        target: r.index.target,
-        target_kind: r.index.targetKind,
-        outcome: r.index.outcome,
-        dead_letter_of: r.index.deadLetterOf,
-        prev_hash: r.prevHash.toString('hex'),
-        hash: r.hash.toString('hex'),
-      })),
-    );
-    const insert = () =>
-      sql.query(
-        `INSERT INTO ${this.records} (${RECORD_COLUMNS})
-         SELECT seq, recorded_at, topic, kafka_partition, kafka_offset, record_key, kafka_timestamp, headers, decode(payload, 'base64'), key_id,
-                CASE WHEN jsonb_typeof(payload_json) = 'null' THEN NULL ELSE payload_json END, schema_name, schema_version, schema_fingerprint, decode_error,
-                ce_id, ce_type, ce_source, trace_id, person_id, entity_id, ARRAY(SELECT jsonb_array_elements_text(cause_ids)), event_time, target, target_kind, outcome,
-                dead_letter_of, decode(prev_hash, 'hex'), decode(hash, 'hex')
-         FROM jsonb_to_recordset($1::jsonb) AS t(seq bigint, recorded_at timestamptz, topic text, kafka_partition int, kafka_offset bigint, record_key text, kafka_timestamp timestamptz,
-              headers jsonb, payload text, key_id uuid, payload_json jsonb, schema_name text, schema_version int, schema_fingerprint text, decode_error text, ce_id text, ce_type text,
-              ce_source text, trace_id text, person_id text, entity_id text, cause_ids jsonb, event_time timestamptz, target text, target_kind text, outcome text, dead_letter_of text,
-              prev_hash text, hash text)`,
-        [doc],
-      );
-    try {
-      await sql.query('SAVEPOINT audit_insert');
-      await insert();
-    } catch (e) {
-      // 23514: no partition for this month yet (first record after midnight of a new month).
-      if ((e as { code?: string }).code !== '23514') throw e;
-      await sql.query('ROLLBACK TO SAVEPOINT audit_insert');
-      await sql.query(`SELECT ${this.s}.ensure_record_partitions($1)`, [iso(rows[0]!.content.recordedAt)]);
-      await insert();
+  private positionRows(rows: Linked[]): BinaryCopyWriter {
+    const w = new BinaryCopyWriter(rows.length * 64);
+    for (const r of rows) w.row(4).text(r.content.topic).int4(r.content.partition).int8(r.content.offset).int8(r.seq);
+    return w;
+  }
+
+  /** The rows in the column order of RECORD_COLUMNS. */
+  private recordRows(rows: Linked[]): BinaryCopyWriter {
+    const w = new BinaryCopyWriter(rows.length * 1536);
+    for (const r of rows) {
+      const c = r.content;
+      const i = r.index;
+      w.row(RECORD_COLUMN_COUNT)
+        .int8(r.seq)
+        .timestamptz(c.recordedAt)
+        .text(c.topic)
+        .int4(c.partition)
+        .int8(c.offset)
+        .text(c.key)
+        .timestamptz(c.timestamp)
+        .jsonb(r.parts.headers ?? canonicalJson(c.headers))
+        .bytea(r.payloadBytes)
+        .uuid(c.keyId)
+        .jsonb(c.json === null ? null : (r.parts.json ?? canonicalJson(c.json)))
+        .text(c.schema?.name ?? null)
+        .int4(c.schema?.version ?? null)
+        .text(c.schema?.fingerprint ?? null)
+        .text(c.decodeError)
+        .text(i.ceId)
+        .text(i.ceType)
+        .text(i.ceSource)
+        .text(i.traceId)
+        .text(i.personId)
+        .text(i.entityId)
+        .textArray(i.causeIds)
+        .timestamptz(i.eventTime)
+        .text(i.target)
+        .text(i.targetKind)
+        .text(i.outcome)
+        .text(i.deadLetterOf)
+        .bytea(r.prevHash)
+        .bytea(r.hash)
+        .bytea(r.piiBytes);
     }
+    return w;
   }
 }

@@ -161,6 +161,7 @@ class KafkaSubscription {
       rebalanceTimeout: 60000,
       heartbeatInterval: 3000,
       maxWaitTimeInMs: 100,
+      ...(this.spec.maxBytesPerPartition ? { maxBytesPerPartition: this.spec.maxBytesPerPartition, maxBytes: Math.max(10 * 1024 * 1024, 4 * this.spec.maxBytesPerPartition) } : {}),
       allowAutoTopicCreation: false,
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 10000 },
     });

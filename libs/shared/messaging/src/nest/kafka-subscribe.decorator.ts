@@ -17,6 +17,8 @@ export interface KafkaSubscriptionOptions {
   retry?: Partial<RetryPolicy>;
   topicRefreshMs?: number;
   partitionsConcurrently?: number;
+  /** Fetch size per partition (bigger batches for high-volume consumers such as audit). */
+  maxBytesPerPartition?: number;
 }
 
 /**

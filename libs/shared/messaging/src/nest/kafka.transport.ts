@@ -72,6 +72,7 @@ export class KafkaTransport extends Server implements CustomTransportStrategy {
             fromBeginning: sub.fromBeginning ?? true,
             ...(sub.topicRefreshMs ? { topicRefreshMs: sub.topicRefreshMs } : {}),
             ...(sub.partitionsConcurrently ? { partitionsConcurrently: sub.partitionsConcurrently } : {}),
+            ...(sub.maxBytesPerPartition ? { maxBytesPerPartition: sub.maxBytesPerPartition } : {}),
           },
           listener,
         );

@@ -1,0 +1,225 @@
+import type { SqlClient } from '@provisio/persistence';
+
+/**
+ * `COPY ... FROM STDIN (FORMAT binary)` through node-postgres, without a stream library: the
+ * rows are encoded here (PostgreSQL's binary COPY format) and sent as one CopyData sequence.
+ * Binary COPY spares PostgreSQL the parsing of text or JSON parameters (timestamps, bytea,
+ * arrays) that made the multi-row INSERT of the audit append the slow part.
+ */
+const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
+// Microseconds between the Unix epoch and PostgreSQL's (2000-01-01T00:00:00Z).
+const PG_EPOCH_MS = 946_684_800_000;
+const TWO_32 = 4_294_967_296;
+const TEXT_OID = 25;
+const CHUNK = 1 << 20;
+
+/** Encodes rows in the binary COPY format; one `row()` per row, then one value call per column. */
+export class BinaryCopyWriter {
+  private buf: Buffer;
+  private pos = 0;
+  rows = 0;
+
+  constructor(initialBytes = 1 << 20) {
+    this.buf = Buffer.allocUnsafe(Math.max(initialBytes, 64));
+    SIGNATURE.copy(this.buf, 0);
+    this.buf.writeInt32BE(0, 11); // flags
+    this.buf.writeInt32BE(0, 15); // header extension length
+    this.pos = 19;
+  }
+
+  row(columns: number): this {
+    this.ensure(2);
+    this.buf.writeInt16BE(columns, this.pos);
+    this.pos += 2;
+    this.rows++;
+    return this;
+  }
+
+  null(): this {
+    this.ensure(4);
+    this.buf.writeInt32BE(-1, this.pos);
+    this.pos += 4;
+    return this;
+  }
+
+  int4(v: number | null): this {
+    if (v === null) return this.null();
+    this.ensure(8);
+    this.buf.writeInt32BE(4, this.pos);
+    this.buf.writeInt32BE(v, this.pos + 4);
+    this.pos += 8;
+    return this;
+  }
+
+  /** bigint from a safe integer or a decimal string (Kafka offsets). */
+  int8(v: number | string | null): this {
+    if (v === null) return this.null();
+    this.ensure(12);
+    this.buf.writeInt32BE(8, this.pos);
+    this.buf.writeBigInt64BE(BigInt(v), this.pos + 4);
+    this.pos += 12;
+    return this;
+  }
+
+  /** timestamptz from epoch milliseconds. */
+  timestamptz(ms: number | null): this {
+    if (ms === null) return this.null();
+    const us = (ms - PG_EPOCH_MS) * 1000;
+    const high = Math.floor(us / TWO_32);
+    this.ensure(12);
+    this.buf.writeInt32BE(8, this.pos);
+    this.buf.writeInt32BE(high, this.pos + 4);
+    this.buf.writeUInt32BE(us - high * TWO_32, this.pos + 8);
+    this.pos += 12;
+    return this;
+  }
+
+  text(v: string | null): this {
+    if (v === null) return this.null();
+    const len = Buffer.byteLength(v, 'utf8');
+    this.ensure(4 + len);
+    this.buf.writeInt32BE(len, this.pos);
+    this.buf.write(v, this.pos + 4, len, 'utf8');
+    this.pos += 4 + len;
+    return this;
+  }
+
+  /** jsonb: version 1 followed by the JSON text. */
+  jsonb(text: string | null): this {
+    if (text === null) return this.null();
+    const len = Buffer.byteLength(text, 'utf8');
+    this.ensure(5 + len);
+    this.buf.writeInt32BE(len + 1, this.pos);
+    this.buf[this.pos + 4] = 1;
+    this.buf.write(text, this.pos + 5, len, 'utf8');
+    this.pos += 5 + len;
+    return this;
+  }
+
+  bytea(v: Buffer | null): this {
+    if (v === null) return this.null();
+    this.ensure(4 + v.length);
+    this.buf.writeInt32BE(v.length, this.pos);
+    v.copy(this.buf, this.pos + 4);
+    this.pos += 4 + v.length;
+    return this;
+  }
+
+  /** uuid from its text form. */
+  uuid(v: string | null): this {
+    if (v === null) return this.null();
+    const hex = v.replace(/-/g, '');
+    if (!/^[0-9a-fA-F]{32}$/.test(hex)) throw new TypeError(`not a UUID: ${v}`);
+    this.ensure(20);
+    this.buf.writeInt32BE(16, this.pos);
+    this.buf.write(hex, this.pos + 4, 16, 'hex');
+    this.pos += 20;
+    return this;
+  }
+
+  /** text[] (one dimension, no null elements). */
+  textArray(values: string[]): this {
+    const lens = values.map((v) => Buffer.byteLength(v, 'utf8'));
+    const body = values.length === 0 ? 12 : 20 + lens.reduce((a, l) => a + 4 + l, 0);
+    this.ensure(4 + body);
+    let p = this.pos;
+    this.buf.writeInt32BE(body, p);
+    this.buf.writeInt32BE(values.length === 0 ? 0 : 1, p + 4); // dimensions
+    this.buf.writeInt32BE(0, p + 8); // has nulls
+    this.buf.writeInt32BE(TEXT_OID, p + 12);
+    p += 16;
+    if (values.length > 0) {
+      this.buf.writeInt32BE(values.length, p);
+      this.buf.writeInt32BE(1, p + 4); // lower bound
+      p += 8;
+      for (let i = 0; i < values.length; i++) {
+        this.buf.writeInt32BE(lens[i]!, p);
+        this.buf.write(values[i]!, p + 4, lens[i]!, 'utf8');
+        p += 4 + lens[i]!;
+      }
+    }
+    this.pos = p;
+    return this;
+  }
+
+  /** The encoded data, trailer included. */
+  finish(): Buffer {
+    this.ensure(2);
+    this.buf.writeInt16BE(-1, this.pos);
+    this.pos += 2;
+    return this.buf.subarray(0, this.pos);
+  }
+
+  private ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+}
+
+interface CopyConnection {
+  query(text: string): void;
+  sendCopyFromChunk(chunk: Buffer): void;
+  endCopyFrom(): void;
+  sendCopyFail(message: string): void;
+}
+
+/** A node-postgres "submittable" that runs one COPY FROM STDIN with the given data. */
+class CopyIn {
+  callback: ((err: Error | null, rowCount?: number) => void) | undefined;
+  private rowCount = 0;
+  private failed: Error | undefined;
+
+  constructor(
+    readonly text: string,
+    private readonly data: Buffer,
+  ) {}
+
+  submit(connection: CopyConnection): void {
+    connection.query(this.text);
+  }
+
+  handleCopyInResponse(connection: CopyConnection): void {
+    for (let i = 0; i < this.data.length; i += CHUNK) connection.sendCopyFromChunk(this.data.subarray(i, Math.min(i + CHUNK, this.data.length)));
+    connection.endCopyFrom();
+  }
+
+  handleCommandComplete(msg: { text?: string }): void {
+    const m = /^COPY (\d+)/.exec(msg.text ?? '');
+    this.rowCount = m ? Number(m[1]) : 0;
+  }
+
+  handleError(e: Error): void {
+    // node-postgres forgets the active query after an error: report it now.
+    this.failed = e;
+    this.done();
+  }
+
+  handleReadyForQuery(): void {
+    this.done();
+  }
+
+  // Not expected for COPY FROM; present because node-postgres may call them on any query.
+  handleRowDescription(): void {}
+  handleDataRow(): void {}
+  handleEmptyQuery(): void {}
+  handlePortalSuspended(): void {}
+  handleCopyData(): void {}
+
+  private done(): void {
+    const cb = this.callback;
+    this.callback = undefined;
+    cb?.(this.failed ?? null, this.rowCount);
+  }
+}
+
+/** Runs `COPY <target> FROM STDIN (FORMAT binary)` with the writer's rows; returns the row count. */
+export function copyBinary(sql: SqlClient, target: string, writer: BinaryCopyWriter): Promise<number> {
+  const data = writer.finish();
+  return new Promise<number>((resolve, reject) => {
+    const q = new CopyIn(`COPY ${target} FROM STDIN (FORMAT binary)`, data);
+    q.callback = (err, n) => (err ? reject(err) : resolve(n ?? 0));
+    (sql as unknown as { query(q: CopyIn): unknown }).query(q);
+  });
+}
