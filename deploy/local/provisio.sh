@@ -71,14 +71,14 @@ cmd="${1:-start}"; shift || true
 case "$cmd" in
   setup) ensure_node; ensure_deps; build ;;
   build) ensure_node; ensure_deps; build ;;
-  start) ensure_node; ensure_deps; build; exec node "$ROOT/libs/shared/devstack/dist/cli.js" start "$@" ;;
+  start) ensure_node; ensure_deps; build; exec node --disable-warning=TimeoutNegativeWarning "$ROOT/libs/shared/devstack/dist/cli.js" start "$@" ;;
   test)  ensure_node; ensure_deps; build; cd "$ROOT"; exec "${JEST[@]}" "$@" ;;
   lint)  ensure_node; ensure_deps; cd "$ROOT"; NX_DAEMON=false npx nx show projects >/dev/null
          npx eslint . --max-warnings=0 && npx depcruise libs services bench deploy --config .dependency-cruiser.cjs ;;
   typecheck) ensure_node; ensure_deps; cd "$ROOT"; node libs/shared/contracts/tools/codegen.ts; exec npx tsc -p tsconfig.json --noEmit ;;
   bench) ensure_node; ensure_deps; build; cd "$ROOT"; exec node --disable-warning=TimeoutNegativeWarning bench/run.ts "$@" ;;
-  stack) ensure_node; ensure_deps; build; exec node "$ROOT/libs/shared/devstack/dist/cli.js" stack "$@" ;;
-  token) ensure_node; ensure_deps; [[ -f "$ROOT/libs/shared/devstack/dist/cli.js" ]] || build; exec node "$ROOT/libs/shared/devstack/dist/cli.js" token "$@" ;;
+  stack) ensure_node; ensure_deps; build; exec node --disable-warning=TimeoutNegativeWarning "$ROOT/libs/shared/devstack/dist/cli.js" stack "$@" ;;
+  token) ensure_node; ensure_deps; [[ -f "$ROOT/libs/shared/devstack/dist/cli.js" ]] || build; exec node --disable-warning=TimeoutNegativeWarning "$ROOT/libs/shared/devstack/dist/cli.js" token "$@" ;;
   exec)  ensure_node; exec "$@" ;;
   *) die "unknown command '$cmd' (start, test, lint, typecheck, bench, stack, token, setup, build, exec)" ;;
 esac

@@ -1,3 +1,3 @@
-import { startTelemetry } from '@provisio/observability';
+import { startTelemetry } from '@provisio/observability/telemetry';
 startTelemetry('audit');
 await (await import('./bootstrap.js')).main();

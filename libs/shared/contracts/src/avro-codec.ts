@@ -30,6 +30,7 @@ export class AvroCodec {
   private readonly readers = new Map<SchemaName, WriterEntry>();
   private readonly writers = new Map<string, WriterEntry>();
   private readonly resolvers = new Map<string, avro.Resolver>();
+  private readonly versionFingerprints = new Map<string, string>();
 
   constructor(table: Record<SchemaName, readonly object[]> = SCHEMA_VERSIONS) {
     for (const [name, versions] of Object.entries(table) as [SchemaName, readonly object[]][]) {
@@ -37,11 +38,17 @@ export class AvroCodec {
         const type = avro.Type.forSchema(schema as avro.Schema, { wrapUnions: 'auto' });
         const fp = fingerprintBytes(JSON.stringify(type.schema())).toString('hex');
         const entry: WriterEntry = { name, version: i + 1, type, fingerprint: fp };
+        this.versionFingerprints.set(`${name}@${i + 1}`, fp);
         // Identical canonical forms across versions (e.g. only docs changed) share a fingerprint.
         if (!this.writers.has(fp)) this.writers.set(fp, entry);
         if (i === versions.length - 1) this.readers.set(name, entry);
       });
     }
+  }
+
+  /** Hex fingerprint of one version (1-based) of a schema. */
+  fingerprintOfVersion(name: SchemaName, version: number): string | undefined {
+    return this.versionFingerprints.get(`${name}@${version}`);
   }
 
   /** Hex fingerprint of the latest version of a schema. */

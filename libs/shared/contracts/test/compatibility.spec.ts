@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { SCHEMA_VERSIONS, checkBackwardCompatibility } from '../src/index.js';
+import { AvroCodec, SCHEMA_VERSIONS, checkBackwardCompatibility, type SchemaName } from '../src/index.js';
 
 const base = { type: 'record', name: 'R', fields: [{ name: 'a', type: 'string' }, { name: 'e', type: { type: 'enum', name: 'E', symbols: ['X', 'Y'] } }] };
 
@@ -29,5 +29,21 @@ describe('schema compatibility check', () => {
   it('accepts added optional fields and added enum symbols', () => {
     const v2 = { ...base, fields: [base.fields[0], { name: 'e', type: { type: 'enum', name: 'E', symbols: ['X', 'Y', 'Z'] } }, { name: 'c', type: ['null', 'long'], default: null }] };
     expect(checkBackwardCompatibility({ R: [base, v2] })).toEqual([]);
+  });
+});
+
+describe('released schema versions', () => {
+  it('are immutable: every version is recorded in schemas/fingerprints.json with its canonical fingerprint', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const locked = JSON.parse(await readFile(new URL('../../../../schemas/fingerprints.json', import.meta.url), 'utf8')) as Record<string, Record<string, string>>;
+    const codec = new AvroCodec();
+    for (const [name, versions] of Object.entries(SCHEMA_VERSIONS)) {
+      versions.forEach((_schema, i) => {
+        const version = `v${i + 1}`;
+        const recorded = locked[name]?.[version];
+        // A new version: record it with `npm run schemas:lock`. A changed one: revert it and add v<N+1>.
+        expect({ schema: `${name} ${version}`, fingerprint: codec.fingerprintOfVersion(name as SchemaName, i + 1) }).toEqual({ schema: `${name} ${version}`, fingerprint: recorded });
+      });
+    }
   });
 });

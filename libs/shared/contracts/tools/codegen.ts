@@ -127,6 +127,47 @@ export async function generate(): Promise<void> {
   );
 }
 
+export const LOCK_FILE = join(schemasDir, 'fingerprints.json');
+
+/** CRC-64-AVRO fingerprint (hex) of every version's Parsing Canonical Form, by name and version. */
+export async function fingerprints(): Promise<Record<string, Record<string, string>>> {
+  const { default: avro } = await import('avsc');
+  const { fingerprintBytes } = await import('../src/fingerprint.ts');
+  const out: Record<string, Record<string, string>> = {};
+  for (const s of await loadSchemaVersions(schemasDir)) {
+    out[s.name] = Object.fromEntries(
+      s.versions.map((v) => [`v${v.version}`, fingerprintBytes(JSON.stringify(avro.Type.forSchema(v.schema as never, { wrapUnions: 'auto' }).schema())).toString('hex')]),
+    );
+  }
+  return out;
+}
+
+/**
+ * Records the fingerprints of versions that are not in schemas/fingerprints.json yet. Existing
+ * entries are never changed: a released version is immutable (add v<N+1> instead).
+ */
+export async function lock(): Promise<string[]> {
+  const current = await fingerprints();
+  const locked = JSON.parse(await readFile(LOCK_FILE, 'utf8').catch(() => '{}')) as Record<string, Record<string, string>>;
+  const added: string[] = [];
+  for (const [name, versions] of Object.entries(current)) {
+    for (const [version, fp] of Object.entries(versions)) {
+      const entry = (locked[name] ??= {});
+      if (entry[version] === undefined) {
+        entry[version] = fp;
+        added.push(`${name} ${version}`);
+      }
+    }
+  }
+  const sorted = Object.fromEntries(Object.entries(locked).sort(([a], [b]) => a.localeCompare(b)));
+  await writeFile(LOCK_FILE, `${JSON.stringify(sorted, null, 2)}\n`);
+  return added;
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   await generate();
+  if (process.argv.includes('--lock')) {
+    const added = await lock();
+    process.stdout.write(added.length ? `recorded ${added.join(', ')} in schemas/fingerprints.json\n` : 'schemas/fingerprints.json is up to date\n');
+  }
 }

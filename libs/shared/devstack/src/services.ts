@@ -1,3 +1,4 @@
+import { localDatabaseName } from './postgres.js';
 /** The six services, their default ports and what each needs beyond the shared environment. */
 export interface ServiceSpec {
   name: string;
@@ -35,7 +36,7 @@ export function serviceEnv(spec: ServiceSpec, stack: StackEndpoints, base: NodeJ
     AUTH_ISSUER: 'provisio-dev',
     AUTH_PUBLIC_KEY_FILE: stack.authPublicKeyFile,
   };
-  if (spec.name === 'connector-postgres') env['TARGET_POSTGRES_URL'] ??= `${stack.serverUrl}/provisio_target`;
+  if (spec.name === 'connector-postgres') env['TARGET_POSTGRES_URL'] ??= `${stack.serverUrl}/${localDatabaseName()}_target`;
   if (spec.name === 'audit' && stack.audit) {
     // Least privilege: the owner migrates, the runtime role may only INSERT and SELECT audit rows.
     if (stack.audit.runtimeDatabaseUrl) {

@@ -1,7 +1,7 @@
 import { ensureAuditStack } from './audit-stack.js';
 import { ensureDevKeys } from './dev-auth.js';
 import { ensureKafka, stopKafka, type LocalKafka } from './kafka.js';
-import { ensureDatabase, ensurePostgres, stopEmbeddedPostgres, type LocalPostgres } from './postgres.js';
+import { ensureDatabase, ensurePostgres, localDatabaseName, stopEmbeddedPostgres, type LocalPostgres } from './postgres.js';
 import type { StackEndpoints } from './services.js';
 
 export interface Stack extends StackEndpoints {
@@ -14,7 +14,7 @@ export async function stackUp(log: (l: string) => void = () => undefined): Promi
   // One after the other: fetching and formatting Kafka runs blocking child processes.
   const postgres = await ensurePostgres(log);
   const kafka = await ensureKafka({ log });
-  await ensureDatabase(postgres.serverUrl, 'provisio_target');
+  await ensureDatabase(postgres.serverUrl, `${localDatabaseName()}_target`);
   const audit = await ensureAuditStack(postgres.databaseUrl, log);
   return {
     audit,

@@ -12,4 +12,5 @@ export { OutboxWriter, outboxChannel, type OutboxMessage } from './outbox/outbox
 export { OutboxRelay, type OutboxRelayOptions } from './outbox/outbox-relay.js';
 export { Inbox } from './outbox/inbox.js';
 export { KafkaSubscribe, SUBSCRIPTION_EXTRAS, type KafkaSubscriptionOptions } from './nest/kafka-subscribe.decorator.js';
-export { KafkaTransport, PassThroughRpcFilter, type KafkaTransportOptions } from './nest/kafka.transport.js';
+export { KafkaTransport, type KafkaTransportOptions } from './nest/kafka.transport.js';
+export { PassThroughRpcFilter } from './nest/pass-through-rpc.filter.js';

@@ -57,6 +57,39 @@ describe('consumer runner', () => {
     expect(inside).toBe(parent.spanContext().traceId);
   });
 
+  it('never commits a record before its handler has returned', async () => {
+    broker = new InMemoryBroker();
+    await send(['a', 'b']);
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    const started: string[] = [];
+    await consume(async ([m]) => {
+      started.push(m!.value!.toString());
+      if (m!.value!.toString() === 'a') await gate;
+    });
+    await until(() => started.length === 1);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(broker.committedOffset('g', 't', 0)).toBeUndefined();
+    release();
+    await until(() => broker.committedOffset('g', 't', 0) === '1');
+    expect(started).toEqual(['a', 'b']);
+  });
+
+  it('keeps the offset where it is while a transient error is retried', async () => {
+    broker = new InMemoryBroker();
+    await send(['a']);
+    let attempts = 0;
+    let ok = false;
+    await consume(async () => {
+      attempts++;
+      if (!ok) throw Object.assign(new Error('target down'), { retriable: true });
+    });
+    await until(() => attempts >= 5);
+    expect(broker.committedOffset('g', 't', 0)).toBeUndefined();
+    ok = true;
+    await until(() => broker.committedOffset('g', 't', 0) === '0');
+  });
+
   it('retries a transient error in place, keeping order, without dead-lettering', async () => {
     broker = new InMemoryBroker();
     const seen: string[] = [];

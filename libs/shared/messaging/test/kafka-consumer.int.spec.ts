@@ -81,6 +81,22 @@ describe('kafkajs driver with the consumer runner on a real broker', () => {
     expect(Number(second[0])).toBeLessThanOrEqual(first.length);
   });
 
+  it('several clients creating the same new topics at once all succeed (services starting together)', async () => {
+    // Overlapping but different sets, as the six services ask for theirs.
+    const names = Array.from({ length: 8 }, (_, i) => `race.t${i}`);
+    const clients = Array.from({ length: 6 }, (_, i) => withTopicPrefix(new KafkaJsBroker({ brokers: kafkaBrokers(), clientId: `race-${i}`, logger }), prefix));
+    try {
+      await Promise.all(clients.map((c, i) => c.ensureTopics(names.filter((_, j) => (j + i) % 3 !== 0).map((topic) => ({ topic, partitions: 3 })))));
+      const admin = testKafka().admin();
+      await admin.connect();
+      const { topics } = await admin.fetchTopicMetadata({ topics: names.map((n) => `${prefix}${n}`) });
+      await admin.disconnect();
+      expect(topics.map((t) => [t.name, t.partitions.filter((p) => p.leader >= 0).length]).sort()).toEqual(names.map((n) => [`${prefix}${n}`, 3]).sort());
+    } finally {
+      await Promise.all(clients.map((c) => c.close()));
+    }
+  });
+
   it('a pattern subscription picks up topics created after it started', async () => {
     const group = uniqueId('g-');
     const seen: string[] = [];

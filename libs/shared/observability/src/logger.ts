@@ -11,6 +11,10 @@ export interface LoggerConfig {
   destination?: pino.DestinationStream;
 }
 
+function keepSerialized(value: unknown): unknown {
+  return value instanceof Error ? redactPii(value) : value;
+}
+
 /** JSON logs with trace ids on every line and PII redacted. */
 export function createLogger(config: LoggerConfig): Logger {
   const options: LoggerOptions = {
@@ -22,6 +26,9 @@ export function createLogger(config: LoggerConfig): Logger {
       const ids = activeTraceIds();
       return ids ? { trace_id: ids.traceId, span_id: ids.spanId } : {};
     },
+    // formatters.log (below) already turns errors into redacted plain objects that keep their
+    // type; pino's default err serializer would rename them all "Object".
+    serializers: { err: keepSerialized, error: keepSerialized },
     formatters: {
       level: (label) => ({ level: label }),
       log: (obj) => redactPii(obj) as Record<string, unknown>,

@@ -41,6 +41,17 @@ describe('PII redaction', () => {
     expect(text).not.toContain('ada@example.com');
     expect(text).not.toContain('grace@example.com');
     expect(lines[0]).toMatchObject({ level: 'info', service: 'svc', department: 'R&D', userName: REDACTED });
+    expect(lines[1]!['err']).toMatchObject({ type: 'Error', message: 'bind failed for [email]' });
+  });
+
+  it('keeps the class of a logged error', () => {
+    const { lines, logger } = capture();
+    class ConfigError extends Error {
+      override name = 'ConfigError';
+    }
+    logger.error({ err: new ConfigError('bad') }, 'failed');
+    logger.error(new TypeError('plain'));
+    expect(lines.map((l) => (l['err'] as { type: string }).type)).toEqual(['ConfigError', 'TypeError']);
   });
 
   it('puts the active trace and span ids on every line', () => {

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import type { INestApplication, Type, DynamicModule } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { KafkaTransport, PassThroughRpcFilter } from '@provisio/messaging';
+import { KafkaTransport } from '@provisio/messaging';
 import { AppLogger, collectProcessMetrics, shutdownTelemetry, startTelemetry, type Logger } from '@provisio/observability';
 
 export interface RunServiceOptions {
@@ -39,9 +39,8 @@ export async function runService(options: RunServiceOptions): Promise<RunningSer
     if (options.openapi.bearerAuth) builder = builder.addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
     SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, builder.build()), { jsonDocumentUrl: 'docs/openapi.json' });
   }
-  // Connect the transport before init so its global filter applies; consumers start after init.
-  const microservice = app.connectMicroservice({ strategy: app.get(KafkaTransport) }, { inheritAppConfig: false });
-  microservice.useGlobalFilters(new PassThroughRpcFilter());
+  // Handlers carry their own error filter (see KafkaSubscribe); consumers start only after init.
+  app.connectMicroservice({ strategy: app.get(KafkaTransport) }, { inheritAppConfig: false });
   await app.init();
   await app.startAllMicroservices();
   await app.listen(options.http.port, options.http.host);

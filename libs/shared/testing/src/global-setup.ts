@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { TestEnv, brokerAnswers, ensureKafka, ensurePostgres, postgresAnswers } from '@provisio/devstack';
+import { DEFAULT_KAFKA_VERSION, TestEnv, brokerAnswers, ensureKafka, ensurePostgres, postgresAnswers } from '@provisio/devstack';
 
 interface Started {
   kafka?: boolean;
@@ -36,7 +36,7 @@ async function startContainers(started: Started): Promise<{ brokers: string; ser
       s.close(() => resolve(p));
     });
   });
-  const kafka = await new GenericContainer('apache/kafka:4.1.1')
+  const kafka = await new GenericContainer(`apache/kafka:${DEFAULT_KAFKA_VERSION}`)
     .withExposedPorts({ container: 9092, host: port })
     .withEnvironment({
       KAFKA_NODE_ID: '1',

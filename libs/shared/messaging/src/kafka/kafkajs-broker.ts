@@ -76,20 +76,44 @@ export class KafkaJsBroker implements MessageBroker {
     };
   }
 
-  async ensureTopics(topics: TopicSpec[]): Promise<void> {
+  /**
+   * Creates missing topics and waits until every partition of every requested topic has a
+   * leader. Several services (or replicas) may create the same topics at the same moment: a topic
+   * another client just created answers UNKNOWN_TOPIC_OR_PARTITION or LEADER_NOT_AVAILABLE for a
+   * short while on KRaft, and kafkajs's own leader wait gives up on the former, so this retries.
+   */
+  async ensureTopics(topics: TopicSpec[], timeoutMs = 60_000): Promise<void> {
+    if (topics.length === 0) return;
     const admin = await this.getAdmin();
-    const existing = new Set(await admin.listTopics());
-    const missing = topics.filter((t) => !existing.has(t.topic));
-    if (missing.length === 0) return;
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: missing.map((t) => ({
-        topic: t.topic,
-        numPartitions: t.partitions ?? this.options.defaultPartitions ?? 3,
-        replicationFactor: t.replicationFactor ?? this.options.defaultReplicationFactor ?? -1,
-        configEntries: Object.entries(t.config ?? {}).map(([name, value]) => ({ name, value })),
-      })),
-    });
+    const names = [...new Set(topics.map((t) => t.topic))];
+    const deadline = Date.now() + timeoutMs;
+    let lastError: unknown;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const existing = new Set(await admin.listTopics());
+        const missing = topics.filter((t) => !existing.has(t.topic));
+        if (missing.length > 0) {
+          await admin.createTopics({
+            waitForLeaders: false,
+            topics: missing.map((t) => ({
+              topic: t.topic,
+              numPartitions: t.partitions ?? this.options.defaultPartitions ?? 3,
+              replicationFactor: t.replicationFactor ?? this.options.defaultReplicationFactor ?? -1,
+              configEntries: Object.entries(t.config ?? {}).map(([name, value]) => ({ name, value })),
+            })),
+          });
+        }
+        const { topics: metadata } = await admin.fetchTopicMetadata({ topics: names });
+        if (metadata.length === names.length && metadata.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) return;
+        lastError = new Error('partitions without a leader yet');
+      } catch (e) {
+        const type = (e as { type?: string }).type;
+        if (!(e as { retriable?: boolean }).retriable && type !== 'TOPIC_ALREADY_EXISTS' && type !== 'UNKNOWN_TOPIC_OR_PARTITION' && type !== 'LEADER_NOT_AVAILABLE') throw e;
+        lastError = e;
+      }
+      if (Date.now() > deadline) throw new Error(`topics not ready after ${timeoutMs} ms (${names.join(', ')}): ${(lastError as Error)?.message ?? 'unknown'}`);
+      await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt)));
+    }
   }
 
   async ping(): Promise<void> {
@@ -145,6 +169,7 @@ class KafkaSubscription {
   private refreshTimer: NodeJS.Timeout | undefined;
   private knownTopics = new Set<string>();
   private restarting: Promise<void> | undefined;
+  private broken = false;
 
   constructor(
     private readonly kafka: Kafka,
@@ -224,22 +249,31 @@ class KafkaSubscription {
         try {
           const now = await this.matchingTopics();
           const added = [...now].filter((t) => !this.knownTopics.has(t));
-          if (added.length > 0 && !this.stopping) {
-            this.logger.info({ group: this.spec.groupId, added }, 'new topics match the subscription; re-subscribing');
+          if ((added.length > 0 || this.broken) && !this.stopping) {
+            this.logger.info({ group: this.spec.groupId, added, retry: this.broken }, 'new topics match the subscription; re-subscribing');
             this.restarting = (async () => {
-              await this.consumer?.disconnect();
+              await this.consumer?.disconnect().catch(() => undefined);
+              this.consumer = undefined;
               if (!this.stopping) await this.start();
             })();
-            await this.restarting;
-            this.restarting = undefined;
-            return;
+            try {
+              await this.restarting;
+              this.broken = false;
+              return; // start() scheduled the next refresh
+            } catch (e) {
+              // Keep trying on every refresh until the consumer runs again.
+              this.broken = true;
+              this.logger.error({ err: e, group: this.spec.groupId }, 'consumer restart failed; retrying');
+            } finally {
+              this.restarting = undefined;
+            }
           }
         } catch (e) {
           this.logger.warn({ err: e, group: this.spec.groupId }, 'topic refresh failed');
         }
         if (!this.stopping) this.scheduleRefresh();
       })();
-    }, this.spec.topicRefreshMs ?? 30000);
+    }, this.broken ? 2000 : (this.spec.topicRefreshMs ?? 30000));
     this.refreshTimer.unref();
   }
 }

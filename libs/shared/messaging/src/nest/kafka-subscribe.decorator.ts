@@ -1,6 +1,8 @@
+import { UseFilters, applyDecorators } from '@nestjs/common';
 import { EventPattern } from '@nestjs/microservices';
 import type { SchemaName } from '@provisio/contracts';
 import type { RetryPolicy } from '../consumer-runner.js';
+import { PassThroughRpcFilter } from './pass-through-rpc.filter.js';
 
 export const SUBSCRIPTION_EXTRAS = 'provisio.subscription';
 
@@ -30,5 +32,7 @@ export function KafkaSubscribe(options: KafkaSubscriptionOptions): MethodDecorat
   const what = options.topicPattern ? `/${options.topicPattern.source}/` : (options.topics ?? []).join(',');
   // The (metadata, extras) overload; the pattern string only has to be unique per handler.
   const eventPattern = EventPattern as (metadata: string, extras: Record<string, unknown>) => MethodDecorator;
-  return eventPattern(`${options.group}:${what}`, { [SUBSCRIPTION_EXTRAS]: options });
+  // The filter is per handler: a global one registered on the microservice comes too late (Nest
+  // wires handlers when the transport is connected) and errors would lose their retriable flag.
+  return applyDecorators(eventPattern(`${options.group}:${what}`, { [SUBSCRIPTION_EXTRAS]: options }), UseFilters(PassThroughRpcFilter));
 }

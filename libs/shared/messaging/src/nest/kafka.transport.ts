@@ -1,22 +1,10 @@
-import { Catch, type ArgumentsHost, type RpcExceptionFilter } from '@nestjs/common';
 import { Server, type CustomTransportStrategy } from '@nestjs/microservices';
 import type { Logger } from 'pino';
-import { isObservable, lastValueFrom, throwError, type Observable } from 'rxjs';
+import { isObservable, lastValueFrom } from 'rxjs';
 import { createBatchListener } from '../consumer-runner.js';
 import type { ErrorClass } from '../messaging-error.js';
 import type { MessageBroker, RunningSubscription } from '../port.js';
 import { SUBSCRIPTION_EXTRAS, type KafkaSubscriptionOptions } from './kafka-subscribe.decorator.js';
-
-/**
- * Hands handler errors to the transport unchanged. Nest's default RPC filter replaces them with a
- * generic object, which would lose the `retriable` flag that decides retry versus dead letter.
- */
-@Catch()
-export class PassThroughRpcFilter implements RpcExceptionFilter<unknown> {
-  catch(exception: unknown, _host: ArgumentsHost): Observable<never> {
-    return throwError(() => exception);
-  }
-}
 
 export interface KafkaTransportOptions {
   broker: MessageBroker;
