@@ -20,7 +20,9 @@ export interface AccountChange {
 const exists = (d: DesiredAccount | null): d is DesiredAccount => d !== null && d.state !== 'ABSENT';
 
 function sameValue(a: AttributeValue | undefined, b: AttributeValue | undefined): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
+  if (a === b) return true;
+  if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+  return a.every((v, i) => v === b[i]);
 }
 
 /** The difference between two desired states of one account; null when equal. */
