@@ -110,7 +110,7 @@ export class SimulationService {
     const fetchPage = async (after: string): Promise<{ ids: string[]; states: Map<string, PersonState> } | null> => {
       const ids = await this.persons.page(this.db.sql, after, PAGE);
       if (ids.length === 0) return null;
-      return { ids, states: await this.persons.load(this.db.sql, ids, { lock: false }) };
+      return { ids, states: await this.persons.load(this.db.sql, ids, { lock: false, desiredAttributes: false }) };
     };
     let next = fetchPage('');
     let writing: Promise<unknown> = Promise.resolve();
@@ -120,13 +120,19 @@ export class SimulationService {
       next = fetchPage(page.ids[page.ids.length - 1]!);
       const rows: { personId: string; changes: AccountChange[] }[] = [];
       let slice = 0;
-      for (const state of page.states.values()) {
+      for (let state of page.states.values()) {
         // Evaluation is CPU work on the service's event loop: let live events through regularly.
         if (++slice % SLICE === 0) await yieldToEventLoop();
         agg.addPerson();
         const personId = state.record.personId;
-        const before = base ? evaluateSimulated(base, state, now, baseOverlay) : null;
-        const after = evaluateSimulated(candidate, state, now, candidateOverlay);
+        let before = base ? evaluateSimulated(base, state, now, baseOverlay) : null;
+        let after = evaluateSimulated(candidate, state, now, candidateOverlay);
+        if ([...(before?.targets ?? []), ...after.targets].some((t) => t.error !== null)) {
+          // A target in error keeps its last desired state: compare with the real one, attributes included.
+          state = (await this.persons.load(this.db.sql, [personId], { lock: false })).get(personId) ?? state;
+          before = base ? evaluateSimulated(base, state, now, baseOverlay) : null;
+          after = evaluateSimulated(candidate, state, now, candidateOverlay);
+        }
         const changes: AccountChange[] = [];
         const beforeByTarget = new Map((before?.targets ?? []).map((t) => [t.target, t.desired]));
         const targets = new Set([...beforeByTarget.keys(), ...after.targets.map((t) => t.target)]);
