@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { OutboxWriter } from '@provisio/messaging';
+import { createLogger } from '@provisio/observability';
 import { Database } from '@provisio/persistence';
 import { TimeZone, uniqueCandidate, type AllocationRequest } from '@provisio/policy-domain';
 import { createTestDatabase, type TestDatabase } from '@provisio/testing';
@@ -8,6 +9,7 @@ import { Init1764000000000 } from '../src/migrations/1764000000000-init.js';
 import { PolicyEngine1764100000000 } from '../src/migrations/1764100000000-policy-engine.js';
 import { PolicyBulk1764200000000 } from '../src/migrations/1764200000000-policy-bulk.js';
 import { PolicyStore } from '../src/policy/policy-store.js';
+import { SimulationService } from '../src/api/simulation.service.js';
 
 const request = (personId: string, base: string): AllocationRequest & { personId: string } => ({
   personId,
@@ -98,5 +100,51 @@ describe('policy bulk state on PostgreSQL', () => {
     expect(await store('Europe/Berlin').applyTimeZone()).toEqual({ previous: 'UTC', marked: 5 });
     expect(await tdb.query(`SELECT DISTINCT evaluated_version FROM policy.persons WHERE person_id LIKE 'tz%'`)).toEqual([{ evaluated_version: '0' }]);
     expect(await store('Europe/Berlin').applyTimeZone()).toEqual({ previous: 'Europe/Berlin', marked: 0 });
+  });
+
+  it('simulates a candidate over everyone: new unique values in memory only, changes paged by person', async () => {
+    const policy = (extra: string) => `apiVersion: provisio.dev/v1
+kind: Policy
+metadata: { name: sim }
+targets:
+  - id: db
+    kind: postgres
+    account: { name: "lower(givenName)" }
+${extra}roles:
+  - id: staff
+    entitlements: { db: { groups: [staff] }${extra ? ', wiki: {}' : ''} }
+birthright:
+  - { id: all, when: { always: true }, grant: [staff] }
+`;
+    const wiki = `  - id: wiki
+    kind: scim
+    account:
+      name:
+        value: lower(familyName)
+        unique: { namespace: wiki-name, maxLength: 10 }
+`;
+    const store = new PolicyStore(db, new OutboxWriter('policy', '/provisio/policy'), 'policy');
+    await db.transaction(async (tx) => {
+      const { version } = await store.create(tx.sql, [{ name: 'v.yaml', content: policy('') }], { source: 'api', actor: 'test' });
+      await store.activate(tx.sql, version, { kind: 'activate', actor: 'test' });
+    });
+    await tdb.query(
+      `INSERT INTO policy.persons (person_id, attributes, evaluated_version) SELECT 'sim' || i, jsonb_build_object('givenName', 'G' || i, 'familyName', 'Doe', 'status', 'active'), 0 FROM generate_series(1, 3) i`,
+    );
+    // Someone already holds 'doe' in the new namespace.
+    await tdb.query(`INSERT INTO policy.allocations (namespace, value, person_id) VALUES ('wiki-name', 'doe', 'someone-else')`);
+    const logger = createLogger({ service: 'policy-test', level: 'silent' });
+    const simulations = new SimulationService(db, store, new PersonStateRepository('policy'), 'policy', logger, 7);
+    const { id, done } = await simulations.start([{ name: 'c.yaml', content: policy(wiki) }], 'test');
+    await done;
+    expect(await simulations.get(id)).toMatchObject({ status: 'done', summary: { targets: [{ target: 'wiki', accountsGained: 3 }] } });
+    const first = (await simulations.changes(id, { target: 'wiki', limit: 2 })) as { changes: { personId: string; accountNameAfter: string }[]; next: string };
+    expect(first.changes.map((c) => [c.personId, c.accountNameAfter])).toEqual([
+      ['sim1', 'doe2'],
+      ['sim2', 'doe3'],
+    ]);
+    const second = (await simulations.changes(id, { target: 'wiki', after: first.next, limit: 2 })) as { changes: { personId: string }[]; next: string | null };
+    expect(second).toEqual({ changes: [expect.objectContaining({ personId: 'sim3', accountNameAfter: 'doe4' })], next: null });
+    expect(await tdb.query(`SELECT count(*)::int AS n FROM policy.allocations WHERE namespace = 'wiki-name'`)).toEqual([{ n: 1 }]);
   });
 });

@@ -20,14 +20,21 @@ const PAGE = 2000;
 /** Persons evaluated between yields to the event loop. */
 const SLICE = 200;
 
-/** Unique values a simulation would allocate, kept in memory: simulations write nothing. */
+/**
+ * Unique values a simulation would allocate, kept in memory: simulations write nothing. A
+ * namespace's taken values are read once, the first time someone in it needs a value.
+ */
 class AllocationOverlay {
   private readonly own = new Map<string, Set<string>>();
-  constructor(private readonly taken: Map<string, Set<string>>) {}
+  constructor(private readonly taken: (namespace: string) => Promise<Set<string>>) {}
 
+  async prepare(namespaces: Iterable<string>): Promise<void> {
+    for (const ns of namespaces) if (!this.own.has(ns)) this.own.set(ns, await this.taken(ns));
+  }
+
+  /** After prepare() for the namespace. */
   allocate(namespace: string, base: string, maxLength: number, reserved: string[]): string {
-    let set = this.own.get(namespace);
-    if (!set) this.own.set(namespace, (set = new Set(this.taken.get(namespace) ?? [])));
+    const set = this.own.get(namespace)!;
     for (let n = 1; ; n++) {
       const c = uniqueCandidate(base, n, maxLength);
       if (set.has(c.toLowerCase()) || reserved.includes(c.toLowerCase())) continue;
@@ -37,7 +44,12 @@ class AllocationOverlay {
   }
 }
 
-function evaluateSimulated(policy: CompiledPolicy, state: PersonState, now: number, overlay: AllocationOverlay): Evaluation {
+async function evaluateSimulated(
+  policy: CompiledPolicy,
+  state: PersonState,
+  now: number,
+  overlay: AllocationOverlay,
+): Promise<Evaluation> {
   const input = {
     person: state.record,
     now,
@@ -49,6 +61,7 @@ function evaluateSimulated(policy: CompiledPolicy, state: PersonState, now: numb
   };
   const e = evaluate(policy, input);
   if (e.allocations.length === 0) return e;
+  await overlay.prepare(e.allocations.map((r) => r.namespace));
   const allocations = { ...state.allocations };
   for (const r of e.allocations) allocations[r.namespace] = overlay.allocate(r.namespace, r.base, r.maxLength, r.reserved);
   return evaluate(policy, { ...input, allocations });
@@ -100,24 +113,34 @@ export class SimulationService {
   private async run(id: string, base: CompiledPolicy | null, candidate: CompiledPolicy): Promise<void> {
     const started = Date.now();
     const now = started;
-    const taken = await this.persons.allAllocations(this.db.sql);
+    const taken = (ns: string) => this.persons.takenValues(this.db.sql, ns);
     const baseOverlay = new AllocationOverlay(taken);
     const candidateOverlay = new AllocationOverlay(taken);
     const agg = new SimulationAggregator();
     let done = 0;
-    // Pipelined: the next page loads (another pooled connection) while this one is evaluated, and
+    // Pipelined: two pages load ahead (other pooled connections) while this one is evaluated, and
     // the previous page's changes are written meanwhile too.
-    const fetchPage = async (after: string): Promise<{ ids: string[]; states: Map<string, PersonState> } | null> => {
-      const ids = await this.persons.page(this.db.sql, after, PAGE);
-      if (ids.length === 0) return null;
-      return { ids, states: await this.persons.load(this.db.sql, ids, { lock: false, desiredAttributes: false }) };
+    type Page = { ids: string[]; states: Map<string, PersonState> } | null;
+    const handled = <T>(p: Promise<T>): Promise<T> => {
+      p.catch(() => undefined); // awaited later (or abandoned when the run fails)
+      return p;
     };
-    let next = fetchPage('');
+    let nextIds = handled(this.persons.page(this.db.sql, '', PAGE));
+    const queue: Promise<Page>[] = [];
+    const prefetch = () => {
+      const ids = nextIds;
+      const load = async (list: string[]): Promise<Page> =>
+        list.length === 0 ? null : { ids: list, states: await this.persons.load(this.db.sql, list, { lock: false, desiredAttributes: false }) };
+      queue.push(handled(ids.then(load)));
+      nextIds = handled(ids.then((list) => (list.length === 0 ? [] : this.persons.page(this.db.sql, list[list.length - 1]!, PAGE))));
+    };
+    prefetch();
+    prefetch();
     let writing: Promise<unknown> = Promise.resolve();
     for (;;) {
-      const page = await next;
+      const page = await queue.shift()!;
       if (!page) break;
-      next = fetchPage(page.ids[page.ids.length - 1]!);
+      prefetch();
       const rows: { personId: string; changes: AccountChange[] }[] = [];
       let slice = 0;
       for (let state of page.states.values()) {
@@ -125,13 +148,13 @@ export class SimulationService {
         if (++slice % SLICE === 0) await yieldToEventLoop();
         agg.addPerson();
         const personId = state.record.personId;
-        let before = base ? evaluateSimulated(base, state, now, baseOverlay) : null;
-        let after = evaluateSimulated(candidate, state, now, candidateOverlay);
+        let before = base ? await evaluateSimulated(base, state, now, baseOverlay) : null;
+        let after = await evaluateSimulated(candidate, state, now, candidateOverlay);
         if ([...(before?.targets ?? []), ...after.targets].some((t) => t.error !== null)) {
           // A target in error keeps its last desired state: compare with the real one, attributes included.
           state = (await this.persons.load(this.db.sql, [personId], { lock: false })).get(personId) ?? state;
-          before = base ? evaluateSimulated(base, state, now, baseOverlay) : null;
-          after = evaluateSimulated(candidate, state, now, candidateOverlay);
+          before = base ? await evaluateSimulated(base, state, now, baseOverlay) : null;
+          after = await evaluateSimulated(candidate, state, now, candidateOverlay);
         }
         const changes: AccountChange[] = [];
         const beforeByTarget = new Map((before?.targets ?? []).map((t) => [t.target, t.desired]));
@@ -163,7 +186,7 @@ export class SimulationService {
       }
       await writing;
       done += page.ids.length;
-      writing = this.writeChanges(id, rows, done);
+      writing = handled(this.writeChanges(id, rows, done));
     }
     await writing;
     const summary = { ...agg.summary(), seconds: (Date.now() - started) / 1000, evaluatedAt: new Date(now).toISOString() };

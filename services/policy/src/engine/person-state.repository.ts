@@ -489,15 +489,10 @@ export class PersonStateRepository {
     return r.rows.map((x) => x.person_id);
   }
 
-  async allAllocations(sql: SqlClient): Promise<Map<string, Set<string>>> {
-    const r = await sql.query<{ namespace: string; v: string }>(`SELECT namespace, lower(value) AS v FROM ${this.s}.allocations`);
-    const out = new Map<string, Set<string>>();
-    for (const row of r.rows) {
-      let set = out.get(row.namespace);
-      if (!set) out.set(row.namespace, (set = new Set()));
-      set.add(row.v);
-    }
-    return out;
+  /** Every value taken in a namespace, lower-cased (simulations allocate against these in memory). */
+  async takenValues(sql: SqlClient, namespace: string): Promise<Set<string>> {
+    const r = await sql.query<{ v: string }>(`SELECT lower(value) AS v FROM ${this.s}.allocations WHERE namespace = $1`, [namespace]);
+    return new Set(r.rows.map((x) => x.v));
   }
 
   async recordResults(
