@@ -4,6 +4,7 @@ import { OutboxWriter } from '@provisio/messaging';
 import { LOGGER, type Logger } from '@provisio/observability';
 import { Database } from '@provisio/persistence';
 import { PlatformModule } from '@provisio/platform';
+import { TimeZone } from '@provisio/policy-domain';
 import { JobScheduler } from '@provisio/scheduler';
 import { AssignmentsController } from './api/assignments.controller.js';
 import { ExplainController } from './api/explain.controller.js';
@@ -22,6 +23,7 @@ import { Reevaluator } from './engine/reevaluator.js';
 import { PERSON_STATE, POLICY_CONFIG } from './engine/tokens.js';
 import { Init1764000000000 } from './migrations/1764000000000-init.js';
 import { PolicyEngine1764100000000 } from './migrations/1764100000000-policy-engine.js';
+import { PolicyBulk1764200000000 } from './migrations/1764200000000-policy-bulk.js';
 import { PolicyStore } from './policy/policy-store.js';
 import { APP_FILTER } from '@nestjs/core';
 
@@ -36,7 +38,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         PlatformModule.forService('policy', config, logger, {
-          migrations: [Init1764000000000, PolicyEngine1764100000000],
+          migrations: [Init1764000000000, PolicyEngine1764100000000, PolicyBulk1764200000000],
           topics: [
             { topic: Topics.lifecycle },
             { topic: Topics.results },
@@ -44,6 +46,7 @@ export class AppModule {
             { topic: Topics.policyChanges },
             ...TARGET_KINDS.map((k) => ({ topic: Topics.commands(k) })),
           ],
+          outboxBatchSize: config.POLICY_OUTBOX_BATCH,
         }),
       ],
       controllers: [LifecycleConsumer, PolicyVersionsController, ExplainController, SimulationsController, AssignmentsController, SodController],
@@ -52,7 +55,11 @@ export class AppModule {
         { provide: PERSON_STATE, useValue: new PersonStateRepository(schema) },
         { provide: APP_FILTER, useClass: PolicyApiErrorFilter },
         LiveWork,
-        { provide: PolicyStore, inject: [Database, OutboxWriter], useFactory: (db: Database, outbox: OutboxWriter) => new PolicyStore(db, outbox, schema) },
+        {
+          provide: PolicyStore,
+          inject: [Database, OutboxWriter],
+          useFactory: (db: Database, outbox: OutboxWriter) => new PolicyStore(db, outbox, schema, TimeZone.of(config.POLICY_TIME_ZONE)),
+        },
         {
           provide: JobScheduler,
           inject: [Database, LOGGER],
@@ -63,7 +70,7 @@ export class AppModule {
           provide: PolicyEngine,
           inject: [PolicyStore, PERSON_STATE, OutboxWriter, JobScheduler],
           useFactory: (store: PolicyStore, persons: PersonStateRepository, outbox: OutboxWriter, scheduler: JobScheduler) =>
-            new PolicyEngine(store, persons, outbox, scheduler),
+            new PolicyEngine(store, persons, outbox, scheduler, store.timeZone),
         },
         {
           provide: Reevaluator,
@@ -72,6 +79,7 @@ export class AppModule {
             new Reevaluator(db, store, persons, engine, live, log.child({ component: 'reevaluator' }), {
               batchSize: config.POLICY_REEVALUATION_BATCH,
               pauseMs: config.POLICY_REEVALUATION_PAUSE_MS,
+              concurrency: config.POLICY_REEVALUATION_CONCURRENCY,
             }),
         },
         {

@@ -1,5 +1,5 @@
-import type { Facts } from './facts.js';
-import { parseDate, parseDuration, parseTimePoint } from './time.js';
+import { factReader, type Facts } from './facts.js';
+import { parseDate, parseDuration, parseTimePoint, UTC, type TimeZone } from './time.js';
 
 /** A condition as written in a policy (see docs/policy.md). */
 export interface ConditionDoc {
@@ -97,9 +97,15 @@ function group(op: 'all' | 'any' | 'not', parts: CompiledCondition[]): CompiledC
 
 /**
  * Compiles a condition to a closure. Checks the shape (exactly one operator, attribute known,
- * regex and dates valid); throws ConditionError naming the path and the rule.
+ * regex and dates valid); throws ConditionError naming the path and the rule. Dates without an
+ * offset are read in `zone`.
  */
-export function compileCondition(doc: ConditionDoc | undefined, isKnownFact: (name: string) => boolean, path: (string | number)[] = []): CompiledCondition {
+export function compileCondition(
+  doc: ConditionDoc | undefined,
+  isKnownFact: (name: string) => boolean,
+  path: (string | number)[] = [],
+  zone: TimeZone = UTC,
+): CompiledCondition {
   if (doc === undefined) return TRUE;
   const keys = Object.keys(doc);
   const combinators = keys.filter((k) => k === 'all' || k === 'any' || k === 'not' || k === 'always');
@@ -117,14 +123,14 @@ export function compileCondition(doc: ConditionDoc | undefined, isKnownFact: (na
   if (doc.all)
     return group(
       'all',
-      doc.all.map((c, i) => compileCondition(c, isKnownFact, [...path, 'all', i])),
+      doc.all.map((c, i) => compileCondition(c, isKnownFact, [...path, 'all', i], zone)),
     );
   if (doc.any)
     return group(
       'any',
-      doc.any.map((c, i) => compileCondition(c, isKnownFact, [...path, 'any', i])),
+      doc.any.map((c, i) => compileCondition(c, isKnownFact, [...path, 'any', i], zone)),
     );
-  if (doc.not) return group('not', [compileCondition(doc.not, isKnownFact, [...path, 'not'])]);
+  if (doc.not) return group('not', [compileCondition(doc.not, isKnownFact, [...path, 'not'], zone)]);
   if (combinators[0] === 'always') {
     if (doc.always !== true) throw new ConditionError('always must be true (use not: {always: true} for never)', [...path, 'always'], 'condition.always');
     return TRUE;
@@ -135,11 +141,12 @@ export function compileCondition(doc: ConditionDoc | undefined, isKnownFact: (na
   if (!isKnownFact(attribute)) throw new ConditionError(`unknown attribute '${attribute}'`, [...path, 'attribute'], 'condition.unknown-attribute');
   const ic = doc.ignoreCase === true;
   const norm = (s: string | null) => (s !== null && ic ? s.toLowerCase() : s);
+  const read = factReader(attribute);
   const leaf = (expected: unknown, test: (actual: unknown, env: ConditionEnv) => boolean): CompiledCondition => {
     return (f, env) => {
-      const actual = f.get(attribute);
+      const actual = read(f);
       const result = test(actual, env);
-      env.trace?.push({ op, attribute, expected, actual, result });
+      if (env.trace) env.trace.push({ op, attribute, expected, actual, result });
       return result;
     };
   };
@@ -185,11 +192,11 @@ export function compileCondition(doc: ConditionDoc | undefined, isKnownFact: (na
     case 'before':
     case 'after': {
       const raw = doc[op]!;
-      const point = parseTimePoint(raw);
+      const point = parseTimePoint(raw, zone);
       if (!point) throw new ConditionError(`'${raw}' is not now, a relative time (-30d, +7d) or an ISO date`, at, 'condition.time');
       const relative = raw === 'now' || /^[+-]/.test(raw);
       return leaf(raw, (a, env) => {
-        const v = parseDate(a);
+        const v = parseDate(a, zone);
         if (v === undefined) return false;
         const t = point(env.now);
         // A relative bound moves with time: the comparison flips when the bound passes the value.
@@ -203,7 +210,7 @@ export function compileCondition(doc: ConditionDoc | undefined, isKnownFact: (na
       const d = parseDuration(raw);
       if (d === undefined) throw new ConditionError(`'${raw}' is not a duration (7d, 12h, 2w, P7D)`, at, 'condition.duration');
       return leaf(raw, (a, env) => {
-        const v = parseDate(a);
+        const v = parseDate(a, zone);
         if (v === undefined) return false;
         const now = env.now;
         if (op === 'withinLast') {

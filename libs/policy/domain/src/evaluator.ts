@@ -119,11 +119,59 @@ export interface Evaluation {
 }
 
 interface TargetEntitlements {
-  groups: Map<string, Source[]>;
+  /** Distinct groups, sorted. Shared between evaluations: never mutate. */
+  groups: readonly string[];
+  groupSet: ReadonlySet<string>;
+  /** Why each group is granted (explain mode, manual grants). */
+  sources?: Map<string, Source[]>;
   account: Source[];
 }
 
+interface ResolvedRoles {
+  /** Effective role → the granted role it was reached from first. */
+  roles: [string, string][];
+  targets: Map<string, TargetEntitlements>;
+}
+
+const NO_SOURCES: Source[] = [];
+const resolvedCache = new WeakMap<CompiledPolicy, Map<string, ResolvedRoles>>();
+
+/**
+ * Effective roles and groups per target of a set of granted roles (birthright, manual), without
+ * explanations. People share role sets, so this is memoized per compiled policy (bounded).
+ */
+function resolveRoles(policy: CompiledPolicy, granted: Map<string, unknown>): ResolvedRoles {
+  let cache = resolvedCache.get(policy);
+  if (!cache) resolvedCache.set(policy, (cache = new Map()));
+  let key = '';
+  for (const id of granted.keys()) key += `${id}\n`;
+  const hit = cache.get(key);
+  if (hit) return hit;
+  const roles: [string, string][] = [];
+  const seen = new Set<string>();
+  const groups = new Map<string, Set<string>>();
+  for (const root of granted.keys()) {
+    for (const id of policy.roles.get(root)?.closure ?? []) {
+      if (seen.has(id)) continue;
+      seen.add(id);
+      roles.push([id, root]);
+      for (const [target, list] of policy.roles.get(id)!.entitlements) {
+        let set = groups.get(target);
+        if (!set) groups.set(target, (set = new Set()));
+        for (const g of list) set.add(g);
+      }
+    }
+  }
+  const targets = new Map<string, TargetEntitlements>();
+  for (const [t, set] of groups) targets.set(t, { groups: [...set].sort(), groupSet: set, account: NO_SOURCES });
+  const value = { roles, targets };
+  if (cache.size >= 50_000) cache.clear();
+  cache.set(key, value);
+  return value;
+}
+
 const EMPTY_MEMORY: TargetMemory = { version: 0, desired: null, retained: {}, lostAt: null };
+const EMPTY_SET: ReadonlySet<string> = new Set();
 
 function refText(r: EntitlementRef): string {
   return 'role' in r ? `role:${r.role}` : `${r.target}:group:${r.group}`;
@@ -193,8 +241,8 @@ export function evaluate(policy: CompiledPolicy, input: EvaluationInput): Evalua
       if (dropped.has(roleId)) continue;
       // Breadth-first so each role records the shortest include path.
       const queue: { id: string; path: string[] }[] = [{ id: roleId, path: [roleId] }];
-      while (queue.length > 0) {
-        const { id, path } = queue.shift()!;
+      for (let head = 0; head < queue.length; head++) {
+        const { id, path } = queue[head]!;
         if (dropped.has(id)) continue;
         const seen = effective.get(id);
         const via = explain ? sources.map((s) => (s.kind === 'retained' ? s : { ...s, path })) : sources;
@@ -209,7 +257,7 @@ export function evaluate(policy: CompiledPolicy, input: EvaluationInput): Evalua
     return effective;
   };
   const entitlementsOf = (effective: Map<string, Source[]>, droppedGroups: ReadonlySet<string>) => {
-    const out = new Map<string, TargetEntitlements>();
+    const out = new Map<string, { groups: Map<string, Source[]>; account: Source[] }>();
     const at = (t: string) => {
       let e = out.get(t);
       if (!e) out.set(t, (e = { groups: new Map(), account: [] }));
@@ -222,7 +270,7 @@ export function evaluate(policy: CompiledPolicy, input: EvaluationInput): Evalua
         const e = at(target);
         if (explain) e.account.push(...sources);
         for (const g of groups) {
-          if (droppedGroups.has(`${target}:group:${g}`)) continue;
+          if (droppedGroups.size > 0 && droppedGroups.has(`${target}:group:${g}`)) continue;
           const list = e.groups.get(g);
           if (list) {
             if (explain) list.push(...sources);
@@ -241,10 +289,21 @@ export function evaluate(policy: CompiledPolicy, input: EvaluationInput): Evalua
         else e.groups.set(m.group, [s]);
       }
     }
-    return out;
+    const result = new Map<string, TargetEntitlements>();
+    for (const [t, e] of out) result.set(t, { groups: [...e.groups.keys()].sort(), groupSet: new Set(e.groups.keys()), sources: e.groups, account: e.account });
+    return result;
   };
-  let effective = expand(new Set());
-  let entitlements = entitlementsOf(effective, new Set());
+  let effective: Map<string, Source[]>;
+  let entitlements: Map<string, TargetEntitlements>;
+  if (!explain && manual.length === 0) {
+    // The common case depends on the granted roles alone: resolved once per policy and role set.
+    const resolved = resolveRoles(policy, granted);
+    effective = new Map(resolved.roles.map(([id, root]) => [id, granted.get(root)!]));
+    entitlements = resolved.targets;
+  } else {
+    effective = expand(new Set());
+    entitlements = entitlementsOf(effective, new Set());
+  }
 
   // 3. Segregation of duties.
   const violations: Violation[] = [];
@@ -253,7 +312,7 @@ export function evaluate(policy: CompiledPolicy, input: EvaluationInput): Evalua
     const droppedGroups = new Set<string>();
     const previouslyHeld = (r: EntitlementRef) =>
       'role' in r ? person.heldRoles.includes(r.role) : (input.previous[r.target]?.desired?.groups.includes(r.group) ?? false);
-    const holds = (r: EntitlementRef) => ('role' in r ? effective.has(r.role) : (entitlements.get(r.target)?.groups.has(r.group) ?? false));
+    const holds = (r: EntitlementRef) => ('role' in r ? effective.has(r.role) : (entitlements.get(r.target)?.groupSet.has(r.group) ?? false));
     for (const rule of policy.sod) {
       const held = rule.sets
         .map((set) => set.filter(holds))
@@ -322,8 +381,8 @@ function decideTarget(
   const scopeTrace: ConditionTrace[] | undefined = explain ? [] : undefined;
   const inScope = t.scope === null ? true : t.scope(facts, scopeTrace ? { ...env, trace: scopeTrace } : env);
   const entitled = inScope && ent !== undefined;
-  const computed = entitled ? [...ent.groups.keys()] : [];
-  const computedSet = new Set(computed);
+  const computed: readonly string[] = entitled ? ent.groups : [];
+  const computedSet: ReadonlySet<string> = entitled ? ent.groupSet : EMPTY_SET;
   const hadAccount = prev.desired !== null && prev.desired.state !== 'ABSENT';
 
   // Mover / conversion grace: old access stays until its removal time.
@@ -349,7 +408,7 @@ function decideTarget(
       target: t.id,
       ...(k === ACCOUNT_KEY ? {} : { detail: k }),
     });
-  const groups = [...new Set([...computed, ...retainedGroups])].sort();
+  const groups = retainedGroups.length === 0 ? [...computed] : [...new Set([...computed, ...retainedGroups])].sort();
 
   let state: DesiredAccount['state'] | null;
   let memberships = groups;
@@ -441,7 +500,7 @@ function decideTarget(
     decision.accountSources = ent?.account ?? [];
     decision.groups = memberships.map((g) => ({
       name: g,
-      sources: ent?.groups.get(g) ?? (retained[g] !== undefined ? [{ kind: 'retained', until: retained[g] }] : []),
+      sources: ent?.sources?.get(g) ?? (retained[g] !== undefined ? [{ kind: 'retained', until: retained[g] }] : []),
     }));
   }
   if (state === null) return decision;

@@ -1,4 +1,4 @@
-import { formatDate, parseDate } from './time.js';
+import { dateFormatter, UTC, type TimeZone } from './time.js';
 
 /**
  * The attribute-mapping expression language: literals, attribute references and function calls.
@@ -182,6 +182,8 @@ const DIACRITIC_FOLDS: Record<string, string> = {
 
 /** Removes accents and folds letters that have no decomposition (ß → ss, ø → o, ł → l, ...). */
 export function stripDiacritics(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  if (!/[^\x00-\x7f]/.test(s)) return s;
   return s
     .normalize('NFD')
     .replace(/\p{M}+/gu, '')
@@ -195,11 +197,19 @@ interface FnSpec {
   max: number;
   /** Argument positions that must be literals (checked and pre-compiled at load). */
   literal?: number[];
-  make: (literals: Value[]) => Impl;
+  make: (literals: Value[], zone: TimeZone) => Impl;
 }
 
 const FUNCTIONS: Record<string, FnSpec> = {
-  concat: { min: 1, max: 64, make: () => (a) => a.map((v) => str(v) ?? '').join('') },
+  concat: {
+    min: 1,
+    max: 64,
+    make: () => (a) => {
+      let out = '';
+      for (const v of a) if (v !== null) out += String(v);
+      return out;
+    },
+  },
   join: {
     min: 2,
     max: 64,
@@ -296,12 +306,13 @@ const FUNCTIONS: Record<string, FnSpec> = {
     min: 2,
     max: 2,
     literal: [1],
-    make:
-      ([, pattern]) =>
-      ([v]) => {
-        const ms = parseDate(v);
-        return ms === undefined ? null : formatDate(ms, String(pattern));
-      },
+    make: ([, pattern], zone) => {
+      const format = dateFormatter(String(pattern), zone);
+      return ([v]) => {
+        const ms = typeof v === 'number' ? (Number.isFinite(v) ? v : undefined) : typeof v === 'string' ? zone.parse(v) : undefined;
+        return ms === undefined ? null : format(ms);
+      };
+    },
   },
 };
 
@@ -335,7 +346,7 @@ function check(n: Node, isKnownRef: (ref: string) => boolean, refs: Set<string>)
   for (const a of n.args) check(a, isKnownRef, refs);
 }
 
-function build(n: Node): (scope: ExprScope) => Value {
+function build(n: Node, zone: TimeZone): (scope: ExprScope) => Value {
   if (n.t === 'lit') {
     const v = n.v;
     return () => v;
@@ -345,16 +356,34 @@ function build(n: Node): (scope: ExprScope) => Value {
     return (s) => s.get(name);
   }
   const spec = FUNCTIONS[n.fn]!;
-  const impl = spec.make(n.args.map((a) => (a.t === 'lit' ? a.v : null)));
-  const args = n.args.map(build);
-  return (s) => impl(args.map((a) => a(s)));
+  const impl = spec.make(
+    n.args.map((a) => (a.t === 'lit' ? a.v : null)),
+    zone,
+  );
+  const args = n.args.map((a) => build(a, zone));
+  // Each call node owns its argument array: a node is never re-entered while it evaluates.
+  const values: Value[] = new Array<Value>(args.length).fill(null);
+  if (args.length === 1) {
+    const [a] = args as [(s: ExprScope) => Value];
+    return (s) => {
+      values[0] = a(s);
+      return impl(values);
+    };
+  }
+  return (s) => {
+    for (let i = 0; i < args.length; i++) values[i] = args[i]!(s);
+    return impl(values);
+  };
 }
 
-/** Parses and checks an expression; throws ExpressionError naming the offset and the rule. */
-export function compileExpression(source: string, isKnownRef: (ref: string) => boolean): CompiledExpression {
+/**
+ * Parses and checks an expression; throws ExpressionError naming the offset and the rule. Dates
+ * (formatDate) are read and printed in `zone`.
+ */
+export function compileExpression(source: string, isKnownRef: (ref: string) => boolean, zone: TimeZone = UTC): CompiledExpression {
   const ast = new Parser(tokenize(source), source.length).parseAll();
   const refs = new Set<string>();
   check(ast, isKnownRef, refs);
-  const fn = build(ast);
+  const fn = build(ast, zone);
   return { source, refs: [...refs], evaluate: fn };
 }

@@ -21,6 +21,19 @@ export function isKnownFact(name: string): boolean {
   return HR_SET.has(name) || name === 'personId' || (name.startsWith('custom.') && name.length > 7);
 }
 
+/** A reader of one fact, resolved once (conditions and expressions compile to these). */
+export function factReader(name: string): (f: Facts) => Value {
+  if (name === 'personId') return (f) => f.personId;
+  if (name.startsWith('custom.')) {
+    const key = name.slice(7);
+    return (f) => f.attributes.custom?.[key] ?? null;
+  }
+  return (f) => {
+    const v = (f.attributes as unknown as Record<string, unknown>)[name];
+    return v === undefined ? null : (v as Value);
+  };
+}
+
 /** Read access to one person's facts. */
 export class Facts {
   constructor(

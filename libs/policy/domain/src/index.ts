@@ -17,7 +17,7 @@ export {
   type ExprScope,
   type Value,
 } from './expressions.js';
-export { Facts, HR_ATTRIBUTES, isKnownFact } from './facts.js';
+export { factReader, Facts, HR_ATTRIBUTES, isKnownFact } from './facts.js';
 export { applyLifecycleEvent, newPersonRecord, phaseAt, type LifecycleFacts, type PersonRecord, type Phase } from './lifecycle.js';
 export {
   ACCOUNT_KEY,
@@ -35,7 +35,16 @@ export {
   type TargetMemory,
   type Violation,
 } from './evaluator.js';
-export { formatProblem, loadPolicy, loadPolicyOrThrow, PolicyValidationError, type LoadResult, type PolicyFile, type PolicyProblem } from './policy-loader.js';
+export {
+  formatProblem,
+  loadPolicy,
+  loadPolicyOrThrow,
+  PolicyValidationError,
+  type LoadOptions,
+  type LoadResult,
+  type PolicyFile,
+  type PolicyProblem,
+} from './policy-loader.js';
 export {
   DEFAULT_LIFECYCLE,
   type CompiledPolicy,
@@ -47,4 +56,4 @@ export {
 } from './policy-model.js';
 export { POLICY_JSON_SCHEMA } from './policy-schema.js';
 export { diffAccount, SimulationAggregator, type AccountChange, type ChangeKind, type SimulationSummary, type TargetSummary } from './simulation.js';
-export { formatDate, parseDate, parseDuration, parseTimePoint } from './time.js';
+export { dateFormatter, formatDate, parseDate, parseDuration, parseTimePoint, TimeZone, UTC, type WallClock } from './time.js';

@@ -1,5 +1,5 @@
 import type { HrAttributes, LifecycleKind, LifecycleStage } from '@provisio/contracts';
-import { parseDate } from './time.js';
+import { parseDate, UTC, type TimeZone } from './time.js';
 
 /** What the policy engine remembers of one person between events. */
 export interface PersonRecord {
@@ -34,9 +34,10 @@ export function newPersonRecord(personId: string, attributes: HrAttributes): Per
 
 /**
  * Applies a lifecycle event to a person's record. Returns undefined for an event older than the
- * last one applied (a replay), which must change nothing.
+ * last one applied (a replay), which must change nothing. HR dates without an offset (hire date,
+ * termination date) are read in `zone`.
  */
-export function applyLifecycleEvent(previous: PersonRecord | undefined, e: LifecycleFacts): PersonRecord | undefined {
+export function applyLifecycleEvent(previous: PersonRecord | undefined, e: LifecycleFacts, zone: TimeZone = UTC): PersonRecord | undefined {
   if (previous?.lastRecordedAt != null && e.recordedAt < previous.lastRecordedAt) return undefined;
   const r: PersonRecord = {
     ...(previous ?? newPersonRecord(e.personId, e.attributes)),
@@ -48,7 +49,7 @@ export function applyLifecycleEvent(previous: PersonRecord | undefined, e: Lifec
   switch (e.kind) {
     case 'JOINER':
     case 'REHIRE':
-      r.startAt = e.stage === 'PRE_HIRE' ? e.effectiveAt : (startFromAttributes(e.attributes) ?? e.effectiveAt);
+      r.startAt = e.stage === 'PRE_HIRE' ? e.effectiveAt : (startFromAttributes(e.attributes, zone) ?? e.effectiveAt);
       r.terminatedAt = null;
       break;
     case 'LEAVER':
@@ -56,14 +57,14 @@ export function applyLifecycleEvent(previous: PersonRecord | undefined, e: Lifec
       break;
     default:
       // Only a rehire ends a termination; an update of a leaver's facts does not.
-      if (status === 'terminated' && r.terminatedAt === null) r.terminatedAt = parseDate(e.attributes.terminationDate) ?? e.effectiveAt;
-      if (status === 'pre-hire') r.startAt = startFromAttributes(e.attributes) ?? r.startAt;
+      if (status === 'terminated' && r.terminatedAt === null) r.terminatedAt = parseDate(e.attributes.terminationDate, zone) ?? e.effectiveAt;
+      if (status === 'pre-hire') r.startAt = startFromAttributes(e.attributes, zone) ?? r.startAt;
   }
   return r;
 }
 
-function startFromAttributes(a: HrAttributes): number | undefined {
-  return a.status === 'pre-hire' ? parseDate(a.hireDate) : undefined;
+function startFromAttributes(a: HrAttributes, zone: TimeZone): number | undefined {
+  return a.status === 'pre-hire' ? parseDate(a.hireDate, zone) : undefined;
 }
 
 /** The person's lifecycle phase at `now`, and the next instant it changes by itself. */

@@ -15,7 +15,7 @@ import {
   type PolicyDoc,
 } from './policy-model.js';
 import { POLICY_JSON_SCHEMA } from './policy-schema.js';
-import { parseDuration } from './time.js';
+import { parseDuration, TimeZone } from './time.js';
 
 export interface PolicyFile {
   /** File name as shown in errors, e.g. policies/roles.yaml. */
@@ -179,7 +179,13 @@ function lifecycleSettings(base: LifecycleSettings, d: LifecycleDoc | undefined)
  * file only. Every problem names file, line, column, path and rule; nothing is returned unless
  * the whole policy is valid.
  */
-export function loadPolicy(files: PolicyFile[]): LoadResult {
+export interface LoadOptions {
+  /** Time zone of dates without an offset and of formatDate (IANA name or UTC); default UTC. */
+  timeZone?: string | TimeZone;
+}
+
+export function loadPolicy(files: PolicyFile[], options: LoadOptions = {}): LoadResult {
+  const zone = options.timeZone instanceof TimeZone ? options.timeZone : TimeZone.of(options.timeZone ?? 'UTC');
   const problems: PolicyProblem[] = [];
   const parsed: ParsedFile[] = [];
   if (files.length === 0)
@@ -253,14 +259,14 @@ export function loadPolicy(files: PolicyFile[]): LoadResult {
   }
   if (problems.length > 0) return { ok: false, problems };
 
-  const policy = compile(merged, problem);
+  const policy = compile(merged, problem, zone);
   if (problems.length > 0 || !policy) return { ok: false, problems };
   return { ok: true, policy, document: merged };
 }
 
 type Report = (path: Path, rule: string, message: string, o?: { key?: string; charOffset?: number }) => void;
 
-function compile(doc: PolicyDoc, problem: Report): CompiledPolicy | undefined {
+function compile(doc: PolicyDoc, problem: Report, zone: TimeZone): CompiledPolicy | undefined {
   const lifecycle = lifecycleSettings(DEFAULT_LIFECYCLE, doc.lifecycle);
 
   const unique = <T extends { id: string }>(key: string, list: T[] | undefined): Map<string, T> => {
@@ -281,7 +287,7 @@ function compile(doc: PolicyDoc, problem: Report): CompiledPolicy | undefined {
     const source = typeof m === 'string' ? m : m.value;
     const valuePath = typeof m === 'string' ? path : [...path, 'value'];
     try {
-      const expression = compileExpression(source, (ref) => isKnownFact(ref) || (allowAccountName && ref === 'accountName'));
+      const expression = compileExpression(source, (ref) => isKnownFact(ref) || (allowAccountName && ref === 'accountName'), zone);
       let u: CompiledMapping['unique'] = null;
       if (typeof m !== 'string' && m.unique) {
         const namespace = m.unique.namespace ?? `${target}.${attribute}`;
@@ -301,7 +307,7 @@ function compile(doc: PolicyDoc, problem: Report): CompiledPolicy | undefined {
   };
   const compileCond = (c: Parameters<typeof compileCondition>[0], path: Path) => {
     try {
-      return compileCondition(c, isKnownFact);
+      return compileCondition(c, isKnownFact, [], zone);
     } catch (e) {
       if (!(e instanceof ConditionError)) throw e;
       problem([...path, ...e.path], e.rule, e.message);
@@ -384,6 +390,7 @@ function compile(doc: PolicyDoc, problem: Report): CompiledPolicy | undefined {
 
   return {
     name: doc.metadata?.name ?? 'policy',
+    timeZone: zone,
     lifecycle,
     targets,
     targetById: new Map(targets.map((t) => [t.id, t])),
@@ -394,8 +401,8 @@ function compile(doc: PolicyDoc, problem: Report): CompiledPolicy | undefined {
 }
 
 /** loadPolicy that throws PolicyValidationError. */
-export function loadPolicyOrThrow(files: PolicyFile[]): { policy: CompiledPolicy; document: PolicyDoc } {
-  const r = loadPolicy(files);
+export function loadPolicyOrThrow(files: PolicyFile[], options: LoadOptions = {}): { policy: CompiledPolicy; document: PolicyDoc } {
+  const r = loadPolicy(files, options);
   if (!r.ok) throw new PolicyValidationError(r.problems);
   return { policy: r.policy, document: r.document };
 }

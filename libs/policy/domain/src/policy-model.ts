@@ -1,5 +1,6 @@
 import type { CompiledCondition, ConditionDoc } from './conditions.js';
 import type { CompiledExpression } from './expressions.js';
+import type { TimeZone } from './time.js';
 
 /** A policy document as written in YAML (one or several files merged). */
 export interface PolicyDoc {
@@ -119,6 +120,8 @@ export interface CompiledSodRule {
 /** A validated policy, ready to evaluate. Immutable; shared across evaluations. */
 export interface CompiledPolicy {
   name: string;
+  /** Zone of dates without an offset, day boundaries and formatDate. */
+  timeZone: TimeZone;
   lifecycle: LifecycleSettings;
   targets: CompiledTarget[];
   targetById: Map<string, CompiledTarget>;

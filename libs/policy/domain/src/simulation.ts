@@ -20,41 +20,68 @@ export interface AccountChange {
 const exists = (d: DesiredAccount | null): d is DesiredAccount => d !== null && d.state !== 'ABSENT';
 
 function sameValue(a: AttributeValue | undefined, b: AttributeValue | undefined): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
+  if (a === b) return true;
+  if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+  return a.every((v, i) => v === b[i]);
 }
+
+/** Distinct and sorted; already the case for the evaluator's groups, so usually just a check. */
+function sortedCopy(a: readonly string[]): readonly string[] {
+  for (let i = 1; i < a.length; i++) if (a[i - 1]! >= a[i]!) return [...new Set(a)].sort();
+  return a;
+}
+
+/** Groups only in `a` and only in `b`, both sorted (the evaluator keeps groups sorted: one merge walk). */
+function groupDifference(a: readonly string[], b: readonly string[]): { onlyA: string[]; onlyB: string[] } {
+  const x = sortedCopy(a);
+  const y = sortedCopy(b);
+  const onlyA: string[] = [];
+  const onlyB: string[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < x.length || j < y.length) {
+    if (j >= y.length || (i < x.length && x[i]! < y[j]!)) onlyA.push(x[i++]!);
+    else if (i >= x.length || y[j]! < x[i]!) onlyB.push(y[j++]!);
+    else {
+      i++;
+      j++;
+    }
+  }
+  return { onlyA, onlyB };
+}
+
+const NO_ATTRIBUTES: Record<string, AttributeValue> = {};
 
 /** The difference between two desired states of one account; null when equal. */
 export function diffAccount(personId: string, target: string, before: DesiredAccount | null, after: DesiredAccount | null): AccountChange | null {
   const had = exists(before);
   const has = exists(after);
   if (!had && !has) return null;
-  const groupsBefore = new Set(had ? before.groups : []);
-  const groupsAfter = new Set(has ? after.groups : []);
-  const attrsBefore = had ? before.attributes : {};
-  const attrsAfter = has ? after.attributes : {};
-  const names = [...new Set([...Object.keys(attrsBefore), ...Object.keys(attrsAfter)])].sort();
-  const change: AccountChange = {
-    personId,
-    target,
-    change: had && !has ? 'LOSE_ACCOUNT' : !had && has ? 'GAIN_ACCOUNT' : before!.state !== after!.state ? 'STATE' : 'UPDATE',
-    stateBefore: had ? before.state : null,
-    stateAfter: has ? after.state : null,
-    accountNameBefore: had ? before.accountName : null,
-    accountNameAfter: has ? after.accountName : null,
-    groupsAdded: [...groupsAfter].filter((g) => !groupsBefore.has(g)).sort(),
-    groupsRemoved: [...groupsBefore].filter((g) => !groupsAfter.has(g)).sort(),
-    attributesChanged: names.filter((n) => !sameValue(attrsBefore[n], attrsAfter[n])).map((n) => ({ name: n, before: attrsBefore[n], after: attrsAfter[n] })),
-  };
-  if (
-    change.change === 'UPDATE' &&
-    change.groupsAdded.length === 0 &&
-    change.groupsRemoved.length === 0 &&
-    change.attributesChanged.length === 0 &&
-    change.accountNameBefore === change.accountNameAfter
-  ) {
+  const { onlyA: groupsRemoved, onlyB: groupsAdded } = groupDifference(had ? before.groups : [], has ? after.groups : []);
+  const attrsBefore = had ? before.attributes : NO_ATTRIBUTES;
+  const attrsAfter = has ? after.attributes : NO_ATTRIBUTES;
+  const attributesChanged: AccountChange['attributesChanged'] = [];
+  for (const n of Object.keys(attrsBefore)) if (!sameValue(attrsBefore[n], attrsAfter[n])) attributesChanged.push({ name: n, before: attrsBefore[n], after: attrsAfter[n] });
+  for (const n of Object.keys(attrsAfter)) if (!(n in attrsBefore)) attributesChanged.push({ name: n, before: undefined, after: attrsAfter[n] });
+  if (attributesChanged.length > 1) attributesChanged.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const kind: ChangeKind = had && !has ? 'LOSE_ACCOUNT' : !had && has ? 'GAIN_ACCOUNT' : before!.state !== after!.state ? 'STATE' : 'UPDATE';
+  const accountNameBefore = had ? before.accountName : null;
+  const accountNameAfter = has ? after.accountName : null;
+  if (kind === 'UPDATE' && groupsAdded.length === 0 && groupsRemoved.length === 0 && attributesChanged.length === 0 && accountNameBefore === accountNameAfter) {
     return null;
   }
-  return change;
+  return {
+    personId,
+    target,
+    change: kind,
+    stateBefore: had ? before.state : null,
+    stateAfter: has ? after.state : null,
+    accountNameBefore,
+    accountNameAfter,
+    groupsAdded,
+    groupsRemoved,
+    attributesChanged,
+  };
 }
 
 export interface TargetSummary {

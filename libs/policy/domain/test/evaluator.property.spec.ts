@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { applyLifecycleEvent, canonicalJson, evaluate, type LifecycleFacts, type PersonRecord, type TargetMemory } from '../src/index.js';
+import { applyLifecycleEvent, canonicalJson, evaluate, sameDesired, type DesiredAccount, type LifecycleFacts, type PersonRecord, type TargetMemory } from '../src/index.js';
 import { attrs, DAY, input, NOW, testPolicy } from './fixtures.js';
 
 const policy = testPolicy();
@@ -89,6 +89,59 @@ describe('evaluator properties', () => {
           const before = memory[t.target]?.desired ?? null;
           expect(t.desired === null ? null : canonicalJson(t.desired)).toEqual(before === null ? null : canonicalJson(before));
         }
+      }),
+    );
+  });
+
+  it('the memoized evaluation (no explanations) decides exactly what the explained one does', () => {
+    const manual = fc.array(
+      fc.record({
+        id: fc.constantFrom('m1', 'm2'),
+        role: fc.constantFrom('eng', 'approver', null),
+        target: fc.constantFrom('dir', null),
+        group: fc.constantFrom('vpn', null),
+        expiresAt: fc.constantFrom(null, NOW + DAY),
+      }),
+      { maxLength: 2 },
+    );
+    fc.assert(
+      fc.property(attributes, manual, fc.boolean(), (a, m, heldMaker) => {
+        const p: PersonRecord = {
+          personId: 'p',
+          attributes: attrs(a),
+          startAt: NOW - DAY,
+          terminatedAt: null,
+          lastKind: null,
+          lastRecordedAt: null,
+          heldRoles: heldMaker ? ['maker'] : [],
+        };
+        const grants = m.map((g) => (g.role !== null ? { ...g, target: null, group: null } : { ...g, target: 'dir' }));
+        const plain = evaluate(policy, input(p, { manual: grants, allocations: { uid: 'jdoe' } }));
+        const explained = evaluate(policy, input(p, { manual: grants, allocations: { uid: 'jdoe' }, explain: true }));
+        expect(plain.roles.map((r) => r.id).sort()).toEqual(explained.roles.map((r) => r.id).sort());
+        expect(plain.targets.map((t) => t.desired)).toEqual(explained.targets.map((t) => t.desired));
+        expect(plain.violations).toEqual(explained.violations);
+        expect(plain.nextEvaluationAt).toEqual(explained.nextEvaluationAt);
+      }),
+    );
+  });
+
+  it('sameDesired agrees with comparing canonical JSON', () => {
+    const desired = fc.record({
+      target: fc.constantFrom('dir', 'db'),
+      targetKind: fc.constantFrom('ldap'),
+      state: fc.constantFrom('ACTIVE', 'DISABLED', 'ABSENT'),
+      accountName: fc.constantFrom('jdoe', 'jdoe2'),
+      attributes: fc.dictionary(
+        fc.constantFrom('cn', 'mail', 'title'),
+        fc.oneof(fc.constantFrom('a', 'b', null, true, 1), fc.array(fc.constantFrom('x', 'y'), { maxLength: 2 })),
+      ),
+      groups: fc.uniqueArray(fc.constantFrom('g1', 'g2', 'g3'), { maxLength: 3 }),
+    }) as fc.Arbitrary<DesiredAccount>;
+    fc.assert(
+      fc.property(desired, desired, (a, b) => {
+        expect(sameDesired(a, b)).toBe(canonicalJson(a) === canonicalJson(b));
+        expect(sameDesired(a, { ...a, groups: [...a.groups].reverse(), attributes: Object.fromEntries(Object.entries(a.attributes).reverse()) })).toBe(true);
       }),
     );
   });

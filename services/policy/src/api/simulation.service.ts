@@ -2,7 +2,6 @@ import { Database, quoteIdent } from '@provisio/persistence';
 import {
   diffAccount,
   evaluate,
-  loadPolicy,
   SimulationAggregator,
   uniqueCandidate,
   type AccountChange,
@@ -18,15 +17,24 @@ import { PolicyApiError } from '../policy/policy-api-error.js';
 import { contentHash, type PolicyStore } from '../policy/policy-store.js';
 
 const PAGE = 2000;
+/** Persons evaluated between yields to the event loop. */
+const SLICE = 200;
 
-/** Unique values a simulation would allocate, kept in memory: simulations write nothing. */
+/**
+ * Unique values a simulation would allocate, kept in memory: simulations write nothing. A
+ * namespace's taken values are read once, the first time someone in it needs a value.
+ */
 class AllocationOverlay {
   private readonly own = new Map<string, Set<string>>();
-  constructor(private readonly taken: Map<string, Set<string>>) {}
+  constructor(private readonly taken: (namespace: string) => Promise<Set<string>>) {}
 
+  async prepare(namespaces: Iterable<string>): Promise<void> {
+    for (const ns of namespaces) if (!this.own.has(ns)) this.own.set(ns, await this.taken(ns));
+  }
+
+  /** After prepare() for the namespace. */
   allocate(namespace: string, base: string, maxLength: number, reserved: string[]): string {
-    let set = this.own.get(namespace);
-    if (!set) this.own.set(namespace, (set = new Set(this.taken.get(namespace) ?? [])));
+    const set = this.own.get(namespace)!;
     for (let n = 1; ; n++) {
       const c = uniqueCandidate(base, n, maxLength);
       if (set.has(c.toLowerCase()) || reserved.includes(c.toLowerCase())) continue;
@@ -36,7 +44,12 @@ class AllocationOverlay {
   }
 }
 
-function evaluateSimulated(policy: CompiledPolicy, state: PersonState, now: number, overlay: AllocationOverlay): Evaluation {
+async function evaluateSimulated(
+  policy: CompiledPolicy,
+  state: PersonState,
+  now: number,
+  overlay: AllocationOverlay,
+): Promise<Evaluation> {
   const input = {
     person: state.record,
     now,
@@ -48,6 +61,7 @@ function evaluateSimulated(policy: CompiledPolicy, state: PersonState, now: numb
   };
   const e = evaluate(policy, input);
   if (e.allocations.length === 0) return e;
+  await overlay.prepare(e.allocations.map((r) => r.namespace));
   const allocations = { ...state.allocations };
   for (const r of e.allocations) allocations[r.namespace] = overlay.allocate(r.namespace, r.base, r.maxLength, r.reserved);
   return evaluate(policy, { ...input, allocations });
@@ -75,7 +89,7 @@ export class SimulationService {
   }
 
   async start(files: PolicyFile[], actor: string): Promise<{ id: string; done: Promise<void> }> {
-    const candidate = loadPolicy(files);
+    const candidate = this.store.validate(files);
     if (!candidate.ok) throw new PolicyApiError('INVALID_POLICY', 'the candidate policy is invalid', 422, candidate.problems);
     const active = await this.store.active(this.db.sql);
     const id = randomUUID();
@@ -99,36 +113,64 @@ export class SimulationService {
   private async run(id: string, base: CompiledPolicy | null, candidate: CompiledPolicy): Promise<void> {
     const started = Date.now();
     const now = started;
-    const taken = await this.persons.allAllocations(this.db.sql);
+    const taken = (ns: string) => this.persons.takenValues(this.db.sql, ns);
     const baseOverlay = new AllocationOverlay(taken);
     const candidateOverlay = new AllocationOverlay(taken);
     const agg = new SimulationAggregator();
-    let after = '';
     let done = 0;
+    // Pipelined: two pages load ahead (other pooled connections) while this one is evaluated, and
+    // the previous page's changes are written meanwhile too.
+    type Page = { ids: string[]; states: Map<string, PersonState> } | null;
+    const handled = <T>(p: Promise<T>): Promise<T> => {
+      p.catch(() => undefined); // awaited later (or abandoned when the run fails)
+      return p;
+    };
+    let nextIds = handled(this.persons.page(this.db.sql, '', PAGE));
+    const queue: Promise<Page>[] = [];
+    const prefetch = () => {
+      const ids = nextIds;
+      const load = async (list: string[]): Promise<Page> =>
+        list.length === 0 ? null : { ids: list, states: await this.persons.load(this.db.sql, list, { lock: false, desiredAttributes: false }) };
+      queue.push(handled(ids.then(load)));
+      nextIds = handled(ids.then((list) => (list.length === 0 ? [] : this.persons.page(this.db.sql, list[list.length - 1]!, PAGE))));
+    };
+    prefetch();
+    prefetch();
+    let writing: Promise<unknown> = Promise.resolve();
     for (;;) {
-      const ids = await this.persons.page(this.db.sql, after, PAGE);
-      if (ids.length === 0) break;
-      after = ids[ids.length - 1]!;
-      const states = await this.persons.load(this.db.sql, ids, { lock: false });
-      const changes: AccountChange[] = [];
-      for (const state of states.values()) {
+      const page = await queue.shift()!;
+      if (!page) break;
+      prefetch();
+      const rows: { personId: string; changes: AccountChange[] }[] = [];
+      let slice = 0;
+      for (let state of page.states.values()) {
+        // Evaluation is CPU work on the service's event loop: let live events through regularly.
+        if (++slice % SLICE === 0) await yieldToEventLoop();
         agg.addPerson();
-        const before = base ? evaluateSimulated(base, state, now, baseOverlay) : null;
-        const after = evaluateSimulated(candidate, state, now, candidateOverlay);
-        const targets = new Set([...(before?.targets ?? []).map((t) => t.target), ...after.targets.map((t) => t.target)]);
+        const personId = state.record.personId;
+        let before = base ? await evaluateSimulated(base, state, now, baseOverlay) : null;
+        let after = await evaluateSimulated(candidate, state, now, candidateOverlay);
+        if ([...(before?.targets ?? []), ...after.targets].some((t) => t.error !== null)) {
+          // A target in error keeps its last desired state: compare with the real one, attributes included.
+          state = (await this.persons.load(this.db.sql, [personId], { lock: false })).get(personId) ?? state;
+          before = base ? await evaluateSimulated(base, state, now, baseOverlay) : null;
+          after = await evaluateSimulated(candidate, state, now, candidateOverlay);
+        }
+        const changes: AccountChange[] = [];
+        const beforeByTarget = new Map((before?.targets ?? []).map((t) => [t.target, t.desired]));
+        const targets = new Set([...beforeByTarget.keys(), ...after.targets.map((t) => t.target)]);
+        const afterByTarget = new Map(after.targets.map((t) => [t.target, t.desired]));
         for (const target of targets) {
-          const b = before?.targets.find((t) => t.target === target)?.desired ?? null;
-          const a = after.targets.find((t) => t.target === target)?.desired ?? null;
-          const c = diffAccount(state.record.personId, target, b, a);
+          const c = diffAccount(personId, target, beforeByTarget.get(target) ?? null, afterByTarget.get(target) ?? null);
           if (c) {
             agg.addChange(c);
             changes.push(c);
           }
         }
-        const sod = agg.addViolations(state.record.personId, before?.violations ?? [], after.violations);
+        const sod = agg.addViolations(personId, before?.violations ?? [], after.violations);
         if (sod.introduced.length > 0 || sod.resolved.length > 0) {
           changes.push({
-            personId: state.record.personId,
+            personId,
             target: '#sod',
             change: 'UPDATE',
             stateBefore: null,
@@ -140,23 +182,31 @@ export class SimulationService {
             attributesChanged: [],
           });
         }
+        if (changes.length > 0) rows.push({ personId, changes });
       }
-      if (changes.length > 0) {
-        await this.db.sql.query(
-          `INSERT INTO ${this.s}.simulation_changes (simulation_id, person_id, target, change) SELECT $1, * FROM unnest($2::text[], $3::text[], $4::jsonb[])`,
-          [id, changes.map((c) => c.personId), changes.map((c) => c.target), changes.map((c) => JSON.stringify(c))],
-        );
-      }
-      done += ids.length;
-      await this.db.sql.query(`UPDATE ${this.s}.simulations SET persons_done = $2, updated_at = now() WHERE id = $1`, [id, done]);
-      await yieldToEventLoop();
+      await writing;
+      done += page.ids.length;
+      writing = handled(this.writeChanges(id, rows, done));
     }
+    await writing;
     const summary = { ...agg.summary(), seconds: (Date.now() - started) / 1000, evaluatedAt: new Date(now).toISOString() };
     await this.db.sql.query(
       `UPDATE ${this.s}.simulations SET status = 'done', persons_done = $2, summary = $3, updated_at = now(), finished_at = now() WHERE id = $1`,
       [id, done, JSON.stringify(summary)],
     );
     this.logger.info({ simulation: id, persons: done, seconds: summary.seconds }, 'simulation finished');
+  }
+
+  /** One row per changed person (its changes on every target), in one statement; then progress. */
+  private async writeChanges(id: string, rows: { personId: string; changes: AccountChange[] }[], done: number): Promise<void> {
+    if (rows.length > 0) {
+      await this.db.sql.query(
+        `INSERT INTO ${this.s}.simulation_changes (simulation_id, person_id, targets, changes)
+         SELECT $1, x.p, ARRAY(SELECT jsonb_array_elements_text(x.t)), x.c FROM json_to_recordset($2::json) AS x(p text, t jsonb, c jsonb)`,
+        [id, JSON.stringify(rows.map((r) => ({ p: r.personId, t: r.changes.map((c) => c.target), c: r.changes })))],
+      );
+    }
+    await this.db.sql.query(`UPDATE ${this.s}.simulations SET persons_done = $2, updated_at = now() WHERE id = $1`, [id, done]);
   }
 
   async get(id: string): Promise<unknown> {
@@ -195,14 +245,18 @@ export class SimulationService {
     };
   }
 
+  /** Changes in person id order, every change of a person on one page; `limit` counts persons. */
   async changes(id: string, q: { target?: string | undefined; after?: string | undefined; limit: number }): Promise<unknown> {
     await this.get(id);
-    const r = await this.db.sql.query<{ person_id: string; change: AccountChange }>(
-      `SELECT person_id, change FROM ${this.s}.simulation_changes WHERE simulation_id = $1 AND ($2::text IS NULL OR target = $2) AND person_id > $3 ORDER BY person_id, target LIMIT $4`,
+    const r = await this.db.sql.query<{ person_id: string; changes: AccountChange[] }>(
+      `SELECT person_id, changes FROM ${this.s}.simulation_changes WHERE simulation_id = $1 AND ($2::text IS NULL OR $2 = ANY(targets)) AND person_id > $3 ORDER BY person_id LIMIT $4`,
       [id, q.target ?? null, q.after ?? '', q.limit],
     );
     const last = r.rows.at(-1);
-    return { changes: r.rows.map((x) => x.change), next: r.rows.length === q.limit && last ? last.person_id : null };
+    return {
+      changes: r.rows.flatMap((x) => (q.target === undefined ? x.changes : x.changes.filter((c) => c.target === q.target))),
+      next: r.rows.length === q.limit && last ? last.person_id : null,
+    };
   }
 
   startHousekeeping(): void {

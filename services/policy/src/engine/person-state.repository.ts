@@ -61,8 +61,12 @@ export class PersonStateRepository {
     this.s = quoteIdent(schema);
   }
 
-  /** Locks (FOR UPDATE, in person_id order: no deadlocks between batches) and loads persons. */
-  async load(sql: SqlClient, personIds: string[], o: { lock: boolean }): Promise<Map<string, PersonState>> {
+  /**
+   * Locks (FOR UPDATE, in person_id order: no deadlocks between batches) and loads persons.
+   * `desiredAttributes: false` leaves out the attributes of the last desired states (they are
+   * loaded as {}): evaluation reads only their state, name and groups, and they are most of the bytes.
+   */
+  async load(sql: SqlClient, personIds: string[], o: { lock: boolean; desiredAttributes?: boolean }): Promise<Map<string, PersonState>> {
     const ids = [...new Set(personIds)].sort();
     const out = new Map<string, PersonState>();
     if (ids.length === 0) return out;
@@ -108,7 +112,8 @@ export class PersonStateRepository {
       last_error: string | null;
       policy_version: string | null;
     }>(
-      `SELECT person_id, target, target_kind, version, desired, retained, lost_at, applied_version, last_status, last_error, policy_version FROM ${this.s}.target_accounts WHERE person_id = ANY($1::text[])`,
+      `SELECT person_id, target, target_kind, version, ${o.desiredAttributes === false ? `desired || '{"attributes": {}}'::jsonb AS desired` : 'desired'},
+         retained, lost_at, applied_version, last_status, last_error, policy_version FROM ${this.s}.target_accounts WHERE person_id = ANY($1::text[])`,
       [found],
     );
     const allocations = await sql.query<{ person_id: string; namespace: string; value: string }>(
@@ -169,6 +174,7 @@ export class PersonStateRepository {
     return out;
   }
 
+  /** Inserts or updates persons whose facts changed (lifecycle events): one statement. */
   async savePersons(sql: SqlClient, rows: PersonWrite[]): Promise<void> {
     if (rows.length === 0) return;
     await sql.query(
@@ -193,40 +199,75 @@ export class PersonStateRepository {
     );
   }
 
+  /** Records an evaluation of stored persons whose facts did not change (re-evaluations, timed work): one statement. */
+  async saveEvaluations(sql: SqlClient, rows: PersonWrite[]): Promise<void> {
+    if (rows.length === 0) return;
+    await sql.query(
+      `UPDATE ${this.s}.persons p SET held_roles = ARRAY(SELECT jsonb_array_elements_text(u.roles)), evaluated_version = u.version, next_evaluation_at = u.next_at, updated_at = now()
+       FROM unnest($1::text[], $2::jsonb[], $3::bigint[], $4::timestamptz[]) AS u(id, roles, version, next_at) WHERE p.person_id = u.id`,
+      [rows.map((r) => r.record.personId), rows.map((r) => JSON.stringify(r.record.heldRoles)), rows.map((r) => r.evaluatedVersion), rows.map((r) => date(r.nextEvaluationAt))],
+    );
+  }
+
+  /**
+   * Upserts target states in one statement. The rows travel as one JSON document (desired states
+   * are nested objects, serialized once) rather than as jsonb[] parameters, which pg would escape
+   * element by element.
+   */
   async saveTargets(sql: SqlClient, rows: TargetWrite[]): Promise<void> {
     if (rows.length === 0) return;
     await sql.query(
-      `INSERT INTO ${this.s}.target_accounts (person_id, target, target_kind, version, desired, desired_json, retained, lost_at, policy_version, last_command_id)
-       SELECT u.p, u.t, u.k, u.v, u.d::jsonb, u.d, u.r, u.l, u.pv, u.c
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::jsonb[], $7::timestamptz[], $8::bigint[], $9::text[]) AS u(p, t, k, v, d, r, l, pv, c)
+      `INSERT INTO ${this.s}.target_accounts (person_id, target, target_kind, version, desired, retained, lost_at, policy_version, last_command_id)
+       SELECT u.p, u.t, u.k, u.v, u.d, u.r, u.l, u.pv, u.c
+       FROM json_to_recordset($1::json) AS u(p text, t text, k text, v bigint, d jsonb, r jsonb, l timestamptz, pv bigint, c text)
        ON CONFLICT (person_id, target) DO UPDATE SET target_kind = EXCLUDED.target_kind, version = EXCLUDED.version, desired = EXCLUDED.desired,
-         desired_json = EXCLUDED.desired_json, retained = EXCLUDED.retained, lost_at = EXCLUDED.lost_at, policy_version = EXCLUDED.policy_version,
+         retained = EXCLUDED.retained, lost_at = EXCLUDED.lost_at, policy_version = EXCLUDED.policy_version,
          last_command_id = COALESCE(EXCLUDED.last_command_id, ${this.s}.target_accounts.last_command_id), updated_at = now()`,
       [
-        rows.map((r) => r.personId),
-        rows.map((r) => r.target),
-        rows.map((r) => r.targetKind),
-        rows.map((r) => r.version),
-        rows.map((r) => JSON.stringify(r.desired)),
-        rows.map((r) => JSON.stringify(r.retained)),
-        rows.map((r) => date(r.lostAt)),
-        rows.map((r) => r.policyVersion),
-        rows.map((r) => r.commandId),
+        JSON.stringify(
+          rows.map((r) => ({
+            p: r.personId,
+            t: r.target,
+            k: r.targetKind,
+            v: r.version,
+            d: r.desired,
+            r: r.retained,
+            l: r.lostAt === null ? null : new Date(r.lostAt).toISOString(),
+            pv: r.policyVersion,
+            c: r.commandId,
+          })),
+        ),
       ],
     );
   }
 
-  async saveViolation(sql: SqlClient, personId: string, v: Violation, policyVersion: number): Promise<void> {
-    await sql.query(
-      `INSERT INTO ${this.s}.sod_violations (person_id, rule_id, status, mode, conflicting, dropped, exception_id, policy_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-       ON CONFLICT (person_id, rule_id) DO UPDATE SET status = EXCLUDED.status, mode = EXCLUDED.mode, conflicting = EXCLUDED.conflicting, dropped = EXCLUDED.dropped,
-         exception_id = EXCLUDED.exception_id, policy_version = EXCLUDED.policy_version, updated_at = now()`,
-      [personId, v.ruleId, v.status, v.mode, v.conflicting, v.dropped, v.exceptionId, policyVersion],
-    );
-  }
-
-  async deleteViolation(sql: SqlClient, personId: string, ruleId: string): Promise<void> {
-    await sql.query(`DELETE FROM ${this.s}.sod_violations WHERE person_id = $1 AND rule_id = $2`, [personId, ruleId]);
+  /** Upserts current SoD findings and deletes resolved ones, one statement each. */
+  async saveViolations(sql: SqlClient, upserts: { personId: string; violation: Violation; policyVersion: number }[], deletes: { personId: string; ruleId: string }[]): Promise<void> {
+    if (upserts.length > 0) {
+      await sql.query(
+        `INSERT INTO ${this.s}.sod_violations (person_id, rule_id, status, mode, conflicting, dropped, exception_id, policy_version)
+         SELECT u.p, u.r, u.st, u.m, ARRAY(SELECT jsonb_array_elements_text(u.c)), ARRAY(SELECT jsonb_array_elements_text(u.d)), u.e, u.v
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[], $7::text[], $8::bigint[]) AS u(p, r, st, m, c, d, e, v)
+         ON CONFLICT (person_id, rule_id) DO UPDATE SET status = EXCLUDED.status, mode = EXCLUDED.mode, conflicting = EXCLUDED.conflicting, dropped = EXCLUDED.dropped,
+           exception_id = EXCLUDED.exception_id, policy_version = EXCLUDED.policy_version, updated_at = now()`,
+        [
+          upserts.map((u) => u.personId),
+          upserts.map((u) => u.violation.ruleId),
+          upserts.map((u) => u.violation.status),
+          upserts.map((u) => u.violation.mode),
+          upserts.map((u) => JSON.stringify(u.violation.conflicting)),
+          upserts.map((u) => JSON.stringify(u.violation.dropped)),
+          upserts.map((u) => u.violation.exceptionId),
+          upserts.map((u) => u.policyVersion),
+        ],
+      );
+    }
+    if (deletes.length > 0) {
+      await sql.query(
+        `DELETE FROM ${this.s}.sod_violations v USING unnest($1::text[], $2::text[]) AS u(p, r) WHERE v.person_id = u.p AND v.rule_id = u.r`,
+        [deletes.map((d) => d.personId), deletes.map((d) => d.ruleId)],
+      );
+    }
   }
 
   async endAssignments(
@@ -255,49 +296,182 @@ export class PersonStateRepository {
   }
 
   /**
-   * Allocates a unique value in a namespace: the first free candidate of base, base2, base3, ...
-   * A person keeps the value once allocated (rehires get their old login back).
+   * Allocates unique values for many persons at once, set-based. Per namespace and base the
+   * candidates base, base2, base3, ... are considered in order: the ones not known to be taken are
+   * probed in one query for the whole batch per round, each person (in id order, so a batch is
+   * deterministic) gets the first free one, and all are inserted in one statement with ON
+   * CONFLICT DO NOTHING. The unique index on (namespace, lower(value)) is the arbiter: a value
+   * another transaction took meanwhile sends its person to the next round. Callers hold the
+   * persons' row locks, so a person never gets two values in one namespace; once allocated a value
+   * is kept (rehires get their old login back). Returns personId → namespace → value.
    */
-  async allocate(sql: SqlClient, personId: string, req: AllocationRequest): Promise<string> {
-    const existing = await sql.query<{ value: string }>(`SELECT value FROM ${this.s}.allocations WHERE namespace = $1 AND person_id = $2`, [
-      req.namespace,
-      personId,
-    ]);
-    if (existing.rows[0]) return existing.rows[0].value;
-    const reserved = new Set(req.reserved);
-    for (let n = 1; n < 100_000; n += 50) {
-      const candidates = Array.from({ length: 50 }, (_, i) => uniqueCandidate(req.base, n + i, req.maxLength)).filter((c) => !reserved.has(c.toLowerCase()));
-      const taken = await sql.query<{ v: string }>(
-        `SELECT lower(value) AS v FROM ${this.s}.allocations WHERE namespace = $1 AND lower(value) = ANY($2::text[])`,
-        [req.namespace, candidates.map((c) => c.toLowerCase())],
+  async allocateMany(sql: SqlClient, requests: (AllocationRequest & { personId: string })[]): Promise<Map<string, Record<string, string>>> {
+    const out = new Map<string, Record<string, string>>();
+    const put = (personId: string, namespace: string, value: string) => {
+      let r = out.get(personId);
+      if (!r) out.set(personId, (r = {}));
+      r[namespace] = value;
+    };
+    interface Candidate {
+      value: string;
+      lower: string;
+    }
+    interface Group {
+      namespace: string;
+      base: string;
+      maxLength: number;
+      reserved: ReadonlySet<string>;
+      persons: string[];
+      /** Last candidate number considered. */
+      scanned: number;
+      /** Probed this round, not known to be taken. */
+      open: Candidate[];
+      slack: number;
+    }
+    const groups = new Map<string, Group>();
+    const seen = new Set<string>();
+    for (const r of [...requests].sort((a, b) => (a.personId < b.personId ? -1 : a.personId > b.personId ? 1 : 0))) {
+      if (seen.has(`${r.namespace}\u0000${r.personId}`)) continue;
+      seen.add(`${r.namespace}\u0000${r.personId}`);
+      const key = `${r.namespace}\u0000${r.base}\u0000${r.maxLength}\u0000${r.reserved.join('\u0000')}`;
+      let g = groups.get(key);
+      if (!g) {
+        g = { namespace: r.namespace, base: r.base, maxLength: r.maxLength, reserved: new Set(r.reserved), persons: [], scanned: 0, open: [], slack: 2 };
+        groups.set(key, g);
+      }
+      g.persons.push(r.personId);
+    }
+    const MAX_CANDIDATES = 100_000;
+    while (groups.size > 0) {
+      // 1. Per group, enough candidates not known to be taken; probe them all in one query.
+      const probe: { ns: string; lower: string }[] = [];
+      for (const g of groups.values()) {
+        const known = this.knownTaken(g.namespace);
+        g.open = g.open.filter((c) => !known.has(c.lower));
+        while (g.open.length < g.persons.length + g.slack && g.scanned < MAX_CANDIDATES) {
+          const value = uniqueCandidate(g.base, ++g.scanned, g.maxLength);
+          const lower = value.toLowerCase();
+          if (known.has(lower) || g.reserved.has(lower)) continue;
+          g.open.push({ value, lower });
+          probe.push({ ns: g.namespace, lower });
+        }
+        g.slack = Math.min(g.slack * 4, 4096);
+      }
+      if (probe.length > 0) {
+        const r = await sql.query<{ namespace: string; v: string }>(
+          // LATERAL ... LIMIT 1: one index probe per candidate (a plain join lets the planner hash the whole table).
+          `SELECT c.ns AS namespace, c.v FROM unnest($1::text[], $2::text[]) AS c(ns, v)
+           CROSS JOIN LATERAL (SELECT 1 FROM ${this.s}.allocations a WHERE a.namespace = c.ns AND lower(a.value) = c.v LIMIT 1) hit`,
+          [probe.map((p) => p.ns), probe.map((p) => p.lower)],
+        );
+        for (const row of r.rows) this.rememberTaken(row.namespace, row.v);
+      }
+      // 2. The first free candidate per person, in order.
+      const picks: { namespace: string; value: string; personId: string; key: string; group: Group }[] = [];
+      for (const [key, g] of groups) {
+        const known = this.knownTaken(g.namespace);
+        const waiting: string[] = [];
+        let i = 0;
+        for (const personId of g.persons) {
+          while (i < g.open.length && known.has(g.open[i]!.lower)) i++;
+          const c = g.open[i];
+          if (!c) {
+            waiting.push(personId);
+            continue;
+          }
+          i++;
+          // Taken from now on for every allocation of this process (concurrent batches skip it).
+          this.rememberTaken(g.namespace, c.lower);
+          picks.push({ namespace: g.namespace, value: c.value, personId, key, group: g });
+        }
+        g.open = g.open.slice(i);
+        if (waiting.length > 0 && g.scanned >= MAX_CANDIDATES) {
+          throw Object.assign(new Error(`no free value in namespace ${g.namespace} for base of length ${g.base.length}`), { retriable: false });
+        }
+        g.persons = waiting;
+        if (waiting.length === 0) groups.delete(key);
+      }
+      if (picks.length === 0) continue;
+      // 3. Insert in (namespace, value) order, so concurrent allocators wait on each other in one order.
+      picks.sort((a, b) => (a.namespace < b.namespace ? -1 : a.namespace > b.namespace ? 1 : a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
+      const inserted = await sql.query<{ namespace: string; person_id: string; value: string }>(
+        `INSERT INTO ${this.s}.allocations (namespace, value, person_id)
+         SELECT u.ns, u.v, u.p FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u(ns, v, p, i) ORDER BY u.i
+         ON CONFLICT DO NOTHING RETURNING namespace, person_id, value`,
+        [picks.map((p) => p.namespace), picks.map((p) => p.value), picks.map((p) => p.personId)],
       );
-      const takenSet = new Set(taken.rows.map((r) => r.v));
-      for (const c of candidates) {
-        if (takenSet.has(c.toLowerCase())) continue;
-        const r = await sql.query(`INSERT INTO ${this.s}.allocations (namespace, value, person_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [
-          req.namespace,
-          c,
-          personId,
-        ]);
-        if (r.rowCount === 1) return c;
+      const ok = new Set(inserted.rows.map((x) => `${x.namespace}\u0000${x.person_id}`));
+      for (const x of inserted.rows) put(x.person_id, x.namespace, x.value);
+      const lost = picks.filter((p) => !ok.has(`${p.namespace}\u0000${p.personId}`));
+      if (lost.length === 0) continue;
+      // Another transaction (another replica) took the value, or, defensively, the person already has one: look, then retry.
+      const existing = await sql.query<{ namespace: string; person_id: string; value: string }>(
+        `SELECT u.ns AS namespace, u.p AS person_id, hit.value FROM unnest($1::text[], $2::text[]) AS u(ns, p)
+         CROSS JOIN LATERAL (SELECT a.value FROM ${this.s}.allocations a WHERE a.namespace = u.ns AND a.person_id = u.p LIMIT 1) hit`,
+        [lost.map((p) => p.namespace), lost.map((p) => p.personId)],
+      );
+      const has = new Set(existing.rows.map((x) => `${x.namespace}\u0000${x.person_id}`));
+      for (const x of existing.rows) put(x.person_id, x.namespace, x.value);
+      for (const p of lost) {
+        if (has.has(`${p.namespace}\u0000${p.personId}`)) continue;
+        p.group.persons.push(p.personId);
+        p.group.persons.sort();
+        groups.set(p.key, p.group);
       }
     }
-    throw Object.assign(new Error(`no free value for ${req.namespace} from base of length ${req.base.length}`), { retriable: false });
+    return out;
   }
 
-  /** Persons whose last evaluation used another policy version (locked, skipping busy ones). */
+  /**
+   * Values this process knows to be taken, per namespace: found by probes or picked by one of its
+   * allocations. Values are never released, so knowing one saves probing it again; a value
+   * picked in a transaction that rolled back stays skipped (a gap, never a duplicate: the unique
+   * index decides). Bounded: forgotten all at once when it grows large.
+   */
+  private readonly taken = new Map<string, Set<string>>();
+  private takenCount = 0;
+
+  private knownTaken(namespace: string): Set<string> {
+    let set = this.taken.get(namespace);
+    if (!set) this.taken.set(namespace, (set = new Set()));
+    return set;
+  }
+
+  private rememberTaken(namespace: string, lower: string): void {
+    if (this.takenCount >= 500_000) {
+      this.taken.clear();
+      this.takenCount = 0;
+    }
+    const set = this.knownTaken(namespace);
+    if (!set.has(lower)) {
+      set.add(lower);
+      this.takenCount++;
+    }
+  }
+
+  /**
+   * Persons whose last evaluation used another policy version, locked, skipping busy ones. Two
+   * index range scans (older versions first), so a batch costs the same at the end of a large
+   * re-evaluation as at its start.
+   */
   async lockStale(sql: SqlClient, activeVersion: number, limit: number): Promise<string[]> {
-    const r = await sql.query<{ person_id: string }>(
-      `SELECT person_id FROM ${this.s}.persons WHERE evaluated_version < $1 OR evaluated_version > $1 ORDER BY person_id LIMIT $2 FOR UPDATE SKIP LOCKED`,
-      [activeVersion, limit],
-    );
-    return r.rows.map((x) => x.person_id);
+    const ids: string[] = [];
+    for (const op of ['<', '>']) {
+      if (ids.length >= limit) break;
+      const r = await sql.query<{ person_id: string }>(
+        `SELECT person_id FROM ${this.s}.persons WHERE evaluated_version ${op} $1 ORDER BY evaluated_version, person_id LIMIT $2 FOR UPDATE SKIP LOCKED`,
+        [activeVersion, limit - ids.length],
+      );
+      for (const x of r.rows) ids.push(x.person_id);
+    }
+    return ids;
   }
 
   async countStale(sql: SqlClient, activeVersion: number): Promise<number> {
-    const r = await sql.query<{ n: string }>(`SELECT count(*) AS n FROM ${this.s}.persons WHERE evaluated_version < $1 OR evaluated_version > $1`, [
-      activeVersion,
-    ]);
+    const r = await sql.query<{ n: string }>(
+      `SELECT (SELECT count(*) FROM ${this.s}.persons WHERE evaluated_version < $1) + (SELECT count(*) FROM ${this.s}.persons WHERE evaluated_version > $1) AS n`,
+      [activeVersion],
+    );
     return Number(r.rows[0]!.n);
   }
 
@@ -315,15 +489,10 @@ export class PersonStateRepository {
     return r.rows.map((x) => x.person_id);
   }
 
-  async allAllocations(sql: SqlClient): Promise<Map<string, Set<string>>> {
-    const r = await sql.query<{ namespace: string; v: string }>(`SELECT namespace, lower(value) AS v FROM ${this.s}.allocations`);
-    const out = new Map<string, Set<string>>();
-    for (const row of r.rows) {
-      let set = out.get(row.namespace);
-      if (!set) out.set(row.namespace, (set = new Set()));
-      set.add(row.v);
-    }
-    return out;
+  /** Every value taken in a namespace, lower-cased (simulations allocate against these in memory). */
+  async takenValues(sql: SqlClient, namespace: string): Promise<Set<string>> {
+    const r = await sql.query<{ v: string }>(`SELECT lower(value) AS v FROM ${this.s}.allocations WHERE namespace = $1`, [namespace]);
+    return new Set(r.rows.map((x) => x.v));
   }
 
   async recordResults(

@@ -5,11 +5,15 @@ import type { SqlClient } from '@provisio/persistence';
 import {
   applyLifecycleEvent,
   evaluate,
+  newPersonRecord,
   sameDesired,
+  UTC,
+  type AllocationRequest,
   type CompiledPolicy,
   type Evaluation,
   type LifecycleFacts,
   type PersonRecord,
+  type TimeZone,
   type Violation,
 } from '@provisio/policy-domain';
 import type { JobScheduler } from '@provisio/scheduler';
@@ -48,17 +52,36 @@ const evalSeconds = histogram(
   [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
 );
 
+function sameRetained(a: Record<string, number>, b: Record<string, number>): boolean {
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  for (const k of ka) if (a[k] !== b[k]) return false;
+  return true;
+}
+
 function violationChanged(a: Violation | undefined, b: Violation): boolean {
   return (
     !a || a.status !== b.status || a.exceptionId !== b.exceptionId || a.conflicting.join() !== b.conflicting.join() || a.dropped.join() !== b.dropped.join()
   );
 }
 
+/** What one batch writes, collected while its persons are evaluated and written in a few statements at the end. */
+interface BatchWrites {
+  messages: OutboxMessage[];
+  targets: Map<string, TargetWrite>;
+  /** Persons whose facts changed (full upsert) and persons only re-evaluated (light update). */
+  persons: Map<string, PersonWrite>;
+  evaluations: Map<string, PersonWrite>;
+  violations: Map<string, { personId: string; ruleId: string; violation: Violation | null; policyVersion: number }>;
+  schedule: Map<string, number | null>;
+}
+
 /**
  * The policy engine: per person, compute the desired state of every target and emit a full-state
  * ProvisioningCommand (version + 1) only where it changed. Works in batches inside the caller's
- * transaction: person rows are locked (in id order), state loaded in bulk, commands, state,
- * violations and the person's next timed re-evaluation written together.
+ * transaction: person rows are locked (in id order), state loaded in bulk, unique values
+ * allocated in bulk, and commands, state, violations and the persons' next timed re-evaluation
+ * written together in a handful of multi-row statements.
  */
 export class PolicyEngine {
   constructor(
@@ -66,6 +89,8 @@ export class PolicyEngine {
     private readonly persons: PersonStateRepository,
     private readonly outbox: OutboxWriter,
     private readonly scheduler: JobScheduler,
+    /** Zone of HR dates without an offset when no policy is active yet (else the policy's). */
+    private readonly zone: TimeZone = UTC,
   ) {}
 
   async process(sql: SqlClient, items: WorkItem[], o: { now?: number; policy?: { version: number; policy: CompiledPolicy } } = {}): Promise<BatchOutcome> {
@@ -83,142 +108,54 @@ export class PolicyEngine {
       const writes = new Map<string, PersonWrite>();
       for (const item of items) {
         if (!item.event) continue;
-        const record = applyLifecycleEvent(states.get(item.personId)?.record, item.event);
+        const record = applyLifecycleEvent(writes.get(item.personId)?.record ?? states.get(item.personId)?.record, item.event, this.zone);
         if (record) writes.set(item.personId, { record, evaluatedVersion: 0, nextEvaluationAt: null });
       }
       await this.persons.savePersons(sql, [...writes.values()]);
       return outcome;
     }
-    const messages: OutboxMessage[] = [];
-    const targetWrites = new Map<string, TargetWrite>();
-    const personWrites = new Map<string, PersonWrite>();
-    const schedule = new Map<string, number | null>();
+    const w: BatchWrites = { messages: [], targets: new Map(), persons: new Map(), evaluations: new Map(), violations: new Map(), schedule: new Map() };
 
-    for (const item of items) {
-      const now = o.now ?? Date.now();
-      let state = states.get(item.personId);
-      let record: PersonRecord | undefined;
-      if (item.event) {
-        record = applyLifecycleEvent(state?.record, item.event);
-        if (!record) {
-          outcome.stale++;
+    // Items run in order. One that needs a unique value that is not allocated yet waits, with
+    // every later item of its person, for one bulk allocation per round; then they run again.
+    let queue = items;
+    for (let round = 0; queue.length > 0; round++) {
+      // Each round allocates every value its persons asked for; a person asks again only when a
+      // later event of theirs in this batch brings a new target, so few rounds ever happen.
+      if (round > 2 * items.length + 2) throw new Error('unique value allocation did not converge');
+      const waiting = new Set<string>();
+      const later: WorkItem[] = [];
+      const requests: (AllocationRequest & { personId: string })[] = [];
+      for (const item of queue) {
+        if (waiting.has(item.personId)) {
+          later.push(item);
           continue;
         }
-      } else if (!state) {
-        outcome.unknown++;
-        continue;
-      } else record = state.record;
-      if (!state) {
-        state = {
-          record,
-          evaluatedVersion: 0,
-          nextEvaluationAt: null,
-          targets: {},
-          allocations: {},
-          manual: [],
-          exceptions: [],
-          violations: new Map(),
-          stored: false,
-        };
-        states.set(item.personId, state);
-      }
-      state.record = record;
-      evaluations.inc({ reason: item.reason });
-
-      let evaluation = this.evaluate(active.policy, state, now, item.event?.kind ?? null);
-      if (evaluation.allocations.length > 0) {
-        for (const req of evaluation.allocations) state.allocations[req.namespace] = await this.persons.allocate(sql, item.personId, req);
-        evaluation = this.evaluate(active.policy, state, now, item.event?.kind ?? null);
-      }
-
-      for (const t of evaluation.targets) {
-        const prev = state.targets[t.target];
-        const desiredChanged = t.desired !== null && !sameDesired(prev?.desired ?? null, t.desired);
-        const memoryChanged = prev !== undefined && (JSON.stringify(prev.retained) !== JSON.stringify(t.memory.retained) || prev.lostAt !== t.memory.lostAt);
-        if (!desiredChanged && !memoryChanged) continue;
-        const version = (prev?.version ?? 0) + (desiredChanged ? 1 : 0);
-        const desired = desiredChanged ? t.desired! : prev!.desired!;
-        let commandId: string | null = null;
-        if (desiredChanged) {
-          commandId = uuidv7(now);
-          const command: ProvisioningCommand = {
-            commandId,
-            personId: item.personId,
-            target: t.target,
-            targetKind: t.kind,
-            version,
-            state: desired.state,
-            accountName: desired.accountName,
-            attributes: desired.attributes,
-            groups: desired.groups,
-            cause: {
-              lifecycleEventId: item.event?.eventId ?? null,
-              lifecycleKind: item.event?.kind ?? null,
-              policyVersion: active.version,
-              reason: item.reason,
-            },
-            hrEffectiveAt: item.hrEffectiveAt,
-            issuedAt: now,
-          };
-          messages.push({
-            id: commandId,
-            topic: Topics.commands(t.kind),
-            key: item.personId,
-            aggregateType: 'person-target',
-            type: EventTypes.command,
-            schema: 'ProvisioningCommand',
-            value: command,
-            ...(item.traceHeaders ? { traceHeaders: item.traceHeaders } : {}),
-          });
-          commandsIssued.inc({ target: t.target, reason: item.reason });
-          outcome.commands++;
+        const needs = await this.step(sql, item, states, active, o.now ?? Date.now(), w, outcome);
+        if (needs) {
+          waiting.add(item.personId);
+          later.push(item);
+          for (const r of needs) requests.push({ ...r, personId: item.personId });
         }
-        state.targets[t.target] = {
-          ...(prev ?? { appliedVersion: null, lastStatus: null, lastError: null, targetKind: t.kind }),
-          version,
-          desired,
-          retained: t.memory.retained,
-          lostAt: t.memory.lostAt,
-          policyVersion: active.version,
-        };
-        targetWrites.set(`${item.personId}\u0000${t.target}`, {
-          personId: item.personId,
-          target: t.target,
-          targetKind: t.kind,
-          version,
-          desired,
-          retained: t.memory.retained,
-          lostAt: t.memory.lostAt,
-          policyVersion: active.version,
-          commandId,
-        });
       }
-
-      await this.recordViolations(sql, item, state, evaluation, active.version, now, messages);
-      await this.endAssignments(sql, item.personId, state, evaluation);
-
-      const heldRoles = evaluation.roles.map((r) => r.id).sort();
-      state.record = { ...record, heldRoles };
-      if (evaluation.nextEvaluationAt !== state.nextEvaluationAt) schedule.set(item.personId, evaluation.nextEvaluationAt);
-      if (
-        !state.stored ||
-        item.event ||
-        state.evaluatedVersion !== active.version ||
-        evaluation.nextEvaluationAt !== state.nextEvaluationAt ||
-        heldRoles.join() !== record.heldRoles.join()
-      ) {
-        personWrites.set(item.personId, { record: state.record, evaluatedVersion: active.version, nextEvaluationAt: evaluation.nextEvaluationAt });
+      if (requests.length > 0) {
+        const allocated = await this.persons.allocateMany(sql, requests);
+        for (const [personId, values] of allocated) Object.assign(states.get(personId)!.allocations, values);
       }
-      state.evaluatedVersion = active.version;
-      state.nextEvaluationAt = evaluation.nextEvaluationAt;
-      state.stored = true;
-      outcome.persons++;
+      queue = later;
     }
 
-    await this.persons.savePersons(sql, [...personWrites.values()]);
-    await this.persons.saveTargets(sql, [...targetWrites.values()]);
-    await this.outbox.enqueue(sql, messages);
-    const due = [...schedule].filter(([, at]) => at !== null) as [string, number][];
+    await this.persons.savePersons(sql, [...w.persons.values()]);
+    await this.persons.saveEvaluations(sql, [...w.evaluations.values()].filter((e) => !w.persons.has(e.record.personId)));
+    await this.persons.saveTargets(sql, [...w.targets.values()]);
+    const violations = [...w.violations.values()];
+    await this.persons.saveViolations(
+      sql,
+      violations.filter((v) => v.violation !== null).map((v) => ({ personId: v.personId, violation: v.violation!, policyVersion: v.policyVersion })),
+      violations.filter((v) => v.violation === null).map((v) => ({ personId: v.personId, ruleId: v.ruleId })),
+    );
+    await this.outbox.enqueue(sql, w.messages);
+    const due = [...w.schedule].filter(([, at]) => at !== null) as [string, number][];
     await this.scheduler.scheduleMany(
       sql,
       due.map(([personId, at]) => ({ kind: REEVALUATE_JOB, key: personId, dueAt: new Date(at) })),
@@ -226,10 +163,146 @@ export class PolicyEngine {
     await this.scheduler.cancelMany(
       sql,
       REEVALUATE_JOB,
-      [...schedule].filter(([, at]) => at === null).map(([p]) => p),
+      [...w.schedule].filter(([, at]) => at === null).map(([p]) => p),
     );
     evalSeconds.observe({ reason: items[0]!.reason }, Number(process.hrtime.bigint() - started) / 1e9);
     return outcome;
+  }
+
+  /**
+   * One item: apply its event, evaluate, and record what changed. Returns the unique values to
+   * allocate first when the evaluation needs some (nothing is recorded then).
+   */
+  private async step(
+    sql: SqlClient,
+    item: WorkItem,
+    states: Map<string, PersonState>,
+    active: { version: number; policy: CompiledPolicy },
+    now: number,
+    w: BatchWrites,
+    outcome: BatchOutcome,
+  ): Promise<AllocationRequest[] | undefined> {
+    let state = states.get(item.personId);
+    let record: PersonRecord | undefined;
+    if (item.event) {
+      record = applyLifecycleEvent(state?.record, item.event, active.policy.timeZone);
+      if (!record) {
+        outcome.stale++;
+        return undefined;
+      }
+    } else if (!state) {
+      outcome.unknown++;
+      return undefined;
+    } else record = state.record;
+    if (!state) {
+      // A new person; allocations made for them in this batch are kept here.
+      state = {
+        record: newPersonRecord(item.personId, record.attributes),
+        evaluatedVersion: 0,
+        nextEvaluationAt: null,
+        targets: {},
+        allocations: {},
+        manual: [],
+        exceptions: [],
+        violations: new Map(),
+        stored: false,
+      };
+      states.set(item.personId, state);
+    }
+    const evaluation = evaluate(active.policy, {
+      person: record,
+      now,
+      trigger: item.event?.kind ?? null,
+      manual: state.manual,
+      exceptions: state.exceptions,
+      allocations: state.allocations,
+      previous: state.targets,
+    });
+    if (evaluation.allocations.length > 0) return evaluation.allocations;
+    evaluations.inc({ reason: item.reason });
+
+    for (const t of evaluation.targets) {
+      const prev = state.targets[t.target];
+      const desiredChanged = t.desired !== null && !sameDesired(prev?.desired ?? null, t.desired);
+      const memoryChanged = prev !== undefined && (prev.lostAt !== t.memory.lostAt || !sameRetained(prev.retained, t.memory.retained));
+      if (!desiredChanged && !memoryChanged) continue;
+      const version = (prev?.version ?? 0) + (desiredChanged ? 1 : 0);
+      const desired = desiredChanged ? t.desired! : prev!.desired!;
+      let commandId: string | null = null;
+      if (desiredChanged) {
+        commandId = uuidv7(now);
+        const command: ProvisioningCommand = {
+          commandId,
+          personId: item.personId,
+          target: t.target,
+          targetKind: t.kind,
+          version,
+          state: desired.state,
+          accountName: desired.accountName,
+          attributes: desired.attributes,
+          groups: desired.groups,
+          cause: {
+            lifecycleEventId: item.event?.eventId ?? null,
+            lifecycleKind: item.event?.kind ?? null,
+            policyVersion: active.version,
+            reason: item.reason,
+          },
+          hrEffectiveAt: item.hrEffectiveAt,
+          issuedAt: now,
+        };
+        w.messages.push({
+          id: commandId,
+          topic: Topics.commands(t.kind),
+          key: item.personId,
+          aggregateType: 'person-target',
+          type: EventTypes.command,
+          schema: 'ProvisioningCommand',
+          value: command,
+          ...(item.traceHeaders ? { traceHeaders: item.traceHeaders } : {}),
+        });
+        commandsIssued.inc({ target: t.target, reason: item.reason });
+        outcome.commands++;
+      }
+      state.targets[t.target] = {
+        ...(prev ?? { appliedVersion: null, lastStatus: null, lastError: null, targetKind: t.kind }),
+        version,
+        desired,
+        retained: t.memory.retained,
+        lostAt: t.memory.lostAt,
+        policyVersion: active.version,
+      };
+      const key = `${item.personId}\u0000${t.target}`;
+      w.targets.set(key, {
+        personId: item.personId,
+        target: t.target,
+        targetKind: t.kind,
+        version,
+        desired,
+        retained: t.memory.retained,
+        lostAt: t.memory.lostAt,
+        policyVersion: active.version,
+        // A later item of the person in this batch that changes nothing keeps this command id.
+        commandId: commandId ?? w.targets.get(key)?.commandId ?? null,
+      });
+    }
+
+    this.recordViolations(item, state, evaluation, active.version, now, w);
+    await this.endAssignments(sql, item.personId, state, evaluation);
+
+    const heldRoles = evaluation.roles.map((r) => r.id).sort();
+    const rolesChanged = heldRoles.join() !== record.heldRoles.join();
+    state.record = { ...record, heldRoles };
+    if (evaluation.nextEvaluationAt !== state.nextEvaluationAt) w.schedule.set(item.personId, evaluation.nextEvaluationAt);
+    const write = { record: state.record, evaluatedVersion: active.version, nextEvaluationAt: evaluation.nextEvaluationAt };
+    if (!state.stored || item.event || w.persons.has(item.personId)) w.persons.set(item.personId, write);
+    else if (state.evaluatedVersion !== active.version || evaluation.nextEvaluationAt !== state.nextEvaluationAt || rolesChanged || w.evaluations.has(item.personId)) {
+      w.evaluations.set(item.personId, write);
+    }
+    state.evaluatedVersion = active.version;
+    state.nextEvaluationAt = evaluation.nextEvaluationAt;
+    state.stored = true;
+    outcome.persons++;
+    return undefined;
   }
 
   evaluate(policy: CompiledPolicy, state: PersonState, now: number, trigger: LifecycleFacts['kind'] | null, explain = false): Evaluation {
@@ -245,20 +318,12 @@ export class PolicyEngine {
     });
   }
 
-  private async recordViolations(
-    sql: SqlClient,
-    item: WorkItem,
-    state: PersonState,
-    evaluation: Evaluation,
-    version: number,
-    now: number,
-    messages: OutboxMessage[],
-  ): Promise<void> {
+  private recordViolations(item: WorkItem, state: PersonState, evaluation: Evaluation, version: number, now: number, w: BatchWrites): void {
     const personId = item.personId;
     const seen = new Set<string>();
     const emit = (v: Violation, status: Violation['status'] | 'RESOLVED') => {
       const violationId = uuidv7(now);
-      messages.push({
+      w.messages.push({
         id: violationId,
         topic: Topics.policyViolations,
         key: personId,
@@ -284,13 +349,13 @@ export class PolicyEngine {
     for (const v of evaluation.violations) {
       seen.add(v.ruleId);
       if (!violationChanged(state.violations.get(v.ruleId), v)) continue;
-      await this.persons.saveViolation(sql, personId, v, version);
+      w.violations.set(`${personId}\u0000${v.ruleId}`, { personId, ruleId: v.ruleId, violation: v, policyVersion: version });
       state.violations.set(v.ruleId, v);
       emit(v, v.status);
     }
     for (const [ruleId, v] of state.violations) {
       if (seen.has(ruleId)) continue;
-      await this.persons.deleteViolation(sql, personId, ruleId);
+      w.violations.set(`${personId}\u0000${ruleId}`, { personId, ruleId, violation: null, policyVersion: version });
       state.violations.delete(ruleId);
       emit(v, 'RESOLVED');
     }

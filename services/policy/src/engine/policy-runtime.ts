@@ -43,6 +43,10 @@ export class PolicyRuntime implements OnApplicationBootstrap, OnApplicationShutd
       const active = await this.store.activeVersion(this.db.sql);
       this.logger.warn({ active }, 'no POLICY_PATH and no bundled policy: using the active version from the database');
     }
+    const zone = await this.store.applyTimeZone();
+    if (zone.marked > 0) {
+      this.logger.info({ from: zone.previous ?? 'UTC', to: this.store.timeZone.name, persons: zone.marked }, 'policy time zone changed: re-evaluating everyone');
+    }
     const table = `${quoteIdent(this.config.DATABASE_SCHEMA)}.persons`;
     this.scheduler.register<Record<string, never>>(REEVALUATE_JOB, async (job, tx) => {
       // Never wait for a person a live transaction holds (it may wait for this job's row): retry later.

@@ -11,18 +11,21 @@ const remainingGauge = gauge('provisio_policy_reevaluation_remaining', 'Persons 
 export interface ReevaluatorOptions {
   batchSize: number;
   pauseMs: number;
+  /** Batches in flight at once (one transaction each): one evaluates while another waits on the database. */
+  concurrency?: number;
   pollMs?: number;
 }
 
 /**
- * Brings every person to the active policy version after an activation (or rollback), in small
+ * Brings every person to the active policy version after an activation (or rollback), in
  * batches that skip persons a live event holds (SKIP LOCKED), stepping aside while live work
- * runs. Several replicas share the work. Progress: persons whose evaluated_version differs.
+ * runs. A few batches run at once; several replicas share the work. Progress: persons whose
+ * evaluated_version differs.
  */
 export class Reevaluator {
   private running = false;
-  private loop: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
+  private loops: Promise<void>[] = [];
+  private readonly wakers = new Set<() => void>();
   private lastLog = 0;
 
   constructor(
@@ -38,18 +41,18 @@ export class Reevaluator {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.loop = this.run();
+    this.loops = Array.from({ length: Math.max(1, this.o.concurrency ?? 1) }, () => this.run());
   }
 
   async stop(): Promise<void> {
     this.running = false;
-    this.wake?.();
-    await this.loop;
+    for (const wake of this.wakers) wake();
+    await Promise.all(this.loops);
   }
 
   /** Look for work now (after an activation in this process). */
   nudge(): void {
-    this.wake?.();
+    for (const wake of this.wakers) wake();
   }
 
   /** Runs batches until every person is evaluated with the active version; returns how many. */
@@ -110,11 +113,13 @@ export class Reevaluator {
 
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const t = setTimeout(resolve, ms);
-      this.wake = () => {
+      const done = () => {
         clearTimeout(t);
+        this.wakers.delete(done);
         resolve();
       };
+      const t = setTimeout(done, ms);
+      this.wakers.add(done);
     });
   }
 }

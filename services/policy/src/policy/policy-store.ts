@@ -1,7 +1,7 @@
 import { EventTypes, Topics } from '@provisio/contracts';
 import { OutboxWriter, uuidv7 } from '@provisio/messaging';
 import { Database, quoteIdent, type SqlClient } from '@provisio/persistence';
-import { loadPolicy, loadPolicyOrThrow, type CompiledPolicy, type LoadResult, type PolicyFile } from '@provisio/policy-domain';
+import { loadPolicy, loadPolicyOrThrow, UTC, type CompiledPolicy, type LoadResult, type PolicyFile, type TimeZone } from '@provisio/policy-domain';
 import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -55,12 +55,14 @@ export class PolicyStore {
     private readonly db: Database,
     private readonly outbox: OutboxWriter,
     schema: string,
+    /** Time zone every version is compiled with (POLICY_TIME_ZONE). */
+    readonly timeZone: TimeZone = UTC,
   ) {
     this.s = quoteIdent(schema);
   }
 
   validate(files: PolicyFile[]): LoadResult {
-    return loadPolicy(files);
+    return loadPolicy(files, { timeZone: this.timeZone });
   }
 
   async activeVersion(sql: SqlClient): Promise<number | null> {
@@ -74,7 +76,7 @@ export class PolicyStore {
     if (hit) return hit;
     const r = await sql.query<{ files: PolicyFile[] }>(`SELECT files FROM ${this.s}.policy_versions WHERE version = $1`, [version]);
     if (!r.rows[0]) throw new PolicyApiError('VERSION_NOT_FOUND', `policy version ${version} does not exist`, 404);
-    const { policy } = loadPolicyOrThrow(r.rows[0].files);
+    const { policy } = loadPolicyOrThrow(r.rows[0].files, { timeZone: this.timeZone });
     this.cache.set(version, policy);
     return policy;
   }
@@ -94,7 +96,7 @@ export class PolicyStore {
     files: PolicyFile[],
     o: { source: 'file' | 'api'; actor: string; comment?: string | undefined },
   ): Promise<{ version: number; created: boolean }> {
-    const result = loadPolicy(files);
+    const result = this.validate(files);
     if (!result.ok) throw new PolicyApiError('INVALID_POLICY', 'the policy is invalid', 422, result.problems);
     const hash = contentHash(files);
     await sql.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`provisio:policy-versions:${this.s}`]);
@@ -156,7 +158,7 @@ export class PolicyStore {
    * file throws (the service refuses to start, naming each problem).
    */
   async loadAtStart(files: PolicyFile[]): Promise<{ version: number; changed: boolean }> {
-    const result = loadPolicy(files);
+    const result = this.validate(files);
     if (!result.ok) throw new PolicyApiError('INVALID_POLICY', `the policy file is invalid`, 422, result.problems);
     const hash = contentHash(files);
     return this.db.transaction(async (tx) => {
@@ -170,6 +172,26 @@ export class PolicyStore {
       await this.activate(tx.sql, version, { kind: 'file', actor: 'system:policy-file', reason: 'policy file changed' });
       await tx.sql.query(`UPDATE ${this.s}.policy_state SET file_hash = $1`, [hash]);
       return { version, changed: true };
+    });
+  }
+
+  /**
+   * Records the time zone the population is evaluated in. When it changed since the last start
+   * (unset counts as UTC, the zone before the setting existed), everyone is marked for
+   * re-evaluation: the re-evaluator brings them to the new zone's day boundaries. Returns how
+   * many persons were marked.
+   */
+  async applyTimeZone(): Promise<{ previous: string | null; marked: number }> {
+    return this.db.transaction(async (tx) => {
+      const r = await tx.sql.query<{ time_zone: string | null }>(`SELECT time_zone FROM ${this.s}.policy_state FOR UPDATE`);
+      const previous = r.rows[0]?.time_zone ?? null;
+      if ((previous ?? 'UTC') === this.timeZone.name) {
+        if (previous === null) await tx.sql.query(`UPDATE ${this.s}.policy_state SET time_zone = $1`, [this.timeZone.name]);
+        return { previous, marked: 0 };
+      }
+      await tx.sql.query(`UPDATE ${this.s}.policy_state SET time_zone = $1`, [this.timeZone.name]);
+      const marked = await tx.sql.query(`UPDATE ${this.s}.persons SET evaluated_version = 0 WHERE evaluated_version <> 0`);
+      return { previous, marked: marked.rowCount ?? 0 };
     });
   }
 

@@ -46,17 +46,10 @@ export class OutboxWriter {
   async enqueue(sql: SqlClient, messages: OutboxMessage[]): Promise<string[]> {
     if (messages.length === 0) return [];
     const codec = avroCodec();
-    const cols = {
-      id: [] as string[],
-      at: [] as string[],
-      aid: [] as string[],
-      type: [] as string[],
-      topic: [] as string[],
-      payload: [] as Buffer[],
-      headers: [] as string[],
-    };
-    for (const m of messages) {
+    const ids: string[] = [];
+    const rows = messages.map((m) => {
       const id = m.id ?? uuidv7();
+      ids.push(id);
       const headers = injectTraceContext(
         envelopeHeaders({
           id,
@@ -69,21 +62,19 @@ export class OutboxWriter {
         }),
         m.traceHeaders ? extractTraceContext(m.traceHeaders) : undefined,
       );
-      cols.id.push(id);
-      cols.at.push(m.aggregateType);
-      cols.aid.push(m.key);
-      cols.type.push(m.type);
-      cols.topic.push(m.topic);
-      cols.payload.push(codec.encode(m.schema, m.value as never));
-      cols.headers.push(JSON.stringify(headers));
-    }
+      return { i: id, a: m.aggregateType, k: m.key, t: m.type, tp: m.topic, p: codec.encode(m.schema, m.value as never).toString('base64'), h: headers };
+    });
+    // One JSON document (payloads in base64) is cheaper to send than seven array parameters,
+    // which pg escapes element by element; rows keep their order (ids are per-key order).
     await sql.query(
       `INSERT INTO ${this.table} (event_id, aggregatetype, aggregateid, type, topic, payload, headers)
-       SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::jsonb[])`,
-      [cols.id, cols.at, cols.aid, cols.type, cols.topic, cols.payload, cols.headers],
+       SELECT x.i, x.a, x.k, x.t, x.tp, decode(x.p, 'base64'), x.h
+       FROM ROWS FROM (json_to_recordset($1::json) AS (i uuid, a text, k text, t text, tp text, p text, h jsonb)) WITH ORDINALITY AS x(i, a, k, t, tp, p, h, n)
+       ORDER BY x.n`,
+      [JSON.stringify(rows)],
     );
     await sql.query('SELECT pg_notify($1, $2)', [this.channel, '']);
-    return cols.id;
+    return ids;
   }
 }
 
