@@ -1,6 +1,6 @@
 // `npm run bench [suite] [--joiners N] [--runs N] [--concurrency N] [--records N] [--rows N] [--changed 0.01]` — prints figures; numbers
 // from a noisy 2-core machine are reported as medians over several runs.
-import { TestEnv, ensureKafka, ensurePostgres } from '@provisio/devstack';
+import { TestEnv, ensureKafka, ensurePostgres, stopKafka } from '@provisio/devstack';
 import { generateKeyPairSync } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { auditBench } from './audit.ts';
@@ -55,4 +55,6 @@ for (const name of chosen) {
   if (!suite) throw new Error(`unknown suite ${name}; suites: ${Object.keys(suites).join(', ')}`);
   await suite();
 }
+// Leave the machine as we found it: stop a broker this run started.
+if (kafka.started) await stopKafka();
 process.exit(0);

@@ -228,8 +228,10 @@ describe('deploy/docker/Dockerfile, replayed outside Docker', () => {
       expect([0, null]).toContain((ended as { code: number | null }).code);
       // Left the groups on the way out: empty within seconds, far below the 30 s session timeout
       // that would remove a consumer that just vanished.
-      const members = async () => (await admin.describeGroups(groups)).groups.map((g) => ({ group: g.groupId, members: g.members.length }));
-      const empty = groups.map((group) => ({ group, members: 0 }));
+      // describeGroups answers in no particular order: compare sorted by group id.
+      const members = async () =>
+        (await admin.describeGroups(groups)).groups.map((g) => ({ group: g.groupId, members: g.members.length })).sort((a, b) => a.group.localeCompare(b.group));
+      const empty = [...groups].sort((a, b) => a.localeCompare(b)).map((group) => ({ group, members: 0 }));
       await waitFor(async () => JSON.stringify(await members()) === JSON.stringify(empty), { timeoutMs: 5_000, what: 'groups to be empty' }).catch(() => undefined);
       expect(await members()).toEqual(empty);
     } finally {
