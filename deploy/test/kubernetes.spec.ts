@@ -82,6 +82,12 @@ describe('Kubernetes manifests', () => {
     const user = structuredClone(of(rendered['overlays/production']!, 'KafkaUser')[0]!);
     (user['spec'] as { authorization: { acls: { operations: string[] }[] } }).authorization.acls[0]!.operations = ['Steal'];
     expect(validationProblems(user).join()).toMatch(/operations/);
+    const topic = structuredClone(of(rendered['overlays/production']!, 'KafkaTopic')[0]!);
+    (topic['spec'] as { partitions: unknown }).partitions = 'three';
+    expect(validationProblems(topic).join()).toMatch(/partitions/);
+    const unlabelled = structuredClone(of(rendered['overlays/production']!, 'KafkaTopic')[0]!);
+    delete unlabelled.metadata.labels!['strimzi.io/cluster'];
+    expect(validationProblems(unlabelled).join()).toMatch(/strimzi\.io\/cluster/);
     expect(validationProblems({ apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w' } })).toEqual(['Widget w: no schema for example.com/v1/Widget']);
   });
 
