@@ -64,14 +64,34 @@ export const COMMON_CONFIG: Record<string, string> = {
   DATABASE_MIGRATION_URL_FILE: `${MOUNTS.secrets}/DATABASE_MIGRATION_URL`,
 };
 
+/**
+ * The targets each connector serves (CONNECTOR_TARGETS, docs/connectors.md): examples to replace
+ * in a site overlay (configMapGenerator, behavior: merge). Secret values are never inline: they
+ * are `{ file }` references to keys of the service's mounted Secret, listed in its `secrets`.
+ */
+const secretFile = (key: string) => ({ file: `${MOUNTS.secrets}/${key}` });
+export const CONNECTOR_TARGETS: Record<'connector-ldap' | 'connector-scim', unknown[]> = {
+  'connector-ldap': [
+    {
+      id: 'corp-ldap',
+      url: 'ldaps://ldap.example.com:636',
+      bindDn: 'cn=provisio,ou=services,dc=example,dc=com',
+      bindPassword: secretFile('LDAP_BIND_PASSWORD'),
+      usersBase: 'ou=people,dc=example,dc=com',
+      groupEntries: { base: 'ou=groups,dc=example,dc=com' },
+    },
+  ],
+  'connector-scim': [{ id: 'scim-app', baseUrl: 'https://app.example.com/scim/v2', auth: { type: 'bearer', token: secretFile('SCIM_APP_TOKEN') } }],
+};
+
 const small = { requests: { cpu: '100m', memory: '192Mi' }, limits: { cpu: '1', memory: '512Mi' } };
 
 // prettier-ignore
 export const SERVICES: ServiceModel[] = [
   { name: 'hr-ingest', component: 'ingest', config: { DATABASE_SCHEMA: 'hr_ingest' }, secrets: ['DATABASE_URL', 'DATABASE_MIGRATION_URL'], egress: [], resources: small, heapMb: 384, replicas: 2, consumerGroups: [] },
   { name: 'policy', component: 'policy', config: { DATABASE_SCHEMA: 'policy' }, secrets: ['DATABASE_URL', 'DATABASE_MIGRATION_URL'], egress: [], resources: small, heapMb: 384, replicas: 2, consumerGroups: [{ group: 'policy', topics: ['hr.lifecycle'] }, { group: 'policy-results', topics: ['provisioning.results'] }] },
-  { name: 'connector-ldap', component: 'connector', config: { DATABASE_SCHEMA: 'connector_ldap' }, secrets: ['DATABASE_URL', 'DATABASE_MIGRATION_URL'], egress: ['ldap'], resources: small, heapMb: 384, replicas: 2, consumerGroups: [{ group: 'connector-ldap', topics: ['provisioning.commands.ldap'] }] },
-  { name: 'connector-scim', component: 'connector', config: { DATABASE_SCHEMA: 'connector_scim' }, secrets: ['DATABASE_URL', 'DATABASE_MIGRATION_URL'], egress: ['https'], resources: small, heapMb: 384, replicas: 2, consumerGroups: [{ group: 'connector-scim', topics: ['provisioning.commands.scim'] }] },
+  { name: 'connector-ldap', component: 'connector', config: { DATABASE_SCHEMA: 'connector_ldap', CONNECTOR_TARGETS: JSON.stringify(CONNECTOR_TARGETS['connector-ldap']) }, secrets: ['DATABASE_URL', 'DATABASE_MIGRATION_URL', 'LDAP_BIND_PASSWORD'], egress: ['ldap'], resources: small, heapMb: 384, replicas: 2, consumerGroups: [{ group: 'connector-ldap', topics: ['provisioning.commands.ldap'] }] },
+  { name: 'connector-scim', component: 'connector', config: { DATABASE_SCHEMA: 'connector_scim', CONNECTOR_TARGETS: JSON.stringify(CONNECTOR_TARGETS['connector-scim']) }, secrets: ['DATABASE_URL', 'DATABASE_MIGRATION_URL', 'SCIM_APP_TOKEN'], egress: ['https'], resources: small, heapMb: 384, replicas: 2, consumerGroups: [{ group: 'connector-scim', topics: ['provisioning.commands.scim'] }] },
   { name: 'connector-postgres', component: 'connector', config: { DATABASE_SCHEMA: 'connector_postgres', TARGET_POSTGRES_ID: 'postgres', TARGET_POSTGRES_URL_FILE: `${MOUNTS.secrets}/TARGET_POSTGRES_URL` }, secrets: ['DATABASE_URL', 'DATABASE_MIGRATION_URL', 'TARGET_POSTGRES_URL'], egress: ['postgres-target'], resources: small, heapMb: 384, replicas: 2, consumerGroups: [{ group: 'connector-postgres', topics: ['provisioning.commands.postgres'] }] },
   {
     name: 'audit',

@@ -4,9 +4,6 @@
 const PART_OF = 'provisio';
 const JOBS = 'hr-ingest|policy|connector-.+|audit';
 
-/** Metrics the rules use that a service does not export yet (named in the report to the lead). */
-export const PENDING_METRICS = ['provisio_target_quarantined'];
-
 export const serviceMonitor = {
   apiVersion: 'monitoring.coreos.com/v1',
   kind: 'ServiceMonitor',
@@ -39,8 +36,11 @@ const rules: Rule[] = [
     annotations: { summary: '{{ $value }} records of {{ $labels.topic }} were dead-lettered by {{ $labels.group }}', description: 'Permanent failures (invalid data, schema mismatch) are parked in <topic>.dlt. Look at the dlt-error-* headers, fix the cause, replay.', runbook_url: runbook('replaying-dead-letters') } },
   { alert: 'ProvisioRetryStorm', expr: 'sum by (group, topic, error_class) (rate(provisio_message_retries_total[5m])) > 1', for: '15m', labels: { severity: 'warning' },
     annotations: { summary: '{{ $labels.group }} keeps retrying {{ $labels.topic }} ({{ $labels.error_class }})', description: 'A target or the database fails transiently for a long time; per-person order is kept, so the partition waits.', runbook_url: runbook('quarantined-target') } },
-  { alert: 'ProvisioTargetQuarantined', expr: 'max by (target) (provisio_target_quarantined) > 0', for: '5m', labels: { severity: 'critical' },
-    annotations: { summary: 'Target {{ $labels.target }} is quarantined', description: 'The connector stopped writing to the target after repeated failures (circuit breaker); it resumes by itself when the target answers again.', runbook_url: runbook('quarantined-target') } },
+  // The kit's breaker gauge: 0 closed, 1 half-open (probing), 2 open (quarantined).
+  { alert: 'ProvisioTargetQuarantined', expr: 'max by (target, kind) (provisio_connector_quarantine_state) >= 1', for: '5m', labels: { severity: 'critical' },
+    annotations: { summary: 'Target {{ $labels.target }} ({{ $labels.kind }}) is quarantined', description: 'The connector stopped writing to the target after repeated failures (circuit breaker) and only probes it; commands wait. It resumes by itself when the target answers again.', runbook_url: runbook('quarantined-target') } },
+  { alert: 'ProvisioTargetRetrying', expr: 'sum by (target, kind, error_class) (rate(provisio_connector_command_retries_total[5m])) > 1', for: '15m', labels: { severity: 'warning' },
+    annotations: { summary: 'Commands for {{ $labels.target }} keep failing transiently ({{ $labels.error_class }})', description: 'The target is slow, throttling (rate_limited) or failing without tripping the breaker; its commands wait and retry in place.', runbook_url: runbook('quarantined-target') } },
   { alert: 'ProvisioDeprovisionSlow', expr: 'histogram_quantile(0.95, sum by (le, target) (rate(provisio_time_to_provision_seconds_bucket{kind="deprovision"}[30m]))) > 900', for: '15m', labels: { severity: 'critical' },
     annotations: { summary: 'Leavers keep access to {{ $labels.target }} for {{ $value | humanizeDuration }} (p95)', description: 'Time from the HR effective time to the account being disabled on the target. This is the number auditors ask about.', runbook_url: runbook('time-to-deprovision') } },
   { alert: 'ProvisioProvisionSlow', expr: 'histogram_quantile(0.95, sum by (le, target) (rate(provisio_time_to_provision_seconds_bucket{kind="provision"}[30m]))) > 1800', for: '30m', labels: { severity: 'warning' },

@@ -75,6 +75,31 @@ describe('docker-compose.yml', () => {
     }
   });
 
+  it('gives every connector targets it can reach: the openldap service for LDAP, the compose PostgreSQL, a SCIM app only with its profile', () => {
+    // NAME_FILE variables name files inside the containers: stand-in values here, only the targets matter.
+    const envOf = (name: string) =>
+      Object.fromEntries(Object.entries(compose.services[name]!.environment ?? {}).map(([k, v]) => (k.endsWith('_FILE') ? [k.slice(0, -5), 'stand-in'] : [k, interpolate(String(v))])));
+    const targetsOf = (name: string) => (loadConfig(SERVICE_CONFIGS[name]!, envOf(name)) as { CONNECTOR_TARGETS?: Record<string, unknown>[] }).CONNECTOR_TARGETS ?? [];
+    const ldap = targetsOf('connector-ldap');
+    expect(ldap.length).toBeGreaterThan(0);
+    const directory = compose.services['openldap']!;
+    const suffix = directory.environment!['LDAP_SUFFIX']!;
+    for (const t of ldap) {
+      const url = new URL(String(t['url']));
+      expect(url.hostname).toBe('openldap');
+      // The port the directory listens on (its Dockerfile's LDAP_PORT), and its admin DN and password.
+      expect(readFileSync(join(root, directory.build!.context, 'Dockerfile'), 'utf8')).toContain(`LDAP_PORT=${url.port}`);
+      expect(t['bindDn']).toBe(`cn=admin,${suffix}`);
+      expect(t['bindPassword']).toBe(directory.environment!['LDAP_ADMIN_PASSWORD']);
+      expect(String(t['usersBase'])).toMatch(new RegExp(`,${suffix}$`));
+      // The dev image has no ppolicy overlay.
+      expect((t['disable'] as { method: string }).method).not.toBe('ppolicy');
+    }
+    expect((loadConfig(SERVICE_CONFIGS['connector-postgres']!, envOf('connector-postgres')) as { TARGET_POSTGRES_URL: string }).TARGET_POSTGRES_URL).toMatch(/@postgres:5432\//);
+    expect(targetsOf('connector-scim').map((t) => t['id'])).toEqual(['scim']);
+    expect(compose.services['connector-scim']!.profiles).toEqual(['scim']);
+  });
+
   it('references only services and volumes that exist', () => {
     for (const [name, svc] of Object.entries(compose.services)) {
       for (const dep of Object.keys(svc.depends_on ?? {})) expect({ name, dep, exists: dep in compose.services }).toEqual({ name, dep, exists: true });

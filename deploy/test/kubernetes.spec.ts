@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import { renderAll } from '../kubernetes/manifests.ts';
 import { COMMON_CONFIG, SERVICES } from '../kubernetes/model.ts';
-import { PENDING_METRICS, prometheusRule, serviceMonitor } from '../kubernetes/monitoring.ts';
+import { prometheusRule, serviceMonitor } from '../kubernetes/monitoring.ts';
 import { serialize } from '../kubernetes/serialize.ts';
 import { kustomize, validationProblems, type K8sObject } from './manifest-validation.js';
 import { SERVICE_CONFIGS, knownVariables } from './service-configs.js';
@@ -158,7 +158,36 @@ describe('Kubernetes manifests', () => {
         writeFileSync(file, k.endsWith('URL_FILE') ? 'postgres://provisio:secret@db.example:5432/provisio' : 'secret-value');
         resolved[k] = file;
       }
-      expect(() => loadConfig(SERVICE_CONFIGS[name]!, resolved)).not.toThrow();
+      // Secrets inside target definitions are { file } references into the same mounted Secret, never values.
+      if (resolved['CONNECTOR_TARGETS'] !== undefined) {
+        const refs: string[] = [];
+        const standIn = (node: unknown, key = ''): unknown => {
+          if (Array.isArray(node)) return node.map((n) => standIn(n));
+          if (node === null || typeof node !== 'object') {
+            expect({ name, key, inlineSecret: /password|token|secret/i.test(key) && typeof node === 'string' }).toEqual({ name, key, inlineSecret: false });
+            return node;
+          }
+          const o = node as Record<string, unknown>;
+          if (Object.keys(o).length === 1 && typeof o['file'] === 'string') {
+            const path = o['file'];
+            refs.push(path);
+            const mount = (c.volumeMounts ?? []).find((m) => dirname(path) === m.mountPath);
+            const volume = pod.volumes?.find((v) => v.name === mount?.name);
+            expect({ name, path, mountedSecretKey: Boolean(volume?.secret) && model.secrets.includes(basename(path)) }).toEqual({ name, path, mountedSecretKey: true });
+            const file = join(files, `target-${basename(path)}`);
+            writeFileSync(file, 'secret-value');
+            return { file };
+          }
+          return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, standIn(v, k)]));
+        };
+        resolved['CONNECTOR_TARGETS'] = JSON.stringify(standIn(JSON.parse(resolved['CONNECTOR_TARGETS'])));
+        // Every secret the model declares for the service is read by something: a NAME_FILE variable or a target.
+        const read = new Set([...Object.entries(env).filter(([k]) => k.endsWith('_FILE')).map(([, v]) => basename(v)), ...refs.map((r) => basename(r))]);
+        expect({ name, unread: model.secrets.filter((k) => !read.has(k)) }).toEqual({ name, unread: [] });
+      }
+      const config = loadConfig(SERVICE_CONFIGS[name]!, resolved) as { CONNECTOR_TARGETS?: unknown[]; TARGET_POSTGRES_URL?: string };
+      // A connector always gets targets to serve (an empty list would fail every command as UNKNOWN_TARGET).
+      if (name.startsWith('connector-')) expect({ name, targets: (config.CONNECTOR_TARGETS?.length ?? 0) + (config.TARGET_POSTGRES_URL ? 1 : 0) > 0 }).toEqual({ name, targets: true });
       // The owner credentials (migrations) stay apart from the runtime role.
       expect(env['DATABASE_URL_FILE']).not.toBe(env['DATABASE_MIGRATION_URL_FILE']);
       expect(env['DATABASE_MIGRATION_URL_FILE']).toBeTruthy();
@@ -223,16 +252,26 @@ describe('Kubernetes manifests', () => {
     it('monitors every service and alerts only on metrics the services export, each alert linked to its runbook section', () => {
       expect(of(objs, 'ServiceMonitor')).toHaveLength(1);
       const sources = globSync(['libs/*/*/src/**/*.ts', 'services/*/src/**/*.ts'], { cwd: root }).map((f) => readFileSync(join(root, f), 'utf8')).join('\n');
-      const exported = new Set([...sources.matchAll(/'(provisio_[a-z0-9_]+)'/g)].map((m) => m[1]!));
+      // Metric name → its label names, as declared in counter()/gauge()/histogram() calls.
+      const exported = new Map([...sources.matchAll(/\(\s*'(provisio_[a-z0-9_]+)'\s*,\s*'[^']*'\s*(?:,\s*\[([^\]]*)\])?/g)].map((m) => [m[1]!, new Set([...(m[2] ?? '').matchAll(/'([a-z_]+)'/g)].map((l) => l[1]!))]));
+      expect(exported.get('provisio_connector_quarantine_state')).toEqual(new Set(['target', 'kind']));
       const rules = (of(objs, 'PrometheusRule')[0]!['spec'] as { groups: { rules: { alert: string; expr: string; annotations: { runbook_url: string } }[] }[] }).groups.flatMap((g) => g.rules);
       const runbook = readFileSync(join(root, 'docs/runbook.md'), 'utf8');
       const anchors = new Set([...runbook.matchAll(/^#{1,4} (.+)$/gm)].map((m) => m[1]!.toLowerCase().replace(/[^a-z0-9 -]/g, '').replace(/ /g, '-')));
       for (const r of rules) {
         const used = [...r.expr.matchAll(/\b(provisio_[a-z0-9_]+)/g)].map((m) => m[1]!.replace(/_(bucket|count|sum)$/, ''));
-        expect({ alert: r.alert, unknown: used.filter((m) => !exported.has(m) && !PENDING_METRICS.includes(m)) }).toEqual({ alert: r.alert, unknown: [] });
+        expect({ alert: r.alert, unknown: used.filter((m) => !exported.has(m)) }).toEqual({ alert: r.alert, unknown: [] });
+        // A single-metric rule groups and filters only by labels the metric has (job, instance, le aside).
+        const labels = [...r.expr.matchAll(/\bby \(([^)]*)\)/g)].flatMap((m) => m[1]!.split(',').map((l) => l.trim())).concat([...r.expr.matchAll(/([a-z_]+)=~?"/g)].map((m) => m[1]!));
+        const generic = new Set(['le', 'job', 'instance']);
+        for (const m of new Set(used).size === 1 ? used.slice(0, 1) : []) {
+          const missing = labels.filter((l) => !generic.has(l) && !exported.get(m)!.has(l));
+          expect({ alert: r.alert, metric: m, missing }).toEqual({ alert: r.alert, metric: m, missing: [] });
+        }
         expect({ alert: r.alert, anchor: r.annotations.runbook_url.split('#')[1], documented: anchors.has(r.annotations.runbook_url.split('#')[1]!) }).toMatchObject({ documented: true });
       }
       expect(rules.map((r) => r.alert)).toEqual(expect.arrayContaining(['ProvisioConsumerLagHigh', 'ProvisioTargetQuarantined', 'ProvisioDeprovisionSlow', 'ProvisioDeadLetters']));
+      expect(rules.find((r) => r.alert === 'ProvisioTargetQuarantined')!.expr).toContain('provisio_connector_quarantine_state');
     });
 
     it('gives connector-ldap its directory ports and nobody else', () => {

@@ -20,7 +20,7 @@ export const AppModule = {
       targets: {
         inject: [Database],
         useFactory: (db: Database) =>
-          (config.CONNECTOR_TARGETS ?? []).map((t) => {
+          config.CONNECTOR_TARGETS.map((t) => {
             const allocator = new UidNumberAllocator(db, config.DATABASE_SCHEMA, t.id, t.posix.uidNumber);
             const connector = new LdapDirectoryConnector(t, (isTaken) => allocator.allocate(isTaken));
             return { config: t, connector, planOptions: connector.planOptions(), namesCaseInsensitive: true };

@@ -73,8 +73,8 @@ function schemaFor(env: Env) {
   return serviceConfigSchema(
     { port: 8083, schema: 'connector_ldap' },
     {
-      /** Directories as JSON or YAML (or CONNECTOR_TARGETS_FILE). */
-      CONNECTOR_TARGETS: targetsEnv(ldapTargetShape(env)).optional(),
+      /** Directories as JSON or YAML (or CONNECTOR_TARGETS_FILE); required ("[]" serves none). */
+      CONNECTOR_TARGETS: targetsEnv(ldapTargetShape(env)),
     },
   );
 }
@@ -83,7 +83,7 @@ function schemaFor(env: Env) {
 export const configSchema = schemaFor(process.env);
 
 export type ConnectorLdapConfig = z.infer<ReturnType<typeof schemaFor>>;
-export type LdapTargetConfig = NonNullable<ConnectorLdapConfig['CONNECTOR_TARGETS']>[number];
+export type LdapTargetConfig = ConnectorLdapConfig['CONNECTOR_TARGETS'][number];
 
 export function loadConnectorLdapConfig(env: Env = process.env): ConnectorLdapConfig {
   return loadConfig(schemaFor(env), env);

@@ -36,6 +36,10 @@ function schemaFor(env: Env) {
       TARGET_POSTGRES_POOL_MAX: positiveInt(8),
     },
   ).superRefine((c, ctx) => {
+    // A connector deployed without its targets would fail every command as UNKNOWN_TARGET.
+    if (c.CONNECTOR_TARGETS === undefined && c.TARGET_POSTGRES_URL === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['CONNECTOR_TARGETS'], message: 'not set: give the targets (CONNECTOR_TARGETS, a JSON or YAML list, or CONNECTOR_TARGETS_FILE) or one target as TARGET_POSTGRES_URL; "[]" serves none' });
+    }
     if (c.TARGET_POSTGRES_URL && c.CONNECTOR_TARGETS?.some((t) => t.id === c.TARGET_POSTGRES_ID)) {
       ctx.addIssue({ code: 'custom', path: ['TARGET_POSTGRES_ID'], message: `target id "${c.TARGET_POSTGRES_ID}" is also defined in CONNECTOR_TARGETS` });
     }

@@ -16,7 +16,7 @@ export const AppModule = {
       migrations: [Init1764000000000, ConnectorKitV21765000000000],
       targets: {
         useFactory: () =>
-          (config.CONNECTOR_TARGETS ?? []).map((t) => {
+          config.CONNECTOR_TARGETS.map((t) => {
             const connector = new ScimConnector(t);
             return { config: t, connector, planOptions: connector.planOptions() };
           }),

@@ -52,8 +52,8 @@ function schemaFor(env: Env) {
   return serviceConfigSchema(
     { port: 8084, schema: 'connector_scim' },
     {
-      /** SCIM service providers as JSON or YAML (or CONNECTOR_TARGETS_FILE). */
-      CONNECTOR_TARGETS: targetsEnv(scimTargetShape(env)).optional(),
+      /** SCIM service providers as JSON or YAML (or CONNECTOR_TARGETS_FILE); required ("[]" serves none). */
+      CONNECTOR_TARGETS: targetsEnv(scimTargetShape(env)),
     },
   );
 }
@@ -62,7 +62,7 @@ function schemaFor(env: Env) {
 export const configSchema = schemaFor(process.env);
 
 export type ConnectorScimConfig = z.infer<ReturnType<typeof schemaFor>>;
-export type ScimTargetConfig = NonNullable<ConnectorScimConfig['CONNECTOR_TARGETS']>[number];
+export type ScimTargetConfig = ConnectorScimConfig['CONNECTOR_TARGETS'][number];
 
 export function loadConnectorScimConfig(env: Env = process.env): ConnectorScimConfig {
   return loadConfig(schemaFor(env), env);

@@ -35,6 +35,8 @@ describe('connector-scim against real SCIM 2.0 servers', () => {
       }
     }
     app.store.users.set('pre-1', { id: 'pre-1', schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: 'pre.existing', active: true, meta: {} });
+    app.store.users.set('pre-2', { id: 'pre-2', schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: 'O"Brien\\Sean', active: true, meta: {} });
+    app.store.users.set('victim', { id: 'victim', schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: 'victim', active: true, meta: {} });
     db = await createTestDatabase('scimc');
     const targets = [
       { id: 'app', baseUrl: app.url, auth: { type: 'bearer', token: { env: 'APP_TOKEN' } } },
@@ -82,6 +84,28 @@ describe('connector-scim against real SCIM 2.0 servers', () => {
     const r = await resultFor(c.commandId);
     expect(r.operations).toEqual([{ type: 'UPDATE', detail: 'owner' }, { type: 'UPDATE', detail: 'title' }]);
     expect(usersNamed(app, 'pre.existing')).toEqual([expect.objectContaining({ id: 'pre-1', externalId: 'p-pre', title: 'Engineer' })]);
+  });
+
+  it('looks up hostile userNames (quotes, backslashes) safely: adopts the one exact match, never another account through the filter', async () => {
+    // An existing user whose name needs escapes in a filter: found by its exact name and adopted, not duplicated.
+    const adopt = provisioningCommand({ personId: 'p-obrien', target: 'app', targetKind: 'scim', accountName: 'O"Brien\\Sean', attributes: { title: 'Quoted' } });
+    // A name crafted to widen the filter to someone else's account: it must get an account of its own.
+    const inject = provisioningCommand({ personId: 'p-inject', target: 'app', targetKind: 'scim', accountName: 'nobody" or userName eq "victim', attributes: { title: 'Injected' } });
+    await sender.send('scim', [adopt, inject]);
+    expect(await resultFor(adopt.commandId)).toMatchObject({ status: 'APPLIED', accountRef: 'pre-2', operations: [{ type: 'UPDATE', detail: 'owner' }, { type: 'UPDATE', detail: 'title' }] });
+    expect(usersNamed(app, 'O"Brien\\Sean')).toEqual([expect.objectContaining({ id: 'pre-2', externalId: 'p-obrien', title: 'Quoted' })]);
+    const injected = await resultFor(inject.commandId);
+    expect(injected).toMatchObject({ status: 'APPLIED', operations: [{ type: 'CREATE', detail: null }] });
+    expect(usersNamed(app, 'nobody" or userName eq "victim')).toEqual([expect.objectContaining({ id: injected.accountRef, externalId: 'p-inject' })]);
+    expect(app.store.users.get('victim')).not.toHaveProperty('externalId');
+    expect(app.store.users.get('victim')).not.toHaveProperty('title');
+
+    // A later version converges to no change: still one account.
+    const again = provisioningCommand({ personId: 'p-obrien', target: 'app', targetKind: 'scim', version: 2, accountName: 'O"Brien\\Sean', attributes: { title: 'Quoted' } });
+    await sender.send('scim', [again]);
+    expect(await resultFor(again.commandId)).toMatchObject({ status: 'NO_CHANGE' });
+    expect(usersNamed(app, 'O"Brien\\Sean')).toHaveLength(1);
+    expect(dlt.records).toHaveLength(0);
   });
 
   it('renames, patches attributes, moves groups, disables with active:false and deletes (PATCH with RFC 7644 PatchOp)', async () => {

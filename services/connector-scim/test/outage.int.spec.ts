@@ -78,6 +78,8 @@ describe(`fault: SCIM target down for ${OUTAGE_MS / 1000} s in the middle of a s
     const metricsDuring = await (await fetch(`${service.url}/metrics`)).text();
     expect(metricsDuring).toMatch(/provisio_connector_quarantine_transitions_total\{[^}]*target="app"[^}]*to="open"[^}]*\} [1-9]/);
     expect(metricsDuring).toMatch(/provisio_connector_queue_lag_seconds\{[^}]*target="app"[^}]*\} [1-9]/);
+    // The gauge the ProvisioTargetQuarantined alert reads (deploy/kubernetes/monitoring.ts): 2 = open, 1 = probing.
+    expect(metricsDuring).toMatch(/provisio_connector_quarantine_state\{[^}]*target="app"[^}]*\} [12]\n/);
 
     await server.start();
     const after = Array.from({ length: 10 }, (_, i) => command(200 + i));
@@ -93,6 +95,7 @@ describe(`fault: SCIM target down for ${OUTAGE_MS / 1000} s in the middle of a s
     expect(dlt.records).toHaveLength(0);
     const status = (await (await fetch(`${service.url}/v1/targets/app`, { headers: { authorization: `Bearer ${token}` } })).json()) as { quarantine: { state: string } };
     expect(status.quarantine.state).toBe('closed');
+    expect(await (await fetch(`${service.url}/metrics`)).text()).toMatch(/provisio_connector_quarantine_state\{[^}]*target="app"[^}]*\} 0\n/);
     await waitFor(async () => (await fetch(`${service.url}/health/ready`)).status === 200, { what: 'ready again' });
   }, OUTAGE_MS + 180_000);
 });

@@ -26,6 +26,8 @@ export class TargetRegistry {
       this.runtimes.set(d.config.id, runtime);
       health?.register(`target:${d.config.id}`, () => runtime.health());
     }
+    if (definitions.length === 0) logger.warn({ kind }, 'this connector serves no target (CONNECTOR_TARGETS is empty): every command fails as UNKNOWN_TARGET');
+    else logger.info({ kind, targets: this.ids() }, 'serving targets');
   }
 
   get(id: string): TargetRuntime | undefined {

@@ -62,7 +62,11 @@ export const commonTargetShape = {
   /** One target call longer than this counts as a timeout (transient). */
   callTimeoutMs: z.number().int().positive().default(30_000),
   retry: z
-    .object({ initialMs: z.number().int().positive().default(250), maxMs: z.number().int().positive().default(30_000), multiplier: z.number().min(1).default(2) })
+    .object({
+      initialMs: z.number().int().positive().default(250),
+      maxMs: z.number().int().positive().default(30_000),
+      multiplier: z.number().min(1).default(2),
+    })
     .strict()
     .prefault({}),
   /** Quarantine: opens after N failures in a row, or a failure share over a window. */
@@ -108,33 +112,41 @@ export type CommonTargetConfig = z.infer<z.ZodObject<typeof commonTargetShape>>;
  */
 export function targetsEnv<S extends z.ZodRawShape>(kindShape: S) {
   const target = z.object({ ...commonTargetShape, ...kindShape }).strict();
-  return z.string().transform((text, ctx): z.infer<typeof target>[] => {
-    let raw: unknown;
-    try {
-      raw = parseYaml(text);
-    } catch (e) {
-      ctx.addIssue({ code: 'custom', message: `not valid JSON or YAML: ${(e as Error).message.split('\n')[0]}` });
-      return z.NEVER;
-    }
-    const list = Array.isArray(raw) ? raw : (raw as { targets?: unknown } | null)?.targets;
-    if (!Array.isArray(list)) {
-      ctx.addIssue({ code: 'custom', message: 'expected a list of targets (or an object with a "targets" list)' });
-      return z.NEVER;
-    }
-    const parsed = z.array(target).safeParse(list);
-    if (!parsed.success) {
-      for (const issue of parsed.error.issues) {
-        const [index, ...rest] = issue.path;
-        const where = `targets[${String(index)}]${rest.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('')}`;
-        ctx.addIssue({ code: 'custom', message: `${where}: ${issue.message}` });
+  // Required: a connector deployed without its targets would fail every command as UNKNOWN_TARGET.
+  return z
+    .string({
+      error: (issue) =>
+        issue.input === undefined
+          ? 'not set: the targets this connector serves, as a JSON or YAML list (or CONNECTOR_TARGETS_FILE); "[]" serves none'
+          : undefined,
+    })
+    .transform((text, ctx): z.infer<typeof target>[] => {
+      let raw: unknown;
+      try {
+        raw = parseYaml(text);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: `not valid JSON or YAML: ${(e as Error).message.split('\n')[0]}` });
+        return z.NEVER;
       }
-      return z.NEVER;
-    }
-    const ids = new Set<string>();
-    for (const t of parsed.data as { id: string }[]) {
-      if (ids.has(t.id)) ctx.addIssue({ code: 'custom', message: `targets: id "${t.id}" is defined twice` });
-      ids.add(t.id);
-    }
-    return parsed.data;
-  });
+      const list = Array.isArray(raw) ? raw : (raw as { targets?: unknown } | null)?.targets;
+      if (!Array.isArray(list)) {
+        ctx.addIssue({ code: 'custom', message: 'expected a list of targets (or an object with a "targets" list)' });
+        return z.NEVER;
+      }
+      const parsed = z.array(target).safeParse(list);
+      if (!parsed.success) {
+        for (const issue of parsed.error.issues) {
+          const [index, ...rest] = issue.path;
+          const where = `targets[${String(index)}]${rest.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('')}`;
+          ctx.addIssue({ code: 'custom', message: `${where}: ${issue.message}` });
+        }
+        return z.NEVER;
+      }
+      const ids = new Set<string>();
+      for (const t of parsed.data as { id: string }[]) {
+        if (ids.has(t.id)) ctx.addIssue({ code: 'custom', message: `targets: id "${t.id}" is defined twice` });
+        ids.add(t.id);
+      }
+      return parsed.data;
+    });
 }

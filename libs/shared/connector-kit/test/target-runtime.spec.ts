@@ -107,6 +107,11 @@ describe('CONNECTOR_TARGETS', () => {
     expect(schema({}).safeParse('{not yaml: [').error!.issues[0]!.message).toMatch(/not valid JSON or YAML/);
   });
 
+  it('is required (a connector without targets would fail every command), and "[]" explicitly serves none', () => {
+    expect(schema({}).safeParse(undefined).error!.issues[0]!.message).toMatch(/^not set: the targets this connector serves/);
+    expect(schema({}).parse('[]')).toEqual([]);
+  });
+
   it('refuses the same id twice', () => {
     const r = schema({}).safeParse(JSON.stringify([{ id: 'a', url: 'http://x', password: 'p' }, { id: 'a', url: 'http://y', password: 'p' }]));
     expect(r.error!.issues.map((i) => i.message)).toContain('targets: id "a" is defined twice');

@@ -37,6 +37,8 @@ export function serviceEnv(spec: ServiceSpec, stack: StackEndpoints, base: NodeJ
     AUTH_PUBLIC_KEY_FILE: stack.authPublicKeyFile,
   };
   if (spec.name === 'connector-postgres') env['TARGET_POSTGRES_URL'] ??= `${stack.serverUrl}/${localDatabaseName()}_target`;
+  // The local stack runs no directory or SCIM service: these connectors serve none unless told (CONNECTOR_TARGETS[_FILE]).
+  if ((spec.name === 'connector-ldap' || spec.name === 'connector-scim') && !env['CONNECTOR_TARGETS'] && !env['CONNECTOR_TARGETS_FILE']) env['CONNECTOR_TARGETS'] = '[]';
   if (spec.name === 'audit' && stack.audit) {
     // Least privilege: the owner migrates, the runtime role may only INSERT and SELECT audit rows.
     if (stack.audit.runtimeDatabaseUrl) {

@@ -35,6 +35,8 @@ export interface RunningSlapd {
   caFile: string | undefined;
   dir: string;
   readonly running: boolean;
+  /** The slapd process while it runs. */
+  readonly pid: number | undefined;
   /** Stops slapd (the data stays); `start()` brings it back on the same ports. */
   stop(): Promise<void>;
   start(): Promise<void>;
@@ -71,6 +73,36 @@ export function makeTestCertificates(dir: string): { caFile: string; certFile: s
   run('sh', ['-c', `printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\nextendedKeyUsage=serverAuth\\n' > '${f('server.ext')}'`]);
   run('openssl', ['x509', '-req', '-in', f('server.csr'), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('server.crt'), '-days', '2', '-extfile', f('server.ext')]);
   return { caFile: f('ca.crt'), certFile: f('server.crt'), keyFile: f('server.key') };
+}
+
+const living = new Set<ChildProcess>();
+let exitHook = false;
+
+/**
+ * Spawns a server that cannot outlive this process: Linux's parent-death signal (setpriv
+ * --pdeathsig, util-linux) kills it when this process dies in any way, SIGKILL included; without
+ * setpriv a small watchdog shell polls this process and kills the server when it is gone. A normal
+ * exit kills it at once.
+ */
+function spawnTied(binary: string, args: string[]): ChildProcess {
+  const parent = process.pid;
+  const tied = commandExists('setpriv');
+  const child = tied
+    ? spawn('setpriv', ['--pdeathsig', 'KILL', '--', binary, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  if (!tied && child.pid) {
+    const watchdog = spawn('/bin/sh', ['-c', `while kill -0 ${parent} 2>/dev/null && kill -0 ${child.pid} 2>/dev/null; do sleep 1; done; kill -KILL ${child.pid} 2>/dev/null`], { detached: true, stdio: 'ignore' });
+    watchdog.unref();
+  }
+  living.add(child);
+  child.once('exit', () => living.delete(child));
+  if (!exitHook) {
+    exitHook = true;
+    process.once('exit', () => {
+      for (const c of living) c.kill('SIGKILL');
+    });
+  }
+  return child;
 }
 
 /**
@@ -124,8 +156,9 @@ export async function startSlapd(o: SlapdOptions = {}): Promise<RunningSlapd> {
     if (child && child.exitCode === null) return;
     output.length = 0;
     const listeners = [`${url}/`, ...(ldapsUrl ? [`${ldapsUrl}/`] : [])].join(' ');
-    // -d keeps slapd in the foreground as our child; it dies with the test process.
-    child = spawn(binary, ['-f', join(dir, 'slapd.conf'), '-h', listeners, '-d', 'none'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // -d keeps slapd in the foreground as our child. A child outlives a parent that is killed, so
+    // it is tied to this process: SIGKILL on parent death (setpriv), else a watchdog shell.
+    child = spawnTied(binary, ['-f', join(dir, 'slapd.conf'), '-h', listeners, '-d', 'none']);
     const keep = (b: Buffer) => {
       output.push(b.toString());
       if (output.length > 200) output.shift();
@@ -198,6 +231,9 @@ export async function startSlapd(o: SlapdOptions = {}): Promise<RunningSlapd> {
     dir,
     get running() {
       return child !== undefined && child.exitCode === null && child.signalCode === null;
+    },
+    get pid() {
+      return child !== undefined && child.exitCode === null && child.signalCode === null ? child.pid : undefined;
     },
     stop,
     start,

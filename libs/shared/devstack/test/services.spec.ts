@@ -28,4 +28,13 @@ describe('local stack environment', () => {
     expect(env['DATABASE_URL']).toBe(stack.databaseUrl);
     expect(env).not.toHaveProperty('AUDIT_SIGNING_KEY_FILE');
   });
+
+  it('gives every connector the targets setting it requires: the local PostgreSQL for connector-postgres, none for LDAP and SCIM unless given', () => {
+    expect(serviceEnv(spec('connector-postgres'), stack, {})['TARGET_POSTGRES_URL']).toMatch(/^postgres:\/\/postgres@127\.0\.0\.1:5432\/.+_target$/);
+    for (const name of ['connector-ldap', 'connector-scim']) {
+      expect(serviceEnv(spec(name), stack, {})['CONNECTOR_TARGETS']).toBe('[]');
+      expect(serviceEnv(spec(name), stack, { CONNECTOR_TARGETS: '[{"id":"x"}]' })['CONNECTOR_TARGETS']).toBe('[{"id":"x"}]');
+      expect(serviceEnv(spec(name), stack, { CONNECTOR_TARGETS_FILE: '/t.yaml' })).not.toHaveProperty('CONNECTOR_TARGETS');
+    }
+  });
 });

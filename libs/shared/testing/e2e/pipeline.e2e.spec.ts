@@ -28,7 +28,7 @@ describe('end to end: joiner → PostgreSQL role, audited', () => {
   beforeAll(async () => {
     [state, target] = await Promise.all([createTestDatabase('e2e'), createTestDatabase('e2etarget')]);
     prefix = uniqueTopicPrefix();
-    const env = serviceTestEnv({ databaseUrl: state.url, topicPrefix: prefix, extra: { TARGET_POSTGRES_URL: target.url, LOG_LEVEL: 'info' } });
+    const env = serviceTestEnv({ databaseUrl: state.url, topicPrefix: prefix, extra: { TARGET_POSTGRES_URL: target.url, CONNECTOR_TARGETS: '[]', LOG_LEVEL: 'info' } });
     // Audit runs as a role that may only INSERT and SELECT its rows; the owner migrates.
     auditRole = await createTestRole(state.url, 'e2e_audit');
     const auditEnv = { ...env, DATABASE_URL: auditRole.url, DATABASE_MIGRATION_URL: state.url, AUDIT_REQUIRE_LEAST_PRIVILEGE: 'true' };

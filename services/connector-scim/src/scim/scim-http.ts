@@ -115,8 +115,3 @@ export class ScimHttp {
     }
   }
 }
-
-/** A string literal in a SCIM filter: JSON string rules (quotes and backslashes escaped). */
-export function scimString(value: string): string {
-  return JSON.stringify(value);
-}

@@ -12,7 +12,8 @@ import {
 } from '@provisio/connector-kit';
 import { QUIRK_PROFILES, type ScimTargetConfig } from '../config.js';
 import { GROUP_SCHEMA, PATCH_SCHEMA, USER_SCHEMA, patchOperations, pathOf, readAttributes, setValue, type PatchOperation } from './scim-attributes.js';
-import { ScimHttp, TokenSource, scimString, type Json } from './scim-http.js';
+import { equalityLookup, plainFilterValue, scimString, type EqualityLookup } from './scim-filter.js';
+import { ScimHttp, TokenSource, type Json } from './scim-http.js';
 
 const META_KEYS = ['meta', 'groups'];
 
@@ -68,10 +69,24 @@ export class ScimConnector implements TargetConnector {
     await this.http.request('GET', '/ServiceProviderConfig');
   }
 
-  private async findUser(filter: string): Promise<Json | undefined> {
-    const r = await this.http.request('GET', `/Users?filter=${encodeURIComponent(filter)}&count=2`);
-    const found = ((r.body?.['Resources'] as Json[] | undefined) ?? []);
-    if (found.length > 1) throw new ConnectorError(ConnectorErrorCode.Rejected, `more than one user matches ${filter}`);
+  /**
+   * The one resource whose attribute equals the value (RFC 7644 filter, escaping-safe: see
+   * equalityLookup), or undefined. Answers are checked exactly here; a narrowing filter (values
+   * with quotes or backslashes) is paged through to the end.
+   */
+  private async findOne(resource: 'Users' | 'Groups', lookup: EqualityLookup, attributes?: string): Promise<Json | undefined> {
+    const found: Json[] = [];
+    const pageSize = lookup.exact ? 2 : 200;
+    for (let start = 1, seen = 0; ; ) {
+      const r = await this.http.request('GET', `/${resource}?filter=${encodeURIComponent(lookup.filter)}&startIndex=${start}&count=${pageSize}${attributes ? `&attributes=${attributes}` : ''}`);
+      const page = (r.body?.['Resources'] as Json[] | undefined) ?? [];
+      found.push(...page.filter((x) => lookup.matches(x)));
+      seen += page.length;
+      if (lookup.exact || page.length === 0 || seen >= Number(r.body?.['totalResults'] ?? seen)) break;
+      if (seen >= 20_000) throw new ConnectorError(ConnectorErrorCode.Rejected, `look-up ${lookup.filter} on ${resource} matches more than ${seen} resources; narrow the name`);
+      start += page.length;
+    }
+    if (found.length > 1) throw new ConnectorError(ConnectorErrorCode.Rejected, `more than one ${resource === 'Users' ? 'user' : 'group'} matches ${lookup.filter} exactly`);
     return found[0];
   }
 
@@ -93,15 +108,19 @@ export class ScimConnector implements TargetConnector {
       const byRef = await this.getUser(l.accountRef);
       if (byRef && byRef['externalId'] === l.personId) user = byRef;
     }
-    user ??= await this.findUser(`externalId eq ${scimString(l.personId)}`);
-    user ??= await this.findUser(`userName eq ${scimString(l.accountName)}`);
+    user ??= await this.findOne('Users', equalityLookup('externalId', l.personId, true));
+    user ??= await this.findOne('Users', equalityLookup('userName', l.accountName, false));
     if (!user) return null;
     return this.toAccount(this.remember(user), await this.membershipsOf(user));
   }
 
-  /** A batch's users in a few filtered GETs (`externalId eq … or userName eq …`, 50 persons a request). */
-  async readAccounts(locators: AccountLocator[]): Promise<Map<string, TargetAccount | null>> {
+  /**
+   * A batch's users in a few filtered GETs (`externalId eq … or userName eq …`, 50 persons a
+   * request). Values that would need escapes in a filter are left to the one-by-one read.
+   */
+  async readAccounts(all: AccountLocator[]): Promise<Map<string, TargetAccount | null>> {
     const out = new Map<string, TargetAccount | null>();
+    const locators = all.filter((l) => plainFilterValue(l.personId) && plainFilterValue(l.accountName));
     for (let i = 0; i < locators.length; i += 50) {
       const chunk = locators.slice(i, i + 50);
       const filter = chunk.map((l) => `externalId eq ${scimString(l.personId)} or userName eq ${scimString(l.accountName)}`).join(' or ');
@@ -210,8 +229,7 @@ export class ScimConnector implements TargetConnector {
   private async groupId(name: string): Promise<string> {
     const cached = this.groupIds.get(name);
     if (cached && Date.now() - cached.at < 60_000) return cached.id;
-    const r = await this.http.request('GET', `/Groups?filter=${encodeURIComponent(`displayName eq ${scimString(name)}`)}&attributes=displayName`);
-    const g = ((r.body?.['Resources'] as Json[] | undefined) ?? [])[0];
+    const g = await this.findOne('Groups', equalityLookup('displayName', name, false), 'displayName');
     if (!g) throw new ConnectorError(ConnectorErrorCode.GroupNotFound, `group ${name} does not exist on target ${this.cfg.id}`);
     this.groupIds.set(name, { id: String(g['id']), at: Date.now() });
     return String(g['id']);
