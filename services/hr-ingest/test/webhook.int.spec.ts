@@ -92,10 +92,10 @@ describe('Standard Webhooks receiver → hr.lifecycle on the real broker', () =>
     await nothingStoredOrEmitted(() => deliver(change('B-3', { hireDate: '31.12.2024' })), 400, 'INVALID_INPUT');
   });
 
-  it('refuses a change older than the stored state (409) without consuming the delivery id', async () => {
+  it('refuses a change older than the stored state of every attribute it carries (409) without consuming the delivery id', async () => {
     const now = new Date();
     expect((await deliver(change('B-4', { userName: 'ivy', status: 'active' }, 'worker.created', now))).status).toBe(200);
-    await nothingStoredOrEmitted(() => deliver(change('B-4', { department: 'Late' }, 'worker.updated', new Date(now.getTime() - 60_000)), { id: 'msg_late' }), 409, 'STALE_UPDATE');
+    await nothingStoredOrEmitted(() => deliver(change('B-4', { userName: 'late', status: 'terminated' }, 'worker.updated', new Date(now.getTime() - 60_000)), { id: 'msg_late' }), 409, 'STALE_UPDATE');
     expect(await h.db.query('SELECT 1 FROM hr_ingest.webhook_deliveries WHERE webhook_id = $1', ['msg_late'])).toEqual([]);
   });
 });
