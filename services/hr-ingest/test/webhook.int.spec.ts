@@ -86,8 +86,10 @@ describe('Standard Webhooks receiver → hr.lifecycle on the real broker', () =>
     );
     await nothingStoredOrEmitted(() => deliver(payload, { contentType: 'text/plain' }), 415, 'UNSUPPORTED_MEDIA_TYPE');
     await nothingStoredOrEmitted(() => deliver(change('B-3', { userName: 'x'.repeat(5000) })), 413, 'PAYLOAD_TOO_LARGE');
-    const malformed = await deliver(undefined, { raw: '{"type":"worker.updated",' });
-    expect(malformed.status).toBe(400);
+    // The signature is checked on the raw bytes before the body is parsed: a badly signed
+    // malformed body is a 401, a well signed one a 400.
+    await nothingStoredOrEmitted(() => deliver(undefined, { raw: '{"type":"worker.updated",', secret: `whsec_${randomBytes(24).toString('base64')}` }), 401, 'WEBHOOK_BAD_SIGNATURE');
+    await nothingStoredOrEmitted(() => deliver(undefined, { raw: '{"type":"worker.updated",' }), 400, 'MALFORMED_JSON');
     await nothingStoredOrEmitted(() => deliver({ ...payload, data: { ...payload.data, workerId: undefined } }), 400, 'INVALID_INPUT');
     await nothingStoredOrEmitted(() => deliver(change('B-3', { hireDate: '31.12.2024' })), 400, 'INVALID_INPUT');
   });

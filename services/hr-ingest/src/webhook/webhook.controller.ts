@@ -1,4 +1,4 @@
-import { Body, Controller, Headers, HttpCode, HttpException, Inject, NotFoundException, Post, Req, type RawBodyRequest } from '@nestjs/common';
+import { Controller, Headers, HttpCode, HttpException, Inject, NotFoundException, Post, Req, type RawBodyRequest } from '@nestjs/common';
 import { ApiBody, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { WorkerRecord } from '@provisio/hr-ingest-domain';
 import { Public } from '@provisio/observability';
@@ -49,14 +49,14 @@ export class WebhookController {
     @Headers('webhook-id') id: string | undefined,
     @Headers('webhook-timestamp') timestamp: string | undefined,
     @Headers('webhook-signature') signature: string | undefined,
-    @Body() body: unknown,
   ): Promise<IngestOutcome & { webhookId: string }> {
     const keys = this.settings.webhookKeys();
     if (keys.length === 0) {
       throw new NotFoundException({ statusCode: 404, error: 'Not Found', code: 'WEBHOOK_DISABLED', message: 'the webhook receiver is off: set WEBHOOK_SECRET' });
     }
     if (mediaTypeOf(contentType) !== 'application/json') throw unsupportedMediaType(contentType, ['application/json']);
-    const raw = req.rawBody ?? Buffer.alloc(0);
+    // The raw parser of this route (bootstrap) leaves the bytes unparsed until they are verified.
+    const raw = Buffer.isBuffer(req.body) ? req.body : (req.rawBody ?? Buffer.alloc(0));
     if (raw.length > this.settings.WEBHOOK_MAX_BODY_BYTES) throw payloadTooLarge(this.settings.WEBHOOK_MAX_BODY_BYTES, 'webhook body');
     let verified: { id: string };
     try {
@@ -64,6 +64,12 @@ export class WebhookController {
     } catch (e) {
       if (!(e instanceof WebhookVerificationError)) throw e;
       throw new HttpException({ statusCode: e.status, error: e.status === 400 ? 'Bad Request' : 'Unauthorized', code: e.code, message: e.message }, e.status);
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(raw.toString('utf8'));
+    } catch (e) {
+      throw invalidInput('the body is not valid JSON', [{ field: 'body', value: undefined, rule: 'json', message: (e as Error).message }], 'MALFORMED_JSON');
     }
     const payload = parseOr400(webhookPayloadSchema, body, 'body');
     const { data } = payload;
