@@ -120,7 +120,7 @@ describe('CSV snapshots (upload endpoint and CLI) → hr.lifecycle on the real b
       14: ['WorkerID||required'],
       15: ['workerId|W14|unique-in-batch'],
       16: ['workerId|W14|unique-in-batch'],
-      17: ['OnLeave|maybe|boolean', 'CountryCode|Germany|format:regex'],
+      17: ['OnLeave|maybe|boolean', 'CountryCode|Germany|iso-3166-1'],
       18: ['(row)|3 cells|column-count'],
     });
 

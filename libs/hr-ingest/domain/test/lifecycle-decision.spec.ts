@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { DEFAULT_POLICY, HrLedger, decide, parseTimeZoneSettings, type DecideContext, type HrAttributesInput, type LifecyclePolicy, type PersonState, type WorkerRecord } from '../src/index.js';
+import { DEFAULT_POLICY, HrLedger, decide, parseHrAttributes, parseTimeZoneSettings, toAlpha2, type DecideContext, type HrAttributesInput, type LifecyclePolicy, type PersonState, type WorkerRecord } from '../src/index.js';
 
 const NOW = Date.parse('2025-06-15T12:00:00Z');
 const DAY = 86_400_000;
@@ -239,5 +239,23 @@ describe('HrLedger batches', () => {
     ledger.apply('hr', [record('A', active), record('B', active)], NOW, { full: true });
     const r = ledger.apply('hr', [record('A', active), record('A', active), record('B', active)], NOW + 1, { full: true });
     expect(r.events).toEqual([]);
+  });
+});
+
+describe('country codes', () => {
+  it('accepts ISO 3166-1 alpha-2 and alpha-3 in any case, stores alpha-2, and names the rule otherwise', () => {
+    expect(toAlpha2('de')).toBe('DE');
+    expect(toAlpha2(' DEU ')).toBe('DE');
+    expect(toAlpha2('gbr')).toBe('GB');
+    expect(toAlpha2('USA')).toBe('US');
+    expect(toAlpha2('XX')).toBeUndefined();
+    expect(toAlpha2('XYZ')).toBeUndefined();
+    expect(toAlpha2('Germany')).toBeUndefined();
+    expect(parseHrAttributes({ countryCode: 'che' })).toEqual({ ok: true, value: { countryCode: 'CH' } });
+    expect(parseHrAttributes({ countryCode: 'Germany' })).toEqual({
+      ok: false,
+      errors: [expect.objectContaining({ field: 'attributes.countryCode', value: 'Germany', rule: 'iso-3166-1', message: expect.stringContaining('alpha-3') })],
+    });
+    expect(parseHrAttributes({ countryCode: 'ZZ' })).toMatchObject({ ok: false, errors: [expect.objectContaining({ rule: 'iso-3166-1' })] });
   });
 });
