@@ -96,6 +96,9 @@ describe('workers API → hr.lifecycle on the real broker', () => {
       ]),
     );
     expect((await h.request('PUT', '/v1/sources/workday/workers/W-6', { raw: '{"attributes": {', contentType: 'application/json' })).status).toBe(400);
+    const wrongType = await h.request('PUT', '/v1/sources/workday/workers/W-6', { raw: JSON.stringify({ attributes: { status: 'active' } }), contentType: 'text/plain' });
+    expect({ status: wrongType.status, code: wrongType.json?.['code'] }).toEqual({ status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' });
+    expect(wrongType.json['message']).toContain('application/json');
     expect((await h.request('PUT', '/v1/sources/Bad Source/workers/W-6', { body: { attributes: {} } })).status).toBe(400);
     expect(await h.count('persons')).toBe(before);
   });
