@@ -1,4 +1,5 @@
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import express from 'express';
 import { defineService } from '@provisio/platform';
 import { AppModule } from './app.module.js';
 import { loadHrIngestConfig } from './config.js';
@@ -16,6 +17,9 @@ export const { bootstrap, main } = defineService({
     // SCIM clients send application/scim+json; bulk requests may be larger than the default 100 kB.
     // Each route checks its own limit (SCIM maxPayloadSize, webhook size) on the raw bytes.
     const limit = Math.max(config.SCIM_BULK_MAX_PAYLOAD_BYTES, config.WEBHOOK_MAX_BODY_BYTES, 1_048_576) + 1024;
+    // Webhooks are verified on the exact bytes signed, before anything parses them: the route
+    // gets the raw body (a badly signed body is a 401 whatever it contains).
+    app.use('/v1/events', express.raw({ type: () => true, limit }));
     (app as NestExpressApplication).useBodyParser('json', { type: ['application/json', 'application/*+json'], limit });
   },
 });

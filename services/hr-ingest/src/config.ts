@@ -1,6 +1,7 @@
 import { ConfigError, bool, csv, loadConfig, positiveInt, type Env } from '@provisio/config';
 import { DEFAULT_MOVER_ATTRIBUTES, HR_FIELDS, isValidTimeZone, parseMoverAttributes, parseTimeZoneSettings, sourceSchema, type BrakeSettings, type LifecyclePolicy } from '@provisio/hr-ingest-domain';
 import { serviceConfigSchema } from '@provisio/platform';
+import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
@@ -37,6 +38,11 @@ export const configSchema = serviceConfigSchema(
     SCIM_ATTRIBUTE_MAP: z.string().optional(),
     /** Standard Webhooks secrets (whsec_<base64>), comma separated during a rotation. Unset = webhook receiver off. */
     WEBHOOK_SECRET: webhookSecrets.optional(),
+    /**
+     * YAML or JSON: { "<source>": "<file holding that source's whsec_ secrets, comma separated during a rotation>" }.
+     * A delivery signed with a source's secret may only change workers of that source.
+     */
+    WEBHOOK_SOURCE_SECRETS: z.string().optional(),
     WEBHOOK_TOLERANCE_SECONDS: positiveInt(300),
     WEBHOOK_MAX_BODY_BYTES: positiveInt(262_144),
     WEBHOOK_REPLAY_RETENTION_HOURS: positiveInt(72),
@@ -60,6 +66,47 @@ function parseStructured(text: string, variable: string, problems: string[]): un
   }
 }
 
+/** A webhook secret: `source` null = any source (WEBHOOK_SECRET), else only that source's workers. */
+export interface WebhookSigner {
+  key: Buffer;
+  source: string | null;
+}
+
+const keyOf = (secret: string) => Buffer.from(secret.trim().slice('whsec_'.length), 'base64');
+
+/** WEBHOOK_SECRET (any source) and the per-source secret files of WEBHOOK_SOURCE_SECRETS. */
+function webhookSigners(c: HrIngestConfig, problems: string[]): WebhookSigner[] {
+  const out: WebhookSigner[] = (c.WEBHOOK_SECRET ?? '')
+    .split(',')
+    .filter((x) => x.trim())
+    .map((x) => ({ key: keyOf(x), source: null }));
+  if (!c.WEBHOOK_SOURCE_SECRETS) return out;
+  const raw = parseStructured(c.WEBHOOK_SOURCE_SECRETS, 'WEBHOOK_SOURCE_SECRETS', problems);
+  if (raw === undefined) return out;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    problems.push('WEBHOOK_SOURCE_SECRETS: expected an object of "<source>": "<secret file>"');
+    return out;
+  }
+  for (const [source, file] of Object.entries(raw as Record<string, unknown>)) {
+    if (!sourceSchema.safeParse(source).success) problems.push(`WEBHOOK_SOURCE_SECRETS: ${source}: not a source name (lower-case letters, digits and -)`);
+    else if (typeof file !== 'string' || !file) problems.push(`WEBHOOK_SOURCE_SECRETS: ${source}: expected the path of a secret file`);
+    else {
+      let text: string;
+      try {
+        text = readFileSync(file, 'utf8');
+      } catch (e) {
+        problems.push(`WEBHOOK_SOURCE_SECRETS: ${source}: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+        continue;
+      }
+      const secrets = text.split(',').map((x) => x.trim()).filter(Boolean);
+      // The message never repeats the file's content.
+      if (secrets.length === 0 || !secrets.every((x) => WHSEC.test(x))) problems.push(`WEBHOOK_SOURCE_SECRETS: ${source}: ${file} must hold whsec_<base64> secrets, comma separated`);
+      else for (const x of secrets) out.push({ key: keyOf(x), source });
+    }
+  }
+  return out;
+}
+
 /** Settings that need more than one variable (or parsing), derived once at start. */
 export function deriveSettings(c: HrIngestConfig) {
   const problems: string[] = [];
@@ -80,12 +127,12 @@ export function deriveSettings(c: HrIngestConfig) {
       }
     }
   }
+  const signers = webhookSigners(c, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   const policy: LifecyclePolicy = { moverAttributes: movers.set, timeZones: zones.settings };
   const brake: BrakeSettings = { maxLeaverShare: c.HR_BRAKE_MAX_LEAVER_SHARE, maxLeaverCount: c.HR_BRAKE_MAX_LEAVERS };
   // A closure, so the key bytes never show up when the configuration is logged.
-  const keys = (c.WEBHOOK_SECRET ?? '').split(',').map((x) => x.trim()).filter(Boolean).map((x) => Buffer.from(x.slice('whsec_'.length), 'base64'));
-  return { ...c, policy, brake, scimAttributeMap, webhookKeys: (): readonly Buffer[] => keys };
+  return { ...c, policy, brake, scimAttributeMap, webhookSigners: (): readonly WebhookSigner[] => signers };
 }
 
 export type HrIngestSettings = ReturnType<typeof deriveSettings>;

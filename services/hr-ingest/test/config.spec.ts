@@ -28,7 +28,7 @@ describe('hr-ingest configuration', () => {
     expect([...c.policy.moverAttributes].sort()).toEqual(['company', 'costCenter', 'department', 'division', 'jobTitle', 'location', 'managerPersonId']);
     expect(c.policy.timeZones.defaultZone).toBe('UTC');
     expect(c.SCIM_SOURCE).toBe('scim');
-    expect(c.webhookKeys()).toEqual([]);
+    expect(c.webhookSigners()).toEqual([]);
   });
 
   it('reads shares as 0.1 or 10 %, zone maps as YAML or JSON, webhook secrets in whsec_ form (kept out of logs)', () => {
@@ -45,7 +45,7 @@ describe('hr-ingest configuration', () => {
     expect([...c.policy.moverAttributes]).toEqual(['department', 'managerPersonId', 'custom.grade']);
     expect(c.policy.timeZones.defaultZone).toBe('Europe/Paris');
     expect(c.policy.timeZones.byLocation.get('berlin hq')).toBe('Europe/Berlin');
-    expect(c.webhookKeys().map((k) => k.toString())).toEqual(['secret-key-1', 'secret-key-2']);
+    expect(c.webhookSigners().map((k) => `${k.key.toString()}@${k.source}`)).toEqual(['secret-key-1@null', 'secret-key-2@null']);
     // What the service logs at start (redacted) shows neither the secret nor the key bytes.
     const logged = JSON.stringify(redactConfig(c as unknown as Record<string, unknown>));
     expect(logged).not.toContain('c2VjcmV0');
@@ -58,8 +58,25 @@ describe('hr-ingest configuration', () => {
       writeFileSync(join(dir, 'secret'), 'whsec_c2VjcmV0LWtleS0x\n');
       writeFileSync(join(dir, 'zones.yaml'), 'countries:\n  JP: Asia/Tokyo\n');
       const c = loadHrIngestConfig({ ...base, WEBHOOK_SECRET_FILE: join(dir, 'secret'), HR_TIME_ZONES_FILE: join(dir, 'zones.yaml') });
-      expect(c.webhookKeys().map((k) => k.toString())).toEqual(['secret-key-1']);
+      expect(c.webhookSigners().map((k) => k.key.toString())).toEqual(['secret-key-1']);
       expect(c.policy.timeZones.byCountry.get('JP')).toBe('Asia/Tokyo');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reads per-source webhook secrets from files (WEBHOOK_SOURCE_SECRETS) and names a bad entry without its content', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hr-config-'));
+    try {
+      writeFileSync(join(dir, 'bamboo'), 'whsec_c2VjcmV0LWtleS0x, whsec_c2VjcmV0LWtleS0y\n');
+      writeFileSync(join(dir, 'plain'), 'not-a-whsec-secret');
+      const c = loadHrIngestConfig({ ...base, WEBHOOK_SECRET: 'whsec_Z2xvYmFs', WEBHOOK_SOURCE_SECRETS: JSON.stringify({ bamboo: join(dir, 'bamboo') }) });
+      expect(c.webhookSigners().map((k) => `${k.key.toString()}@${k.source}`)).toEqual(['global@null', 'secret-key-1@bamboo', 'secret-key-2@bamboo']);
+      const bad = problems({ WEBHOOK_SOURCE_SECRETS: `plain: ${join(dir, 'plain')}\nmissing: ${join(dir, 'nope')}\nBad Source: ${join(dir, 'bamboo')}` });
+      expect(bad).toContain('WEBHOOK_SOURCE_SECRETS: plain:');
+      expect(bad).toContain('WEBHOOK_SOURCE_SECRETS: missing: cannot read');
+      expect(bad).toContain('WEBHOOK_SOURCE_SECRETS: Bad Source: not a source name');
+      expect(bad).not.toContain('not-a-whsec-secret');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -120,7 +120,7 @@ describe('CSV snapshots (upload endpoint and CLI) → hr.lifecycle on the real b
       14: ['WorkerID||required'],
       15: ['workerId|W14|unique-in-batch'],
       16: ['workerId|W14|unique-in-batch'],
-      17: ['OnLeave|maybe|boolean', 'CountryCode|Germany|format:regex'],
+      17: ['OnLeave|maybe|boolean', 'CountryCode|Germany|iso-3166-1'],
       18: ['(row)|3 cells|column-count'],
     });
 
@@ -194,6 +194,8 @@ describe('CSV snapshots (upload endpoint and CLI) → hr.lifecycle on the real b
     await bad(csv([{ id: 'W24' }]), 400, 'INVALID_INPUT', '?asOf=yesterday');
     await bad(csv(Array.from({ length: 2500 }, (_, i) => ({ id: `X${i}` }))), 413, 'PAYLOAD_TOO_LARGE');
     expect(await h.count('snapshot_rows WHERE snapshot_id IN (SELECT id FROM hr_ingest.snapshots WHERE status = \'failed\')')).toBe(0);
+    const mappingType = await h.request('PUT', '/v1/sources/workday/csv-mappings/typed', { raw: MAPPING, contentType: 'application/octet-stream' });
+    expect({ status: mappingType.status, code: mappingType.json?.['code'] }).toEqual({ status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' });
     const mapping = await h.request('PUT', '/v1/sources/workday/csv-mappings/broken', { raw: 'columns:\n  department: Dept\n  shoeSize: Shoe\n', contentType: 'application/yaml' });
     expect(mapping.status).toBe(400);
     expect(mapping.json['details']).toEqual(expect.arrayContaining([expect.objectContaining({ field: 'columns.shoeSize', rule: 'known-attribute' }), expect.objectContaining({ rule: 'required' })]));

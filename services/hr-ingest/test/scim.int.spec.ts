@@ -177,6 +177,27 @@ describe('SCIM 2.0 inbound → hr.lifecycle on the real broker', () => {
     ]);
   });
 
+  it('refuses unknown or undeclared extension schemas on create, replace, patch and bulk, naming the URN, and stores nothing', async () => {
+    const created = await scim('POST', '/Users', entraUser('EXT1'));
+    expect(created.status).toBe(201);
+    const id = created.json['id'] as string;
+    const bogus = 'urn:acme:params:scim:schemas:bogus:1.0:User';
+    const named = (scimType: string, urn: string) => expect.objectContaining({ schemas: [URN.error], status: '400', scimType, detail: expect.stringContaining(urn) });
+
+    // A URN in schemas that is neither core, enterprise, the HR extension nor a custom extension.
+    expect((await unchanged(() => scim('POST', '/Users', { ...entraUser('EXT2'), schemas: [URN.user, bogus] }))).json).toEqual(named('invalidValue', bogus));
+    expect((await unchanged(() => scim('PUT', `/Users/${id}`, { ...entraUser('EXT1'), schemas: [URN.user, bogus] }))).json).toEqual(named('invalidValue', bogus));
+    // Extension data whose schema is not listed in schemas.
+    const undeclared = { ...entraUser('EXT3'), schemas: [URN.user, URN.enterprise] };
+    expect((await unchanged(() => scim('POST', '/Users', undeclared))).json).toEqual(named('invalidSyntax', CSV_URN));
+    // A PatchOp message URN that is not PatchOp.
+    expect((await unchanged(() => scim('PATCH', `/Users/${id}`, { schemas: [bogus], Operations: [{ op: 'replace', path: 'title', value: 'X' }] }))).json).toEqual(named('invalidValue', bogus));
+    // In bulk: the operation fails on its own with the URN named.
+    const r = await unchanged(() => scim('POST', '/Bulk', bulk([post('E4', { ...entraUser('EXT4'), schemas: [URN.user, bogus] })])));
+    expect((r.json['Operations'] as { status: string; response?: unknown }[])[0]).toMatchObject({ status: '400', response: named('invalidValue', bogus) });
+    expect((await scim('GET', `/Users/${id}`)).json).toMatchObject({ title: 'Engineer', meta: expect.objectContaining({ version: 'W/"1"' }) });
+  });
+
   it('requires a bearer token with the right scope and answers SCIM errors', async () => {
     const none = await scim('GET', '/Users', undefined, { token: null });
     expect(none.status).toBe(401);

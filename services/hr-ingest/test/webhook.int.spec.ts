@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { signStandardWebhook } from '../src/webhook/standard-webhooks.js';
 import { HrIngestHarness } from './harness.js';
 
@@ -86,16 +89,54 @@ describe('Standard Webhooks receiver → hr.lifecycle on the real broker', () =>
     );
     await nothingStoredOrEmitted(() => deliver(payload, { contentType: 'text/plain' }), 415, 'UNSUPPORTED_MEDIA_TYPE');
     await nothingStoredOrEmitted(() => deliver(change('B-3', { userName: 'x'.repeat(5000) })), 413, 'PAYLOAD_TOO_LARGE');
-    const malformed = await deliver(undefined, { raw: '{"type":"worker.updated",' });
-    expect(malformed.status).toBe(400);
+    // The signature is checked on the raw bytes before the body is parsed: a badly signed
+    // malformed body is a 401, a well signed one a 400.
+    await nothingStoredOrEmitted(() => deliver(undefined, { raw: '{"type":"worker.updated",', secret: `whsec_${randomBytes(24).toString('base64')}` }), 401, 'WEBHOOK_BAD_SIGNATURE');
+    await nothingStoredOrEmitted(() => deliver(undefined, { raw: '{"type":"worker.updated",' }), 400, 'MALFORMED_JSON');
     await nothingStoredOrEmitted(() => deliver({ ...payload, data: { ...payload.data, workerId: undefined } }), 400, 'INVALID_INPUT');
     await nothingStoredOrEmitted(() => deliver(change('B-3', { hireDate: '31.12.2024' })), 400, 'INVALID_INPUT');
   });
 
-  it('refuses a change older than the stored state (409) without consuming the delivery id', async () => {
+  it('refuses a change older than the stored state of every attribute it carries (409) without consuming the delivery id', async () => {
     const now = new Date();
     expect((await deliver(change('B-4', { userName: 'ivy', status: 'active' }, 'worker.created', now))).status).toBe(200);
-    await nothingStoredOrEmitted(() => deliver(change('B-4', { department: 'Late' }, 'worker.updated', new Date(now.getTime() - 60_000)), { id: 'msg_late' }), 409, 'STALE_UPDATE');
+    await nothingStoredOrEmitted(() => deliver(change('B-4', { userName: 'late', status: 'terminated' }, 'worker.updated', new Date(now.getTime() - 60_000)), { id: 'msg_late' }), 409, 'STALE_UPDATE');
     expect(await h.db.query('SELECT 1 FROM hr_ingest.webhook_deliveries WHERE webhook_id = $1', ['msg_late'])).toEqual([]);
+  });
+});
+
+describe('Standard Webhooks with per-source secrets (WEBHOOK_SOURCE_SECRETS)', () => {
+  let h: HrIngestHarness;
+  let dir: string;
+  const BAMBOO = `whsec_${randomBytes(24).toString('base64')}`;
+  const WORKDAY = `whsec_${randomBytes(24).toString('base64')}`;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'hr-webhook-'));
+    await writeFile(join(dir, 'bamboo'), `${BAMBOO}\n`);
+    await writeFile(join(dir, 'workday'), WORKDAY);
+    h = await HrIngestHarness.start({ WEBHOOK_SOURCE_SECRETS: JSON.stringify({ bamboo: join(dir, 'bamboo'), workday: join(dir, 'workday') }) });
+  });
+  afterAll(async () => {
+    await h?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  function deliver(source: string, secret: string) {
+    const id = `msg_${randomBytes(6).toString('hex')}`;
+    const ts = Math.floor(Date.now() / 1000);
+    const body = JSON.stringify({ type: 'worker.created', timestamp: new Date().toISOString(), data: { source, workerId: `${source}-1`, attributes: { status: 'active', userName: 'x' } } });
+    return h.request('POST', '/v1/events', { raw: body, token: null, headers: { 'webhook-id': id, 'webhook-timestamp': String(ts), 'webhook-signature': signStandardWebhook(secret, id, ts, body) } });
+  }
+
+  it("accepts a delivery signed with its source's secret and refuses one signed with another source's secret (403), storing nothing", async () => {
+    expect((await deliver('bamboo', BAMBOO)).json).toMatchObject({ status: 'created', events: [{ kind: 'JOINER' }] });
+    const persons = await h.count('persons');
+    const crossed = await deliver('bamboo', WORKDAY);
+    expect({ status: crossed.status, code: crossed.json?.['code'] }).toEqual({ status: 403, code: 'WEBHOOK_SOURCE_NOT_ALLOWED' });
+    const unknown = await deliver('bamboo', `whsec_${randomBytes(24).toString('base64')}`);
+    expect({ status: unknown.status, code: unknown.json?.['code'] }).toEqual({ status: 401, code: 'WEBHOOK_BAD_SIGNATURE' });
+    expect({ persons: await h.count('persons'), deliveries: await h.count('webhook_deliveries') }).toEqual({ persons, deliveries: 1 });
+    expect((await deliver('workday', WORKDAY)).status).toBe(200);
   });
 });

@@ -96,7 +96,22 @@ describe('workers API → hr.lifecycle on the real broker', () => {
       ]),
     );
     expect((await h.request('PUT', '/v1/sources/workday/workers/W-6', { raw: '{"attributes": {', contentType: 'application/json' })).status).toBe(400);
+    const wrongType = await h.request('PUT', '/v1/sources/workday/workers/W-6', { raw: JSON.stringify({ attributes: { status: 'active' } }), contentType: 'text/plain' });
+    expect({ status: wrongType.status, code: wrongType.json?.['code'] }).toEqual({ status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' });
+    expect(wrongType.json['message']).toContain('application/json');
     expect((await h.request('PUT', '/v1/sources/Bad Source/workers/W-6', { body: { attributes: {} } })).status).toBe(400);
     expect(await h.count('persons')).toBe(before);
+  });
+
+  it('answers 401 with a Bearer challenge (invalid_token when a token was sent) and 403 with insufficient_scope', async () => {
+    const none = await h.request('PUT', '/v1/sources/workday/workers/W-7', { body: { attributes: {} }, token: null });
+    expect(none.status).toBe(401);
+    expect(none.headers.get('www-authenticate')).toBe('Bearer realm="provisio"');
+    const bad = await h.request('GET', '/v1/sources/workday/workers/W-7', { token: 'not.a.jwt' });
+    expect(bad.status).toBe(401);
+    expect(bad.headers.get('www-authenticate')).toMatch(/^Bearer realm="provisio", error="invalid_token", error_description="[^"]+"$/);
+    const readOnly = await h.request('PUT', '/v1/sources/workday/workers/W-7', { body: { attributes: {} }, token: h.readToken });
+    expect(readOnly.status).toBe(403);
+    expect(readOnly.headers.get('www-authenticate')).toBe('Bearer realm="provisio", error="insufficient_scope", error_description="missing scope: hr:write", scope="hr:write"');
   });
 });

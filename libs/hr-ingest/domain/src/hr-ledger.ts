@@ -44,9 +44,15 @@ export class HrLedger {
     return [...this.persons.values()];
   }
 
-  /** Applies a delta batch (SCIM bulk, webhook, PUT, delta CSV) or a full snapshot of one source. */
-  apply(source: string, records: readonly WorkerRecord[], now: number, o: { full?: boolean; absentWorkers?: 'leaver' | 'ignore' } = {}): LedgerResult {
+  /**
+   * Applies a delta batch (SCIM bulk, webhook, PUT, delta CSV) or a full snapshot of one source.
+   * `asOf` is the export's time, as for a CSV upload: rows without a source time take it, and
+   * absent workers are judged and dated by it.
+   */
+  apply(source: string, input: readonly WorkerRecord[], now: number, o: { full?: boolean; absentWorkers?: 'leaver' | 'ignore'; asOf?: number } = {}): LedgerResult {
     const result: LedgerResult = { events: [], rejected: [], warnings: [] };
+    const asOf = o.asOf;
+    const records = asOf === undefined ? input : input.map((r) => (r.sourceTimestamp === undefined ? { ...r, sourceTimestamp: asOf } : r));
     const existing = new Map<string, PersonState>();
     for (const r of records) {
       const p = this.get(source, r.workerId);
@@ -76,7 +82,7 @@ export class HrLedger {
       const present = new Set(records.map((r) => r.workerId));
       for (const p of this.all()) {
         if (p.source !== source || present.has(p.workerId)) continue;
-        const d = decide(p, { type: 'absent' }, this.ctx(source, now));
+        const d = decide(p, { type: 'absent', asOf }, this.ctx(source, now));
         this.commit(d.state, d.event, d.nextTransitionAt, result);
       }
     }

@@ -1,4 +1,6 @@
 export { ATTRIBUTE_NAMES, EMPTY_ATTRIBUTES, type PersonState, type Phase, type Removal } from './worker-record.js';
+export { toAlpha2 } from './country-codes.js';
+export { NO_STAMP, hasStamp, newerThan, newest, olderBy, type Stamp } from './stamps.js';
 export {
   HR_FIELDS,
   HR_STATUSES,

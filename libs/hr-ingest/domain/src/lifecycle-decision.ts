@@ -3,6 +3,7 @@ import { hrInstant } from './dates.js';
 import { fieldError, type FieldError } from './field-error.js';
 import type { LifecyclePolicy } from './lifecycle-policy.js';
 import { zoneFor } from './time-zones.js';
+import { hasStamp, newerThan, newest, olderBy, type Stamp } from './stamps.js';
 import { HR_FIELDS, type WorkerRecord } from './worker-input.js';
 import { ATTRIBUTE_NAMES, EMPTY_ATTRIBUTES, type PersonState, type Phase, type Removal } from './worker-record.js';
 
@@ -10,8 +11,12 @@ import { ATTRIBUTE_NAMES, EMPTY_ATTRIBUTES, type PersonState, type Phase, type R
 export type Change =
   /** An input (delta, or one row of a snapshot): attributes it carries overwrite, absent ones stay. */
   | { type: 'record'; record: WorkerRecord }
-  /** Missing from a full snapshot (when absent workers count as leavers). */
-  | { type: 'absent' }
+  /**
+   * Missing from a full snapshot (when absent workers count as leavers) exported at `asOf`
+   * (epoch ms, when known): no leaver if a newer record saw the person, and the leaver is dated
+   * by the export.
+   */
+  | { type: 'absent'; asOf?: number | undefined }
   /** Deleted through SCIM. */
   | { type: 'delete' }
   /** Time passed: a start or termination date may have been reached (the scheduler). */
@@ -53,6 +58,11 @@ export interface Decision {
   warnings: FieldError[];
   /** The next instant at which time alone may change the person's phase (a start or an end). */
   nextTransitionAt: number | null;
+  /**
+   * This decision ends the person's work: now (a LEAVER) or at a future instant (a termination
+   * newly ahead for someone working). What the mass-change brake counts.
+   */
+  leaving: { at: number; reason: string } | undefined;
 }
 
 interface Instants {
@@ -108,35 +118,110 @@ export function changedBetween(before: HrAttributes | null, after: HrAttributes)
   return out.sort();
 }
 
-function merge(current: HrAttributes, input: WorkerRecord['attributes']): HrAttributes {
-  const next: HrAttributes = { ...current, custom: { ...current.custom } };
-  const target = next as unknown as Record<string, unknown>;
-  for (const k of HR_FIELDS) {
-    const v = input[k];
-    if (v !== undefined) target[k] = v;
-  }
-  if (input.custom) {
-    for (const [k, v] of Object.entries(input.custom)) {
-      if (v === null) delete next.custom[k];
-      else next.custom[k] = v;
-    }
-  }
-  return next;
+function recordStamp(r: WorkerRecord): Stamp {
+  return { ts: r.sourceTimestamp ?? null, seq: r.sequence ?? null };
 }
 
-function staleness(prev: PersonState, r: WorkerRecord): FieldError | undefined {
-  if (r.sequence !== undefined && prev.sequence !== null && r.sequence < prev.sequence) {
-    return fieldError('sequence', r.sequence, 'not-older-than-stored', `sequence ${r.sequence} is lower than ${prev.sequence}, the last one applied; newer state is kept`);
+interface Superseded {
+  field: string;
+  by: 'sequence' | 'sourceTimestamp';
+  stamp: Stamp;
+}
+
+interface Merged {
+  attributes: HrAttributes;
+  managerWorkerId: string | null;
+  stamps: Record<string, Stamp>;
+  /** Attributes the record carried and that were taken (changed or not). */
+  taken: number;
+  /** Attributes the record carried that a newer record had set: kept as stored. */
+  superseded: Superseded[];
+}
+
+/**
+ * Per-attribute merge: each attribute the record carries is taken unless the stored value came
+ * from a newer record (its stamp); a taken attribute gets `stamp` (the record's own, or for a
+ * record without one the person's watermark: unordered input counts as the newest).
+ */
+function merge(base: PersonState, r: WorkerRecord, stamp: Stamp): Merged {
+  const own = recordStamp(r);
+  const attributes: HrAttributes = { ...base.attributes, custom: { ...base.attributes.custom } };
+  const target = attributes as unknown as Record<string, unknown>;
+  const stamps: Record<string, Stamp> = { ...base.stamps };
+  let managerWorkerId = base.managerWorkerId;
+  const superseded: Superseded[] = [];
+  let taken = 0;
+  const take = (key: string, set: () => void) => {
+    const stored = stamps[key];
+    const by = olderBy(own, stored);
+    if (by && stored) {
+      superseded.push({ field: key, by, stamp: stored });
+      return;
+    }
+    set();
+    taken++;
+    if (hasStamp(stamp)) stamps[key] = stamp;
+    else delete stamps[key];
+  };
+  for (const k of HR_FIELDS) {
+    const v = r.attributes[k];
+    if (v !== undefined) take(k, () => (target[k] = v));
   }
-  if (r.sourceTimestamp !== undefined && prev.sourceTimestamp !== null && r.sourceTimestamp < prev.sourceTimestamp) {
-    return fieldError(
-      'sourceTimestamp',
-      new Date(r.sourceTimestamp).toISOString(),
-      'not-older-than-stored',
-      `source timestamp is older than ${new Date(prev.sourceTimestamp).toISOString()}, the last change applied; newer state is kept`,
-    );
+  for (const [k, v] of Object.entries(r.attributes.custom ?? {})) {
+    take(`custom.${k}`, () => {
+      if (v === null) delete attributes.custom[k];
+      else attributes.custom[k] = v;
+    });
   }
-  return undefined;
+  if (r.managerWorkerId !== undefined) take('managerWorkerId', () => (managerWorkerId = r.managerWorkerId ?? null));
+  return { attributes, managerWorkerId, stamps, taken, superseded };
+}
+
+function stampValue(r: WorkerRecord, by: Superseded['by']): string | number | undefined {
+  return by === 'sequence' ? r.sequence : r.sourceTimestamp === undefined ? undefined : new Date(r.sourceTimestamp).toISOString();
+}
+
+function describeStamp(s: Stamp, by: Superseded['by']): string {
+  return by === 'sequence' ? `sequence ${s.seq}` : `source time ${new Date(s.ts ?? 0).toISOString()}`;
+}
+
+/** The whole record is older than what is stored for every attribute it carries. */
+function staleError(r: WorkerRecord, superseded: readonly Superseded[]): FieldError {
+  const first = superseded[0]!;
+  const fields = superseded.map((x) => x.field).join(', ');
+  const what = first.by === 'sequence' ? `sequence ${r.sequence} is lower than` : 'source timestamp is older than';
+  return fieldError(first.by, stampValue(r, first.by), 'not-older-than-stored', `${what} the change that set ${fields} (${describeStamp(first.stamp, first.by)}); newer state is kept`);
+}
+
+/** One attribute of an otherwise accepted record was set by a newer record and is kept. */
+function supersededWarning(r: WorkerRecord, x: Superseded): FieldError {
+  return fieldError(x.field, stampValue(r, x.by), 'not-older-than-stored', `${x.field} was set by a newer change (${describeStamp(x.stamp, x.by)}); the stored value is kept`);
+}
+
+/**
+ * How new the person's termination is: the removal's stamp, or the stamps of the attributes
+ * that terminate them (status terminated, the termination date). Null when not known.
+ */
+function terminationStamp(p: PersonState): Stamp | null {
+  if (p.removal) return p.removal.stamp ?? null;
+  let s: Stamp | null = null;
+  if (p.attributes.status === 'terminated' && p.stamps['status']) s = newest(s, p.stamps['status']);
+  if (p.attributes.terminationDate !== null && p.stamps['terminationDate']) s = newest(s, p.stamps['terminationDate']);
+  return hasStamp(s) ? s : null;
+}
+
+/** A termination that lies ahead for someone not terminated (its instant), if any. */
+function pendingEnd(a: HrAttributes, removal: Removal | null, zone: string, now: number): number | undefined {
+  if (removal) return undefined;
+  const { hire, term } = instantsOf(a, zone);
+  if (term === undefined || (hire !== undefined && hire >= term)) return undefined;
+  return term > now ? term : undefined;
+}
+
+/** When a terminated person left, if known. */
+function leftAt(p: PersonState, policy: LifecyclePolicy): number | undefined {
+  if (p.removal) return p.removal.at;
+  return instantsOf(p.attributes, zoneFor(policy.timeZones, p.attributes.location, p.attributes.countryCode)).term;
 }
 
 function kindOfChange(changed: readonly string[], policy: LifecyclePolicy): LifecycleKind {
@@ -157,23 +242,38 @@ function sameState(a: PersonState, b: PersonState): boolean {
   );
 }
 
+function sameStamps(a: Record<string, Stamp>, b: Record<string, Stamp>): boolean {
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  return ka.every((k) => b[k] !== undefined && a[k]!.ts === b[k].ts && a[k]!.seq === b[k].seq);
+}
+
+function refused(prev: PersonState, errors: FieldError[], policy: LifecyclePolicy, now: number): Decision {
+  const zone = zoneFor(policy.timeZones, prev.attributes.location, prev.attributes.countryCode);
+  return { outcome: 'stale', state: prev, write: 'none', event: undefined, errors, warnings: [], nextTransitionAt: nextTransition(prev.attributes, prev.removal, zone, now), leaving: undefined };
+}
+
 /**
  * The differ: given a person's stored state (undefined for a worker never seen) and one change,
  * decides the person's next state and the lifecycle event to emit, if any. Pure; the same
  * change applied twice decides nothing the second time.
+ *
+ * Out-of-order input: each attribute keeps the stamp of the record that set it, and a record's
+ * attribute is taken only if the record is not older than that stamp, so a newer value is never
+ * overwritten by an older one whatever the arrival order. A record is refused whole (`stale`)
+ * only when every attribute it carries was set by a newer record, or when it is older than the
+ * person's termination and would bring them back.
  */
 export function decide(prev: PersonState | undefined, change: Change, ctx: DecideContext): Decision {
   const { now, policy } = ctx;
   const warnings: FieldError[] = [];
   if (!prev && change.type !== 'record') {
-    return { outcome: 'unchanged', state: undefined, write: 'none', event: undefined, errors: [], warnings, nextTransitionAt: null };
+    return { outcome: 'unchanged', state: undefined, write: 'none', event: undefined, errors: [], warnings, nextTransitionAt: null, leaving: undefined };
   }
-  if (prev && change.type === 'record') {
-    const stale = staleness(prev, change.record);
-    if (stale) {
-      const zone = zoneFor(policy.timeZones, prev.attributes.location, prev.attributes.countryCode);
-      return { outcome: 'stale', state: prev, write: 'none', event: undefined, errors: [stale], warnings, nextTransitionAt: nextTransition(prev.attributes, prev.removal, zone, now) };
-    }
+  if (prev && change.type === 'absent' && change.asOf !== undefined && prev.sourceTimestamp !== null && prev.sourceTimestamp > change.asOf) {
+    // A record newer than the export saw this worker: the snapshot is out of date for them.
+    const zone = zoneFor(policy.timeZones, prev.attributes.location, prev.attributes.countryCode);
+    return { outcome: 'unchanged', state: prev, write: 'none', event: undefined, errors: [], warnings, nextTransitionAt: nextTransition(prev.attributes, prev.removal, zone, now), leaving: undefined };
   }
 
   const base: PersonState = prev ?? {
@@ -188,21 +288,35 @@ export function decide(prev: PersonState | undefined, change: Change, ctx: Decid
     removal: null,
     sourceTimestamp: null,
     sequence: null,
+    stamps: {},
     version: 0,
   };
 
   let attributes = base.attributes;
   let managerWorkerId = base.managerWorkerId;
   let removal = base.removal;
+  let stamps = base.stamps;
+  let watermark: Stamp = { ts: base.sourceTimestamp, seq: base.sequence };
   let reason = 'hr-change';
+  let own: Stamp | undefined;
   if (change.type === 'record') {
     const r = change.record;
-    attributes = merge(base.attributes, r.attributes);
-    removal = null;
-    if (r.managerWorkerId !== undefined) managerWorkerId = r.managerWorkerId;
+    own = recordStamp(r);
+    const m = merge(base, r, hasStamp(own) ? own : watermark);
+    if (prev && m.superseded.length > 0 && m.taken === 0) return refused(prev, [staleError(r, m.superseded)], policy, now);
+    for (const x of m.superseded) warnings.push(supersededWarning(r, x));
+    attributes = m.attributes;
+    managerWorkerId = m.managerWorkerId;
+    stamps = m.stamps;
+    watermark = newest(watermark, own);
+    // The source shows the worker again: only a record newer than the removal undoes it.
+    if (removal && newerThan(own, removal.stamp)) removal = null;
   } else if (change.type === 'absent' || change.type === 'delete') {
     reason = change.type === 'absent' ? 'absent-from-snapshot' : 'scim-delete';
-    if (!removal && base.phase !== 'terminated') removal = { at: now, by: reason as Removal['by'] };
+    if (!removal && base.phase !== 'terminated') {
+      const asOf = change.type === 'absent' ? change.asOf : undefined;
+      removal = { at: asOf !== undefined ? Math.min(asOf, now) : now, by: reason as Removal['by'], stamp: asOf !== undefined ? { ts: asOf, seq: null } : null };
+    }
   }
 
   // Manager: resolve the reference; a self-reference (top of the hierarchy) means no manager.
@@ -222,6 +336,18 @@ export function decide(prev: PersonState | undefined, change: Change, ctx: Decid
 
   const zone = zoneFor(policy.timeZones, attributes.location, attributes.countryCode);
   const phase = phaseAt(attributes, removal, zone, now);
+  if (prev && prev.phase === 'terminated' && phase !== 'terminated' && change.type === 'record' && own) {
+    // A record older than the termination never brings the person back (it predates it).
+    const by = olderBy(own, terminationStamp(prev));
+    if (by) {
+      return refused(
+        prev,
+        [fieldError(by, stampValue(change.record, by), 'not-older-than-termination', 'the change is older than the termination stored for this worker and cannot bring them back; newer state is kept')],
+        policy,
+        now,
+      );
+    }
+  }
   const nextTransitionAt = nextTransition(attributes, removal, zone, now);
   const { hire, term } = instantsOf(attributes, zone);
   // Consumers have seen a person only once a JOINER was announced.
@@ -239,10 +365,17 @@ export function decide(prev: PersonState | undefined, change: Change, ctx: Decid
     if (phase !== 'terminated') {
       // A first appearance, or a return after a termination (same personId).
       const kind: LifecycleKind = prev?.joined ? 'REHIRE' : 'JOINER';
+      let effectiveAt = startedAt;
+      if (kind === 'REHIRE' && prev && hire !== undefined && hire <= now) {
+        // A return starts at its own hire date, never at the one of the employment that ended.
+        const left = leftAt(prev, policy);
+        const newStart = left !== undefined ? hire > left : attributes.hireDate !== prev.attributes.hireDate;
+        if (!newStart) effectiveAt = now;
+      }
       event =
         phase === 'pre-hire'
           ? { kind, stage: 'PRE_HIRE', effectiveAt: hire ?? now, reason }
-          : { kind, stage: 'EFFECTIVE', effectiveAt: startedAt, reason: timeDriven ? 'start-date-reached' : reason };
+          : { kind, stage: 'EFFECTIVE', effectiveAt, reason: timeDriven ? 'start-date-reached' : reason };
       startKind = phase === 'pre-hire' ? kind : null;
       joined = true;
     } else if (prev?.joined && changed.length > 0) {
@@ -264,6 +397,15 @@ export function decide(prev: PersonState | undefined, change: Change, ctx: Decid
     if (phase === 'pre-hire' && prev.phase === 'active') startKind = 'JOINER';
   }
 
+  // What the mass-change brake counts: a leaver now, or a termination newly ahead for someone working.
+  let leaving: Decision['leaving'];
+  if (event?.kind === 'LEAVER') leaving = { at: event.effectiveAt, reason: event.reason };
+  else if (prev && prev.phase !== 'terminated' && phase !== 'terminated') {
+    const end = pendingEnd(attributes, removal, zone, now);
+    const prevZone = zoneFor(policy.timeZones, prev.attributes.location, prev.attributes.countryCode);
+    if (end !== undefined && pendingEnd(prev.attributes, prev.removal, prevZone, now) === undefined) leaving = { at: end, reason: 'termination-scheduled' };
+  }
+
   const next: PersonState = {
     ...base,
     attributes,
@@ -272,23 +414,23 @@ export function decide(prev: PersonState | undefined, change: Change, ctx: Decid
     startKind,
     joined,
     removal,
-    sourceTimestamp: base.sourceTimestamp,
-    sequence: base.sequence,
+    stamps,
+    // The watermark moves with every accepted record, also one that changes nothing.
+    sourceTimestamp: watermark.ts,
+    sequence: watermark.seq,
   };
   const modified = !prev || !sameState(prev, next);
-  if (modified && change.type === 'record') {
-    // Stale protection compares against the source time of the last change applied.
-    if (change.record.sourceTimestamp !== undefined) next.sourceTimestamp = Math.max(change.record.sourceTimestamp, base.sourceTimestamp ?? -Infinity);
-    if (change.record.sequence !== undefined) next.sequence = Math.max(change.record.sequence, base.sequence ?? -Infinity);
-  }
+  const bookkeeping = !!prev && (next.sourceTimestamp !== prev.sourceTimestamp || next.sequence !== prev.sequence || !sameStamps(prev.stamps, next.stamps) || next.removal?.stamp !== prev.removal?.stamp);
   if (modified) next.version = base.version + 1;
+  const write = !prev ? 'insert' : modified || bookkeeping ? 'update' : 'none';
   return {
     outcome: !prev ? 'created' : modified ? 'changed' : 'unchanged',
-    state: modified ? next : prev,
-    write: !prev ? 'insert' : modified ? 'update' : 'none',
+    state: write === 'none' ? prev : next,
+    write,
     event: event && { ...event, attributes: nextView, previousAttributes: prevView, changedAttributes: changed, timeZone: zone },
     errors: [],
     warnings,
     nextTransitionAt,
+    leaving,
   };
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { toAlpha2 } from './country-codes.js';
 import { isHrDate } from './dates.js';
 import { fieldError, type FieldError } from './field-error.js';
 
@@ -38,10 +39,14 @@ export const hrAttributesInputSchema = z
     countryCode: z
       .string()
       .trim()
-      .regex(/^[A-Za-z]{2}$/, 'expected an ISO 3166-1 alpha-2 code')
-      .transform((v) => v.toUpperCase())
+      .refine((v) => toAlpha2(v) !== undefined, {
+        message: 'expected an ISO 3166-1 country code: alpha-2 (DE) or alpha-3 (DEU), one that is assigned',
+        params: { rule: 'iso-3166-1' },
+      })
+      .transform((v) => toAlpha2(v)!)
       .nullable()
-      .optional(),
+      .optional()
+      .describe('ISO 3166-1 alpha-2 or alpha-3, stored as alpha-2'),
     hireDate: date.nullable().optional().describe('first day; a date without time is read in the worker\'s time zone'),
     terminationDate: date.nullable().optional().describe('last day worked; the leaver takes effect at the end of that day'),
     onLeave: z.boolean().nullable().optional(),

@@ -1,4 +1,5 @@
 import type { HrAttributes, LifecycleKind } from '@provisio/contracts';
+import type { Stamp } from './stamps.js';
 
 export type { HrAttributesInput, WorkerRecord } from './worker-input.js';
 
@@ -13,6 +14,11 @@ export type Phase = 'pre-hire' | 'active' | 'terminated';
 export interface Removal {
   at: number;
   by: 'absent-from-snapshot' | 'scim-delete';
+  /**
+   * How new the removal is by the source's clock (a snapshot's asOf). Only a record newer than
+   * this brings the person back; absent (older rows, SCIM deletes) = any later record does.
+   */
+  stamp?: Stamp | null | undefined;
 }
 
 /** What hr-ingest stores about a person: the canonical person record. */
@@ -30,9 +36,18 @@ export interface PersonState {
   /** A JOINER was announced for this person at some point (a later return is a REHIRE). */
   joined: boolean;
   removal: Removal | null;
-  /** Source time and sequence of the last change applied (stale-update protection). */
+  /**
+   * The person's watermark: the newest source time and sequence of any record accepted for this
+   * person (no-ops included). An absence from a snapshot exported before it is no leaver.
+   */
   sourceTimestamp: number | null;
   sequence: number | null;
+  /**
+   * Per attribute (HR field names, `managerWorkerId`, `custom.<key>`): the stamp of the record
+   * that last set it. An incoming attribute is applied only if its record is not older than
+   * this; attributes set by records without a stamp have none (or the watermark at the time).
+   */
+  stamps: Record<string, Stamp>;
   version: number;
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { DEFAULT_POLICY, HrLedger, decide, parseTimeZoneSettings, type DecideContext, type HrAttributesInput, type LifecyclePolicy, type PersonState, type WorkerRecord } from '../src/index.js';
+import { DEFAULT_POLICY, HrLedger, decide, parseHrAttributes, parseTimeZoneSettings, toAlpha2, type DecideContext, type HrAttributesInput, type LifecyclePolicy, type PersonState, type WorkerRecord } from '../src/index.js';
 
 const NOW = Date.parse('2025-06-15T12:00:00Z');
 const DAY = 86_400_000;
@@ -139,6 +139,80 @@ describe('the differ', () => {
   });
 });
 
+describe('the differ with out-of-order and stale input', () => {
+  const T = (h: number) => Date.parse('2025-06-01T00:00:00Z') + h * 3_600_000;
+
+  it('counts a future-dated termination as leaving (what the brake counts), like an immediate one', () => {
+    const base = applied(undefined, active).state!;
+    const future = applied(base, { status: 'terminated', terminationDate: '2025-06-30' });
+    expect(future.event).toMatchObject({ kind: 'UPDATE' });
+    expect(future.state!.phase).toBe('active');
+    expect(future.leaving).toEqual({ at: Date.parse('2025-07-01T00:00:00Z'), reason: 'termination-scheduled' });
+    expect(applied(base, { terminationDate: '2025-06-30' }).leaving).toMatchObject({ reason: 'termination-scheduled' });
+    expect(applied(base, { status: 'terminated' }).leaving).toEqual({ at: NOW, reason: 'terminated-in-source' });
+    // Already scheduled, or a new worker with a fixed end: nobody working newly leaves.
+    expect(applied(future.state, { terminationDate: '2025-07-15' }).leaving).toBeUndefined();
+    expect(applied(undefined, { ...active, terminationDate: '2025-12-31' }).leaving).toBeUndefined();
+    expect(applied(base, { department: 'Sales' }).leaving).toBeUndefined();
+  });
+
+  it('makes no leaver of a worker absent from a snapshot exported before a newer record saw them, and dates the leaver by the export', () => {
+    const base = applied(undefined, active, NOW, { sourceTimestamp: T(10) }).state!;
+    const older = decide(base, { type: 'absent', asOf: T(9) }, ctx());
+    expect(older).toMatchObject({ outcome: 'unchanged', write: 'none', event: undefined, leaving: undefined });
+    expect(older.state!.phase).toBe('active');
+    const newer = decide(base, { type: 'absent', asOf: T(11) }, ctx());
+    expect(newer.event).toMatchObject({ kind: 'LEAVER', reason: 'absent-from-snapshot', effectiveAt: T(11) });
+    expect(newer.state!.removal).toMatchObject({ at: T(11), stamp: { ts: T(11), seq: null } });
+    // An export from the same instant as the last record still counts.
+    expect(decide(base, { type: 'absent', asOf: T(10) }, ctx()).event?.kind).toBe('LEAVER');
+  });
+
+  it('never rehires a leaver with a record older than the termination; a newer one is a REHIRE dated now, not at the old hire date', () => {
+    const base = applied(undefined, active, NOW, { sourceTimestamp: T(1) }).state!;
+    const gone = decide(base, { type: 'absent', asOf: T(5) }, ctx()).state!;
+    const stale = applied(gone, { department: 'Sales' }, NOW + DAY, { sourceTimestamp: T(3) });
+    expect(stale.event?.kind).not.toBe('REHIRE');
+    expect(stale.state!.phase).toBe('terminated');
+    expect(stale.state!.attributes.department).toBe('Sales');
+    const back = applied(stale.state, { status: 'active' }, NOW + DAY, { sourceTimestamp: T(6) });
+    expect(back.event).toMatchObject({ kind: 'REHIRE', stage: 'EFFECTIVE', effectiveAt: NOW + DAY });
+
+    // Terminated by status at T5: an older "active" is superseded and refused.
+    const left = applied(base, { status: 'terminated' }, NOW, { sourceTimestamp: T(5) }).state!;
+    expect(applied(left, { status: 'active' }, NOW, { sourceTimestamp: T(3) })).toMatchObject({ outcome: 'stale', event: undefined });
+    // Terminated by a date set at T5: an older record moving the hire date past it cannot bring them back.
+    const ended = applied(base, { terminationDate: '2025-06-01' }, NOW, { sourceTimestamp: T(5) }).state!;
+    expect(ended.phase).toBe('terminated');
+    const revive = applied(ended, { hireDate: '2025-06-10' }, NOW, { sourceTimestamp: T(3) });
+    expect(revive).toMatchObject({ outcome: 'stale', event: undefined, errors: [expect.objectContaining({ rule: 'not-older-than-termination' })] });
+    const rehire = applied(ended, { hireDate: '2025-06-10' }, NOW, { sourceTimestamp: T(6) });
+    expect(rehire.event).toMatchObject({ kind: 'REHIRE', effectiveAt: Date.parse('2025-06-10T00:00:00Z') });
+  });
+
+  it('keeps per-attribute stamps: an older record applies only the attributes no newer record set', () => {
+    const base = applied(undefined, active, NOW, { sourceTimestamp: T(1) }).state!;
+    const dept = applied(base, { department: 'Sales' }, NOW, { sourceTimestamp: T(5) }).state!;
+    const late = applied(dept, { department: 'Legal', jobTitle: 'Lead' }, NOW, { sourceTimestamp: T(3) });
+    expect(late).toMatchObject({ outcome: 'changed', event: { kind: 'MOVER', changedAttributes: ['jobTitle'] } });
+    expect(late.state!.attributes).toMatchObject({ department: 'Sales', jobTitle: 'Lead' });
+    expect(late.warnings).toEqual([expect.objectContaining({ field: 'department', rule: 'not-older-than-stored' })]);
+    expect(late.state!.sourceTimestamp).toBe(T(5));
+    // Every attribute it carries is newer in store: refused whole.
+    expect(applied(late.state, { department: 'Legal' }, NOW, { sourceTimestamp: T(4) })).toMatchObject({ outcome: 'stale', write: 'none' });
+  });
+
+  it('advances the watermark and the stamps on a no-op record, so an older change that arrives later does not overwrite it', () => {
+    const base = applied(undefined, active, NOW, { sourceTimestamp: T(1) }).state!;
+    const same = applied(base, { department: 'R&D' }, NOW, { sourceTimestamp: T(5) });
+    expect(same).toMatchObject({ outcome: 'unchanged', write: 'update', event: undefined });
+    expect(same.state).toMatchObject({ sourceTimestamp: T(5), version: base.version });
+    const older = applied(same.state, { department: 'Sales' }, NOW, { sourceTimestamp: T(3) });
+    expect(older).toMatchObject({ outcome: 'stale', event: undefined });
+    expect(applied(same.state, { department: 'R&D' }, NOW, { sourceTimestamp: T(5) })).toMatchObject({ outcome: 'unchanged', write: 'none' });
+  });
+});
+
 describe('HrLedger batches', () => {
   it('rejects every record of a worker id that occurs twice and processes the others', () => {
     const ledger = new HrLedger(DEFAULT_POLICY);
@@ -165,5 +239,23 @@ describe('HrLedger batches', () => {
     ledger.apply('hr', [record('A', active), record('B', active)], NOW, { full: true });
     const r = ledger.apply('hr', [record('A', active), record('A', active), record('B', active)], NOW + 1, { full: true });
     expect(r.events).toEqual([]);
+  });
+});
+
+describe('country codes', () => {
+  it('accepts ISO 3166-1 alpha-2 and alpha-3 in any case, stores alpha-2, and names the rule otherwise', () => {
+    expect(toAlpha2('de')).toBe('DE');
+    expect(toAlpha2(' DEU ')).toBe('DE');
+    expect(toAlpha2('gbr')).toBe('GB');
+    expect(toAlpha2('USA')).toBe('US');
+    expect(toAlpha2('XX')).toBeUndefined();
+    expect(toAlpha2('XYZ')).toBeUndefined();
+    expect(toAlpha2('Germany')).toBeUndefined();
+    expect(parseHrAttributes({ countryCode: 'che' })).toEqual({ ok: true, value: { countryCode: 'CH' } });
+    expect(parseHrAttributes({ countryCode: 'Germany' })).toEqual({
+      ok: false,
+      errors: [expect.objectContaining({ field: 'attributes.countryCode', value: 'Germany', rule: 'iso-3166-1', message: expect.stringContaining('alpha-3') })],
+    });
+    expect(parseHrAttributes({ countryCode: 'ZZ' })).toMatchObject({ ok: false, errors: [expect.objectContaining({ rule: 'iso-3166-1' })] });
   });
 });

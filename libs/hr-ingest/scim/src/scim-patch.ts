@@ -29,10 +29,10 @@ export function parsePatchRequest(body: unknown): ScimPatchOperation[] {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalidSyntax('the body must be a PatchOp message');
   const entries = new Map(Object.entries(body).map(([k, v]) => [k.toLowerCase(), v]));
   const schemas = entries.get('schemas');
-  if (!Array.isArray(schemas) || !schemas.some((x) => typeof x === 'string' && x.toLowerCase() === URN.patchOp.toLowerCase())) {
-    throw invalidValue(`schemas: must be [${URN.patchOp}]`);
+  if (!Array.isArray(schemas) || schemas.length === 0) throw invalidValue(`schemas: must be [${URN.patchOp}]`);
+  for (const x of schemas) {
+    if (typeof x !== 'string' || x.toLowerCase() !== URN.patchOp.toLowerCase()) throw invalidValue(`schemas: unknown schema URN ${JSON.stringify(x)} in a PatchOp; must be [${URN.patchOp}]`);
   }
-  for (const x of schemas) if (typeof x !== 'string' || x.toLowerCase() !== URN.patchOp.toLowerCase()) throw invalidValue(`schemas: unknown schema URN ${JSON.stringify(x)} in a PatchOp`);
   const ops = entries.get('operations');
   if (!Array.isArray(ops) || ops.length === 0) throw invalidSyntax('Operations: required, a non-empty array');
   return ops.map((raw, i) => {

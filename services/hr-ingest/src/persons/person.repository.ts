@@ -1,5 +1,5 @@
 import type { HrAttributes } from '@provisio/contracts';
-import type { PersonState, Phase, Removal } from '@provisio/hr-ingest-domain';
+import type { PersonState, Phase, Removal, Stamp } from '@provisio/hr-ingest-domain';
 import { quoteIdent, type SqlClient } from '@provisio/persistence';
 
 /** A person as stored, with bookkeeping the domain does not need. */
@@ -24,6 +24,7 @@ interface Row {
   removal: Removal | null;
   source_ts: string | null;
   source_seq: string | null;
+  stamps: Record<string, Stamp> | null;
   next_transition_at: Date | null;
   last_event_at: string | null;
   created_at: Date;
@@ -31,7 +32,7 @@ interface Row {
 }
 
 const COLUMNS =
-  'person_id, source, worker_id, attributes, version, manager_worker_id, phase, start_kind, joined, removal, source_ts, source_seq, next_transition_at, last_event_at, created_at, updated_at';
+  'person_id, source, worker_id, attributes, version, manager_worker_id, phase, start_kind, joined, removal, source_ts, source_seq, stamps, next_transition_at, last_event_at, created_at, updated_at';
 
 function toPerson(r: Row): StoredPerson {
   return {
@@ -47,6 +48,7 @@ function toPerson(r: Row): StoredPerson {
     removal: r.removal,
     sourceTimestamp: r.source_ts === null ? null : Number(r.source_ts),
     sequence: r.source_seq === null ? null : Number(r.source_seq),
+    stamps: r.stamps ?? {},
     nextTransitionAt: r.next_transition_at ? r.next_transition_at.getTime() : null,
     lastEventAt: r.last_event_at === null ? null : Number(r.last_event_at),
     createdAt: r.created_at,
@@ -147,10 +149,10 @@ export class PersonRepository {
     if (writes.length === 0) return true;
     // One JSON document per batch: PostgreSQL parses it natively, no per-element array escaping.
     const r = await sql.query(
-      `INSERT INTO ${this.table} (person_id, source, worker_id, attributes, version, manager_worker_id, phase, start_kind, joined, removal, source_ts, source_seq, next_transition_at, last_event_at)
-       SELECT person_id, source, worker_id, attributes, version, manager_worker_id, phase, start_kind, joined, removal, source_ts, source_seq, next_at, last_event_at
+      `INSERT INTO ${this.table} (person_id, source, worker_id, attributes, version, manager_worker_id, phase, start_kind, joined, removal, source_ts, source_seq, stamps, next_transition_at, last_event_at)
+       SELECT person_id, source, worker_id, attributes, version, manager_worker_id, phase, start_kind, joined, removal, source_ts, source_seq, stamps, next_at, last_event_at
        FROM jsonb_to_recordset($1::jsonb) AS x(person_id uuid, source text, worker_id text, attributes jsonb, version bigint, manager_worker_id text, phase text,
-         start_kind text, joined boolean, removal jsonb, source_ts bigint, source_seq bigint, next_at timestamptz, last_event_at bigint)
+         start_kind text, joined boolean, removal jsonb, source_ts bigint, source_seq bigint, stamps jsonb, next_at timestamptz, last_event_at bigint)
        ON CONFLICT (source, worker_id) DO NOTHING`,
       [toJson(writes)],
     );
@@ -162,9 +164,9 @@ export class PersonRepository {
     await sql.query(
       `UPDATE ${this.table} p SET attributes = u.attributes, version = u.version, manager_worker_id = u.manager_worker_id, phase = u.phase,
          start_kind = u.start_kind, joined = u.joined, removal = u.removal, source_ts = u.source_ts, source_seq = u.source_seq,
-         next_transition_at = u.next_at, last_event_at = coalesce(u.last_event_at, p.last_event_at), updated_at = now()
+         stamps = u.stamps, next_transition_at = u.next_at, last_event_at = coalesce(u.last_event_at, p.last_event_at), updated_at = now()
        FROM jsonb_to_recordset($1::jsonb) AS u(person_id uuid, attributes jsonb, version bigint, manager_worker_id text, phase text, start_kind text, joined boolean,
-         removal jsonb, source_ts bigint, source_seq bigint, next_at timestamptz, last_event_at bigint)
+         removal jsonb, source_ts bigint, source_seq bigint, stamps jsonb, next_at timestamptz, last_event_at bigint)
        WHERE p.person_id = u.person_id`,
       [toJson(writes)],
     );
@@ -186,6 +188,7 @@ function toJson(writes: readonly PersonWrite[]): string {
       removal: s.removal,
       source_ts: s.sourceTimestamp,
       source_seq: s.sequence,
+      stamps: s.stamps,
       next_at: nextTransitionAt === null ? null : new Date(nextTransitionAt).toISOString(),
       last_event_at: lastEventAt,
     })),

@@ -41,7 +41,7 @@ export class ScimExceptionFilter extends BaseExceptionFilter {
       status = exception.getStatus();
       detail = messageOf(exception.getResponse(), exception.message);
       if (status === 400) scimType = 'invalidSyntax';
-      if (status === 401) res.setHeader('WWW-Authenticate', 'Bearer realm="provisio"');
+      if (status === 401 && !res.getHeader('WWW-Authenticate')) res.setHeader('WWW-Authenticate', 'Bearer realm="provisio"');
     } else {
       this.logger.error({ err: exception, path: req.path }, 'SCIM request failed');
     }

@@ -134,11 +134,11 @@ export class SnapshotProcessor implements OnApplicationBootstrap, OnModuleDestro
     await this.repo.clearPlan(sql, s.id);
     const population = await this.persons.countPopulation(sql, s.source);
     const absentLeave = s.mode === 'full' && s.absentWorkers === 'leaver';
-    const bound = await this.repo.leaverBound(sql, s.id, s.source, absentLeave);
+    const bound = await this.repo.leaverBound(sql, s.id, s.source, absentLeave, s.asOf);
     if (!evaluateBrake(population, bound, this.settings.brake).hold) {
       // Even the most leavers this file could make stay under the brake: no precise plan is
       // needed; the apply pass decides every row.
-      if (absentLeave) await this.repo.addAbsentees(sql, s.id, s.source);
+      if (absentLeave) await this.repo.addAbsentees(sql, s.id, s.source, s.asOf);
       await this.repo.update(sql, s.id, {
         status: 'applying',
         population,
@@ -167,7 +167,8 @@ export class SnapshotProcessor implements OnApplicationBootstrap, OnModuleDestro
           marks.push({ rowNo: row.rowNo, kind });
           planned[kind] = (planned[kind] ?? 0) + 1;
         }
-        if (d.event?.kind === 'LEAVER') leavers.push({ personId: d.state!.personId, workerId: row.record.workerId, reason: d.event.reason });
+        // Leavers now and terminations newly scheduled count alike: a hold stops both.
+        if (d.leaving) leavers.push({ personId: d.state!.personId, workerId: row.record.workerId, reason: d.leaving.reason });
         if (d.warnings.length > 0) warnings.push({ rowNo: row.rowNo, errors: d.warnings });
       }
       await this.repo.setPlanned(sql, s.id, marks);
@@ -177,7 +178,7 @@ export class SnapshotProcessor implements OnApplicationBootstrap, OnModuleDestro
       await this.keepLease(s);
     }
     if (s.mode === 'full' && s.absentWorkers === 'leaver') {
-      const absent = await this.repo.addAbsentees(sql, s.id, s.source);
+      const absent = await this.repo.addAbsentees(sql, s.id, s.source, s.asOf);
       if (absent > 0) planned['LEAVER'] = (planned['LEAVER'] ?? 0) + absent;
     }
     const leavers = await this.repo.countLeavers(sql, s.id);
@@ -333,7 +334,7 @@ export class SnapshotProcessor implements OnApplicationBootstrap, OnModuleDestro
         last = ids.at(-1)!;
         await this.db.transaction(async (tx) => {
           const people = await this.persons.lockByIds(tx.sql, ids);
-          const emitted = await this.writer.applyChange(tx.sql, people, { type: 'absent' }, { channel: 'CSV', batchId: s.id });
+          const emitted = await this.writer.applyChange(tx.sql, people, { type: 'absent', asOf: s.asOf ?? undefined }, { channel: 'CSV', batchId: s.id });
           const counts: Record<string, number> = {};
           for (const list of emitted.values()) for (const e of list) counts[e.kind] = (counts[e.kind] ?? 0) + 1;
           await this.repo.addEvents(tx.sql, s.id, counts);

@@ -283,15 +283,18 @@ export class SnapshotRepository {
     ]);
   }
 
-  /** People of the source who are not terminated and not in the file at all (valid or not). */
-  async addAbsentees(sql: SqlClient, id: string, source: string): Promise<number> {
+  /**
+   * People of the source who are not terminated and not in the file at all (valid or not), and
+   * not seen by a record newer than the export (`asOf`): for them the file is out of date.
+   */
+  async addAbsentees(sql: SqlClient, id: string, source: string, asOf: number | null): Promise<number> {
     const r = await sql.query(
       `INSERT INTO ${this.leavers} (snapshot_id, person_id, worker_id, reason)
        SELECT $1, p.person_id, p.worker_id, 'absent-from-snapshot' FROM ${this.persons} p
-       WHERE p.source = $2 AND p.phase <> 'terminated'
+       WHERE p.source = $2 AND p.phase <> 'terminated' AND ($3::bigint IS NULL OR p.source_ts IS NULL OR p.source_ts <= $3)
          AND NOT EXISTS (SELECT 1 FROM ${this.rows} r WHERE r.snapshot_id = $1 AND r.worker_id = p.worker_id)
        ON CONFLICT DO NOTHING`,
-      [id, source],
+      [id, source, asOf],
     );
     return r.rowCount ?? 0;
   }
@@ -306,14 +309,14 @@ export class SnapshotRepository {
    * date, plus (full snapshots) people absent from the file. Cheap, in SQL; when even this bound
    * stays under the brake, no precise plan is needed.
    */
-  async leaverBound(sql: SqlClient, id: string, source: string, countAbsent: boolean): Promise<number> {
+  async leaverBound(sql: SqlClient, id: string, source: string, countAbsent: boolean, asOf: number | null): Promise<number> {
     const r = await sql.query<{ n: number }>(`SELECT rows_terminating AS n FROM ${this.snapshots} WHERE id = $1`, [id]);
     let n = r.rows[0]?.n ?? 0;
     if (countAbsent) {
       const a = await sql.query<{ n: string }>(
-        `SELECT count(*) AS n FROM ${this.persons} p WHERE p.source = $2 AND p.phase <> 'terminated'
+        `SELECT count(*) AS n FROM ${this.persons} p WHERE p.source = $2 AND p.phase <> 'terminated' AND ($3::bigint IS NULL OR p.source_ts IS NULL OR p.source_ts <= $3)
            AND NOT EXISTS (SELECT 1 FROM ${this.rows} r WHERE r.snapshot_id = $1 AND r.worker_id = p.worker_id)`,
-        [id, source],
+        [id, source, asOf],
       );
       n += Number(a.rows[0]?.n ?? 0);
     }

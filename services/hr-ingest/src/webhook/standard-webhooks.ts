@@ -32,7 +32,7 @@ export interface WebhookHeaders {
  * tolerance of now. Compares in constant time; reports which check failed, never the secret or
  * the expected signature.
  */
-export function verifyStandardWebhook(keys: readonly Buffer[], h: WebhookHeaders, rawBody: Buffer, nowMs: number, toleranceSec: number): { id: string; timestamp: number } {
+export function verifyStandardWebhook(keys: readonly Buffer[], h: WebhookHeaders, rawBody: Buffer, nowMs: number, toleranceSec: number): { id: string; timestamp: number; matched: number[] } {
   for (const [name, value] of [['webhook-id', h.id], ['webhook-timestamp', h.timestamp], ['webhook-signature', h.signature]] as const) {
     if (!value) throw new WebhookVerificationError(WebhookErrorCode.MissingHeader, `the ${name} header is required`, 400);
   }
@@ -54,10 +54,13 @@ export function verifyStandardWebhook(keys: readonly Buffer[], h: WebhookHeaders
     .map((s) => s.trim())
     .filter((s) => s.startsWith('v1,'))
     .map((s) => Buffer.from(s.slice(3), 'base64'));
-  for (const key of keys) {
+  // Every key a signature matches (the caller checks what those keys may do).
+  const matched: number[] = [];
+  keys.forEach((key, i) => {
     const expected = createHmac('sha256', key).update(signed).digest();
-    if (candidates.some((c) => c.length === expected.length && timingSafeEqual(c, expected))) return { id, timestamp };
-  }
+    if (candidates.some((c) => c.length === expected.length && timingSafeEqual(c, expected))) matched.push(i);
+  });
+  if (matched.length > 0) return { id, timestamp, matched };
   throw new WebhookVerificationError(WebhookErrorCode.BadSignature, 'no v1 signature in webhook-signature matches the payload for a configured secret', 401);
 }
 

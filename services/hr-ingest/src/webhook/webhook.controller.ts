@@ -1,4 +1,4 @@
-import { Body, Controller, Headers, HttpCode, HttpException, Inject, NotFoundException, Post, Req, type RawBodyRequest } from '@nestjs/common';
+import { Controller, ForbiddenException, Headers, HttpCode, HttpException, Inject, NotFoundException, Post, Req, type RawBodyRequest } from '@nestjs/common';
 import { ApiBody, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { WorkerRecord } from '@provisio/hr-ingest-domain';
 import { Public } from '@provisio/observability';
@@ -36,7 +36,7 @@ export class WebhookController {
   @ApiOperation({
     summary: 'One worker change, signed per Standard Webhooks (HMAC-SHA256 over id.timestamp.body)',
     description:
-      'Authenticated by the signature (WEBHOOK_SECRET, whsec_<base64>), not by a bearer token. 400 malformed, 401 bad signature or a timestamp more than WEBHOOK_TOLERANCE_SECONDS away, 409 replayed webhook-id or stale change, 413 too large, 415 not JSON.',
+      'Authenticated by the signature (WEBHOOK_SECRET or the source\'s own secret from WEBHOOK_SOURCE_SECRETS, whsec_<base64>), not by a bearer token. 400 malformed, 401 bad signature or a timestamp more than WEBHOOK_TOLERANCE_SECONDS away, 403 signed with another source\'s secret, 409 replayed webhook-id or stale change, 413 too large, 415 not JSON.',
   })
   @ApiHeader({ name: 'webhook-id', required: true, description: 'unique delivery id; a replay is refused' })
   @ApiHeader({ name: 'webhook-timestamp', required: true, description: 'Unix seconds' })
@@ -49,24 +49,35 @@ export class WebhookController {
     @Headers('webhook-id') id: string | undefined,
     @Headers('webhook-timestamp') timestamp: string | undefined,
     @Headers('webhook-signature') signature: string | undefined,
-    @Body() body: unknown,
   ): Promise<IngestOutcome & { webhookId: string }> {
-    const keys = this.settings.webhookKeys();
-    if (keys.length === 0) {
-      throw new NotFoundException({ statusCode: 404, error: 'Not Found', code: 'WEBHOOK_DISABLED', message: 'the webhook receiver is off: set WEBHOOK_SECRET' });
+    const signers = this.settings.webhookSigners();
+    if (signers.length === 0) {
+      throw new NotFoundException({ statusCode: 404, error: 'Not Found', code: 'WEBHOOK_DISABLED', message: 'the webhook receiver is off: set WEBHOOK_SECRET or WEBHOOK_SOURCE_SECRETS' });
     }
     if (mediaTypeOf(contentType) !== 'application/json') throw unsupportedMediaType(contentType, ['application/json']);
-    const raw = req.rawBody ?? Buffer.alloc(0);
+    // The raw parser of this route (bootstrap) leaves the bytes unparsed until they are verified.
+    const raw = Buffer.isBuffer(req.body) ? req.body : (req.rawBody ?? Buffer.alloc(0));
     if (raw.length > this.settings.WEBHOOK_MAX_BODY_BYTES) throw payloadTooLarge(this.settings.WEBHOOK_MAX_BODY_BYTES, 'webhook body');
-    let verified: { id: string };
+    let verified: { id: string; matched: number[] };
     try {
-      verified = verifyStandardWebhook(keys, { id, timestamp, signature }, raw, Date.now(), this.settings.WEBHOOK_TOLERANCE_SECONDS);
+      verified = verifyStandardWebhook(signers.map((x) => x.key), { id, timestamp, signature }, raw, Date.now(), this.settings.WEBHOOK_TOLERANCE_SECONDS);
     } catch (e) {
       if (!(e instanceof WebhookVerificationError)) throw e;
       throw new HttpException({ statusCode: e.status, error: e.status === 400 ? 'Bad Request' : 'Unauthorized', code: e.code, message: e.message }, e.status);
     }
+    let body: unknown;
+    try {
+      body = JSON.parse(raw.toString('utf8'));
+    } catch (e) {
+      throw invalidInput('the body is not valid JSON', [{ field: 'body', value: undefined, rule: 'json', message: (e as Error).message }], 'MALFORMED_JSON');
+    }
     const payload = parseOr400(webhookPayloadSchema, body, 'body');
     const { data } = payload;
+    // A source's own secret signs for that source only; WEBHOOK_SECRET for any.
+    const allowed = verified.matched.some((i) => signers[i]!.source === null || signers[i]!.source === data.source);
+    if (!allowed) {
+      throw new ForbiddenException({ statusCode: 403, error: 'Forbidden', code: 'WEBHOOK_SOURCE_NOT_ALLOWED', message: `the secret that signed this delivery is not the one of source ${data.source}` });
+    }
     let attributes = data.attributes;
     if (payload.type === 'worker.terminated') {
       if (attributes.status !== undefined && attributes.status !== 'terminated') {

@@ -1,10 +1,10 @@
-import { Body, Controller, Get, HttpCode, Inject, NotFoundException, Param, Put } from '@nestjs/common';
+import { Body, Controller, Get, Headers, HttpCode, Inject, NotFoundException, Param, Put } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { RequireScopes, Scopes } from '@provisio/auth';
 import { sourceSchema, workerIdSchema } from '@provisio/hr-ingest-domain';
 import { Database } from '@provisio/persistence';
 import { z } from 'zod';
-import { parseOr400 } from '../http/api-errors.js';
+import { mediaTypeOf, parseOr400, unsupportedMediaType } from '../http/api-errors.js';
 import type { PersonRepository, StoredPerson } from '../persons/person.repository.js';
 import { PERSONS } from '../tokens.js';
 import { workerChangeSchema } from './worker-change.schema.js';
@@ -52,7 +52,9 @@ export class WorkersController {
   @ApiResponse({ status: 200, description: 'Applied: personId, status (created, changed, unchanged), the events emitted, warnings (e.g. a manager not known yet)' })
   @ApiResponse({ status: 400, description: 'Invalid body; details name each field, value and rule' })
   @ApiResponse({ status: 409, description: 'Stale: an older sourceTimestamp or sequence than stored (code STALE_UPDATE); nothing changed' })
-  async put(@Param('source') source: string, @Param('workerId') workerId: string, @Body() body: unknown): Promise<IngestOutcome> {
+  @ApiResponse({ status: 415, description: 'Not application/json (code UNSUPPORTED_MEDIA_TYPE)' })
+  async put(@Param('source') source: string, @Param('workerId') workerId: string, @Headers('content-type') contentType: string | undefined, @Body() body: unknown): Promise<IngestOutcome> {
+    if (mediaTypeOf(contentType) !== 'application/json') throw unsupportedMediaType(contentType, ['application/json']);
     const change = parseOr400(workerChangeSchema, body, 'body');
     return this.workers.ingest(toRecord(parseOr400(sourceSchema, source, 'source'), parseOr400(workerIdSchema, workerId, 'workerId'), change), 'API');
   }
