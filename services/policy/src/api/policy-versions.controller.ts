@@ -18,6 +18,12 @@ import { parse, policyBodySchema, readPolicyUpload } from './http.js';
 import { actorOf } from './principal.js';
 
 const reasonBody = z.object({ reason: z.string().min(1).max(2000).optional() }).strict();
+const rollbackBody = z
+  .object({
+    reason: z.string().min(1).max(2000).optional(),
+    toVersion: z.number().int().positive().optional().describe('A version active earlier in the activation history (default: the one before the current)'),
+  })
+  .strict();
 const bodyDoc = { schema: z.toJSONSchema(policyBodySchema, { io: 'input' }) as Record<string, unknown> };
 
 @ApiTags('policy')
@@ -147,12 +153,16 @@ export class PolicyVersionsController {
   @Post('rollback')
   @HttpCode(200)
   @RequireScopes(Scopes.policyWrite)
-  @ApiOperation({ summary: 'Activate the version that was active before the current one' })
-  @ApiBody({ schema: z.toJSONSchema(reasonBody) as Record<string, unknown>, required: false })
-  @ApiResponse({ status: 409, description: 'No earlier version was ever active' })
+  @ApiOperation({
+    summary: "Activate the version that was active before the current one's activation",
+    description:
+      'Walks back the activation history: v1, v2, v3 active in turn, then rollback → v2, rollback → v1. toVersion picks an earlier version of that history.',
+  })
+  @ApiBody({ schema: z.toJSONSchema(rollbackBody) as Record<string, unknown>, required: false })
+  @ApiResponse({ status: 409, description: 'No earlier version to roll back to, or toVersion was not active before the current one' })
   async rollback(@Body() body: unknown, @CurrentPrincipal() principal: Principal | undefined): Promise<unknown> {
-    const { reason } = parse(reasonBody, body ?? {}, 'body');
-    const activation = await this.db.transaction((tx) => this.store.rollback(tx.sql, { actor: actorOf(principal), reason }));
+    const { reason, toVersion } = parse(rollbackBody, body ?? {}, 'body');
+    const activation = await this.db.transaction((tx) => this.store.rollback(tx.sql, { actor: actorOf(principal), reason, toVersion }));
     this.reevaluator.nudge();
     return activation;
   }
