@@ -83,7 +83,7 @@ export class PolicyVersionsController {
 
   @Post('validate')
   @HttpCode(200)
-  @RequireScopes(Scopes.policyRead)
+  @RequireScopes(Scopes.policyWrite)
   @ApiOperation({ summary: 'Validate a candidate policy without storing it: every problem with file, line, column, path and rule' })
   @ApiConsumes('application/json', 'application/yaml')
   @ApiBody(bodyDoc)
@@ -173,8 +173,21 @@ export class PolicyVersionsController {
   @ApiOperation({
     summary: 'Re-read POLICY_PATH; when valid and changed it becomes a new active version (422 with every problem otherwise; the running version stays)',
   })
+  @ApiResponse({ status: 409, description: 'POLICY_PATH cannot be read (missing file or folder, no *.yaml files); the running version stays' })
+  @ApiResponse({ status: 422, description: 'The policy file is invalid; problems name file, line, column, path and rule' })
   async reload(@CurrentPrincipal() principal: Principal | undefined): Promise<unknown> {
-    const files = await readPolicyPath(this.config.POLICY_PATH ?? BUNDLED_POLICY);
+    const path = this.config.POLICY_PATH ?? BUNDLED_POLICY;
+    const files = await readPolicyPath(path).catch((e: unknown) => {
+      const code = (e as { code?: unknown }).code;
+      throw new PolicyApiError(
+        'POLICY_PATH_UNREADABLE',
+        `cannot read the policy at POLICY_PATH '${path}': ${code === 'ENOENT' ? 'no such file or folder' : String((e as Error).message)}; the running version stays active`,
+        409,
+      );
+    });
+    if (files.length === 0) {
+      throw new PolicyApiError('POLICY_PATH_UNREADABLE', `the folder at POLICY_PATH '${path}' has no *.yaml files; the running version stays active`, 409);
+    }
     const actor = actorOf(principal);
     const result = await this.db.transaction(async (tx) => {
       const created = await this.store.create(tx.sql, files, { source: 'file', actor, comment: 'reloaded from POLICY_PATH' });
