@@ -173,11 +173,24 @@ describe('policy service on the real broker', () => {
     });
     // Same event again, an identical update, and an older (replayed) leaver: no command.
     await send(joiner);
-    await send(event('p-join', 'UPDATE', { userName: 'John.Doe@x', department: 'Sales' }));
+    await send(event('p-join', 'UPDATE', { userName: 'John.Doe@x', department: 'Sales' }, joiner.recordedAt + 1));
     await send(event('p-join', 'LEAVER', { userName: 'John.Doe@x', status: 'terminated' }, joiner.recordedAt - 60_000));
-    // A second person with the same name gets the next unique uid; a marker proves the queue drained.
+    // A marker on the same key (same partition, so after all of the above): once it is applied,
+    // everything before it was too, and the state still holds the joiner's commands.
+    const marker = event('p-join', 'UPDATE', { userName: 'John.Doe@x', department: 'Sales' }, joiner.recordedAt + 2);
+    await send(marker);
+    await waitFor(
+      async () =>
+        (await db.query<{ t: Date }>(`SELECT last_recorded_at AS t FROM policy.persons WHERE person_id = 'p-join'`))[0]?.t.getTime() === marker.recordedAt,
+      { what: 'marker applied' },
+    );
+    expect(await db.query(`SELECT target, version::int AS version FROM policy.target_accounts WHERE person_id = 'p-join' ORDER BY target`)).toEqual([
+      { target: 'db', version: 1 },
+      { target: 'dir', version: 1 },
+    ]);
+    // A second person with the same name gets the next unique uid.
     await send(event('p-twin', 'JOINER', { userName: 'jdoe2@x' }));
-    await waitFor(async () => commandsFor('p-twin').length === 2, { what: 'marker commands' });
+    await waitFor(async () => commandsFor('p-twin').length === 2, { what: 'twin commands' });
     expect(commandsFor('p-twin', 'dir')[0]!.accountName).toBe('jdoe2');
     expect(commandsFor('p-join')).toHaveLength(2);
   });
@@ -319,6 +332,15 @@ describe('policy service on the real broker', () => {
       body: '{}',
     });
     expect(res.status).toBe(403);
+    // Simulations (the whole population, twice) and validation need policy:write too.
+    for (const path of ['/v1/simulations?wait=true', '/v1/policy/validate']) {
+      const r = await fetch(`${service.url}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${reader}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ content: POLICY }),
+      });
+      expect([path, r.status]).toEqual([path, 403]);
+    }
     expect((await fetch(`${service.url}/v1/policy/versions`)).status).toBe(401);
   });
 });

@@ -1,6 +1,6 @@
-import type { ConditionEnv, ConditionTrace } from './conditions.js';
+import type { CompiledCondition, ConditionEnv, ConditionTrace } from './conditions.js';
 import type { DesiredAccount, AttributeValue } from './desired-state.js';
-import type { Value } from './expressions.js';
+import type { CompiledExpression, Value } from './expressions.js';
 import { Facts } from './facts.js';
 import { phaseAt, type Phase, type PersonRecord } from './lifecycle.js';
 import type { CompiledMapping, CompiledPolicy, CompiledTarget, EntitlementRef } from './policy-model.js';
@@ -95,6 +95,8 @@ export interface TargetDecision {
   memory: Omit<TargetMemory, 'version' | 'desired'>;
   reason: string;
   error: string | null;
+  /** The target is not in the policy any more; the decision deprovisions the account it had. */
+  removed?: boolean;
   /** Explain mode only. */
   scopeTrace?: ConditionTrace[];
   groups?: { name: string; sources: Source[] }[];
@@ -346,6 +348,18 @@ export function evaluate(policy: CompiledPolicy, input: EvaluationInput): Evalua
   // 4. Per target.
   const allocations: AllocationRequest[] = [];
   const targets = policy.targets.map((t) => decideTarget(t, input, facts, env, phase, entitlements.get(t.id), actions, allocations));
+  // Targets the policy no longer has: their accounts are deprovisioned like an account the person
+  // is no longer in scope for (see removedTarget), so engine, simulation and explain agree.
+  for (const [id, prev] of Object.entries(input.previous)) {
+    if (policy.targetById.has(id) || prev.desired === null || prev.desired.state === 'ABSENT') continue;
+    const removed = removedTarget(policy, id, prev.desired);
+    // No grace period keeps anything on a removed target.
+    const withoutGrace = { ...input, previous: { ...input.previous, [id]: { ...prev, retained: {} } } };
+    const decision = decideTarget(removed, withoutGrace, facts, env, phase, undefined, actions, allocations);
+    decision.removed = true;
+    decision.reason = `target removed from the policy; ${decision.reason}`;
+    targets.push(decision);
+  }
 
   for (const t of flips) actions.push({ at: t, action: 'condition-change' });
   const future = actions.filter((a) => a.at > now);
@@ -362,6 +376,31 @@ export function evaluate(policy: CompiledPolicy, input: EvaluationInput): Evalua
     nextEvaluationAt,
     expiredAssignments,
     revokedAssignments,
+  };
+}
+
+const NOT_IN_SCOPE: CompiledCondition = () => false;
+
+/** An expression giving a value last sent (a list value passes through toAttributeValue unchanged). */
+function constant(value: AttributeValue): CompiledExpression {
+  return { source: JSON.stringify(value), refs: [], evaluate: () => value as Value };
+}
+
+/**
+ * A target that was removed from the policy, rebuilt from the last desired state sent for it: no
+ * one is in its scope and no grace period applies, so the account is disabled at once with its
+ * memberships removed, and deleted per the policy-wide `unentitled` settings (a leaver's per the
+ * policy-wide `leaver.retention`). It keeps its account name and last attributes.
+ */
+function removedTarget(policy: CompiledPolicy, id: string, last: DesiredAccount): CompiledTarget {
+  return {
+    id,
+    kind: last.targetKind,
+    description: undefined,
+    scope: NOT_IN_SCOPE,
+    lifecycle: { ...policy.lifecycle, moverGraceMs: 0, conversionGraceMs: 0, leaverRemoveMemberships: true },
+    account: { expression: constant(last.accountName), unique: null },
+    attributes: Object.entries(last.attributes).map(([name, value]) => [name, { expression: constant(value), unique: null }]),
   };
 }
 

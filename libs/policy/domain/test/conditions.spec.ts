@@ -21,6 +21,22 @@ describe('conditions', () => {
     expect(check({ attribute: 'department', notEquals: 'HR' })).toBe(true);
   });
 
+  it('gives false when in, matches, startsWith, endsWith and contains do not match', () => {
+    expect(check({ attribute: 'department', in: ['HR', 'IT'] })).toBe(false);
+    expect(check({ attribute: 'department', in: ['sales'] })).toBe(false);
+    expect(check({ attribute: 'department', in: [] })).toBe(false);
+    expect(check({ attribute: 'location', in: ['Berlin'] })).toBe(false);
+    expect(check({ attribute: 'jobTitle', matches: '^Engineer' })).toBe(false);
+    expect(check({ attribute: 'jobTitle', matches: '^senior' })).toBe(false);
+    expect(check({ attribute: 'location', matches: '.*' })).toBe(false);
+    expect(check({ attribute: 'jobTitle', startsWith: 'Engineer' })).toBe(false);
+    expect(check({ attribute: 'jobTitle', startsWith: 'senior' })).toBe(false);
+    expect(check({ attribute: 'location', startsWith: '' })).toBe(false);
+    expect(check({ attribute: 'jobTitle', endsWith: 'Senior' })).toBe(false);
+    expect(check({ attribute: 'jobTitle', contains: 'Junior' })).toBe(false);
+    expect(check({ attribute: 'department', notEquals: 'Sales' })).toBe(false);
+  });
+
   it('combines with all, any and not', () => {
     expect(check({ all: [{ attribute: 'department', equals: 'Sales' }, { not: { attribute: 'jobTitle', contains: 'Junior' } }] })).toBe(true);
     expect(

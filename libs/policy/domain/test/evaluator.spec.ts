@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { applyLifecycleEvent, evaluate, uniqueCandidate, type Evaluation, type TargetMemory } from '../src/index.js';
-import { attrs, DAY, input, NOW, person, testPolicy } from './fixtures.js';
+import { attrs, DAY, input, NOW, person, POLICY_YAML, testPolicy } from './fixtures.js';
 
 const policy = testPolicy();
 const target = (e: Evaluation, id: string) => e.targets.find((t) => t.target === id)!;
@@ -159,6 +159,33 @@ describe('evaluating a person', () => {
       facts: { givenName: 'John', familyName: 'Doe' },
       unique: null,
     });
+  });
+
+  it('a target removed from the policy: its accounts are disabled without memberships, deleted after the unentitled retention; a leaver never re-enables them', () => {
+    const withDir = evaluate(policy, input(person(), { allocations: { uid: 'jdoe' } }));
+    const previous = memoryOf(withDir);
+    // The same policy without the dir target (and the groups its roles granted there).
+    const withoutDir = testPolicy(
+      POLICY_YAML.replace(/ {2}- id: dir\n[\s\S]*?(?= {2}- id: db\n)/, '')
+        .replace(/dir: \{ groups: \[[^\]]*\] \}, ?/g, '')
+        .replace(/entitlements: \{ dir: \{ groups: \[[^\]]*\] \} \}/g, 'entitlements: {}'),
+    );
+    expect(withoutDir.targetById.has('dir')).toBe(false);
+    const e = evaluate(withoutDir, input(person(), { previous }));
+    const dir = target(e, 'dir');
+    expect(dir).toMatchObject({ removed: true, inScope: false, kind: 'ldap' });
+    expect(dir.reason).toBe('target removed from the policy; no longer in scope: account disabled, memberships removed');
+    expect(dir.desired).toEqual({ ...previous['dir']!.desired, state: 'DISABLED', groups: [] });
+    expect(dir.memory.lostAt).toBe(NOW);
+    expect(e.actions).toEqual(expect.arrayContaining([{ at: NOW + 10 * DAY, action: 'delete', target: 'dir' }]));
+    const disabled = memoryOf(e);
+    expect(target(evaluate(withoutDir, input(person(), { previous: disabled, now: NOW + 10 * DAY })), 'dir').desired).toMatchObject({ state: 'ABSENT' });
+    // A leaver afterwards: still disabled (deleted after the leaver retention), never active again.
+    const leaver = evaluate(withoutDir, input(person({ status: 'terminated' }, { terminatedAt: NOW + DAY }), { previous: disabled, now: NOW + DAY }));
+    expect(target(leaver, 'dir').desired).toMatchObject({ state: 'DISABLED', groups: [] });
+    // Once deleted, a removed target is no longer evaluated.
+    const gone = memoryOf(evaluate(withoutDir, input(person(), { previous: disabled, now: NOW + 10 * DAY })));
+    expect(evaluate(withoutDir, input(person(), { previous: gone, now: NOW + 11 * DAY })).targets.map((t) => t.target)).toEqual(['db']);
   });
 
   it('ignores replayed (older) lifecycle events', () => {

@@ -41,9 +41,16 @@ export async function runService(options: RunServiceOptions): Promise<RunningSer
   }
   // Handlers carry their own error filter (see KafkaSubscribe); consumers start only after init.
   app.connectMicroservice({ strategy: app.get(KafkaTransport) }, { inheritAppConfig: false });
-  await app.init();
-  await app.startAllMicroservices();
-  await app.listen(options.http.port, options.http.host);
+  try {
+    await app.init();
+    await app.startAllMicroservices();
+    await app.listen(options.http.port, options.http.host);
+  } catch (e) {
+    // A start that fails half-way (e.g. an invalid policy file) releases what it opened:
+    // connection pools, Kafka clients, background loops.
+    await app.close().catch((closeError: unknown) => options.logger.warn({ err: closeError }, 'closing after a failed start failed'));
+    throw e;
+  }
   const address = app.getHttpServer().address() as { port: number } | null;
   const url = `http://${options.http.host === '0.0.0.0' ? '127.0.0.1' : options.http.host}:${address?.port ?? options.http.port}`;
   options.logger.info({ url }, `${options.service} listening`);

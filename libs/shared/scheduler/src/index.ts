@@ -1,2 +1,2 @@
-export { JobScheduler, type JobHandler, type JobSchedulerOptions, type ScheduledJob } from './job-scheduler.js';
+export { JobDeferred, JobScheduler, type JobHandler, type JobSchedulerOptions, type ScheduledJob } from './job-scheduler.js';
 export { schedulerTablesSql } from './scheduler-tables.js';

@@ -11,7 +11,25 @@ export interface ScheduledJob<P = unknown> {
   attempts: number;
 }
 
-export type JobHandler<P = unknown> = (job: ScheduledJob<P>, tx: Tx) => Promise<void>;
+/** `now`: the instant the pass runs jobs for (what runDue was given; the clock in production). */
+export type JobHandler<P = unknown> = (job: ScheduledJob<P>, tx: Tx, pass: { now: Date }) => Promise<void>;
+
+/**
+ * Thrown by a handler that cannot run its job yet (e.g. a row it needs is locked): the job's effects
+ * roll back and it runs again on a later pass, with the same due time and without using up an
+ * attempt. PostgreSQL's lock_not_available (55P03, from `FOR UPDATE NOWAIT` or a lock_timeout) is
+ * treated the same way.
+ */
+export class JobDeferred extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'JobDeferred';
+  }
+}
+
+function isDeferral(e: unknown): boolean {
+  return e instanceof JobDeferred || (typeof e === 'object' && e !== null && (e as { code?: unknown }).code === '55P03');
+}
 
 export interface JobSchedulerOptions {
   db: Database;
@@ -44,6 +62,9 @@ const fired = counter('provisio_scheduled_jobs_total', 'Scheduled jobs run, by k
  * table without running a job twice, and a crash rolls the job back for a later pass. Jobs
  * survive restarts because they live in PostgreSQL. Rescheduling a (kind, key) replaces its
  * pending job — also from inside that job's own handler (the next occurrence stays pending).
+ * A failing job is retried with exponential backoff (its due time moves) and marked failed after
+ * `maxAttempts`; a deferred one (JobDeferred, lock contention) keeps its due time and attempts and
+ * runs again on the next pass.
  */
 export class JobScheduler {
   private readonly table: string;
@@ -121,8 +142,10 @@ export class JobScheduler {
   /** Runs every job due at `now` (tests, and each polling pass). Returns how many ran. */
   async runDue(now: Date = new Date()): Promise<number> {
     let total = 0;
+    // Jobs deferred in this pass wait for the next one (no busy loop on a held lock).
+    const deferred: string[] = [];
     for (;;) {
-      const n = await this.runBatch(now);
+      const n = await this.runBatch(now, deferred);
       total += n;
       if (n < (this.o.batchSize ?? 100)) return total;
     }
@@ -145,12 +168,12 @@ export class JobScheduler {
     }
   }
 
-  private async runBatch(now: Date): Promise<number> {
+  private async runBatch(now: Date, deferred: string[]): Promise<number> {
     return this.o.db.transaction(async (tx) => {
       const { rows } = await tx.sql.query<Row>(
         `SELECT id, kind, job_key, due_at, due_at::text AS due_at_exact, payload, attempts FROM ${this.table}
-         WHERE status = 'pending' AND due_at <= $1 ORDER BY due_at, id LIMIT $2 FOR UPDATE SKIP LOCKED`,
-        [now, this.o.batchSize ?? 100],
+         WHERE status = 'pending' AND due_at <= $1 AND id <> ALL($3::bigint[]) ORDER BY due_at, id LIMIT $2 FOR UPDATE SKIP LOCKED`,
+        [now, this.o.batchSize ?? 100, deferred],
       );
       for (const row of rows) {
         const job = toJob(row);
@@ -158,7 +181,7 @@ export class JobScheduler {
         await tx.sql.query('SAVEPOINT job');
         try {
           if (!handler) throw new Error(`no handler registered for job kind ${job.kind}`);
-          await handler(job, tx);
+          await handler(job, tx, { now });
           // A handler that rescheduled its own (kind, key) moved the due time: the job stays pending.
           const done = await tx.sql.query(`UPDATE ${this.table} SET status = 'done', done_at = now(), attempts = attempts + 1 WHERE id = $1 AND due_at = $2::timestamptz`, [
             job.id,
@@ -168,6 +191,14 @@ export class JobScheduler {
           fired.inc({ kind: job.kind, outcome: done.rowCount === 1 ? 'done' : 'rescheduled' });
         } catch (e) {
           await tx.sql.query('ROLLBACK TO SAVEPOINT job');
+          if (isDeferral(e)) {
+            // Not a failure: same due time, same attempts; the next pass runs it again.
+            deferred.push(job.id);
+            await tx.sql.query(`UPDATE ${this.table} SET last_error = $2 WHERE id = $1`, [job.id, `deferred: ${String((e as Error).message).slice(0, 990)}`]);
+            fired.inc({ kind: job.kind, outcome: 'deferred' });
+            this.o.logger.debug({ kind: job.kind, jobId: job.id }, 'scheduled job deferred to the next pass');
+            continue;
+          }
           const attempts = job.attempts + 1;
           const failed = attempts >= (this.o.maxAttempts ?? 10);
           const backoffSec = Math.min(3600, 2 ** attempts);

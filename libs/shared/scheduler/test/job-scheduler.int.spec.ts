@@ -4,7 +4,7 @@ import { Database } from '@provisio/persistence';
 import { createTestDatabase, type TestDatabase } from '@provisio/testing';
 import { Writable } from 'node:stream';
 import type { MigrationInterface, QueryRunner } from 'typeorm';
-import { JobScheduler, schedulerTablesSql } from '../src/index.js';
+import { JobDeferred, JobScheduler, schedulerTablesSql } from '../src/index.js';
 
 const logger = createLogger({ service: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
 
@@ -117,6 +117,57 @@ describe('durable job scheduler on real PostgreSQL', () => {
     expect(job!.dueAt.getTime()).toBeGreaterThan(Date.now());
     expect(await s.runDue(new Date(Date.now() + 10_000))).toBe(1);
     expect(await tdb.query('SELECT 1 FROM jobs.effects WHERE job_key = $1', ['f1'])).toHaveLength(1);
+  });
+
+  it('a job that meets a held lock is deferred: same due time, no attempt used, never failed for good; it runs once the lock is free', async () => {
+    await tdb.query('CREATE TABLE IF NOT EXISTS jobs.held (k text PRIMARY KEY)');
+    await tdb.query(`INSERT INTO jobs.held (k) VALUES ('busy') ON CONFLICT DO NOTHING`);
+    const s = new JobScheduler({ db: dbs[0]!, schema: 'jobs', logger, maxAttempts: 2 });
+    const seen: { dueAt: number; now: number }[] = [];
+    s.register('locky', async (job, tx, pass) => {
+      await tx.sql.query(`SELECT 1 FROM jobs.held WHERE k = 'busy' FOR UPDATE NOWAIT`);
+      await tx.sql.query('INSERT INTO jobs.effects (job_key, fired_by) VALUES ($1, $2)', [job.key, 'locky']);
+      seen.push({ dueAt: job.dueAt.getTime(), now: pass.now.getTime() });
+    });
+    const due = new Date(Date.now() - 5000);
+    await dbs[0]!.transaction((tx) => s.schedule(tx.sql, { kind: 'locky', key: 'l1', dueAt: due }));
+    let release!: () => void;
+    let held!: () => void;
+    const isHeld = new Promise<void>((r) => (held = r));
+    const holder = dbs[1]!.transaction(async (tx) => {
+      await tx.sql.query(`SELECT 1 FROM jobs.held WHERE k = 'busy' FOR UPDATE`);
+      held();
+      await new Promise<void>((r) => (release = r));
+    });
+    await isHeld;
+    // More passes than maxAttempts: a failure would have marked it failed by now.
+    for (let i = 0; i < 4; i++) expect(await s.runDue()).toBe(1);
+    const [job] = await s.pending(dbs[0]!.sql, { kind: 'locky' });
+    expect(job).toMatchObject({ key: 'l1', attempts: 0 });
+    expect(job!.dueAt.getTime()).toBe(due.getTime());
+    expect(await tdb.query('SELECT 1 FROM jobs.effects WHERE job_key = $1', ['l1'])).toHaveLength(0);
+    release();
+    await holder;
+    const passAt = new Date();
+    expect(await s.runDue(passAt)).toBe(1);
+    expect(seen).toEqual([{ dueAt: due.getTime(), now: passAt.getTime() }]);
+    expect(await tdb.query('SELECT status, attempts FROM jobs.scheduled_jobs WHERE job_key = $1', ['l1'])).toEqual([{ status: 'done', attempts: 1 }]);
+  });
+
+  it('a handler can defer its job explicitly with JobDeferred', async () => {
+    const s = new JobScheduler({ db: dbs[0]!, schema: 'jobs', logger, batchSize: 1 });
+    let calls = 0;
+    s.register('later', async () => {
+      calls++;
+      throw new JobDeferred('not yet');
+    });
+    await dbs[0]!.transaction((tx) => s.schedule(tx.sql, { kind: 'later', key: 'd1', dueAt: new Date(Date.now() - 10) }));
+    // batchSize 1: a full batch makes runDue look again, but not at the job it just deferred.
+    expect(await s.runDue()).toBe(1);
+    expect(calls).toBe(1);
+    expect(await tdb.query(`SELECT status, attempts, last_error FROM jobs.scheduled_jobs WHERE job_key = 'd1'`)).toEqual([
+      { status: 'pending', attempts: 0, last_error: 'deferred: not yet' },
+    ]);
   });
 
   it('survives a restart: jobs scheduled by one instance are run by a new one', async () => {

@@ -3,6 +3,7 @@ import { ApiBearerAuth, ApiBody, ApiOperation, ApiQuery, ApiResponse, ApiTags } 
 import { CurrentPrincipal, RequireScopes, Scopes, type Principal } from '@provisio/auth';
 import { Database, quoteIdent } from '@provisio/persistence';
 import { randomUUID } from 'node:crypto';
+import type { CompiledPolicy, ConditionTrace } from '@provisio/policy-domain';
 import { z } from 'zod';
 import type { PolicyConfig } from '../config.js';
 import { LiveWork } from '../engine/live-work.js';
@@ -100,6 +101,7 @@ export class AssignmentsController {
       throw new PolicyApiError('UNKNOWN_REFERENCE', `role '${b.role}' does not exist in policy version ${active.version}`, 400);
     if (b.target !== undefined && !active.policy.targetById.has(b.target))
       throw new PolicyApiError('UNKNOWN_REFERENCE', `target '${b.target}' does not exist in policy version ${active.version}`, 400);
+    await this.requireInScope(personId, active, b);
     const actor = actorOf(principal);
     const id = randomUUID();
     const row = await changePerson({ db: this.db, live: this.live, engine: this.engine, persons: this.persons }, personId, 'manual-assignment', async (sql) => {
@@ -119,6 +121,33 @@ export class AssignmentsController {
       return r.rows[0]!;
     });
     return view(row);
+  }
+
+  /**
+   * An assignment must provision something: a target assignment needs the person in the target's
+   * scope, a role assignment in the scope of at least one target the role grants on. Manual
+   * assignments do not override scoping (scope says who may have an account at all).
+   */
+  private async requireInScope(personId: string, active: { version: number; policy: CompiledPolicy }, b: { role?: string; target?: string }): Promise<void> {
+    const state = (await this.persons.load(this.db.sql, [personId], { lock: false })).get(personId);
+    if (!state) throw new PolicyApiError('PERSON_NOT_FOUND', `no person ${personId} is known to the policy service`, 404);
+    const e = this.engine.evaluate(active.policy, state, Date.now(), null, true);
+    const targets =
+      b.target !== undefined
+        ? [b.target]
+        : [...new Set((active.policy.roles.get(b.role!)?.closure ?? []).flatMap((r) => [...(active.policy.roles.get(r)?.entitlements.keys() ?? [])]))].sort();
+    const decisions = e.targets.filter((t) => targets.includes(t.target));
+    if (decisions.length === 0 || decisions.some((t) => t.inScope)) return;
+    const why = decisions.map((t) => `target '${t.target}': ${scopeReason(t.scopeTrace ?? [])}`).join('; ');
+    throw new PolicyApiError(
+      'OUT_OF_SCOPE',
+      b.target !== undefined
+        ? `person ${personId} is out of scope for ${why}; a manual assignment cannot grant an account there`
+        : `role '${b.role!}' grants only on targets person ${personId} is out of scope for (${why}); the assignment would provision nothing`,
+      422,
+      [],
+      { targets: decisions.map((t) => ({ target: t.target, inScope: false, scope: t.scopeTrace ?? [] })) },
+    );
   }
 
   @Get('persons/:personId/assignments')
@@ -180,4 +209,22 @@ export class AssignmentsController {
     );
     return view(row);
   }
+}
+
+/** The comparisons that made a scope condition false, e.g. `workerType equals "employee" (is "contractor")`. */
+export function scopeReason(trace: ConditionTrace[]): string {
+  const failed: string[] = [];
+  // Called for a node whose result is not the wanted one; a comparison under a `not` was wanted false.
+  const walk = (t: ConditionTrace, want: boolean): void => {
+    if (t.op === 'not') {
+      for (const c of t.children ?? []) walk(c, !want);
+    } else if (t.children) {
+      for (const c of t.children) if (c.result !== want) walk(c, want);
+    } else {
+      const what = t.attribute === undefined ? t.op : `${t.attribute} ${t.op} ${JSON.stringify(t.expected ?? null)} (is ${JSON.stringify(t.actual ?? null)})`;
+      failed.push(want ? what : `not ${what}`);
+    }
+  };
+  for (const t of trace) if (!t.result) walk(t, true);
+  return failed.length > 0 ? `scope condition not met: ${failed.join(', ')}` : 'scope condition not met';
 }

@@ -13,6 +13,7 @@ export class PolicyApiErrorFilter implements ExceptionFilter {
       code: e.code,
       message: e.problems.length > 0 ? e.message.split(':\n')[0] : e.message,
       ...(e.problems.length > 0 ? { problems: e.problems } : {}),
+      ...(e.details ? { details: e.details } : {}),
     });
   }
 }

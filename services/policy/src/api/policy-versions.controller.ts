@@ -18,6 +18,12 @@ import { parse, policyBodySchema, readPolicyUpload } from './http.js';
 import { actorOf } from './principal.js';
 
 const reasonBody = z.object({ reason: z.string().min(1).max(2000).optional() }).strict();
+const rollbackBody = z
+  .object({
+    reason: z.string().min(1).max(2000).optional(),
+    toVersion: z.number().int().positive().optional().describe('A version active earlier in the activation history (default: the one before the current)'),
+  })
+  .strict();
 const bodyDoc = { schema: z.toJSONSchema(policyBodySchema, { io: 'input' }) as Record<string, unknown> };
 
 @ApiTags('policy')
@@ -77,7 +83,7 @@ export class PolicyVersionsController {
 
   @Post('validate')
   @HttpCode(200)
-  @RequireScopes(Scopes.policyRead)
+  @RequireScopes(Scopes.policyWrite)
   @ApiOperation({ summary: 'Validate a candidate policy without storing it: every problem with file, line, column, path and rule' })
   @ApiConsumes('application/json', 'application/yaml')
   @ApiBody(bodyDoc)
@@ -147,12 +153,16 @@ export class PolicyVersionsController {
   @Post('rollback')
   @HttpCode(200)
   @RequireScopes(Scopes.policyWrite)
-  @ApiOperation({ summary: 'Activate the version that was active before the current one' })
-  @ApiBody({ schema: z.toJSONSchema(reasonBody) as Record<string, unknown>, required: false })
-  @ApiResponse({ status: 409, description: 'No earlier version was ever active' })
+  @ApiOperation({
+    summary: "Activate the version that was active before the current one's activation",
+    description:
+      'Walks back the activation history: v1, v2, v3 active in turn, then rollback → v2, rollback → v1. toVersion picks an earlier version of that history.',
+  })
+  @ApiBody({ schema: z.toJSONSchema(rollbackBody) as Record<string, unknown>, required: false })
+  @ApiResponse({ status: 409, description: 'No earlier version to roll back to, or toVersion was not active before the current one' })
   async rollback(@Body() body: unknown, @CurrentPrincipal() principal: Principal | undefined): Promise<unknown> {
-    const { reason } = parse(reasonBody, body ?? {}, 'body');
-    const activation = await this.db.transaction((tx) => this.store.rollback(tx.sql, { actor: actorOf(principal), reason }));
+    const { reason, toVersion } = parse(rollbackBody, body ?? {}, 'body');
+    const activation = await this.db.transaction((tx) => this.store.rollback(tx.sql, { actor: actorOf(principal), reason, toVersion }));
     this.reevaluator.nudge();
     return activation;
   }
@@ -163,8 +173,21 @@ export class PolicyVersionsController {
   @ApiOperation({
     summary: 'Re-read POLICY_PATH; when valid and changed it becomes a new active version (422 with every problem otherwise; the running version stays)',
   })
+  @ApiResponse({ status: 409, description: 'POLICY_PATH cannot be read (missing file or folder, no *.yaml files); the running version stays' })
+  @ApiResponse({ status: 422, description: 'The policy file is invalid; problems name file, line, column, path and rule' })
   async reload(@CurrentPrincipal() principal: Principal | undefined): Promise<unknown> {
-    const files = await readPolicyPath(this.config.POLICY_PATH ?? BUNDLED_POLICY);
+    const path = this.config.POLICY_PATH ?? BUNDLED_POLICY;
+    const files = await readPolicyPath(path).catch((e: unknown) => {
+      const code = (e as { code?: unknown }).code;
+      throw new PolicyApiError(
+        'POLICY_PATH_UNREADABLE',
+        `cannot read the policy at POLICY_PATH '${path}': ${code === 'ENOENT' ? 'no such file or folder' : String((e as Error).message)}; the running version stays active`,
+        409,
+      );
+    });
+    if (files.length === 0) {
+      throw new PolicyApiError('POLICY_PATH_UNREADABLE', `the folder at POLICY_PATH '${path}' has no *.yaml files; the running version stays active`, 409);
+    }
     const actor = actorOf(principal);
     const result = await this.db.transaction(async (tx) => {
       const created = await this.store.create(tx.sql, files, { source: 'file', actor, comment: 'reloaded from POLICY_PATH' });

@@ -159,7 +159,14 @@ export class SimulationService {
         const changes: AccountChange[] = [];
         const beforeByTarget = new Map((before?.targets ?? []).map((t) => [t.target, t.desired]));
         const targets = new Set([...beforeByTarget.keys(), ...after.targets.map((t) => t.target)]);
-        const afterByTarget = new Map(after.targets.map((t) => [t.target, t.desired]));
+        const afterByTarget = new Map(
+          after.targets.map((t) => {
+            // A target the candidate removes keeps the account's last attributes (what the base
+            // policy computes); the simulation loads desired states without their attributes.
+            const base = beforeByTarget.get(t.target);
+            return [t.target, t.removed && t.desired && base ? { ...t.desired, attributes: base.attributes } : t.desired];
+          }),
+        );
         for (const target of targets) {
           const c = diffAccount(personId, target, beforeByTarget.get(target) ?? null, afterByTarget.get(target) ?? null);
           if (c) {

@@ -20,7 +20,8 @@ export class SimulationsController {
   constructor(private readonly simulations: SimulationService) {}
 
   @Post()
-  @RequireScopes(Scopes.policyRead)
+  // Write scope: a simulation evaluates the whole population twice (heavy), like preparing a change.
+  @RequireScopes(Scopes.policyWrite)
   @ApiOperation({
     summary: 'Simulate a candidate policy against the active one over the whole population; nothing is emitted or stored but the report',
     description: 'Answers 202 at once (poll GET /v1/simulations/{id}); with ?wait=true it answers 201 when done (at most 120 s).',

@@ -48,10 +48,18 @@ export class PolicyRuntime implements OnApplicationBootstrap, OnApplicationShutd
       this.logger.info({ from: zone.previous ?? 'UTC', to: this.store.timeZone.name, persons: zone.marked }, 'policy time zone changed: re-evaluating everyone');
     }
     const table = `${quoteIdent(this.config.DATABASE_SCHEMA)}.persons`;
-    this.scheduler.register<Record<string, never>>(REEVALUATE_JOB, async (job, tx) => {
-      // Never wait for a person a live transaction holds (it may wait for this job's row): retry later.
-      await tx.sql.query(`SELECT 1 FROM ${table} WHERE person_id = $1 FOR UPDATE NOWAIT`, [job.key]);
-      const now = Date.now();
+    this.scheduler.register<Record<string, never>>(REEVALUATE_JOB, async (job, tx, pass) => {
+      // Never wait for a person a live transaction holds (it may wait for this job's row): the
+      // scheduler defers a job that meets a held lock (lock_not_available) to its next pass,
+      // without using up an attempt.
+      const locked = await tx.sql.query<{ next_evaluation_at: Date | null }>(`SELECT next_evaluation_at FROM ${table} WHERE person_id = $1 FOR UPDATE NOWAIT`, [
+        job.key,
+      ]);
+      // The HR effective time of what this job does is the instant it was scheduled for: the
+      // person's next evaluation time, which a retry after a failure does not move.
+      const scheduledFor = locked.rows[0]?.next_evaluation_at?.getTime() ?? null;
+      const effectiveAt = scheduledFor !== null && scheduledFor <= job.dueAt.getTime() ? scheduledFor : job.dueAt.getTime();
+      const now = Math.max(pass.now.getTime(), job.dueAt.getTime());
       for (const e of await this.persons.expireExceptions(tx.sql, job.key, now)) {
         await this.store.change(
           tx.sql,
@@ -63,7 +71,7 @@ export class PolicyRuntime implements OnApplicationBootstrap, OnApplicationShutd
           { personId: job.key, subjectId: e.id },
         );
       }
-      await this.engine.process(tx.sql, [{ personId: job.key, reason: 'scheduled', hrEffectiveAt: job.dueAt.getTime() }], { now });
+      await this.engine.process(tx.sql, [{ personId: job.key, reason: 'scheduled', hrEffectiveAt: effectiveAt }], { now });
     });
     this.scheduler.start();
     this.reevaluator.start();

@@ -142,14 +142,29 @@ export class PolicyStore {
     };
   }
 
-  /** Activates the version that was active before the current one. */
-  async rollback(sql: SqlClient, o: { actor: string; reason?: string | undefined }): Promise<ActivationRow> {
-    const current = await this.activeVersion(sql);
-    const r = await sql.query<{ version: string }>(`SELECT version FROM ${this.s}.policy_activations WHERE version <> $1 ORDER BY id DESC LIMIT 1`, [
-      current ?? -1,
-    ]);
-    if (!r.rows[0]) throw new PolicyApiError('NOTHING_TO_ROLL_BACK', 'no earlier activated version to roll back to', 409);
-    return this.activate(sql, Number(r.rows[0].version), { kind: 'rollback', actor: o.actor, reason: o.reason });
+  /**
+   * Rolls back along the activation history: to the version that was active before the current
+   * one's activation (v1 → v2 → v3, then rollback → v2, rollback → v1), or to `toVersion`, which
+   * must be one of the versions active before the current one in that history. The history is a
+   * stack: an activation pushes its version, a rollback pops down to the version it activated.
+   */
+  async rollback(sql: SqlClient, o: { actor: string; reason?: string | undefined; toVersion?: number | undefined }): Promise<ActivationRow> {
+    await sql.query(`SELECT 1 FROM ${this.s}.policy_state FOR UPDATE`);
+    const r = await sql.query<{ version: string; kind: ActivationRow['kind'] }>(`SELECT version, kind FROM ${this.s}.policy_activations ORDER BY id`);
+    const stack = activationStack(r.rows.map((x) => ({ version: Number(x.version), kind: x.kind })));
+    const earlier = stack.slice(0, -1);
+    let target: number | undefined;
+    if (o.toVersion === undefined) target = earlier.at(-1);
+    else if (earlier.includes(o.toVersion)) target = o.toVersion;
+    else {
+      throw new PolicyApiError(
+        'NOTHING_TO_ROLL_BACK',
+        `version ${o.toVersion} was not active before the current version ${stack.at(-1) ?? 'none'}; earlier versions: ${earlier.length > 0 ? [...earlier].reverse().join(', ') : 'none'}`,
+        409,
+      );
+    }
+    if (target === undefined) throw new PolicyApiError('NOTHING_TO_ROLL_BACK', 'no earlier activated version to roll back to', 409);
+    return this.activate(sql, target, { kind: 'rollback', actor: o.actor, reason: o.reason });
   }
 
   /**
@@ -308,4 +323,20 @@ export class PolicyStore {
       },
     ]);
   }
+}
+
+/**
+ * The versions that can be rolled back to, oldest first, the active one last: every activation
+ * pushes its version (re-activating the active version changes nothing), and a rollback pops down
+ * to the version it activated.
+ */
+export function activationStack(history: { version: number; kind: ActivationRow['kind'] }[]): number[] {
+  const stack: number[] = [];
+  for (const a of history) {
+    if (a.kind === 'rollback') {
+      while (stack.length > 0 && stack.at(-1) !== a.version) stack.pop();
+      if (stack.length === 0) stack.push(a.version);
+    } else if (stack.at(-1) !== a.version) stack.push(a.version);
+  }
+  return stack;
 }
