@@ -7,6 +7,7 @@ import { LdapDirectoryConnector } from './ldap/ldap-directory.connector.js';
 import { UidNumberAllocator } from './ldap/uid-allocator.js';
 import { Init1764000000000 } from './migrations/1764000000000-init.js';
 import { ConnectorKitV21765000000000 } from './migrations/1765000000000-connector-kit-v2.js';
+import { ConnectorKitV31766000000000 } from './migrations/1766000000000-connector-kit-v3.js';
 import { LdapUidNumbers1765000000001 } from './migrations/1765000000001-ldap-uid-numbers.js';
 
 /** OpenLDAP and Active Directory accounts and groups, on the connector kit; one service may serve several directories. */
@@ -16,7 +17,7 @@ export const AppModule = {
       kind: 'ldap',
       config,
       logger,
-      migrations: [Init1764000000000, ConnectorKitV21765000000000, LdapUidNumbers1765000000001],
+      migrations: [Init1764000000000, ConnectorKitV21765000000000, LdapUidNumbers1765000000001, ConnectorKitV31766000000000],
       targets: {
         inject: [Database],
         useFactory: (db: Database) =>

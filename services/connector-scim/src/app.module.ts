@@ -4,6 +4,7 @@ import type { Logger } from '@provisio/observability';
 import type { ConnectorScimConfig } from './config.js';
 import { Init1764000000000 } from './migrations/1764000000000-init.js';
 import { ConnectorKitV21765000000000 } from './migrations/1765000000000-connector-kit-v2.js';
+import { ConnectorKitV31766000000000 } from './migrations/1766000000000-connector-kit-v3.js';
 import { ScimConnector } from './scim/scim.connector.js';
 
 /** SCIM 2.0 service providers as targets, on the connector kit; one service may serve several. */
@@ -13,7 +14,7 @@ export const AppModule = {
       kind: 'scim',
       config,
       logger,
-      migrations: [Init1764000000000, ConnectorKitV21765000000000],
+      migrations: [Init1764000000000, ConnectorKitV21765000000000, ConnectorKitV31766000000000],
       targets: {
         useFactory: () =>
           config.CONNECTOR_TARGETS.map((t) => {

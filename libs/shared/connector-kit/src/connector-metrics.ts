@@ -12,6 +12,8 @@ export const ConnectorMetrics = {
   quarantineTransitions: counter('provisio_connector_quarantine_transitions_total', 'Circuit breaker state changes', ['target', 'kind', 'to']),
   queueLag: gauge('provisio_connector_queue_lag_seconds', 'Age (issuedAt → now) of the oldest command waiting for or in work on the target', ['target', 'kind']),
   inFlight: gauge('provisio_connector_commands_in_flight', 'Commands waiting for or in work on the target', ['target', 'kind']),
+  parked: gauge('provisio_connector_parked_commands', 'Commands parked in the database while their target is quarantined (every replica reports the shared count: aggregate with max)', ['target', 'kind']),
+  parkings: counter('provisio_connector_commands_parked_total', 'Commands parked because their target was quarantined or had parked commands of the same person', ['target', 'kind']),
   driftAccounts: gauge('provisio_connector_drift_accounts', 'Findings of the last reconciliation run, by drift kind', ['target', 'kind', 'drift']),
   reconciliations: counter('provisio_connector_reconciliations_total', 'Reconciliation runs, by status', ['target', 'kind', 'status']),
   reconciliationDuration: histogram('provisio_connector_reconciliation_duration_seconds', 'Duration of reconciliation runs', ['target', 'kind'], [1, 5, 10, 30, 60, 120, 300, 900, 3600]),

@@ -53,3 +53,36 @@ export function connectorTablesV2DownSql(schema: string): string[] {
     `ALTER TABLE ${s}.applied_versions DROP COLUMN IF EXISTS desired, DROP COLUMN IF EXISTS desired_version, DROP COLUMN IF EXISTS last_error`,
   ];
 }
+
+/**
+ * Third step: commands parked while their target is quarantined. A row keeps the consumed record
+ * as it came (bytes, key, headers, where it was read) so it can be applied — or dead-lettered —
+ * later, on any replica, after a restart. Rows of one person × target are applied in id order.
+ */
+export function connectorTablesV3Sql(schema: string): string[] {
+  const s = quoteIdent(schema);
+  return [
+    `CREATE TABLE IF NOT EXISTS ${s}.parked_commands (
+       id bigserial PRIMARY KEY,
+       target text NOT NULL,
+       person_id text NOT NULL,
+       version bigint NOT NULL,
+       command_id text NOT NULL,
+       record_topic text NOT NULL,
+       record_partition integer NOT NULL,
+       record_offset text NOT NULL,
+       record_key text,
+       record_value bytea NOT NULL,
+       record_headers jsonb NOT NULL,
+       record_timestamp bigint NOT NULL,
+       consumer_group text NOT NULL,
+       parked_at timestamptz NOT NULL DEFAULT now()
+     )`,
+    `CREATE INDEX IF NOT EXISTS parked_commands_target ON ${s}.parked_commands (target, id)`,
+    `CREATE INDEX IF NOT EXISTS parked_commands_person ON ${s}.parked_commands (person_id, target, id)`,
+  ];
+}
+
+export function connectorTablesV3DownSql(schema: string): string[] {
+  return [`DROP TABLE IF EXISTS ${quoteIdent(schema)}.parked_commands`];
+}

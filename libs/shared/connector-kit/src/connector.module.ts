@@ -1,13 +1,15 @@
 import { Controller, Inject, Injectable, Module, type DynamicModule, type InjectionToken, type OnApplicationBootstrap, type OnApplicationShutdown, type Provider, type Type } from '@nestjs/common';
 import { Ctx, Payload } from '@nestjs/microservices';
 import { Topics, type ProvisioningCommand } from '@provisio/contracts';
-import { KafkaSubscribe, OutboxWriter, type ConsumeContext, type ConsumedMessage } from '@provisio/messaging';
+import { KafkaSubscribe, OutboxWriter, type ConsumeContext, type ConsumedMessage, type MessageBroker } from '@provisio/messaging';
 import { HealthRegistry, LOGGER, type Logger } from '@provisio/observability';
 import { Database } from '@provisio/persistence';
-import { PlatformModule, type ServiceConfig } from '@provisio/platform';
+import { MESSAGE_BROKER, PlatformModule, type ServiceConfig } from '@provisio/platform';
 import type { MigrationInterface } from 'typeorm';
 import { AppliedStateRepository } from './applied-state.repository.js';
 import { CommandProcessor } from './command-processor.js';
+import { ParkedCommandsRepository } from './parked-commands.repository.js';
+import { ParkedCommandDrainer } from './parked-drainer.js';
 import { ReconcileScheduler } from './reconcile-scheduler.js';
 import { Reconciler } from './reconciler.js';
 import { ResultWriter } from './result-writer.js';
@@ -16,6 +18,7 @@ import { RECONCILER, TARGET_REGISTRY, TargetsController } from './targets.contro
 
 export const COMMAND_PROCESSOR = Symbol('COMMAND_PROCESSOR');
 const SCHEDULER = Symbol('RECONCILE_SCHEDULER');
+const DRAINER = Symbol('PARKED_COMMAND_DRAINER');
 
 /** The @KafkaSubscribe controller that feeds a target kind's commands to the kit (a partition's batch at a time). */
 export function commandsConsumerFor(kind: string): Type {
@@ -38,15 +41,18 @@ class ConnectorLifecycle implements OnApplicationBootstrap, OnApplicationShutdow
     @Inject(SCHEDULER) private readonly scheduler: ReconcileScheduler,
     @Inject(RECONCILER) private readonly reconciler: Reconciler,
     @Inject(TARGET_REGISTRY) private readonly targets: TargetRegistry,
+    @Inject(DRAINER) private readonly drainer: ParkedCommandDrainer,
   ) {}
 
   onApplicationBootstrap(): void {
     this.scheduler.start();
+    this.drainer.start();
   }
 
   // Runs after the Kafka transport stopped: no command is in work any more.
   async onApplicationShutdown(): Promise<void> {
     this.scheduler.stop();
+    await this.drainer.stop();
     await this.reconciler.drain();
     await this.targets.close();
   }
@@ -82,6 +88,7 @@ export class ConnectorModule {
       providers: [
         ...(o.providers ?? []),
         { provide: AppliedStateRepository, useFactory: () => new AppliedStateRepository(schema) },
+        { provide: ParkedCommandsRepository, useFactory: () => new ParkedCommandsRepository(schema) },
         {
           provide: TARGET_REGISTRY,
           inject: [HealthRegistry, LOGGER, ...(o.targets.inject ?? [])],
@@ -95,9 +102,15 @@ export class ConnectorModule {
         },
         {
           provide: COMMAND_PROCESSOR,
-          inject: [Database, AppliedStateRepository, ResultWriter, TARGET_REGISTRY, LOGGER],
-          useFactory: (db: Database, applied: AppliedStateRepository, results: ResultWriter, targets: TargetRegistry, logger: Logger) =>
-            new CommandProcessor(db, applied, results, targets, logger.child({ component: 'commands' }), { maxParallelPersons: o.maxParallelPersons ?? 64 }),
+          inject: [Database, AppliedStateRepository, ResultWriter, TARGET_REGISTRY, LOGGER, ParkedCommandsRepository, MESSAGE_BROKER],
+          useFactory: (db: Database, applied: AppliedStateRepository, results: ResultWriter, targets: TargetRegistry, logger: Logger, parked: ParkedCommandsRepository, broker: MessageBroker) =>
+            new CommandProcessor(db, applied, results, targets, logger.child({ component: 'commands' }), { maxParallelPersons: o.maxParallelPersons ?? 64 }, parked, broker),
+        },
+        {
+          provide: DRAINER,
+          inject: [Database, ParkedCommandsRepository, COMMAND_PROCESSOR, TARGET_REGISTRY, LOGGER],
+          useFactory: (db: Database, parked: ParkedCommandsRepository, processor: CommandProcessor, targets: TargetRegistry, logger: Logger) =>
+            new ParkedCommandDrainer(db, parked, processor, targets, logger.child({ component: 'parked-commands' })),
         },
         {
           provide: RECONCILER,

@@ -1,6 +1,8 @@
-export { CommandProcessor, type CommandProcessorOptions } from './command-processor.js';
+export { CommandProcessor, type CommandProcessorOptions, type DrainStep } from './command-processor.js';
+export { ParkedCommandsRepository, type ParkedCommand, type ParkedCount, type ParkOutcome, type ParkRequest } from './parked-commands.repository.js';
+export { ParkedCommandDrainer, type ParkedDrainerOptions } from './parked-drainer.js';
 export { desiredFromCommand } from './command-parser.js';
-export { connectorTablesSql, connectorTablesV2DownSql, connectorTablesV2Sql } from './connector-tables.js';
+export { connectorTablesSql, connectorTablesV2DownSql, connectorTablesV2Sql, connectorTablesV3DownSql, connectorTablesV3Sql } from './connector-tables.js';
 export { converge, type ConvergeOutcome } from './converger.js';
 export { ConnectorMetrics } from './connector-metrics.js';
 export { KeyedMutex, Semaphore, forEachLimit, withTimeout } from './concurrency.js';

@@ -1,6 +1,6 @@
 import { EventTypes, Topics, type ProvisioningResult } from '@provisio/contracts';
 import { OutboxWriter } from '@provisio/messaging';
-import { Database } from '@provisio/persistence';
+import { Database, type SqlClient } from '@provisio/persistence';
 import { AppliedStateRepository, type AppliedUpdate } from './applied-state.repository.js';
 
 export interface SettledCommand {
@@ -41,6 +41,27 @@ export class ResultWriter {
     });
   }
 
+  /**
+   * Applied state and results inside the caller's transaction, for work that must commit with
+   * something else (a parked command's removal). At most one update per person × target.
+   */
+  async writeIn(sql: SqlClient, items: SettledCommand[]): Promise<void> {
+    await this.applied.save(sql, items.flatMap((i) => (i.applied ? [i.applied] : [])));
+    await this.outbox.enqueue(
+      sql,
+      items.map(({ result, traceHeaders }) => ({
+        ...(traceHeaders ? { traceHeaders } : {}),
+        id: result.resultId,
+        topic: Topics.results,
+        key: result.personId,
+        aggregateType: 'person-target',
+        type: EventTypes.result,
+        schema: 'ProvisioningResult' as const,
+        value: result,
+      })),
+    );
+  }
+
   private async drain(): Promise<void> {
     this.flushing = true;
     try {
@@ -58,22 +79,7 @@ export class ResultWriter {
         }
         this.queue = rest;
         try {
-          await this.db.transaction(async (tx) => {
-            await this.applied.save(tx.sql, batch.flatMap((q) => (q.item.applied ? [q.item.applied] : [])));
-            await this.outbox.enqueue(
-              tx.sql,
-              batch.map(({ item: { result, traceHeaders } }) => ({
-                ...(traceHeaders ? { traceHeaders } : {}),
-                id: result.resultId,
-                topic: Topics.results,
-                key: result.personId,
-                aggregateType: 'person-target',
-                type: EventTypes.result,
-                schema: 'ProvisioningResult' as const,
-                value: result,
-              })),
-            );
-          });
+          await this.db.transaction((tx) => this.writeIn(tx.sql, batch.map((q) => q.item)));
           for (const q of batch) q.resolve();
         } catch (e) {
           for (const q of batch) q.reject(e);

@@ -12,6 +12,7 @@ import {
 import type { Logger } from '@provisio/observability';
 import { Semaphore, sleep, withTimeout } from './concurrency.js';
 import { ConnectorMetrics } from './connector-metrics.js';
+import type { ParkedCount } from './parked-commands.repository.js';
 import type { CommonTargetConfig } from './targets-config.js';
 
 const STATE_VALUE: Record<BreakerState, number> = { closed: 0, half_open: 1, open: 2 };
@@ -22,6 +23,8 @@ export interface TargetStatus {
   quarantine: { state: BreakerState; since: string | null; nextProbeAt: string | null; reason: string | null };
   inFlight: number;
   oldestCommandAgeSeconds: number | null;
+  /** Commands parked in the database until the target is back (the count of the last look, about every second). */
+  parked: { count: number; oldestParkedAt: string | null };
   rateLimitedUntil: string | null;
 }
 
@@ -70,6 +73,7 @@ export class TargetRuntime {
       },
     );
     ConnectorMetrics.quarantine.set(this.labels, 0);
+    ConnectorMetrics.parked.set(this.labels, 0);
     this.bucket = config.rateLimit ? new TokenBucket({ ratePerSecond: config.rateLimit.perSecond, burst: config.rateLimit.burst ?? Math.max(1, Math.ceil(config.rateLimit.perSecond)) }, now()) : undefined;
     this.slots = new Semaphore(config.concurrency);
     this.backoff = config.retry;
@@ -85,6 +89,29 @@ export class TargetRuntime {
 
   get id(): string {
     return this.config.id;
+  }
+
+  /**
+   * Whether commands may go to the target now. Not while quarantined (open) or probing
+   * (half-open): then commands are parked, and the drainer's next parked command is the probe.
+   */
+  admitsCommands(): boolean {
+    return this.breaker.state === 'closed';
+  }
+
+  /** Whether a drain may try the target now: healthy, or the quarantine period is over (the probe). */
+  probeDue(): boolean {
+    const next = this.breaker.nextProbeAt;
+    return this.breaker.state !== 'open' || next === null || this.now() >= next;
+  }
+
+  private parkedNow: ParkedCount = { count: 0, oldestParkedAt: null, oldestRecordAt: null };
+
+  /** The drainer's latest count of parked commands (the gauge; parked commands count in the queue lag). */
+  setParked(parked: ParkedCount): void {
+    this.parkedNow = parked;
+    ConnectorMetrics.parked.set(this.labels, parked.count);
+    this.publishLag();
   }
 
   /** Runs one target call under quarantine, rate limit, concurrency limit and timeout. */
@@ -157,12 +184,12 @@ export class TargetRuntime {
     return () => {
       this.pending.delete(key);
       ConnectorMetrics.inFlight.set(this.labels, this.pending.size);
-      if (this.pending.size === 0) ConnectorMetrics.queueLag.set(this.labels, 0);
+      if (this.pending.size === 0) this.publishLag();
     };
   }
 
   private oldestAgeSeconds(): number | null {
-    let oldest: number | undefined;
+    let oldest: number | undefined = this.parkedNow.count > 0 ? (this.parkedNow.oldestRecordAt ?? undefined) : undefined;
     for (const at of this.pending.values()) oldest = oldest === undefined ? at : Math.min(oldest, at);
     return oldest === undefined ? null : Math.max(0, (this.now() - oldest) / 1000);
   }
@@ -187,6 +214,7 @@ export class TargetRuntime {
       inFlight: this.pending.size,
       oldestCommandAgeSeconds: this.oldestAgeSeconds(),
       rateLimitedUntil: pausedUntil > this.now() ? new Date(pausedUntil).toISOString() : null,
+      parked: { count: this.parkedNow.count, oldestParkedAt: this.parkedNow.oldestParkedAt ? this.parkedNow.oldestParkedAt.toISOString() : null },
     };
   }
 
@@ -194,7 +222,7 @@ export class TargetRuntime {
   async health(): Promise<void> {
     if (this.breaker.state === 'open') {
       const s = this.status();
-      throw new Error(`quarantined since ${s.quarantine.since} (${s.quarantine.reason}); next probe ${s.quarantine.nextProbeAt}`);
+      throw new Error(`quarantined since ${s.quarantine.since} (${s.quarantine.reason}); next probe ${s.quarantine.nextProbeAt}; ${s.parked.count} command(s) parked`);
     }
     await this.timed(() => this.connector.ping(), 'ping');
   }

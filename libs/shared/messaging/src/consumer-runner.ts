@@ -4,7 +4,7 @@ import { counter, failSpan, gauge, histogram, tracer } from '@provisio/observabi
 import type { Logger } from 'pino';
 import { extractTraceContext, parseEnvelope, type EventEnvelope } from './envelope.js';
 import { classifyByFlag, type ErrorClass } from './messaging-error.js';
-import type { BatchControls, BatchListener, Headers, InboundRecord, MessageBroker, PartitionBatch } from './port.js';
+import type { BatchControls, BatchListener, Headers, InboundRecord, MessageBroker, OutgoingMessage, PartitionBatch } from './port.js';
 
 export interface ConsumedMessage<T = unknown> {
   topic: string;
@@ -15,6 +15,8 @@ export interface ConsumedMessage<T = unknown> {
   headers: Headers;
   /** Decoded value when the subscription names a schema, else the raw bytes. */
   value: T;
+  /** The record's value bytes as they came (for handlers that store or dead-letter a record later). */
+  raw?: Buffer | null;
   timestamp: number;
 }
 
@@ -70,6 +72,28 @@ export const DltHeader = {
   failedAt: 'dlt-failed-at',
 } as const;
 
+/**
+ * The dead letter of a record: `<topic>.dlt`, the original key, bytes and headers, plus headers
+ * saying where it came from and why it failed. Also for handlers that dead-letter a record they
+ * stored earlier (the connector kit's parked commands).
+ */
+export function deadLetterMessage(r: InboundRecord, error: unknown, attempts: number, groupId: string, failedAt: Date = new Date()): OutgoingMessage {
+  const err = error as { name?: string; code?: unknown; message?: string };
+  const headers: Headers = {
+    ...r.headers,
+    [DltHeader.topic]: r.topic,
+    [DltHeader.partition]: String(r.partition),
+    [DltHeader.offset]: r.offset,
+    [DltHeader.group]: groupId,
+    [DltHeader.errorClass]: err?.name ?? 'Error',
+    [DltHeader.errorCode]: typeof err?.code === 'string' ? err.code : '',
+    [DltHeader.errorMessage]: String(err?.message ?? error).slice(0, 1000),
+    [DltHeader.attempts]: String(attempts),
+    [DltHeader.failedAt]: failedAt.toISOString(),
+  };
+  return { topic: deadLetterTopic(r.topic), key: r.key ? r.key.toString('utf8') : null, value: r.value, headers };
+}
+
 const consumed = counter('provisio_messages_consumed_total', 'Messages handled, by outcome', ['group', 'topic', 'outcome']);
 const retries = counter('provisio_message_retries_total', 'Handler attempts that failed and will be retried', ['group', 'topic', 'error_class']);
 const processing = histogram('provisio_message_processing_seconds', 'Handler time per message or batch', ['group', 'topic', 'mode']);
@@ -104,6 +128,7 @@ export function createBatchListener<T>(handler: MessageHandler<T>, options: Cons
       envelope: parseEnvelope(r.headers),
       headers: r.headers,
       value: (options.schema ? avroCodec().decode(options.schema, r.value ?? Buffer.alloc(0)) : r.value) as T,
+      raw: r.value,
       timestamp: r.timestamp,
     };
     origins.set(message, r);
@@ -152,22 +177,9 @@ export function createBatchListener<T>(handler: MessageHandler<T>, options: Cons
   }
 
   async function deadLetter(r: InboundRecord, error: unknown, attempts: number, controls: BatchControls): Promise<void> {
-    const err = error as { name?: string; code?: unknown; message?: string };
-    const headers: Headers = {
-      ...r.headers,
-      [DltHeader.topic]: r.topic,
-      [DltHeader.partition]: String(r.partition),
-      [DltHeader.offset]: r.offset,
-      [DltHeader.group]: options.groupId,
-      [DltHeader.errorClass]: err?.name ?? 'Error',
-      [DltHeader.errorCode]: typeof err?.code === 'string' ? err.code : '',
-      [DltHeader.errorMessage]: String(err?.message ?? error).slice(0, 1000),
-      [DltHeader.attempts]: String(attempts),
-      [DltHeader.failedAt]: new Date().toISOString(),
-    };
     // Losing the record is not an option: keep trying the dead-letter write while we own the partition.
     const outcome = await attemptLoop(
-      () => options.broker.send([{ topic: deadLetterTopic(r.topic), key: r.key ? r.key.toString('utf8') : null, value: r.value, headers }]),
+      () => options.broker.send([deadLetterMessage(r, error, attempts, options.groupId)]),
       r,
       controls,
     );

@@ -6,7 +6,7 @@ export { withTopicPrefix } from './prefixed-broker.js';
 export { KafkaJsBroker, type KafkaJsBrokerOptions } from './kafka/kafkajs-broker.js';
 export { toKafkaJsConfig, type KafkaConnectionOptions } from './kafka/kafka-options.js';
 export { InMemoryBroker } from './memory/in-memory-broker.js';
-export { DEFAULT_RETRY, DltHeader, createBatchListener, type ConsumeContext, type ConsumedMessage, type ConsumerRunnerOptions, type MessageHandler, type RetryPolicy } from './consumer-runner.js';
+export { DEFAULT_RETRY, DltHeader, createBatchListener, deadLetterMessage, type ConsumeContext, type ConsumedMessage, type ConsumerRunnerOptions, type MessageHandler, type RetryPolicy } from './consumer-runner.js';
 export { messagingTablesSql } from './outbox/messaging-tables.js';
 export { OutboxWriter, outboxChannel, type OutboxMessage } from './outbox/outbox-writer.js';
 export { OutboxRelay, type OutboxRelayOptions } from './outbox/outbox-relay.js';

@@ -29,7 +29,8 @@ export async function freePort(): Promise<number> {
 export class ServiceProcesses {
   readonly running: RunningProcess[] = [];
 
-  async start(name: string, env: Record<string, string>): Promise<RunningProcess> {
+  /** Waits until the service is ready, or only alive (`until: 'live'`: readiness may be down on purpose, e.g. a quarantined target). */
+  async start(name: string, env: Record<string, string>, o: { until?: 'ready' | 'live' } = {}): Promise<RunningProcess> {
     const port = Number(env['HTTP_PORT']) || (await freePort());
     const child = spawn(process.execPath, ['--enable-source-maps', '--disable-warning=TimeoutNegativeWarning', join(projectRoot(), 'services', name, 'dist', 'main.js')], {
       env: { PATH: process.env['PATH'] ?? '', ...env, HTTP_PORT: String(port), HTTP_HOST: '127.0.0.1' },
@@ -47,9 +48,9 @@ export class ServiceProcesses {
       await waitFor(
         async () => {
           if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}`);
-          return (await fetch(`${p.url}/health/ready`)).ok;
+          return (await fetch(`${p.url}/health/${o.until ?? 'ready'}`)).ok;
         },
-        { timeoutMs: 60_000, intervalMs: 250, what: `${name} to be ready` },
+        { timeoutMs: 60_000, intervalMs: 250, what: `${name} to be ${o.until ?? 'ready'}` },
       );
     } catch (e) {
       throw new Error(`${(e as Error).message}\n--- ${name} output ---\n${p.output.join('').slice(-4000)}`);

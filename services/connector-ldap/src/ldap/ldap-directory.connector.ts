@@ -62,6 +62,36 @@ function view(e: Entry): EntryView {
   };
 }
 
+/** The account as an entry view (for the dialect's enable/disable rules) without reading it again. */
+function accountView(a: TargetAccount): EntryView {
+  const lower = new Map<string, AttributeValue>();
+  for (const [k, v] of Object.entries(a.attributes)) lower.set(k.toLowerCase(), v);
+  return {
+    dn: a.location ?? '',
+    get: (name) => {
+      const v = lower.get(name.toLowerCase());
+      return v === undefined || v === null ? [] : toValues(v);
+    },
+    getBuffer: () => undefined,
+  };
+}
+
+/** Account attributes after a successful modify: what was written replaces what was there (names case-insensitive). */
+function withChanges(attributes: Attributes, ops: ModOp[]): Attributes {
+  const out: Attributes = { ...attributes };
+  for (const op of ops) {
+    const existing = Object.keys(out).find((k) => k.toLowerCase() === op.type.toLowerCase());
+    const current = existing === undefined ? [] : toValues(out[existing] ?? []);
+    let next: string[];
+    if (op.operation === 'replace') next = op.values.map(String);
+    else if (op.operation === 'add') next = [...current, ...op.values.map(String)];
+    else next = op.values.length === 0 ? [] : current.filter((v) => !op.values.map(String).includes(v));
+    if (existing !== undefined) delete out[existing];
+    if (next.length > 0) out[existing ?? op.type] = next.length === 1 ? next[0]! : next;
+  }
+  return out;
+}
+
 /**
  * LDAP directories (OpenLDAP, Active Directory) as targets: accounts from a DN template under
  * a configurable base, an ownership marker, attribute updates, rename and move, enable/disable
@@ -205,12 +235,25 @@ export class LdapDirectoryConnector implements TargetConnector {
     return this.toAccount(entry, await this.membershipsOf(entry.dn, view(entry).get(this.dialect.nameAttribute)[0] ?? l.accountName));
   }
 
-  /** A batch's accounts in a few searches (by owner marker or name), chunked to keep filters small. */
+  /**
+   * A batch's accounts in a few searches (by ref, owner marker or name), chunked to keep filters
+   * small. Found accounts come back complete (their memberships read per account), so the kit's
+   * converge does not read them again: one read of each account per command.
+   */
   async readAccounts(locators: AccountLocator[]): Promise<Map<string, TargetAccount | null>> {
     const out = new Map<string, TargetAccount | null>();
     for (let i = 0; i < locators.length; i += 100) {
       const chunk = locators.slice(i, i + 100);
-      const filter = `(&${this.userFilter()}(|${chunk.map((l) => `${eq(this.cfg.owner.attribute, this.ownerValue(l.personId))}${eq(this.dialect.nameAttribute, l.accountName)}`).join('')}))`;
+      const terms = chunk.map((l) => {
+        let byRef = '';
+        try {
+          byRef = l.accountRef ? this.dialect.refFilter(l.accountRef) : '';
+        } catch {
+          byRef = '';
+        }
+        return `${byRef}${eq(this.cfg.owner.attribute, this.ownerValue(l.personId))}${eq(this.dialect.nameAttribute, l.accountName)}`;
+      });
+      const filter = `(&${this.userFilter()}(|${terms.join('')}))`;
       const entries: Entry[] = [];
       for (const base of this.bases()) {
         entries.push(
@@ -224,19 +267,36 @@ export class LdapDirectoryConnector implements TargetConnector {
           })),
         );
       }
-      const byOwner = new Map<string, Entry>();
-      const byName = new Map<string, Entry>();
+      const byRef = new Map<string, Entry>();
+      const byOwner = new Map<string, Entry[]>();
+      const byName = new Map<string, Entry[]>();
       for (const e of entries) {
         const v = view(e);
+        const ref = this.dialect.refOf(v);
+        if (ref) byRef.set(ref.toLowerCase(), e);
         const owner = this.ownerOf(v);
-        if (owner !== null) byOwner.set(owner, e);
-        for (const n of v.get(this.dialect.nameAttribute)) byName.set(n.toLowerCase(), e);
+        if (owner !== null) byOwner.set(owner, [...(byOwner.get(owner) ?? []), e]);
+        for (const n of v.get(this.dialect.nameAttribute)) byName.set(n.toLowerCase(), [...(byName.get(n.toLowerCase()) ?? []), e]);
       }
-      for (const l of chunk) {
-        const e = byOwner.get(l.personId) ?? byName.get(l.accountName.toLowerCase());
-        // Found ones are read again one by one (memberships, the ref check); most of a joiner batch is not found.
-        if (!e) out.set(l.personId, null);
-      }
+      // The same rules as readAccount: the known ref when it is still the person's, then the owner marker, then the name.
+      const pick = (l: AccountLocator): Entry | undefined | 'ambiguous' => {
+        const ref = l.accountRef ? byRef.get(l.accountRef.toLowerCase()) : undefined;
+        if (ref && this.ownerOf(view(ref)) === l.personId) return ref;
+        for (const list of [byOwner.get(l.personId), byName.get(l.accountName.toLowerCase())]) {
+          if (!list) continue;
+          if (new Set(list.map((e) => dnKey(e.dn))).size > 1) return 'ambiguous';
+          return list[0];
+        }
+        return undefined;
+      };
+      await Promise.all(
+        chunk.map(async (l) => {
+          const e = pick(l);
+          // More than one candidate: readAccount reports it (as a rejection) when the command runs.
+          if (e === 'ambiguous') return;
+          out.set(l.personId, e ? this.toAccount(e, await this.membershipsOf(e.dn, view(e).get(this.dialect.nameAttribute)[0] ?? l.accountName)) : null);
+        }),
+      );
     }
     return out;
   }
@@ -327,22 +387,48 @@ export class LdapDirectoryConnector implements TargetConnector {
     }
     await this.withContainers(dn, () => this.pool.use('add account', (c) => c.add(dn, attrs)));
     if (password !== undefined) await this.modify(dn, [this.dialect.passwordChange(password, this.pool.encrypted)], 'set password');
-    let entry = await this.readDn(dn);
+    // The one read of a new account: its ref (entryUUID, objectGUID) is the directory's.
+    const entry = await this.readDn(dn);
     if (!entry) throw new ConnectorError(ConnectorErrorCode.Unavailable, 'entry vanished right after it was created');
-    if (!enabled && this.cfg.disable.method !== 'move' && this.isEnabled(view(entry))) {
-      await this.modify(dn, this.dialect.disableChanges(view(entry), this.cfg.disable), 'disable account');
-      entry = (await this.readDn(dn)) ?? entry;
+    const account = this.toAccount(entry, []);
+    if (!enabled && this.cfg.disable.method !== 'move' && account.enabled) {
+      const ops = this.dialect.disableChanges(view(entry), this.cfg.disable);
+      await this.modify(dn, ops, 'disable account');
+      return this.afterModify(account, ops);
     }
-    return this.toAccount(entry, []);
+    return account;
   }
 
   private async numberTaken(attribute: string, n: number): Promise<boolean> {
     return (await this.findOne(`(${attribute}=${n})`)) !== undefined;
   }
 
+  /** The account after a successful modify, from what was written (no read-back). */
+  private afterModify(account: TargetAccount, ops: ModOp[], changes: { dn?: string; name?: string; owner?: string } = {}): TargetAccount {
+    const dn = changes.dn ?? account.location ?? '';
+    let attributes = account.attributes;
+    if (changes.dn !== undefined && account.location !== undefined && !sameDn(changes.dn, account.location)) {
+      // modifyDN replaced the old RDN values with the new ones (deleteOldRdn).
+      const oldRdn = parseDn(account.location)[0] ?? [];
+      const newRdn = parseDn(changes.dn)[0] ?? [];
+      attributes = withChanges(attributes, [
+        ...oldRdn.filter((a) => !newRdn.some((b) => b.type.toLowerCase() === a.type.toLowerCase())).map((a): ModOp => ({ operation: 'delete', type: a.type, values: [a.value] })),
+        ...newRdn.map((a): ModOp => ({ operation: 'replace', type: a.type, values: [a.value] })),
+      ]);
+    }
+    const visible = ops.filter((o) => {
+      const lower = o.type.toLowerCase();
+      return !SECRET_ATTRIBUTES.has(lower) && lower !== 'objectclass' && lower !== this.cfg.owner.attribute.toLowerCase() && !this.dialect.binaryAttributes.some((b) => b.toLowerCase() === lower);
+    });
+    attributes = withChanges(attributes, visible);
+    const next: TargetAccount = { ...account, attributes, location: dn, name: changes.name ?? account.name, owner: changes.owner ?? account.owner };
+    return { ...next, enabled: this.isEnabled(accountView(next)) };
+  }
+
   async updateAccount(account: TargetAccount, patch: AccountPatch, d: DesiredAccount): Promise<TargetAccount> {
     let dn = account.location ?? this.dnFor(d);
     let name = account.name;
+    const written: ModOp[] = [];
     if (patch.attributes) this.checkAttributes(patch.attributes);
     if (patch.name !== undefined) {
       const target = this.dnFor(d, account.enabled || this.cfg.disable.method !== 'move');
@@ -353,7 +439,9 @@ export class LdapDirectoryConnector implements TargetConnector {
       }
       if (patch.name !== name) {
         if (this.dialect.name === 'ad' || !parseDn(dn)[0]!.some((a) => a.type.toLowerCase() === this.dialect.nameAttribute.toLowerCase())) {
-          await this.modify(dn, [{ operation: 'replace', type: this.dialect.nameAttribute, values: [patch.name] }], 'rename account');
+          const op: ModOp = { operation: 'replace', type: this.dialect.nameAttribute, values: [patch.name] };
+          await this.modify(dn, [op], 'rename account');
+          written.push(op);
         }
         if (this.dialect.name === 'openldap') await this.replaceMemberReferences(dn, dn, name, patch.name);
         name = patch.name;
@@ -371,9 +459,7 @@ export class LdapDirectoryConnector implements TargetConnector {
     }
     if (patch.owner !== undefined) ops.push({ operation: 'replace', type: this.cfg.owner.attribute, values: [this.ownerValue(patch.owner)] });
     await this.modify(dn, ops, 'update account');
-    const entry = await this.readDn(dn);
-    if (!entry) throw new ConnectorError(ConnectorErrorCode.Unavailable, 'entry vanished during the update');
-    return this.toAccount(entry, account.groups);
+    return this.afterModify(account, [...written, ...ops], { dn, name, ...(patch.owner !== undefined ? { owner: patch.owner } : {}) });
   }
 
   /** After a rename or move, group entries still name the old DN (or uid): point them at the new one. */
@@ -413,9 +499,8 @@ export class LdapDirectoryConnector implements TargetConnector {
       }
       return;
     }
-    const entry = await this.readDn(dn);
-    if (!entry) throw new ConnectorError(ConnectorErrorCode.Unavailable, 'entry vanished');
-    const v = view(entry);
+    // The account as read for this command (AD keeps the other userAccountControl flags from it).
+    const v = accountView(account);
     const ops = enabled ? this.dialect.enableChanges(v, this.cfg.disable) : this.dialect.disableChanges(v, this.cfg.disable);
     try {
       await this.modify(dn, ops, enabled ? 'enable account' : 'disable account');

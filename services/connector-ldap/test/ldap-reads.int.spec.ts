@@ -1,0 +1,156 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { TargetRuntime, converge, type DesiredAccount, type TargetAccount } from '@provisio/connector-kit';
+import { startSlapd, type RunningSlapd } from '@provisio/devstack';
+import { createLogger } from '@provisio/observability';
+import { serviceTestEnv } from '@provisio/testing';
+import { Client, type SearchOptions } from 'ldapts';
+import { Writable } from 'node:stream';
+import { loadConnectorLdapConfig } from '../src/config.js';
+import { LdapDirectoryConnector } from '../src/ldap/ldap-directory.connector.js';
+
+const BASE = 'dc=example,dc=org';
+const PEOPLE = `ou=people,${BASE}`;
+const GROUPS = `ou=groups,${BASE}`;
+const NOBODY = `cn=nobody,${BASE}`;
+const silent = createLogger({ service: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+
+type Use = <T>(what: string, fn: (c: Client) => Promise<T>) => Promise<T>;
+
+/**
+ * How often converge reads an account, counted at the LDAP client behind the connector's pool
+ * against a real slapd: the batch prefetch (readAccounts) is the only read of an existing
+ * account — no search again one by one, none after a modify, none before enable/disable — and a
+ * new account is read once after it was added (the directory makes its entryUUID). The results
+ * are checked against the directory itself.
+ */
+describe('connector-ldap reads each account once per command', () => {
+  let slapd: RunningSlapd;
+  let admin: Client;
+  let connector: LdapDirectoryConnector;
+  let runtime: TargetRuntime;
+  const searches: { base: string; scope: string; filter: string }[] = [];
+
+  /** Searches of account entries (under the people base); group look-ups are counted apart. */
+  const accountSearches = () => searches.filter((s) => s.base.toLowerCase().endsWith(PEOPLE.toLowerCase()));
+  const groupSearches = () => searches.filter((s) => s.base.toLowerCase().endsWith(GROUPS.toLowerCase()));
+  const entry = async (dn: string) => (await admin.search(dn, { scope: 'base', attributes: ['*', 'pwdAccountLockedTime', 'entryUUID'] })).searchEntries[0];
+  const desired = (personId: string, over: Partial<DesiredAccount> = {}): DesiredAccount => ({
+    personId,
+    target: 'dir',
+    version: 1,
+    state: 'ACTIVE',
+    accountName: personId.replace('p-', 'user'),
+    attributes: { mail: `${personId}@example.org` },
+    groups: [],
+    ...over,
+  });
+
+  /** One command the way the kit runs it: the batch prefetch, then converge with the prefetched account. */
+  const command = async (d: DesiredAccount, ref: string | null) => {
+    searches.length = 0;
+    const prefetched = await connector.readAccounts([{ personId: d.personId, accountName: d.accountName, accountRef: ref, desired: d }]);
+    const outcome = await converge(runtime, d, ref, prefetched.get(d.personId));
+    return { outcome, accounts: accountSearches().length, groups: groupSearches().length };
+  };
+
+  beforeAll(async () => {
+    slapd = await startSlapd({ ppolicy: true });
+    admin = new Client({ url: slapd.url });
+    await admin.bind(slapd.rootDn, slapd.rootPassword);
+    await admin.add(NOBODY, { objectClass: ['top', 'organizationalRole'], cn: 'nobody' });
+    await admin.add(`cn=devs,${GROUPS}`, { objectClass: ['top', 'groupOfNames'], cn: 'devs', member: NOBODY });
+    await admin.add(`cn=unix,${GROUPS}`, { objectClass: ['top', 'posixGroup'], cn: 'unix', gidNumber: '5000' });
+    const targets = [{ id: 'dir', url: slapd.url, bindDn: slapd.rootDn, bindPassword: { env: 'LDAP_TEST_PASSWORD' }, usersBase: PEOPLE, groupEntries: { base: GROUPS, placeholderMember: NOBODY }, disable: { method: 'ppolicy' } }];
+    const cfg = loadConnectorLdapConfig({ ...serviceTestEnv({ databaseUrl: 'postgres://127.0.0.1/unused', topicPrefix: 'x.' }), CONNECTOR_TARGETS: JSON.stringify(targets), LDAP_TEST_PASSWORD: slapd.rootPassword }).CONNECTOR_TARGETS[0]!;
+    connector = new LdapDirectoryConnector(cfg);
+    // Count every search the connector sends, whatever it is for.
+    const pool = (connector as unknown as { pool: { use: Use } }).pool;
+    const use = pool.use.bind(pool) as Use;
+    pool.use = (what, fn) =>
+      use(what, (c) =>
+        fn(
+          new Proxy(c, {
+            get: (t, k) => {
+              if (k === 'search') {
+                return (base: string, o: SearchOptions = {}) => {
+                  searches.push({ base, scope: String(o.scope ?? 'sub'), filter: String(o.filter ?? '') });
+                  return t.search(base, o);
+                };
+              }
+              const v = Reflect.get(t, k, t) as unknown;
+              return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+            },
+          }),
+        ),
+      );
+    runtime = new TargetRuntime(cfg, 'ldap', connector, silent, connector.planOptions(), true);
+  }, 60_000);
+
+  afterAll(async () => {
+    await runtime?.close();
+    await admin?.unbind().catch(() => undefined);
+    await slapd?.destroy();
+  });
+
+  it('create: the prefetch and one read of the new entry (for its entryUUID)', async () => {
+    const r = await command(desired('p-1', { groups: ['devs'] }), null);
+    expect(r.outcome.status).toBe('APPLIED');
+    expect(r.accounts).toBe(2);
+    const e = await entry(`uid=user1,${PEOPLE}`);
+    expect(r.outcome.accountRef).toBe(e!['entryUUID']);
+    expect((await entry(`cn=devs,${GROUPS}`))!['member']).toContain(`uid=user1,${PEOPLE}`);
+  });
+
+  it('no change: the prefetch is the only read (memberships included), no write', async () => {
+    const ref = String((await entry(`uid=user1,${PEOPLE}`))!['entryUUID']);
+    const r = await command(desired('p-1', { groups: ['devs'] }), ref);
+    expect(r.outcome).toMatchObject({ status: 'NO_CHANGE', operations: [], accountRef: ref });
+    expect(r.accounts).toBe(1);
+    expect(r.groups).toBe(1);
+  });
+
+  it('update + rename + membership change + disable: one read, none after the writes; the directory has the result', async () => {
+    const ref = String((await entry(`uid=user1,${PEOPLE}`))!['entryUUID']);
+    const d = desired('p-1', { version: 2, accountName: 'user1b', state: 'DISABLED', attributes: { mail: 'new@example.org', title: 'Engineer' }, groups: ['unix'] });
+    const r = await command(d, ref);
+    expect(r.outcome.status).toBe('APPLIED');
+    expect(r.outcome.operations.map((o) => o.type).sort()).toEqual(['ADD_MEMBERSHIP', 'DISABLE', 'REMOVE_MEMBERSHIP', 'RENAME', 'UPDATE']);
+    expect(r.outcome.accountRef).toBe(ref);
+    expect(r.accounts).toBe(1);
+    const e = await entry(`uid=user1b,${PEOPLE}`);
+    expect(e).toMatchObject({ uid: 'user1b', mail: 'new@example.org', title: 'Engineer', entryUUID: ref });
+    expect([e!['pwdAccountLockedTime'] ?? []].flat()).toHaveLength(1);
+    expect((await entry(`cn=unix,${GROUPS}`))!['memberUid']).toBe('user1b');
+    expect((await entry(`cn=devs,${GROUPS}`))!['member']).toBe(NOBODY);
+
+    // The state computed from the writes is what the directory holds: converging the same state again finds nothing to do.
+    const again = await command(d, ref);
+    expect(again.outcome.status).toBe('NO_CHANGE');
+    expect(again.accounts).toBe(1);
+  });
+
+  it('enable and remove an attribute: one read', async () => {
+    const ref = String((await entry(`uid=user1b,${PEOPLE}`))!['entryUUID']);
+    const d = desired('p-1', { version: 3, accountName: 'user1b', attributes: { mail: 'new@example.org', title: null }, groups: ['unix'] });
+    const r = await command(d, ref);
+    expect(r.outcome.operations.map((o) => o.type).sort()).toEqual(['ENABLE', 'UPDATE']);
+    expect(r.accounts).toBe(1);
+    const e = await entry(`uid=user1b,${PEOPLE}`);
+    expect([e!['pwdAccountLockedTime'] ?? []].flat()).toEqual([]);
+    expect([e!['title'] ?? []].flat()).toEqual([]);
+    expect((await command(d, ref)).outcome.status).toBe('NO_CHANGE');
+  });
+
+  it('a batch of accounts is read in one search, found ones complete', async () => {
+    for (const p of ['p-2', 'p-3', 'p-4']) await command(desired(p, { groups: ['devs'] }), null);
+    searches.length = 0;
+    const ds = ['p-2', 'p-3', 'p-4', 'p-5'].map((p) => desired(p, { groups: ['devs'] }));
+    const found = await connector.readAccounts(ds.map((d) => ({ personId: d.personId, accountName: d.accountName, accountRef: null, desired: d })));
+    expect(accountSearches()).toHaveLength(1);
+    expect(found.get('p-5')).toBeNull();
+    for (const p of ['p-2', 'p-3', 'p-4']) {
+      const a = found.get(p) as TargetAccount;
+      expect(a).toMatchObject({ owner: p, name: p.replace('p-', 'user'), enabled: true, groups: ['devs'], location: `uid=${p.replace('p-', 'user')},${PEOPLE}` });
+    }
+  });
+});
