@@ -49,7 +49,7 @@ export class AppModule {
         { provide: AUDIT_CONFIG, useValue: config },
         { provide: AUDIT_OUTPUT_TOPICS, useValue: topics },
         { provide: PersonKeyStore, useFactory: () => new PersonKeyStore(schema, keys.piiKek) },
-        { provide: RECORD_REPOSITORY, inject: [Database, PersonKeyStore], useFactory: (db: Database, k: PersonKeyStore) => new RecordRepository(db, schema, k) },
+        { provide: RECORD_REPOSITORY, inject: [Database, PersonKeyStore], useFactory: (db: Database, k: PersonKeyStore) => new RecordRepository(db, schema, k, trusted) },
         {
           provide: CHAIN_SERVICE,
           inject: [Database, RECORD_REPOSITORY],

@@ -1,6 +1,6 @@
 // `provisio-audit` — verification and maintenance of the audit store from a shell:
 //   provisio-audit verify [--from-seq N] [--to-seq N] [--kafka-checkpoints] [--public-key FILE]...
-//   provisio-audit verify-export FILE --public-key FILE [--public-key FILE]...   (offline, no database)
+//   provisio-audit verify-export FILE --public-key FILE [--public-key FILE]... [--require-complete]   (offline, no database)
 //   provisio-audit checkpoint
 //   provisio-audit retention --keep-months N
 // Database commands read DATABASE_URL (DATABASE_MIGRATION_URL for retention), DATABASE_SCHEMA and
@@ -64,8 +64,8 @@ async function withStore<T>(env: Env, fn: (s: { chain: ChainService; repo: Recor
   const db = await Database.open({ url: cfg.DATABASE_URL, schema: cfg.DATABASE_SCHEMA, applicationName: 'provisio-audit-cli', migrations: AUDIT_MIGRATIONS, migrate: false, poolMax: 2 });
   try {
     const personKeys = new PersonKeyStore(cfg.DATABASE_SCHEMA, keys.piiKek);
-    const repo = new RecordRepository(db, cfg.DATABASE_SCHEMA, personKeys);
     const trusted = trustedKeys([...keys.trustedPublicKeys, ...extraKeys]);
+    const repo = new RecordRepository(db, cfg.DATABASE_SCHEMA, personKeys, trusted);
     const chain = new ChainService(db, repo, checkpointSigner(keys.signingKey), trusted, pino({ level: 'warn' }));
     return await fn({ chain, repo, trusted, cfg, keys });
   } finally {
@@ -114,6 +114,7 @@ async function main(argv: string[]): Promise<number> {
       'kafka-checkpoints': { type: 'boolean', default: false },
       'public-key': { type: 'string', multiple: true },
       'keep-months': { type: 'string' },
+      'require-complete': { type: 'boolean', default: false },
     },
   });
   const int = (name: string, v: string | undefined) => {
@@ -147,7 +148,9 @@ async function main(argv: string[]): Promise<number> {
       for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) verifier.push(line);
       const report = verifier.finish();
       out(JSON.stringify(report, null, 2));
-      return report.ok && report.tailCovered ? 0 : 1;
+      // Records left out of a recorded range are problems (not ok); --require-complete also
+      // refuses a range the file cannot prove closed (it reaches the end of the chain).
+      return report.ok && report.tailCovered && (!values['require-complete'] || report.complete) ? 0 : 1;
     }
     case 'checkpoint': {
       const c = await withStore(process.env, ({ chain }) => chain.checkpoint());

@@ -120,6 +120,28 @@ describe('verification against a superuser who tampers with the store', () => {
     expect(r).toMatchObject({ ok: false, firstBadPosition: 56 });
   });
 
+  it('refuses a forged retention anchor (a periodic checkpoint copied as an anchor) and finds the deleted start of the chain', async () => {
+    const r = await tamperAndVerify(async (c) => {
+      // What the runtime role could do (INSERT into checkpoints), then hide the deletion behind it.
+      await c.query(`INSERT INTO audit.checkpoints (kind, seq, hash, key_id, statement, signature) SELECT 'anchor', seq, hash, key_id, statement, signature FROM audit.checkpoints WHERE seq = 40`);
+      await c.query('DELETE FROM audit.records WHERE seq <= 40');
+      await c.query('DELETE FROM audit.record_positions WHERE seq <= 40');
+    });
+    expect(r).toMatchObject({ ok: false, startedAfter: 0, firstBadPosition: 1 });
+    expect(r.problems).toEqual(expect.arrayContaining([expect.objectContaining({ kind: 'deleted', position: 1, until: 40 }), expect.objectContaining({ kind: 'bad-signature', position: 40 })]));
+  });
+
+  it('refuses an anchor row whose signature does not verify', async () => {
+    const r = await tamperAndVerify(async (c) => {
+      const row = (await c.query<{ statement: string }>('SELECT statement FROM audit.checkpoints WHERE seq = 40')).rows[0]!;
+      const statement = JSON.stringify({ ...(JSON.parse(row.statement) as object), kind: 'anchor' });
+      await c.query(`INSERT INTO audit.checkpoints (kind, seq, hash, key_id, statement, signature) SELECT 'anchor', seq, hash, key_id, $1, signature FROM audit.checkpoints WHERE seq = 40`, [statement]);
+      await c.query('DELETE FROM audit.records WHERE seq <= 40');
+    });
+    expect(r).toMatchObject({ ok: false, startedAfter: 0, firstBadPosition: 1 });
+    expect(r.problems.find((p) => p.kind === 'bad-signature')?.detail).toMatch(/signature does not match/);
+  });
+
   it('finds a rewrite that recomputed every hash, through the signed checkpoint', async () => {
     const r = await tamperAndVerify(async (c) => {
       const rows = (await c.query(`SELECT ${'seq, recorded_at, topic, kafka_partition, kafka_offset, record_key, kafka_timestamp, headers, payload, key_id, payload_json, schema_name, schema_version, schema_fingerprint, decode_error, ce_id, ce_type, ce_source, trace_id, person_id, entity_id, cause_ids, event_time, target, target_kind, outcome, dead_letter_of, prev_hash, hash'} FROM audit.records WHERE seq >= 44 ORDER BY seq`)).rows;

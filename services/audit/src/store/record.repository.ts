@@ -1,4 +1,5 @@
 import {
+  anchorProblem,
   canonicalJson,
   contentHash,
   sortedJson,
@@ -12,6 +13,8 @@ import {
   type ChainHead,
   type RecordContent,
   type RecordIndex,
+  type SignedCheckpoint,
+  type TrustedKeys,
   type VerifiableEntry,
 } from '@provisio/audit-domain';
 import { counter, histogram } from '@provisio/observability';
@@ -141,6 +144,15 @@ interface Waiting {
 export interface ChainStart extends ChainHead {
   recordedAt: number;
   basis: 'genesis' | 'anchor';
+  /** The signed anchor the chain starts from (basis 'anchor'). */
+  anchor?: SignedCheckpoint;
+}
+
+/** Rows of `checkpoints` marked as anchors that are not genuine signed anchors. */
+export interface RejectedAnchor {
+  /** The position the row claims. */
+  seq: number;
+  detail: string;
 }
 
 /**
@@ -162,6 +174,8 @@ export class RecordRepository {
     private readonly db: Database,
     readonly schema: string,
     private readonly keys: PersonKeyStore,
+    /** Keys whose signed anchors the chain may start from. */
+    private readonly trusted: TrustedKeys,
     /** Recording clock (epoch ms); the database clock when absent. Tests of retention set it. */
     private readonly clock?: () => number,
   ) {
@@ -183,12 +197,42 @@ export class RecordRepository {
     return this.chainIdCache;
   }
 
-  /** Where the chain starts: the latest retention anchor, else genesis. */
+  /** Where the chain starts: the latest genuine retention anchor, else genesis. */
   async chainStart(sql: SqlClient = this.db.sql): Promise<ChainStart> {
-    const r = await sql.query<{ seq: string; hash: Buffer; statement: string }>(`SELECT seq, hash, statement FROM ${this.checkpoints} WHERE kind = 'anchor' ORDER BY seq DESC LIMIT 1`);
-    const a = r.rows[0];
-    if (a) return { seq: Number(a.seq), hash: a.hash, recordedAt: (JSON.parse(a.statement) as { recordedAt: number }).recordedAt, basis: 'anchor' };
-    return { seq: 0, hash: genesisHash(await this.chainId(sql)), recordedAt: 0, basis: 'genesis' };
+    return (await this.anchors(sql)).start;
+  }
+
+  /**
+   * The chain's start and the anchor rows that were refused. A row counts as an anchor only when
+   * its signed statement says kind 'anchor', names this chain and carries a valid signature of a
+   * trusted key; the runtime role can INSERT into `checkpoints`, so the `kind` column alone
+   * proves nothing. Position and hash come from the signed statement, never from the columns.
+   */
+  async anchors(sql: SqlClient = this.db.sql): Promise<{ start: ChainStart; rejected: RejectedAnchor[] }> {
+    const chainId = await this.chainId(sql);
+    const r = await sql.query<{ seq: string; hash: Buffer; statement: string; signature: string }>(
+      `SELECT seq, hash, statement, signature FROM ${this.checkpoints} WHERE kind = 'anchor' ORDER BY seq DESC, id DESC`,
+    );
+    const rejected: RejectedAnchor[] = [];
+    let start: ChainStart | undefined;
+    for (const row of r.rows) {
+      let signed: SignedCheckpoint;
+      try {
+        signed = { statement: JSON.parse(row.statement) as SignedCheckpoint['statement'], signature: row.signature };
+      } catch {
+        rejected.push({ seq: Number(row.seq), detail: `anchor row at ${row.seq} has no readable signed statement` });
+        continue;
+      }
+      const problem = anchorProblem(signed, chainId, this.trusted);
+      const s = signed.statement;
+      const columnsAgree = Number(row.seq) === s.seq && row.hash.toString('hex') === s.hash;
+      if (problem || !columnsAgree) {
+        rejected.push({ seq: Number(row.seq), detail: `anchor row at ${row.seq} is not a genuine retention anchor: ${problem ?? 'its columns differ from its signed statement'}` });
+        continue;
+      }
+      if (!start || s.seq > start.seq) start = { seq: s.seq, hash: Buffer.from(s.hash, 'hex'), recordedAt: s.recordedAt, basis: 'anchor', anchor: signed };
+    }
+    return { start: start ?? { seq: 0, hash: genesisHash(chainId), recordedAt: 0, basis: 'genesis' }, rejected };
   }
 
   async head(sql: SqlClient = this.db.sql): Promise<ChainHead & { recordedAt: number }> {
