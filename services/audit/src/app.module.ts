@@ -16,9 +16,7 @@ import { VerificationController } from './api/verification.controller.js';
 import { AUDIT_CONFIG, AUDIT_OUTPUT_TOPICS, AuditJobs, FEED_PUBLISHER, RETENTION_SERVICE } from './audit-jobs.js';
 import { CHAIN_SERVICE, ChainService } from './chain/chain.service.js';
 import { parseAuditKeys, type AuditConfig } from './config.js';
-import { Init1764000000000 } from './migrations/1764000000000-init.js';
-import { TamperEvidentStore1765000000000 } from './migrations/1765000000000-tamper-evident-store.js';
-import { PiiEnvelope1766000000000 } from './migrations/1766000000000-pii-envelope.js';
+import { AUDIT_MIGRATIONS } from './migrations/index.js';
 import { RetentionService } from './retention/retention.service.js';
 import { AuditTopics, FeedPublisher } from './siem/feed-publisher.js';
 import { AuditConsumer } from './store/audit.consumer.js';
@@ -26,7 +24,7 @@ import { PersonKeyStore } from './store/person-keys.repository.js';
 import { RECORD_REPOSITORY, RecordRepository } from './store/record.repository.js';
 import { PRODUCT_VERSION } from './version.js';
 
-export const AUDIT_MIGRATIONS = [Init1764000000000, TamperEvidentStore1765000000000, PiiEnvelope1766000000000];
+export { AUDIT_MIGRATIONS };
 
 @Module({})
 export class AppModule {
@@ -43,7 +41,9 @@ export class AppModule {
     ];
     return {
       module: AppModule,
-      imports: [PlatformModule.forService('audit', config, logger, { migrations: AUDIT_MIGRATIONS, topics: [], outboxRelay: false })],
+      // Migrations run here only with the owner's credentials (local stacks); in production a
+      // separate job runs `provisio-audit migrate` and the service checks the schema at start.
+      imports: [PlatformModule.forService('audit', config, logger, { migrations: AUDIT_MIGRATIONS, migrate: config.DATABASE_MIGRATION_URL !== undefined, topics: [], outboxRelay: false })],
       controllers: [AuditConsumer, TimelineController, RecordsController, FailuresController, AccessController, ExportController, VerificationController],
       providers: [
         { provide: AUDIT_CONFIG, useValue: config },
