@@ -188,7 +188,7 @@ describe('Kubernetes manifests', () => {
       expect(cron).toBeDefined();
       const cronSpec = cron['spec'] as { schedule: string; concurrencyPolicy: string; jobTemplate: { spec: { template: { metadata: { labels: Record<string, string> }; spec: PodSpec } } } };
       expect(cronSpec).toMatchObject({ concurrencyPolicy: 'Forbid' });
-      const pods = [podOf(job), cronSpec.jobTemplate.spec.template];
+      const pods: { metadata: { labels?: Record<string, string> }; spec: PodSpec }[] = [podOf(job) as { metadata: { labels?: Record<string, string> }; spec: PodSpec }, cronSpec.jobTemplate.spec.template];
       const commands = pods.map((p) => (p.spec.containers[0] as Container & { command: string[] }).command);
       expect(commands).toEqual([
         ['node', '/app/services/audit/dist/cli.js', 'migrate', '--require-least-privilege'],
