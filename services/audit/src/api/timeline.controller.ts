@@ -24,7 +24,7 @@ export class TimelineController {
   @ApiOperation({
     summary: "A person's audit trail in causal order",
     description:
-      'HR lifecycle event → policy decision (with its explanation) → provisioning commands → connector results → dead letters, ordered by the causal links in the payloads (result.commandId → command.cause.lifecycleEventId → event.eventId), then event time. Personal data is decrypted unless the person was crypto-shredded (`piiShredded`).',
+      "HR lifecycle event → provisioning commands → connector results → dead letters, ordered by the causal links in the payloads (result.commandId → command.cause.lifecycleEventId → event.eventId), then event time. The policy's decision is what each command records as its cause: the policy version and a short reason (lifecycle, policy-change, expiry, ...); policy publishes no separate decision event, and the full explanation of a person's entitlements comes from the policy service's GET /v1/persons/{id}/explain. Policy changes and SoD violations of the person (policy.* topics) appear in the timeline too. Personal data is decrypted unless the person was crypto-shredded (`piiShredded`).",
   })
   @ApiParam({ name: 'personId', description: 'Opaque person id (the Kafka key)' })
   @ApiQuery({ name: 'from', required: false, description: 'ISO-8601 event time lower bound' })
