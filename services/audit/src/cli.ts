@@ -1,5 +1,5 @@
 // `provisio-audit` — verification and maintenance of the audit store from a shell:
-//   provisio-audit verify [--from-seq N] [--to-seq N] [--kafka-checkpoints] [--public-key FILE]...
+//   provisio-audit verify [--from-seq N] [--to-seq N] [--kafka-checkpoints] [--kafka-offsets] [--public-key FILE]...
 //   provisio-audit verify-export FILE --public-key FILE [--public-key FILE]... [--require-complete]   (offline, no database)
 //   provisio-audit checkpoint
 //   provisio-audit migrate [--require-least-privilege]
@@ -21,7 +21,7 @@ import pg from 'pg';
 import pino from 'pino';
 import { z } from 'zod';
 import { AUDIT_MIGRATIONS } from './migrations/index.js';
-import { ChainService } from './chain/chain.service.js';
+import { ChainService, type CommittedOffset } from './chain/chain.service.js';
 import { parseAuditKeys } from './config.js';
 import { RetentionService } from './retention/retention.service.js';
 import { AuditTopics } from './siem/feed-publisher.js';
@@ -133,6 +133,21 @@ async function kafkaCheckpoints(brokers: string, prefix: string): Promise<Signed
   return found;
 }
 
+/** The audit consumer group's committed offsets, topic names without the prefix. */
+async function committedOffsets(brokers: string, prefix: string): Promise<CommittedOffset[]> {
+  const kafka = new Kafka({ brokers: brokers.split(','), clientId: 'provisio-audit-cli', logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const groups = await admin.fetchOffsets({ groupId: `${prefix}audit` });
+    return groups
+      .filter((g) => g.topic.startsWith(prefix))
+      .flatMap((g) => g.partitions.map((p) => ({ topic: g.topic.slice(prefix.length), partition: p.partition, offset: p.offset })));
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const { values, positionals } = parseArgs({
@@ -142,6 +157,7 @@ async function main(argv: string[]): Promise<number> {
       'from-seq': { type: 'string' },
       'to-seq': { type: 'string' },
       'kafka-checkpoints': { type: 'boolean', default: false },
+      'kafka-offsets': { type: 'boolean', default: false },
       'public-key': { type: 'string', multiple: true },
       'keep-months': { type: 'string' },
       'require-complete': { type: 'boolean', default: false },
@@ -163,7 +179,12 @@ async function main(argv: string[]): Promise<number> {
             if (!cfg.KAFKA_BROKERS) throw new UsageError('--kafka-checkpoints needs KAFKA_BROKERS');
             extra = await kafkaCheckpoints(cfg.KAFKA_BROKERS, cfg.KAFKA_TOPIC_PREFIX);
           }
-          return chain.verify({ fromSeq: int('from-seq', values['from-seq']), toSeq: int('to-seq', values['to-seq']), extraCheckpoints: extra });
+          let committed: CommittedOffset[] | undefined;
+          if (values['kafka-offsets']) {
+            if (!cfg.KAFKA_BROKERS) throw new UsageError('--kafka-offsets needs KAFKA_BROKERS');
+            committed = await committedOffsets(cfg.KAFKA_BROKERS, cfg.KAFKA_TOPIC_PREFIX);
+          }
+          return chain.verify({ fromSeq: int('from-seq', values['from-seq']), toSeq: int('to-seq', values['to-seq']), extraCheckpoints: extra, committedOffsets: committed });
         },
         publicKeys(values['public-key']),
       );

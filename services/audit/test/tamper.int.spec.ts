@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { contentHash, linkHash, type SignedCheckpoint, type VerificationReport } from '@provisio/audit-domain';
 import { TestEnv, createTestDatabase, requireEnv, uniqueId, type TestDatabase } from '@provisio/testing';
 import pg from 'pg';
+import type { CommittedOffset } from '../src/chain/chain.service.js';
 import { entryOf } from '../src/store/record.repository.js';
 import { consumed, openStore } from './store-harness.js';
 
@@ -32,7 +33,7 @@ describe('verification against a superuser who tampers with the store', () => {
   });
 
   /** Copies the database, tampers with the copy as superuser, verifies it. */
-  async function tamperAndVerify(tamper: (c: pg.Client) => Promise<void>, extra?: SignedCheckpoint[], fromSeq?: number): Promise<VerificationReport> {
+  async function tamperAndVerify(tamper: (c: pg.Client) => Promise<void>, extra?: SignedCheckpoint[], fromSeq?: number, committedOffsets?: CommittedOffset[]): Promise<VerificationReport> {
     const name = uniqueId('audittamper_copy_').toLowerCase();
     const admin = new pg.Client({ connectionString: `${server()}/postgres` });
     await admin.connect();
@@ -45,7 +46,7 @@ describe('verification against a superuser who tampers with the store', () => {
       await tamper(c);
       const store = await openStore(url, { migrate: false });
       try {
-        return await store.chain.verify({ extraCheckpoints: extra, fromSeq });
+        return await store.chain.verify({ extraCheckpoints: extra, fromSeq, committedOffsets });
       } finally {
         await store.db.close();
       }
@@ -140,6 +141,29 @@ describe('verification against a superuser who tampers with the store', () => {
     });
     expect(r).toMatchObject({ ok: false, startedAfter: 0, firstBadPosition: 1 });
     expect(r.problems.find((p) => p.kind === 'bad-signature')?.detail).toMatch(/signature does not match/);
+  });
+
+  it("finds a tail deleted with its ledger rows and checkpoint through the audit group's committed offsets", async () => {
+    const c = new pg.Client({ connectionString: base.url });
+    await c.connect();
+    let committed: CommittedOffset[];
+    try {
+      // What the audit consumer group committed: the offset after the last record it appended.
+      const r = await c.query<{ topic: string; kafka_partition: number; next: string }>('SELECT topic, kafka_partition, (max(kafka_offset) + 1)::text AS next FROM audit.record_positions GROUP BY 1, 2');
+      committed = r.rows.map((x) => ({ topic: x.topic, partition: x.kafka_partition, offset: x.next }));
+      // The ledger accepts only chain positions.
+      await expect(c.query(`INSERT INTO audit.record_positions (topic, kafka_partition, kafka_offset, seq) VALUES ('x', 0, 1, 0)`)).rejects.toMatchObject({ code: '23514' });
+    } finally {
+      await c.end();
+    }
+    const tamper = async (db: pg.Client) => {
+      await db.query('DELETE FROM audit.records WHERE seq > 55');
+      await db.query('DELETE FROM audit.record_positions WHERE seq > 55');
+      await db.query('DELETE FROM audit.checkpoints WHERE seq = 60');
+    };
+    expect((await tamperAndVerify(tamper, undefined, undefined, committed)).problems).toEqual(expect.arrayContaining([expect.objectContaining({ kind: 'truncated', position: 56 })]));
+    // Untouched, the same offsets agree with the ledger.
+    expect((await tamperAndVerify(async () => undefined, undefined, undefined, committed)).ok).toBe(true);
   });
 
   it('finds a rewrite that recomputed every hash, through the signed checkpoint', async () => {

@@ -39,6 +39,44 @@ export interface VerifyOptions {
   toSeq?: number | undefined;
   /** Extra checkpoints, e.g. read back from the Kafka topic (a copy outside the database). */
   extraCheckpoints?: SignedCheckpoint[] | undefined;
+  /**
+   * The audit consumer group's committed offsets (read from Kafka): every record before a
+   * committed offset was appended before the commit, so the ledger must reach it.
+   */
+  committedOffsets?: CommittedOffset[] | undefined;
+}
+
+export interface CommittedOffset {
+  topic: string;
+  partition: number;
+  /** The next offset the group will consume (Kafka's committed offset), decimal. */
+  offset: string;
+}
+
+/**
+ * Tail deletion that signed checkpoints cannot see (records, ledger rows and checkpoints after
+ * the last one published to Kafka removed together): the audit group committed offsets past
+ * what the ledger still holds. Partitions without any ledger row are compared only when the
+ * chain was never cut by retention (which forgets ledger rows of dropped months).
+ */
+export function committedOffsetProblems(ledger: ReadonlyMap<string, bigint>, committed: CommittedOffset[], retentionCut: boolean, lastPosition: number): Problem[] {
+  const out: Problem[] = [];
+  for (const c of committed) {
+    if (!/^\d+$/.test(c.offset)) continue; // -1: nothing committed
+    const next = BigInt(c.offset);
+    if (next === 0n) continue;
+    const max = ledger.get(`${c.topic}\u0000${c.partition}`);
+    if (max === undefined && retentionCut) continue;
+    const have = max ?? -1n;
+    if (have + 1n < next) {
+      out.push({
+        kind: 'truncated',
+        position: lastPosition + 1,
+        detail: `the audit consumer group committed ${c.topic}/${c.partition} up to offset ${next} but the position ledger holds it only up to ${have < 0n ? 'nothing' : String(have)}: records consumed and committed are gone (unless offsets ${have + 1n}..${next - 1n} hold no records, e.g. transaction markers)`,
+      });
+    }
+  }
+  return out;
 }
 
 /** Adds problems found outside the chain walk (refused anchors) to a report, keeping it sorted. */
@@ -107,7 +145,9 @@ export class ChainService {
     const checkpoints = all.filter((c) => c.statement.seq > start.seq && (o.toSeq === undefined || c.statement.seq <= toSeq));
     const verifier = new ChainVerifier({ chainId, start, checkpoints, trustedKeys: this.trusted });
     for await (const page of this.repo.scan(start.seq, toSeq)) for (const row of page) verifier.push(entryOf(row));
-    return withProblems(verifier.finish(o.toSeq === undefined ? await this.repo.ledgerEnd() : undefined), extra);
+    const report = verifier.finish(o.toSeq === undefined ? await this.repo.ledgerEnd() : undefined);
+    if (o.committedOffsets && o.toSeq === undefined) extra.push(...committedOffsetProblems(await this.repo.ledgerOffsets(), o.committedOffsets, anchor.basis === 'anchor', report.lastPosition));
+    return withProblems(report, extra);
   }
 
   /** The newest checkpoint row of this chain whose signature verifies with a trusted key. */

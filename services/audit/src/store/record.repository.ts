@@ -249,6 +249,12 @@ export class RecordRepository {
     return Number(r.rows[0]?.max ?? 0);
   }
 
+  /** The highest Kafka offset the ledger holds per topic and partition. */
+  async ledgerOffsets(sql: SqlClient = this.db.sql): Promise<Map<string, bigint>> {
+    const r = await sql.query<{ topic: string; kafka_partition: number; max: string }>(`SELECT topic, kafka_partition, max(kafka_offset) AS max FROM ${this.positions} GROUP BY topic, kafka_partition`);
+    return new Map(r.rows.map((x) => [`${x.topic}\u0000${x.kafka_partition}`, BigInt(x.max)]));
+  }
+
   /**
    * Appends one consumed batch: exactly one row per Kafka record (a redelivered record is found
    * in the position ledger and skipped), sealed personal data, hash-chained, committed before
