@@ -56,7 +56,11 @@ export class AppModule {
           useFactory: (db: Database, repo: RecordRepository) => new ChainService(db, repo, signer, trusted, logger.child({ component: 'audit-chain' }), config.AUDIT_CHECKPOINT_VERIFY),
         },
         { provide: AUDIT_QUERIES, inject: [Database, RECORD_REPOSITORY, PersonKeyStore], useFactory: (db: Database, repo: RecordRepository, k: PersonKeyStore) => new AuditQueries(db, repo, k) },
-        { provide: REPLAY_SERVICE, inject: [Database, PersonKeyStore, MESSAGE_BROKER], useFactory: (db: Database, k: PersonKeyStore, b: MessageBroker) => new ReplayService(db, schema, k, b) },
+        {
+          provide: REPLAY_SERVICE,
+          inject: [Database, PersonKeyStore, MESSAGE_BROKER, RECORD_REPOSITORY],
+          useFactory: (db: Database, k: PersonKeyStore, b: MessageBroker, repo: RecordRepository) => new ReplayService(db, schema, k, b, repo),
+        },
         {
           provide: EXPORT_SERVICE,
           inject: [RECORD_REPOSITORY, CHAIN_SERVICE, AUDIT_QUERIES],

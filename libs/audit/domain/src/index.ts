@@ -17,7 +17,9 @@ export { DEAD_LETTER_SUFFIX, causalIdsOf, deriveIndex, indexDifferences, traceId
 export { ChainVerifier, type Problem, type ProblemKind, type VerifiableEntry, type VerificationReport, type VerifierOptions } from './verification.js';
 export {
   DATA_KEY_BYTES,
+  PII_HEADERS,
   PII_MARKER,
+  SEALED_HEADER_PREFIX,
   dataKeyObject,
   decryptBytes,
   encryptBytes,
@@ -25,7 +27,9 @@ export {
   isSealed,
   newDataKey,
   recordAad,
+  revealHeader,
   revealPersonalData,
+  sealHeaders,
   sealPersonalData,
   sealRecordPii,
   unwrapDataKey,

@@ -31,6 +31,13 @@ export interface ReplayOutcome {
   seq: string;
   topic: string;
   replays: number;
+  /** Chain position of the audit record of this replay (audit.actions). */
+  actionSeq: number;
+}
+
+/** Where audit's own actions are appended to the chain (RecordRepository.appendAction). */
+export interface ActionLog {
+  appendAction(action: { type: string; subject: string | null; body: Record<string, unknown> }): Promise<number>;
 }
 
 /**
@@ -44,6 +51,7 @@ export class ReplayService {
     private readonly schema: string,
     private readonly keys: PersonKeyStore,
     private readonly broker: MessageBroker,
+    private readonly actions: ActionLog,
   ) {}
 
   async replay(row: RecordRow | null, seq: string, o: { by: string; reason?: string | undefined; force?: boolean | undefined }): Promise<ReplayOutcome> {
@@ -68,7 +76,7 @@ export class ReplayService {
     headers[REPLAY_HEADERS.by] = o.by;
     if (o.reason) headers[REPLAY_HEADERS.reason] = o.reason.slice(0, 500);
     const table = `${quoteIdent(this.schema)}.replays`;
-    return this.db.transaction(async (tx) => {
+    const done = await this.db.transaction(async (tx) => {
       await tx.sql.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`provisio:audit-replay:${this.schema}:${seq}`]);
       const before = await tx.sql.query<{ n: string }>(`SELECT count(*) AS n FROM ${table} WHERE seq = $1`, [seq]);
       const n = Number(before.rows[0]?.n ?? 0);
@@ -77,5 +85,12 @@ export class ReplayService {
       await this.broker.send([{ topic: destination, key: row.record_key, value, headers }]);
       return { seq, topic: destination, replays: n + 1 };
     });
+    // The replay on the chain: who replayed which record where, and why.
+    const actionSeq = await this.actions.appendAction({
+      type: 'dead-letter-replayed',
+      subject: row.person_id,
+      body: { by: o.by, replayedSeq: seq, deadLetterTopic: row.topic, topic: destination, replays: done.replays, ...(o.reason ? { reason: o.reason.slice(0, 500) } : {}) },
+    });
+    return { ...done, actionSeq };
   }
 }

@@ -8,6 +8,7 @@ import {
   genesisHash,
   linkHash,
   recordAad,
+  sealHeaders,
   sealRecordPii,
   type CanonicalParts,
   type ChainHead,
@@ -17,6 +18,7 @@ import {
   type TrustedKeys,
   type VerifiableEntry,
 } from '@provisio/audit-domain';
+import { randomUUID } from 'node:crypto';
 import { counter, histogram } from '@provisio/observability';
 import { quoteIdent, type Database, type SqlClient } from '@provisio/persistence';
 import type { ConsumedMessage } from '@provisio/messaging';
@@ -25,6 +27,10 @@ import { decodeRecord, type UnsealedContent } from './record-decoder.js';
 import type { PersonKey, PersonKeyStore } from './person-keys.repository.js';
 
 export const RECORD_REPOSITORY = Symbol('RECORD_REPOSITORY');
+
+/** The pseudo-topic of audit's own actions on its chain (never a Kafka topic). */
+export const ACTIONS_TOPIC = 'audit.actions';
+export const ACTION_EVENT_TYPE_PREFIX = 'dev.provisio.audit.action.';
 
 const ingested = counter('provisio_audit_records_ingested_total', 'Kafka records appended to the audit chain', ['topic']);
 const duplicates = counter('provisio_audit_records_duplicate_total', 'Redelivered Kafka records ignored (already in the chain)', []);
@@ -249,6 +255,33 @@ export class RecordRepository {
     return Number(r.rows[0]?.max ?? 0);
   }
 
+  /**
+   * Appends one of audit's own actions (crypto-shredding, a replay) to the chain as a JSON record
+   * of the pseudo-topic `audit.actions` (offsets from a sequence), so who did what, when and to
+   * which person or record is as tamper-evident as the records themselves. The person is named
+   * in `ce_subject` (the index's person id, for the timeline), not as a key: the action holds no
+   * personal data and must not create a data key for a person just shredded. Returns its position.
+   */
+  async appendAction(action: { type: string; subject: string | null; body: Record<string, unknown> }): Promise<number> {
+    const r = await this.db.sql.query<{ offset: string }>(`SELECT nextval('${this.s}.action_offsets')::text AS offset`);
+    const offset = r.rows[0]!.offset;
+    const now = this.clock ? this.clock() : Date.now();
+    const id = randomUUID();
+    const headers: Record<string, string> = {
+      ce_id: id,
+      ce_type: `${ACTION_EVENT_TYPE_PREFIX}${action.type}`,
+      ce_source: '/provisio/audit',
+      ce_specversion: '1.0',
+      ce_time: new Date(now).toISOString(),
+      'content-type': 'application/json',
+      ...(action.subject ? { ce_subject: action.subject } : {}),
+    };
+    const value = Buffer.from(JSON.stringify({ action: action.type, actionId: id, ...action.body }), 'utf8');
+    await this.append([{ topic: ACTIONS_TOPIC, partition: 0, offset, key: null, headers, envelope: {}, value, timestamp: now }]);
+    const at = await this.db.sql.query<{ seq: string }>(`SELECT seq FROM ${this.positions} WHERE topic = $1 AND kafka_partition = 0 AND kafka_offset = $2`, [ACTIONS_TOPIC, offset]);
+    return Number(at.rows[0]!.seq);
+  }
+
   /** The highest Kafka offset the ledger holds per topic and partition. */
   async ledgerOffsets(sql: SqlClient = this.db.sql): Promise<Map<string, bigint>> {
     const r = await sql.query<{ topic: string; kafka_partition: number; max: string }>(`SELECT topic, kafka_partition, max(kafka_offset) AS max FROM ${this.positions} GROUP BY topic, kafka_partition`);
@@ -439,13 +472,14 @@ export class RecordRepository {
 
   private seal(d: UnsealedContent, key: PersonKey | undefined, recordedAt: number): Omit<Prepared, 'contentHash'> {
     const { raw, personId: _p, ...rest } = d;
-    const headers = sortedJson(rest.headers);
+    const aad = recordAad(d.topic, d.partition, d.offset);
+    // Free-text headers that may quote personal data (the dead-letter error) are sealed too.
+    const headers = sortedJson(key ? sealHeaders(rest.headers, key.key, aad) : rest.headers);
     if (!key) {
       const json = sortedJson(rest.json);
       const content: RecordContent = { ...rest, recordedAt, headers: headers.value as Record<string, string>, json: json.value, payload: raw ? raw.toString('base64') : null };
       return { content, parts: { json: json.text, headers: headers.text }, payloadBytes: raw, piiBytes: null };
     }
-    const aad = recordAad(d.topic, d.partition, d.offset);
     const payloadBytes = raw ? encryptBytes(key.key, raw, aad) : null;
     const sealed = d.json === null ? { json: null, envelope: null, canonical: 'null' } : sealRecordPii(d.json, key.key, aad, d.schema?.name ?? null);
     const content: RecordContent = {
