@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { contentHash, linkHash, type SignedCheckpoint, type VerificationReport } from '@provisio/audit-domain';
+import { canonicalJson, contentHash, linkHash, type SignedCheckpoint, type VerificationReport } from '@provisio/audit-domain';
 import { TestEnv, createTestDatabase, requireEnv, uniqueId, type TestDatabase } from '@provisio/testing';
 import pg from 'pg';
 import type { CommittedOffset } from '../src/chain/chain.service.js';
 import { entryOf } from '../src/store/record.repository.js';
-import { consumed, openStore } from './store-harness.js';
+import { consumed, openStore, signer } from './store-harness.js';
 
 /**
  * Tampering as a database superuser (triggers switched off with session_replication_role), each
@@ -54,6 +54,17 @@ describe('verification against a superuser who tampers with the store', () => {
       await c.end();
       await admin.query(`DROP DATABASE "${name}" WITH (FORCE)`);
       await admin.end();
+    }
+  }
+
+  /** Runs a query on the untouched base database. */
+  async function tamperBase<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
+    const c = new pg.Client({ connectionString: base.url });
+    await c.connect();
+    try {
+      return await fn(c);
+    } finally {
+      await c.end();
     }
   }
 
@@ -130,6 +141,25 @@ describe('verification against a superuser who tampers with the store', () => {
     });
     expect(r).toMatchObject({ ok: false, startedAfter: 0, firstBadPosition: 1 });
     expect(r.problems).toEqual(expect.arrayContaining([expect.objectContaining({ kind: 'deleted', position: 1, until: 40 }), expect.objectContaining({ kind: 'bad-signature', position: 40 })]));
+  });
+
+  it('starts from a genuine signed anchor, and reports one that follows no trusted checkpoint', async () => {
+    const anchorAt40 = async (previous: { seq: number; hash: string }) => {
+      const cp40 = (await tamperBase((c) => c.query<{ statement: string }>('SELECT statement FROM audit.checkpoints WHERE seq = 40'))).rows[0]!;
+      const s40 = JSON.parse(cp40.statement) as SignedCheckpoint['statement'];
+      return signer.sign({ chainId: s40.chainId, kind: 'anchor', seq: 40, hash: s40.hash, recordedAt: s40.recordedAt, issuedAt: Date.now(), previous });
+    };
+    const insertAndCut = (a: SignedCheckpoint) => async (c: pg.Client) => {
+      await c.query('INSERT INTO audit.checkpoints (kind, seq, hash, key_id, statement, signature) VALUES ($1, $2, $3, $4, $5, $6)', ['anchor', 40, Buffer.from(a.statement.hash, 'hex'), a.statement.keyId, canonicalJson(a.statement), a.signature]);
+      await c.query('DELETE FROM audit.records WHERE seq <= 40');
+      await c.query('DELETE FROM audit.record_positions WHERE seq <= 40');
+    };
+    // What retention writes: the anchor follows the newest trusted checkpoint (here the one at 40).
+    const cp40 = lastCheckpoint.statement.previous!;
+    expect(await tamperAndVerify(insertAndCut(await anchorAt40(cp40)))).toMatchObject({ ok: true, startedAfter: 40, records: 20 });
+    const r = await tamperAndVerify(insertAndCut(await anchorAt40({ seq: 39, hash: 'ab'.repeat(32) })));
+    expect(r).toMatchObject({ ok: false, startedAfter: 40 });
+    expect(r.problems).toEqual([expect.objectContaining({ kind: 'checkpoint-mismatch', position: 40 })]);
   });
 
   it('refuses an anchor row whose signature does not verify', async () => {
