@@ -89,7 +89,7 @@ async function storeRate(records: number): Promise<number> {
   const db = await createTestDatabase('benchauditstore');
   const database = await Database.open({ url: db.url, schema: 'audit', applicationName: 'bench-audit', migrations: AUDIT_MIGRATIONS, poolMax: 4 });
   try {
-    const repo = new RecordRepository(database, 'audit', new PersonKeyStore('audit', randomBytes(32)));
+    const repo = new RecordRepository(database, 'audit', new PersonKeyStore('audit', randomBytes(32)), trustedKeys([]));
     const base = Date.now();
     const batches: ConsumedMessage<Buffer | null>[][] = [];
     let offset = 0;

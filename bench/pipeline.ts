@@ -58,7 +58,7 @@ async function onePipelineRun(o: PipelineOptions, run: number): Promise<RunFigur
   const services = new ServiceProcesses();
   const tag = randomBytes(3).toString('hex');
   try {
-    const env = serviceTestEnv({ databaseUrl: state.url, topicPrefix: prefix, extra: { TARGET_POSTGRES_URL: target.url, LOG_LEVEL: 'warn' } });
+    const env = serviceTestEnv({ databaseUrl: state.url, topicPrefix: prefix, extra: { TARGET_POSTGRES_URL: target.url, LOG_LEVEL: 'warn', DATABASE_MIGRATION_URL: state.url } });
     for (const s of ['audit', 'hr-ingest', 'policy', 'connector-postgres']) await services.start(s, env);
     const token = await mintToken(['hr:write']);
     const hr = services.get('hr-ingest').url;

@@ -2,7 +2,7 @@
 // render.ts writes them under deploy/kubernetes; deploy/test checks that the committed files
 // equal what this produces and that every object is valid.
 import { TOPICS, maxPartitionsRead, kafkaTopics, kafkaUsers, userName, type PrincipalName } from '@provisio/kafka-admin';
-import { COMMON_CONFIG, EGRESS_PORTS, HTTP_PORT, IMAGE_REGISTRY, IMAGE_TAG, MOUNTS, SERVICES, type ServiceModel } from './model.ts';
+import { AUDIT_OWNER_JOBS, COMMON_CONFIG, EGRESS_PORTS, HTTP_PORT, IMAGE_REGISTRY, IMAGE_TAG, MOUNTS, SERVICES, type ServiceModel } from './model.ts';
 
 export type Manifest = Record<string, unknown> & { apiVersion: string; kind: string; metadata: { name: string; labels?: Record<string, string> } };
 
@@ -24,8 +24,91 @@ export function serviceConfig(s: ServiceModel): Record<string, string> {
   return {
     KAFKA_SASL_USERNAME: userName(s.name as PrincipalName),
     NODE_OPTIONS: `--enable-source-maps --disable-warning=TimeoutNegativeWarning --max-old-space-size=${s.heapMb}`,
+    // The schema owner, for services that migrate at start (audit's owner lives only in its jobs).
+    ...(s.secrets.includes('DATABASE_MIGRATION_URL') ? { DATABASE_MIGRATION_URL_FILE: `${MOUNTS.secrets}/DATABASE_MIGRATION_URL` } : {}),
     ...s.config,
   };
+}
+
+const RESTRICTED_CONTAINER = {
+  allowPrivilegeEscalation: false,
+  privileged: false,
+  readOnlyRootFilesystem: true,
+  runAsNonRoot: true,
+  capabilities: { drop: ['ALL'] },
+  seccompProfile: { type: 'RuntimeDefault' },
+};
+
+/** Audit's owner jobs (AUDIT_OWNER_JOBS): migrate + grants, and retention. */
+function auditOwnerJobs(s: ServiceModel): Manifest[] {
+  const l = { 'app.kubernetes.io/name': 'audit-owner', 'app.kubernetes.io/part-of': PART_OF, 'app.kubernetes.io/component': 'audit' };
+  const pod = (args: string[]) => ({
+    metadata: { labels: l },
+    spec: {
+      restartPolicy: 'OnFailure',
+      serviceAccountName: 'audit-owner',
+      automountServiceAccountToken: false,
+      enableServiceLinks: false,
+      securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } },
+      containers: [
+        {
+          name: 'audit-owner',
+          image: `${IMAGE_REGISTRY}/audit:${IMAGE_TAG}`,
+          command: ['node', '/app/services/audit/dist/cli.js', ...args],
+          // Audit's configuration and runtime secrets (DATABASE_URL names the role to grant to;
+          // retention signs its anchor), plus the owner's credentials from their own Secret.
+          envFrom: [{ configMapRef: { name: 'provisio-common' } }, { configMapRef: { name: `provisio-${s.name}` } }],
+          env: [{ name: 'DATABASE_MIGRATION_URL_FILE', value: `${MOUNTS.ownerSecrets}/DATABASE_MIGRATION_URL` }],
+          resources: { requests: { cpu: '50m', memory: '128Mi' }, limits: { cpu: '1', memory: '512Mi' } },
+          securityContext: RESTRICTED_CONTAINER,
+          volumeMounts: [
+            { name: 'secrets', mountPath: MOUNTS.secrets, readOnly: true },
+            { name: 'owner-secrets', mountPath: MOUNTS.ownerSecrets, readOnly: true },
+          ],
+        },
+      ],
+      volumes: [
+        { name: 'secrets', secret: { secretName: `provisio-${s.name}-secrets`, defaultMode: 0o440 } },
+        { name: 'owner-secrets', secret: { secretName: AUDIT_OWNER_JOBS.secret, defaultMode: 0o440, items: AUDIT_OWNER_JOBS.secrets.map((k) => ({ key: k, path: k })) } },
+      ],
+    },
+  });
+  const r = AUDIT_OWNER_JOBS.retention;
+  return [
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'audit-owner', labels: l }, automountServiceAccountToken: false },
+    {
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      // Runs on every apply of a new release (delete the finished Job first, or let its TTL do it):
+      // the audit pods refuse to start until the schema is migrated and granted.
+      metadata: { name: 'audit-migrate', labels: l },
+      spec: { backoffLimit: 6, ttlSecondsAfterFinished: 3600, template: pod(['migrate', '--require-least-privilege']) },
+    },
+    {
+      apiVersion: 'batch/v1',
+      kind: 'CronJob',
+      metadata: { name: 'audit-retention', labels: l },
+      spec: {
+        schedule: r.schedule,
+        // Suspended: set the months to keep and unsuspend in a site overlay (docs/audit.md).
+        suspend: r.suspend,
+        concurrencyPolicy: 'Forbid',
+        successfulJobsHistoryLimit: 3,
+        failedJobsHistoryLimit: 3,
+        jobTemplate: { spec: { backoffLimit: 2, template: pod(['retention', '--keep-months', String(r.keepMonths)]) } },
+      },
+    },
+    {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name: 'audit-owner', labels: l },
+      spec: {
+        podSelector: { matchLabels: { 'app.kubernetes.io/name': 'audit-owner' } },
+        policyTypes: ['Ingress', 'Egress'],
+        egress: [{ to: [{ namespaceSelector: {}, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }], ports: EGRESS_PORTS.dns }, { ports: EGRESS_PORTS.postgres }],
+      },
+    },
+  ];
 }
 
 function deployment(s: ServiceModel): Manifest {
@@ -176,7 +259,7 @@ function base(): Record<string, RenderedFile> {
     'base/config/common.env': { kind: 'env', values: COMMON_CONFIG },
   };
   for (const s of SERVICES) {
-    files[`base/${s.name}.yaml`] = { kind: 'yaml', docs: serviceResources(s) };
+    files[`base/${s.name}.yaml`] = { kind: 'yaml', docs: [...serviceResources(s), ...(s.name === 'audit' ? auditOwnerJobs(s) : [])] };
     files[`base/config/${s.name}.env`] = { kind: 'env', values: serviceConfig(s) };
   }
   return files;

@@ -42,6 +42,8 @@ export const IMAGE_TAG = '0.1.0';
 /** Paths inside the container where secrets are mounted (read-only). */
 export const MOUNTS = {
   secrets: '/var/run/secrets/provisio',
+  /** Audit's schema owner credentials, mounted only into its migrate Job and retention CronJob. */
+  ownerSecrets: '/var/run/secrets/provisio-owner',
   kafkaUser: '/var/run/secrets/kafka/user',
   kafkaCa: '/var/run/secrets/kafka/ca',
 };
@@ -61,7 +63,6 @@ export const COMMON_CONFIG: Record<string, string> = {
   HTTP_PORT: String(HTTP_PORT),
   LOG_LEVEL: 'info',
   DATABASE_URL_FILE: `${MOUNTS.secrets}/DATABASE_URL`,
-  DATABASE_MIGRATION_URL_FILE: `${MOUNTS.secrets}/DATABASE_MIGRATION_URL`,
 };
 
 /**
@@ -97,9 +98,23 @@ export const SERVICES: ServiceModel[] = [
     name: 'audit',
     component: 'audit',
     // Its runtime role may only INSERT and SELECT audit rows (docs/audit.md); checkpoint signing and PII keys are secrets.
+    // No owner credentials in the long-running pod: AUDIT_OWNER_JOBS migrate and apply retention.
     config: { DATABASE_SCHEMA: 'audit', AUDIT_REQUIRE_LEAST_PRIVILEGE: 'true', AUDIT_SIGNING_KEY_FILE: `${MOUNTS.secrets}/AUDIT_SIGNING_KEY`, AUDIT_PII_KEY_FILE: `${MOUNTS.secrets}/AUDIT_PII_KEY` },
-    secrets: ['DATABASE_URL', 'DATABASE_MIGRATION_URL', 'AUDIT_SIGNING_KEY', 'AUDIT_PII_KEY'], egress: [], resources: { requests: { cpu: '250m', memory: '384Mi' }, limits: { cpu: '2', memory: '1Gi' } }, heapMb: 768, replicas: 2, consumerGroups: [{ group: 'audit', topics: [] }] },
+    secrets: ['DATABASE_URL', 'AUDIT_SIGNING_KEY', 'AUDIT_PII_KEY'], egress: [], resources: { requests: { cpu: '250m', memory: '384Mi' }, limits: { cpu: '2', memory: '1Gi' } }, heapMb: 768, replicas: 2, consumerGroups: [{ group: 'audit', topics: [] }] },
 ];
+
+/**
+ * Audit's jobs that act as the schema owner, so the audit Deployment never holds those
+ * credentials: a Job that migrates and grants (`provisio-audit migrate`; the service refuses to
+ * start until it has run) and a CronJob that drops old monthly partitions (`provisio-audit
+ * retention`; suspended until a site sets the months it must keep). Both mount the Secret
+ * `provisio-audit-owner-secrets` (key DATABASE_MIGRATION_URL) besides audit's own.
+ */
+export const AUDIT_OWNER_JOBS = {
+  secret: 'provisio-audit-owner-secrets',
+  secrets: ['DATABASE_MIGRATION_URL'],
+  retention: { schedule: '30 2 * * *', keepMonths: 84, suspend: true },
+};
 
 /** Ports of the outbound connections (NetworkPolicy egress). Restrict destinations per site in an overlay. */
 export const EGRESS_PORTS = {

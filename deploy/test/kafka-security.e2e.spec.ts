@@ -120,7 +120,7 @@ describe('Kafka security: SASL/SCRAM over TLS, one principal per service, least-
 
     [state, target] = await Promise.all([createTestDatabase('sasl'), createTestDatabase('sasltarget')]);
     for (const s of ['audit', 'hr-ingest', 'policy', 'connector-postgres', 'connector-ldap', 'connector-scim']) {
-      const env = { ...serviceTestEnv({ databaseUrl: state.url, topicPrefix: '', extra: { TARGET_POSTGRES_URL: target.url, CONNECTOR_TARGETS: '[]' } }), ...kafkaEnv(`provisio-${s}`, passwords[`provisio-${s}`]!) };
+      const env = { ...serviceTestEnv({ databaseUrl: state.url, topicPrefix: '', extra: { TARGET_POSTGRES_URL: target.url, CONNECTOR_TARGETS: '[]', DATABASE_MIGRATION_URL: state.url } }), ...kafkaEnv(`provisio-${s}`, passwords[`provisio-${s}`]!) };
       await services.start(s, env);
     }
   }, 240_000);

@@ -6,7 +6,8 @@ import { globSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import { renderAll } from '../kubernetes/manifests.ts';
-import { COMMON_CONFIG, SERVICES } from '../kubernetes/model.ts';
+import { AUDIT_OWNER_JOBS, COMMON_CONFIG, SERVICES } from '../kubernetes/model.ts';
+import { AuditTopics } from '../../services/audit/src/siem/feed-publisher.js';
 import { prometheusRule, serviceMonitor } from '../kubernetes/monitoring.ts';
 import { serialize } from '../kubernetes/serialize.ts';
 import { kustomize, validationProblems, type K8sObject } from './manifest-validation.js';
@@ -188,9 +189,19 @@ describe('Kubernetes manifests', () => {
       const config = loadConfig(SERVICE_CONFIGS[name]!, resolved) as { CONNECTOR_TARGETS?: unknown[]; TARGET_POSTGRES_URL?: string };
       // A connector always gets targets to serve (an empty list would fail every command as UNKNOWN_TARGET).
       if (name.startsWith('connector-')) expect({ name, targets: (config.CONNECTOR_TARGETS?.length ?? 0) + (config.TARGET_POSTGRES_URL ? 1 : 0) > 0 }).toEqual({ name, targets: true });
-      // The owner credentials (migrations) stay apart from the runtime role.
+      // The owner credentials (migrations) stay apart from the runtime role; audit's pods never
+      // get them (its owner jobs do, see below).
       expect(env['DATABASE_URL_FILE']).not.toBe(env['DATABASE_MIGRATION_URL_FILE']);
-      expect(env['DATABASE_MIGRATION_URL_FILE']).toBeTruthy();
+      if (name === 'audit') {
+        expect(env).not.toHaveProperty('DATABASE_MIGRATION_URL_FILE');
+        expect(env).not.toHaveProperty('DATABASE_MIGRATION_URL');
+        expect(model.secrets).not.toContain('DATABASE_MIGRATION_URL');
+        expect(pod.volumes?.map((v) => v.secret?.secretName)).not.toContain(AUDIT_OWNER_JOBS.secret);
+        // What the pod runs with starts without the owner: no in-process retention.
+        expect(loadConfig(SERVICE_CONFIGS[name]!, resolved)).not.toHaveProperty('AUDIT_RETENTION_MONTHS');
+      } else {
+        expect(env['DATABASE_MIGRATION_URL_FILE']).toBeTruthy();
+      }
       // Secret values are never in a ConfigMap.
       for (const k of Object.keys(env)) expect({ k, secretInConfigMap: /PASSWORD$|_URL$|SECRET|PRIVATE_KEY$/.test(k) && !k.startsWith('AUTH_JWKS') && k !== 'OTEL_EXPORTER_OTLP_ENDPOINT' }).toEqual({ k, secretInConfigMap: false });
     });
@@ -198,6 +209,55 @@ describe('Kubernetes manifests', () => {
 
   describe('production', () => {
     const objs = rendered['overlays/production']!;
+
+    it("runs audit's migrations and retention as jobs that alone hold the owner credentials", () => {
+      const job = of(objs, 'Job').find((j) => j.metadata.name === 'audit-migrate')!;
+      const cron = of(objs, 'CronJob').find((j) => j.metadata.name === 'audit-retention')!;
+      expect(job).toBeDefined();
+      expect(cron).toBeDefined();
+      const cronSpec = cron['spec'] as { schedule: string; concurrencyPolicy: string; jobTemplate: { spec: { template: { metadata: { labels: Record<string, string> }; spec: PodSpec } } } };
+      expect(cronSpec).toMatchObject({ concurrencyPolicy: 'Forbid' });
+      const pods: { metadata: { labels?: Record<string, string> }; spec: PodSpec }[] = [podOf(job) as { metadata: { labels?: Record<string, string> }; spec: PodSpec }, cronSpec.jobTemplate.spec.template];
+      const commands = pods.map((p) => (p.spec.containers[0] as Container & { command: string[] }).command);
+      expect(commands).toEqual([
+        ['node', '/app/services/audit/dist/cli.js', 'migrate', '--require-least-privilege'],
+        ['node', '/app/services/audit/dist/cli.js', 'retention', '--keep-months', String(AUDIT_OWNER_JOBS.retention.keepMonths)],
+      ]);
+      for (const p of pods) {
+        const c = p.spec.containers[0]!;
+        const env = containerEnv(objs, c);
+        expect(Object.keys(env).filter((k) => !knownVariables('audit').has(k))).toEqual([]);
+        // The owner's URL is read from the owner Secret, mounted here and in no Deployment.
+        const mount = c.volumeMounts!.find((m) => m.mountPath === dirname(env['DATABASE_MIGRATION_URL_FILE']!))!;
+        expect(p.spec.volumes!.find((v) => v.name === mount.name)?.secret?.secretName).toBe(AUDIT_OWNER_JOBS.secret);
+        expect(env['DATABASE_URL_FILE']).toBeTruthy();
+        expect(p.spec.automountServiceAccountToken).toBe(false);
+        expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true });
+        // Default deny applies; their own policy lets them reach DNS and PostgreSQL only.
+        const policies = of(objs, 'NetworkPolicy').filter((np) => {
+          const sel = (np['spec'] as { podSelector: { matchLabels?: Record<string, string> } }).podSelector.matchLabels;
+          return sel !== undefined && matches(sel, p.metadata.labels);
+        });
+        expect(policies.map((np) => np.metadata.name)).toEqual(['audit-owner']);
+        const egress = (policies[0]!['spec'] as { egress: { ports: { port: number }[] }[] }).egress.flatMap((r) => r.ports.map((x) => x.port));
+        expect(egress.sort()).toEqual([53, 53, 5432]);
+      }
+      for (const d of of(objs, 'Deployment')) {
+        const volumes = (podOf(d).spec.volumes ?? []).map((v) => v.secret?.secretName);
+        expect({ deployment: d.metadata.name, ownerSecret: volumes.includes(AUDIT_OWNER_JOBS.secret) }).toEqual({ deployment: d.metadata.name, ownerSecret: false });
+      }
+    });
+
+    it('declares a topic, with audit as writer and the SIEM as reader, for every SIEM format audit can publish', () => {
+      const topics = of(objs, 'KafkaTopic').map((t) => ((t['spec'] as { topicName?: string }).topicName ?? t.metadata.name));
+      for (const format of ['ocsf', 'cef', 'ecs'] as const) {
+        const topic = AuditTopics.siemFor(format);
+        expect({ format, topic, declared: topics.includes(topic) }).toEqual({ format, topic, declared: true });
+        const may = (principal: PrincipalName, op: string) =>
+          aclBindings().some((b) => b.user === userName(principal) && b.operation === op && b.resourceType === 'topic' && (b.patternType === 'prefix' ? topic.startsWith(b.resourceName) : b.resourceName === topic));
+        expect({ topic, write: may('audit', 'Write'), read: may('siem-reader', 'Read') }).toEqual({ topic, write: true, read: true });
+      }
+    });
 
     it('scales every consumer on its lag with KEDA, capped at the partitions it reads, authenticated as the service', () => {
       const common = of(objs, 'ConfigMap').find((m) => m.metadata.name.startsWith('provisio-common'))!['data'] as Record<string, string>;

@@ -6,7 +6,7 @@ import { KafkaTopic, KafkaUser } from '@kubernetes-models/strimzi-kafka-operator
 import { PrometheusRule, ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
-import { Job } from 'kubernetes-models/batch/v1';
+import { CronJob, Job } from 'kubernetes-models/batch/v1';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { ConfigMap, Secret, Service, ServiceAccount } from 'kubernetes-models/v1';
@@ -35,6 +35,7 @@ const VALIDATORS: Record<string, Validator> = {
   'v1/ServiceAccount': model(ServiceAccount),
   'apps/v1/Deployment': model(Deployment),
   'batch/v1/Job': model(Job),
+  'batch/v1/CronJob': model(CronJob),
   'policy/v1/PodDisruptionBudget': model(PodDisruptionBudget),
   'networking.k8s.io/v1/NetworkPolicy': model(NetworkPolicy),
   'autoscaling/v2/HorizontalPodAutoscaler': model(HorizontalPodAutoscaler),

@@ -16,9 +16,7 @@ import { VerificationController } from './api/verification.controller.js';
 import { AUDIT_CONFIG, AUDIT_OUTPUT_TOPICS, AuditJobs, FEED_PUBLISHER, RETENTION_SERVICE } from './audit-jobs.js';
 import { CHAIN_SERVICE, ChainService } from './chain/chain.service.js';
 import { parseAuditKeys, type AuditConfig } from './config.js';
-import { Init1764000000000 } from './migrations/1764000000000-init.js';
-import { TamperEvidentStore1765000000000 } from './migrations/1765000000000-tamper-evident-store.js';
-import { PiiEnvelope1766000000000 } from './migrations/1766000000000-pii-envelope.js';
+import { AUDIT_MIGRATIONS } from './migrations/index.js';
 import { RetentionService } from './retention/retention.service.js';
 import { AuditTopics, FeedPublisher } from './siem/feed-publisher.js';
 import { AuditConsumer } from './store/audit.consumer.js';
@@ -26,7 +24,7 @@ import { PersonKeyStore } from './store/person-keys.repository.js';
 import { RECORD_REPOSITORY, RecordRepository } from './store/record.repository.js';
 import { PRODUCT_VERSION } from './version.js';
 
-export const AUDIT_MIGRATIONS = [Init1764000000000, TamperEvidentStore1765000000000, PiiEnvelope1766000000000];
+export { AUDIT_MIGRATIONS };
 
 @Module({})
 export class AppModule {
@@ -43,20 +41,26 @@ export class AppModule {
     ];
     return {
       module: AppModule,
-      imports: [PlatformModule.forService('audit', config, logger, { migrations: AUDIT_MIGRATIONS, topics: [], outboxRelay: false })],
+      // Migrations run here only with the owner's credentials (local stacks); in production a
+      // separate job runs `provisio-audit migrate` and the service checks the schema at start.
+      imports: [PlatformModule.forService('audit', config, logger, { migrations: AUDIT_MIGRATIONS, migrate: config.DATABASE_MIGRATION_URL !== undefined, topics: [], outboxRelay: false })],
       controllers: [AuditConsumer, TimelineController, RecordsController, FailuresController, AccessController, ExportController, VerificationController],
       providers: [
         { provide: AUDIT_CONFIG, useValue: config },
         { provide: AUDIT_OUTPUT_TOPICS, useValue: topics },
         { provide: PersonKeyStore, useFactory: () => new PersonKeyStore(schema, keys.piiKek) },
-        { provide: RECORD_REPOSITORY, inject: [Database, PersonKeyStore], useFactory: (db: Database, k: PersonKeyStore) => new RecordRepository(db, schema, k) },
+        { provide: RECORD_REPOSITORY, inject: [Database, PersonKeyStore], useFactory: (db: Database, k: PersonKeyStore) => new RecordRepository(db, schema, k, trusted) },
         {
           provide: CHAIN_SERVICE,
           inject: [Database, RECORD_REPOSITORY],
           useFactory: (db: Database, repo: RecordRepository) => new ChainService(db, repo, signer, trusted, logger.child({ component: 'audit-chain' }), config.AUDIT_CHECKPOINT_VERIFY),
         },
         { provide: AUDIT_QUERIES, inject: [Database, RECORD_REPOSITORY, PersonKeyStore], useFactory: (db: Database, repo: RecordRepository, k: PersonKeyStore) => new AuditQueries(db, repo, k) },
-        { provide: REPLAY_SERVICE, inject: [Database, PersonKeyStore, MESSAGE_BROKER], useFactory: (db: Database, k: PersonKeyStore, b: MessageBroker) => new ReplayService(db, schema, k, b) },
+        {
+          provide: REPLAY_SERVICE,
+          inject: [Database, PersonKeyStore, MESSAGE_BROKER, RECORD_REPOSITORY],
+          useFactory: (db: Database, k: PersonKeyStore, b: MessageBroker, repo: RecordRepository) => new ReplayService(db, schema, k, b, repo),
+        },
         {
           provide: EXPORT_SERVICE,
           inject: [RECORD_REPOSITORY, CHAIN_SERVICE, AUDIT_QUERIES],

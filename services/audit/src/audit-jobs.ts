@@ -7,7 +7,8 @@ import { CHAIN_SERVICE, type ChainService } from './chain/chain.service.js';
 import type { AuditConfig } from './config.js';
 import type { RetentionService } from './retention/retention.service.js';
 import type { FeedPublisher } from './siem/feed-publisher.js';
-import { checkRuntimePrivileges, grantRuntimePrivileges, type PrivilegeReport } from './store/audit-privileges.js';
+import { AUDIT_MIGRATIONS } from './migrations/index.js';
+import { checkRuntimePrivileges, grantRuntimePrivileges, pendingMigrations, type PrivilegeReport } from './store/audit-privileges.js';
 import { RECORD_REPOSITORY, type RecordRepository } from './store/record.repository.js';
 
 export const AUDIT_CONFIG = Symbol('AUDIT_CONFIG');
@@ -19,6 +20,13 @@ export class LeastPrivilegeError extends Error {
   constructor(report: PrivilegeReport) {
     super(`the audit runtime role is not least-privileged: ${report.problems.join('; ')}`);
     this.name = 'LeastPrivilegeError';
+  }
+}
+
+export class SchemaNotMigratedError extends Error {
+  constructor(schema: string, pending: string[]) {
+    super(`the audit schema ${schema} is not migrated (pending: ${pending.join(', ')}): run \`provisio-audit migrate\` with the owner's credentials (DATABASE_MIGRATION_URL), or give the service DATABASE_MIGRATION_URL to migrate at start`);
+    this.name = 'SchemaNotMigratedError';
   }
 }
 
@@ -52,6 +60,12 @@ export class AuditJobs implements OnModuleInit, OnApplicationBootstrap, BeforeAp
     const ownerUrl = this.config.DATABASE_MIGRATION_URL;
     if (ownerUrl && ownerUrl !== this.config.DATABASE_URL) {
       await grantRuntimePrivileges(ownerUrl, this.config.DATABASE_SCHEMA, runtimeRole);
+    }
+    if (!ownerUrl) {
+      // Without the owner's credentials the service neither migrates nor grants: a separate job
+      // did (`provisio-audit migrate`). Refuse to run on a schema it does not know.
+      const pending = await pendingMigrations((sql, params) => this.db.sql.query(sql, params), this.config.DATABASE_SCHEMA, AUDIT_MIGRATIONS.map((m) => new m().name));
+      if (pending.length > 0) throw new SchemaNotMigratedError(this.config.DATABASE_SCHEMA, pending);
     }
     this.privileges = await checkRuntimePrivileges((sql, params) => this.db.sql.query(sql, params), this.config.DATABASE_SCHEMA);
     if (!this.privileges.leastPrivilege) {

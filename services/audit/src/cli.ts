@@ -1,11 +1,13 @@
 // `provisio-audit` — verification and maintenance of the audit store from a shell:
-//   provisio-audit verify [--from-seq N] [--to-seq N] [--kafka-checkpoints] [--public-key FILE]...
-//   provisio-audit verify-export FILE --public-key FILE [--public-key FILE]...   (offline, no database)
+//   provisio-audit verify [--from-seq N] [--to-seq N] [--kafka-checkpoints] [--kafka-offsets] [--public-key FILE]...
+//   provisio-audit verify-export FILE --public-key FILE [--public-key FILE]... [--require-complete]   (offline, no database)
 //   provisio-audit checkpoint
+//   provisio-audit migrate [--require-least-privilege]
 //   provisio-audit retention --keep-months N
-// Database commands read DATABASE_URL (DATABASE_MIGRATION_URL for retention), DATABASE_SCHEMA and
-// the AUDIT_* keys like the service. Exit status: 0 verified / done, 1 problems found, 2 usage or
-// configuration error.
+// Database commands read DATABASE_URL, DATABASE_SCHEMA and the AUDIT_* keys like the service;
+// `migrate` and `retention` act as the schema owner (DATABASE_MIGRATION_URL) and are meant for
+// jobs that alone hold the owner's credentials (the service then runs with DATABASE_URL only).
+// Exit status: 0 verified / done, 1 problems found, 2 usage or configuration error.
 import { createReadStream, readFileSync } from 'node:fs';
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { createInterface } from 'node:readline';
@@ -15,15 +17,17 @@ import { ConfigError, loadConfig, resolveFileVariables, type Env } from '@provis
 import { avroCodec } from '@provisio/contracts';
 import { Database } from '@provisio/persistence';
 import { Kafka, logLevel } from 'kafkajs';
+import pg from 'pg';
 import pino from 'pino';
 import { z } from 'zod';
-import { AUDIT_MIGRATIONS } from './app.module.js';
-import { ChainService } from './chain/chain.service.js';
+import { AUDIT_MIGRATIONS } from './migrations/index.js';
+import { ChainService, type CommittedOffset } from './chain/chain.service.js';
 import { parseAuditKeys } from './config.js';
 import { RetentionService } from './retention/retention.service.js';
 import { AuditTopics } from './siem/feed-publisher.js';
 import { PersonKeyStore } from './store/person-keys.repository.js';
 import { RecordRepository } from './store/record.repository.js';
+import { checkRuntimePrivileges, grantRuntimePrivileges } from './store/audit-privileges.js';
 
 // kafkajs arms a timer with a negative delay on current Node versions (harmless; the services
 // start with --disable-warning=TimeoutNegativeWarning): keep it off an auditor's terminal.
@@ -58,14 +62,40 @@ const dbEnv = z.object({
   KAFKA_TOPIC_PREFIX: z.string().default(''),
 });
 
+const migrateEnv = z.object({
+  DATABASE_URL: z.string().min(1),
+  DATABASE_MIGRATION_URL: z.string().min(1, 'required: the schema owner'),
+  DATABASE_SCHEMA: dbEnv.shape.DATABASE_SCHEMA,
+});
+
+/**
+ * Migrates the schema as its owner and grants the runtime role (the user of DATABASE_URL) exactly
+ * what the service needs, then checks from the runtime connection what that role can do.
+ */
+async function migrate(env: Env): Promise<{ schema: string; runtimeRole: string; owner: string; leastPrivilege: boolean; problems: string[] }> {
+  const cfg = loadConfig(migrateEnv, resolveFileVariables(env, Object.keys(migrateEnv.shape)));
+  await Database.migrate({ url: cfg.DATABASE_MIGRATION_URL, migrationUrl: cfg.DATABASE_MIGRATION_URL, schema: cfg.DATABASE_SCHEMA, applicationName: 'provisio-audit-migrate', migrations: AUDIT_MIGRATIONS });
+  const runtime = new pg.Client({ connectionString: cfg.DATABASE_URL, application_name: 'provisio-audit-migrate' });
+  await runtime.connect();
+  try {
+    const who = await runtime.query<{ role: string }>('SELECT current_user AS role');
+    const role = who.rows[0]!.role;
+    if (cfg.DATABASE_MIGRATION_URL !== cfg.DATABASE_URL) await grantRuntimePrivileges(cfg.DATABASE_MIGRATION_URL, cfg.DATABASE_SCHEMA, role);
+    const report = await checkRuntimePrivileges((sql, params) => runtime.query(sql, params), cfg.DATABASE_SCHEMA);
+    return { schema: cfg.DATABASE_SCHEMA, ...report };
+  } finally {
+    await runtime.end();
+  }
+}
+
 async function withStore<T>(env: Env, fn: (s: { chain: ChainService; repo: RecordRepository; trusted: TrustedKeys; cfg: z.infer<typeof dbEnv>; keys: ReturnType<typeof parseAuditKeys> }) => Promise<T>, extraKeys: KeyObject[] = []): Promise<T> {
   const cfg = loadConfig(dbEnv, resolveFileVariables(env, Object.keys(dbEnv.shape)));
   const keys = parseAuditKeys(cfg);
   const db = await Database.open({ url: cfg.DATABASE_URL, schema: cfg.DATABASE_SCHEMA, applicationName: 'provisio-audit-cli', migrations: AUDIT_MIGRATIONS, migrate: false, poolMax: 2 });
   try {
     const personKeys = new PersonKeyStore(cfg.DATABASE_SCHEMA, keys.piiKek);
-    const repo = new RecordRepository(db, cfg.DATABASE_SCHEMA, personKeys);
     const trusted = trustedKeys([...keys.trustedPublicKeys, ...extraKeys]);
+    const repo = new RecordRepository(db, cfg.DATABASE_SCHEMA, personKeys, trusted);
     const chain = new ChainService(db, repo, checkpointSigner(keys.signingKey), trusted, pino({ level: 'warn' }));
     return await fn({ chain, repo, trusted, cfg, keys });
   } finally {
@@ -103,6 +133,21 @@ async function kafkaCheckpoints(brokers: string, prefix: string): Promise<Signed
   return found;
 }
 
+/** The audit consumer group's committed offsets, topic names without the prefix. */
+async function committedOffsets(brokers: string, prefix: string): Promise<CommittedOffset[]> {
+  const kafka = new Kafka({ brokers: brokers.split(','), clientId: 'provisio-audit-cli', logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const groups = await admin.fetchOffsets({ groupId: `${prefix}audit` });
+    return groups
+      .filter((g) => g.topic.startsWith(prefix))
+      .flatMap((g) => g.partitions.map((p) => ({ topic: g.topic.slice(prefix.length), partition: p.partition, offset: p.offset })));
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const { values, positionals } = parseArgs({
@@ -112,8 +157,11 @@ async function main(argv: string[]): Promise<number> {
       'from-seq': { type: 'string' },
       'to-seq': { type: 'string' },
       'kafka-checkpoints': { type: 'boolean', default: false },
+      'kafka-offsets': { type: 'boolean', default: false },
       'public-key': { type: 'string', multiple: true },
       'keep-months': { type: 'string' },
+      'require-complete': { type: 'boolean', default: false },
+      'require-least-privilege': { type: 'boolean', default: false },
     },
   });
   const int = (name: string, v: string | undefined) => {
@@ -131,7 +179,12 @@ async function main(argv: string[]): Promise<number> {
             if (!cfg.KAFKA_BROKERS) throw new UsageError('--kafka-checkpoints needs KAFKA_BROKERS');
             extra = await kafkaCheckpoints(cfg.KAFKA_BROKERS, cfg.KAFKA_TOPIC_PREFIX);
           }
-          return chain.verify({ fromSeq: int('from-seq', values['from-seq']), toSeq: int('to-seq', values['to-seq']), extraCheckpoints: extra });
+          let committed: CommittedOffset[] | undefined;
+          if (values['kafka-offsets']) {
+            if (!cfg.KAFKA_BROKERS) throw new UsageError('--kafka-offsets needs KAFKA_BROKERS');
+            committed = await committedOffsets(cfg.KAFKA_BROKERS, cfg.KAFKA_TOPIC_PREFIX);
+          }
+          return chain.verify({ fromSeq: int('from-seq', values['from-seq']), toSeq: int('to-seq', values['to-seq']), extraCheckpoints: extra, committedOffsets: committed });
         },
         publicKeys(values['public-key']),
       );
@@ -147,12 +200,19 @@ async function main(argv: string[]): Promise<number> {
       for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) verifier.push(line);
       const report = verifier.finish();
       out(JSON.stringify(report, null, 2));
-      return report.ok && report.tailCovered ? 0 : 1;
+      // Records left out of a recorded range are problems (not ok); --require-complete also
+      // refuses a range the file cannot prove closed (it reaches the end of the chain).
+      return report.ok && report.tailCovered && (!values['require-complete'] || report.complete) ? 0 : 1;
     }
     case 'checkpoint': {
       const c = await withStore(process.env, ({ chain }) => chain.checkpoint());
       out(JSON.stringify(c ?? { checkpoint: null, reason: 'nothing new since the last checkpoint, the chain does not verify, or another replica is taking one' }, null, 2));
       return c ? 0 : 1;
+    }
+    case 'migrate': {
+      const report = await migrate(process.env);
+      out(JSON.stringify(report, null, 2));
+      return report.leastPrivilege || !values['require-least-privilege'] ? 0 : 1;
     }
     case 'retention': {
       const months = int('keep-months', values['keep-months']);
@@ -164,7 +224,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     default:
-      throw new UsageError(`unknown command '${command ?? ''}': verify, verify-export, checkpoint, retention`);
+      throw new UsageError(`unknown command '${command ?? ''}': verify, verify-export, checkpoint, migrate, retention`);
   }
 }
 

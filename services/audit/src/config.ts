@@ -20,7 +20,7 @@ export const configSchema = serviceConfigSchema(
     AUDIT_SIEM_FORMATS: csv.pipe(z.array(z.enum(FORMATS)).min(1)).default(['ocsf']),
     AUDIT_SIEM_PRIVILEGE_TARGET_KINDS: csv.default(['postgres']),
     AUDIT_SIEM_POLL_MS: positiveInt(500),
-    /** Keep this many whole months of records; older monthly partitions are dropped (unset: keep everything). */
+    /** Keep this many whole months of records; older monthly partitions are dropped by the service (needs DATABASE_MIGRATION_URL; else schedule `provisio-audit retention`). */
     AUDIT_RETENTION_MONTHS: z.coerce.number().int().min(1).optional(),
     /** Refuse to start when the runtime database role could change or delete audit rows. */
     AUDIT_REQUIRE_LEAST_PRIVILEGE: bool(false),
@@ -74,5 +74,9 @@ export function parseAuditKeys(c: Pick<AuditEnvConfig, 'AUDIT_SIGNING_KEY' | 'AU
 export function loadAuditConfig(env: Env = process.env): AuditConfig {
   const c = loadConfig(configSchema, env);
   parseAuditKeys(c);
+  if (c.AUDIT_RETENTION_MONTHS !== undefined && c.DATABASE_MIGRATION_URL === undefined) {
+    // Dropping partitions needs the owner; without its credentials retention is a separate job.
+    throw new ConfigError(['AUDIT_RETENTION_MONTHS: in-process retention needs DATABASE_MIGRATION_URL (the owner); without it run `provisio-audit retention --keep-months N` as a scheduled job']);
+  }
   return c;
 }

@@ -213,7 +213,15 @@ describe('audit service', () => {
     expect((await post(read)).status).toBe(403);
     const ok = await post(admin, { reason: 'schema fixed' });
     expect(ok.status).toBe(202);
-    expect(await ok.json()).toEqual({ seq: dlt.seq, topic: 'provisioning.commands.ldap', replays: 1 });
+    const outcome = (await ok.json()) as { actionSeq: number };
+    expect(outcome).toEqual({ seq: dlt.seq, topic: 'provisioning.commands.ldap', replays: 1, actionSeq: expect.any(Number) });
+    // The replay itself is on the chain: who replayed which record, where to, and why.
+    const action = (await db.query<{ payload_json: Record<string, unknown>; ce_type: string; person_id: string }>('SELECT payload_json, ce_type, person_id FROM audit.records WHERE seq = $1', [outcome.actionSeq]))[0]!;
+    expect(action).toEqual({
+      ce_type: 'dev.provisio.audit.action.dead-letter-replayed',
+      person_id: dlt.personId,
+      payload_json: expect.objectContaining({ action: 'dead-letter-replayed', by: 'operator-1', replayedSeq: dlt.seq, topic: 'provisioning.commands.ldap', reason: 'schema fixed' }),
+    });
     expect((await post(admin)).status).toBe(409);
     expect((await post(admin, { force: true })).status).toBe(202);
     const event = (await get<{ items: RecordView[] }>('/v1/records?topic=hr.lifecycle')).body.items[0]!;
@@ -233,7 +241,11 @@ describe('audit service', () => {
   it('crypto-shreds a person: personal data unreadable, the chain still verifies', async () => {
     const r = await fetch(`${service.url}/v1/persons/${personId}/pii`, { method: 'DELETE', headers: { authorization: `Bearer ${admin}` } });
     expect(r.status).toBe(200);
-    expect(await r.json()).toEqual({ personId, keysShredded: 1 });
+    const shredded = (await r.json()) as { actionSeq: number };
+    expect(shredded).toEqual({ personId, keysShredded: 1, actionSeq: expect.any(Number) });
+    // The shredding is on the chain (who, when, which person), without a new key for the person.
+    const action = (await db.query<{ payload_json: Record<string, unknown>; person_id: string; key_id: string | null }>('SELECT payload_json, person_id, key_id FROM audit.records WHERE seq = $1', [shredded.actionSeq]))[0]!;
+    expect(action).toEqual({ person_id: personId, key_id: null, payload_json: expect.objectContaining({ action: 'pii-shredded', by: 'operator-1', keysShredded: 1 }) });
     const { body } = await get<{ records: RecordView[] }>(`/v1/persons/${personId}/timeline`);
     const event = body.records.find((x) => x.entityId === data.event.eventId)!;
     expect(event.piiShredded).toBe(true);

@@ -10,6 +10,7 @@ import pg from 'pg';
 import { AuditQueries } from '../src/api/audit-queries.js';
 import { ExportService } from '../src/api/export.service.js';
 import { generateKeyPairSync } from 'node:crypto';
+import { contentHash, type RecordContent } from '@provisio/audit-domain';
 import { FeedPublisher } from '../src/siem/feed-publisher.js';
 import { joinerRecords } from './records.js';
 import { consumed, kek, logger, openStore, signer, signingKeyPem, type Store } from './store-harness.js';
@@ -60,6 +61,48 @@ describe('provisio-audit CLI', () => {
     const usage = run(['verify-export', join(dir, 'export.jsonl')]);
     expect(usage.status).toBe(2);
     expect(usage.stderr).toMatch(/--public-key/);
+  });
+
+  it('verify-export: a recorded range is proven complete, and a withheld record fails', async () => {
+    const other = await createTestDatabase('auditcliexport');
+    const s = await openStore(other.url);
+    try {
+      await s.repo.append(consumed(10));
+      await new Promise((r) => setTimeout(r, 20));
+      const from = new Date();
+      await s.repo.append(consumed(10));
+      const to = new Date();
+      await new Promise((r) => setTimeout(r, 20));
+      await s.repo.append(consumed(10));
+      const exporter = new ExportService(s.repo, s.chain, new AuditQueries(s.db, s.repo, s.keys));
+      let text = '';
+      for await (const chunk of exporter.lines(from, to)) text += chunk;
+      writeFileSync(join(dir, 'closed.jsonl'), text);
+      const ok = run(['verify-export', join(dir, 'closed.jsonl'), '--public-key', join(dir, 'public.pem'), '--require-complete']);
+      expect({ status: ok.status, stderr: ok.stderr }).toEqual({ status: 0, stderr: '' });
+      expect(JSON.parse(ok.stdout)).toMatchObject({ ok: true, complete: true, recordsInRange: 10 });
+
+      // Withhold record 15: replace it by the hash-only link line an honest export uses outside the range.
+      const lines = text.split('\n').map((l) => {
+        const e = l ? (JSON.parse(l) as { type: string; seq?: number; prevHash?: string; hash?: string; content?: RecordContent }) : null;
+        if (e?.type !== 'record' || e.seq !== 15) return l;
+        return JSON.stringify({ type: 'link', seq: e.seq, prevHash: e.prevHash, hash: e.hash, contentHash: contentHash(e.content!).toString('hex') });
+      });
+      writeFileSync(join(dir, 'withheld.jsonl'), lines.join('\n'));
+      const bad = run(['verify-export', join(dir, 'withheld.jsonl'), '--public-key', join(dir, 'public.pem')]);
+      expect(bad.status).toBe(1);
+      expect(JSON.parse(bad.stdout)).toMatchObject({ ok: false, complete: false, firstBadPosition: 15, problems: [expect.objectContaining({ kind: 'incomplete' })] });
+
+      // A range that reaches the end of the chain verifies, but is not proven complete.
+      let open = '';
+      for await (const chunk of exporter.lines(from, new Date(Date.now() + 60_000))) open += chunk;
+      writeFileSync(join(dir, 'open.jsonl'), open);
+      expect(JSON.parse(run(['verify-export', join(dir, 'open.jsonl'), '--public-key', join(dir, 'public.pem')]).stdout)).toMatchObject({ ok: true, complete: false });
+      expect(run(['verify-export', join(dir, 'open.jsonl'), '--public-key', join(dir, 'public.pem'), '--require-complete']).status).toBe(1);
+    } finally {
+      await s.db.close();
+      await other.drop();
+    }
   });
 
   it('verify: reads the configuration like the service and exits 2 naming a bad variable', () => {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { createTestDatabase, type TestDatabase } from '@provisio/testing';
+import { avroCodec } from '@provisio/contracts';
 import { AuditQueries } from '../src/api/audit-queries.js';
 import { joinerRecords } from './records.js';
 import { openStore, type Store } from './store-harness.js';
@@ -82,6 +83,30 @@ describe('crypto-shredding across replicas', () => {
     const view = (await timeline(b, personId)).find((r) => r.entityId === second.data.event.eventId)!;
     expect(view).toMatchObject({ piiShredded: false, payload: { attributes: { givenName: 'Ada' } } });
     // And the chain still verifies, shredded ciphertexts included.
+    expect((await a.chain.verify()).ok).toBe(true);
+  });
+  it('seals a failed result\'s error message and the dead-letter error header under the person\'s key: unreadable after shredding, the chain still verifies', async () => {
+    const personId = randomUUID();
+    const d = joinerRecords(personId);
+    const failed = { ...d.result, resultId: randomUUID(), status: 'FAILED' as const, error: { code: 'LDAP_49', message: 'bind failed for cn=Ada Lovelace,ou=people', retriable: false } };
+    const dlt = d.deadLetter('provisioning.commands.ldap');
+    dlt.headers['dlt-error-message'] = 'entry uid=ada.lovelace@example.com violates objectClass';
+    const messages = [
+      { topic: 'provisioning.results', partition: 0, offset: String(offset++), key: personId, headers: d.resultMessage.headers, envelope: {}, value: avroCodec().encode('ProvisioningResult', failed), timestamp: Date.now() },
+      { topic: 'provisioning.commands.ldap.dlt', partition: 0, offset: String(offset++), key: personId, headers: dlt.headers, envelope: {}, value: dlt.value, timestamp: Date.now() },
+    ];
+    expect(await a.repo.append(messages)).toBe(2);
+    // Stored: neither text in the clear.
+    const stored = await db.query<{ text: string }>('SELECT payload_json::text || headers::text AS text FROM audit.records WHERE person_id = $1', [personId]);
+    for (const secret of ['Ada Lovelace', 'ada.lovelace@example.com']) expect(stored.map((r) => r.text).join()).not.toContain(secret);
+    const before = await timeline(a, personId);
+    expect(before.find((r) => r.topic === 'provisioning.results')).toMatchObject({ payload: { error: { code: 'LDAP_49', message: 'bind failed for cn=Ada Lovelace,ou=people' } }, piiShredded: false });
+    expect(before.find((r) => r.topic === 'provisioning.commands.ldap.dlt')?.deadLetter).toMatchObject({ errorCode: 'LDAP_SCHEMA_VIOLATION', errorMessage: 'entry uid=ada.lovelace@example.com violates objectClass' });
+
+    await a.keys.shred(a.db.sql, personId, 'test');
+    const after = await timeline(a, personId);
+    expect(after.find((r) => r.topic === 'provisioning.results')).toMatchObject({ payload: { error: { code: 'LDAP_49', message: null } }, piiShredded: true });
+    expect(after.find((r) => r.topic === 'provisioning.commands.ldap.dlt')).toMatchObject({ piiShredded: true, deadLetter: { errorCode: 'LDAP_SCHEMA_VIOLATION', errorMessage: null } });
     expect((await a.chain.verify()).ok).toBe(true);
   });
 });

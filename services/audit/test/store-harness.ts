@@ -28,7 +28,7 @@ export interface Store {
 export async function openStore(url: string, o: { migrate?: boolean; clock?: () => number } = {}): Promise<Store> {
   const db = await Database.open({ url, schema: 'audit', applicationName: 'audit-test', migrations: AUDIT_MIGRATIONS, migrate: o.migrate ?? true, poolMax: 3 });
   const keys = new PersonKeyStore('audit', kek);
-  const repo = new RecordRepository(db, 'audit', keys, o.clock);
+  const repo = new RecordRepository(db, 'audit', keys, trusted, o.clock);
   return { db, repo, keys, chain: new ChainService(db, repo, signer, trusted, logger) };
 }
 

@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { contentHash, linkHash, type SignedCheckpoint, type VerificationReport } from '@provisio/audit-domain';
+import { canonicalJson, contentHash, linkHash, type SignedCheckpoint, type VerificationReport } from '@provisio/audit-domain';
 import { TestEnv, createTestDatabase, requireEnv, uniqueId, type TestDatabase } from '@provisio/testing';
 import pg from 'pg';
+import type { CommittedOffset } from '../src/chain/chain.service.js';
 import { entryOf } from '../src/store/record.repository.js';
-import { consumed, openStore } from './store-harness.js';
+import { consumed, openStore, signer } from './store-harness.js';
 
 /**
  * Tampering as a database superuser (triggers switched off with session_replication_role), each
@@ -32,7 +33,7 @@ describe('verification against a superuser who tampers with the store', () => {
   });
 
   /** Copies the database, tampers with the copy as superuser, verifies it. */
-  async function tamperAndVerify(tamper: (c: pg.Client) => Promise<void>, extra?: SignedCheckpoint[], fromSeq?: number): Promise<VerificationReport> {
+  async function tamperAndVerify(tamper: (c: pg.Client) => Promise<void>, extra?: SignedCheckpoint[], fromSeq?: number, committedOffsets?: CommittedOffset[]): Promise<VerificationReport> {
     const name = uniqueId('audittamper_copy_').toLowerCase();
     const admin = new pg.Client({ connectionString: `${server()}/postgres` });
     await admin.connect();
@@ -45,7 +46,7 @@ describe('verification against a superuser who tampers with the store', () => {
       await tamper(c);
       const store = await openStore(url, { migrate: false });
       try {
-        return await store.chain.verify({ extraCheckpoints: extra, fromSeq });
+        return await store.chain.verify({ extraCheckpoints: extra, fromSeq, committedOffsets });
       } finally {
         await store.db.close();
       }
@@ -53,6 +54,17 @@ describe('verification against a superuser who tampers with the store', () => {
       await c.end();
       await admin.query(`DROP DATABASE "${name}" WITH (FORCE)`);
       await admin.end();
+    }
+  }
+
+  /** Runs a query on the untouched base database. */
+  async function tamperBase<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
+    const c = new pg.Client({ connectionString: base.url });
+    await c.connect();
+    try {
+      return await fn(c);
+    } finally {
+      await c.end();
     }
   }
 
@@ -118,6 +130,70 @@ describe('verification against a superuser who tampers with the store', () => {
     expect((await tamperAndVerify(tamper)).ok).toBe(true); // the database alone cannot tell
     const r = await tamperAndVerify(tamper, [lastCheckpoint]);
     expect(r).toMatchObject({ ok: false, firstBadPosition: 56 });
+  });
+
+  it('refuses a forged retention anchor (a periodic checkpoint copied as an anchor) and finds the deleted start of the chain', async () => {
+    const r = await tamperAndVerify(async (c) => {
+      // What the runtime role could do (INSERT into checkpoints), then hide the deletion behind it.
+      await c.query(`INSERT INTO audit.checkpoints (kind, seq, hash, key_id, statement, signature) SELECT 'anchor', seq, hash, key_id, statement, signature FROM audit.checkpoints WHERE seq = 40`);
+      await c.query('DELETE FROM audit.records WHERE seq <= 40');
+      await c.query('DELETE FROM audit.record_positions WHERE seq <= 40');
+    });
+    expect(r).toMatchObject({ ok: false, startedAfter: 0, firstBadPosition: 1 });
+    expect(r.problems).toEqual(expect.arrayContaining([expect.objectContaining({ kind: 'deleted', position: 1, until: 40 }), expect.objectContaining({ kind: 'bad-signature', position: 40 })]));
+  });
+
+  it('starts from a genuine signed anchor, and reports one that follows no trusted checkpoint', async () => {
+    const anchorAt40 = async (previous: { seq: number; hash: string }) => {
+      const cp40 = (await tamperBase((c) => c.query<{ statement: string }>('SELECT statement FROM audit.checkpoints WHERE seq = 40'))).rows[0]!;
+      const s40 = JSON.parse(cp40.statement) as SignedCheckpoint['statement'];
+      return signer.sign({ chainId: s40.chainId, kind: 'anchor', seq: 40, hash: s40.hash, recordedAt: s40.recordedAt, issuedAt: Date.now(), previous });
+    };
+    const insertAndCut = (a: SignedCheckpoint) => async (c: pg.Client) => {
+      await c.query('INSERT INTO audit.checkpoints (kind, seq, hash, key_id, statement, signature) VALUES ($1, $2, $3, $4, $5, $6)', ['anchor', 40, Buffer.from(a.statement.hash, 'hex'), a.statement.keyId, canonicalJson(a.statement), a.signature]);
+      await c.query('DELETE FROM audit.records WHERE seq <= 40');
+      await c.query('DELETE FROM audit.record_positions WHERE seq <= 40');
+    };
+    // What retention writes: the anchor follows the newest trusted checkpoint (here the one at 40).
+    const cp40 = lastCheckpoint.statement.previous!;
+    expect(await tamperAndVerify(insertAndCut(await anchorAt40(cp40)))).toMatchObject({ ok: true, startedAfter: 40, records: 20 });
+    const r = await tamperAndVerify(insertAndCut(await anchorAt40({ seq: 39, hash: 'ab'.repeat(32) })));
+    expect(r).toMatchObject({ ok: false, startedAfter: 40 });
+    expect(r.problems).toEqual([expect.objectContaining({ kind: 'checkpoint-mismatch', position: 40 })]);
+  });
+
+  it('refuses an anchor row whose signature does not verify', async () => {
+    const r = await tamperAndVerify(async (c) => {
+      const row = (await c.query<{ statement: string }>('SELECT statement FROM audit.checkpoints WHERE seq = 40')).rows[0]!;
+      const statement = JSON.stringify({ ...(JSON.parse(row.statement) as object), kind: 'anchor' });
+      await c.query(`INSERT INTO audit.checkpoints (kind, seq, hash, key_id, statement, signature) SELECT 'anchor', seq, hash, key_id, $1, signature FROM audit.checkpoints WHERE seq = 40`, [statement]);
+      await c.query('DELETE FROM audit.records WHERE seq <= 40');
+    });
+    expect(r).toMatchObject({ ok: false, startedAfter: 0, firstBadPosition: 1 });
+    expect(r.problems.find((p) => p.kind === 'bad-signature')?.detail).toMatch(/signature does not match/);
+  });
+
+  it("finds a tail deleted with its ledger rows and checkpoint through the audit group's committed offsets", async () => {
+    const c = new pg.Client({ connectionString: base.url });
+    await c.connect();
+    let committed: CommittedOffset[];
+    try {
+      // What the audit consumer group committed: the offset after the last record it appended.
+      const r = await c.query<{ topic: string; kafka_partition: number; next: string }>('SELECT topic, kafka_partition, (max(kafka_offset) + 1)::text AS next FROM audit.record_positions GROUP BY 1, 2');
+      committed = r.rows.map((x) => ({ topic: x.topic, partition: x.kafka_partition, offset: x.next }));
+      // The ledger accepts only chain positions.
+      await expect(c.query(`INSERT INTO audit.record_positions (topic, kafka_partition, kafka_offset, seq) VALUES ('x', 0, 1, 0)`)).rejects.toMatchObject({ code: '23514' });
+    } finally {
+      await c.end();
+    }
+    const tamper = async (db: pg.Client) => {
+      await db.query('DELETE FROM audit.records WHERE seq > 55');
+      await db.query('DELETE FROM audit.record_positions WHERE seq > 55');
+      await db.query('DELETE FROM audit.checkpoints WHERE seq = 60');
+    };
+    expect((await tamperAndVerify(tamper, undefined, undefined, committed)).problems).toEqual(expect.arrayContaining([expect.objectContaining({ kind: 'truncated', position: 56 })]));
+    // Untouched, the same offsets agree with the ledger.
+    expect((await tamperAndVerify(async () => undefined, undefined, undefined, committed)).ok).toBe(true);
   });
 
   it('finds a rewrite that recomputed every hash, through the signed checkpoint', async () => {

@@ -86,3 +86,14 @@ export function checkpointSignatureProblem(c: SignedCheckpoint, keys: TrustedKey
   }
   return ok ? null : 'signature does not match the statement';
 }
+
+/**
+ * Null when `c` is a genuine retention anchor of chain `chainId`: its signed statement says
+ * kind 'anchor' and the signature verifies with a trusted key. Else why it is not one (a copied
+ * periodic checkpoint, an unsigned or forged row).
+ */
+export function anchorProblem(c: SignedCheckpoint, chainId: string, keys: TrustedKeys): string | null {
+  if (c.statement.kind !== 'anchor') return `its signed statement is a ${String(c.statement.kind)} checkpoint, not an anchor`;
+  if (c.statement.chainId !== chainId) return `it belongs to chain ${c.statement.chainId}, not ${chainId}`;
+  return checkpointSignatureProblem(c, keys);
+}

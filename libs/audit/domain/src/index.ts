@@ -1,6 +1,7 @@
 export { canonicalJson, isIndexKey, sortedJson } from './canonical-json.js';
 export { HASH_BYTES, canonicalContent, contentHash, extendChain, genesisHash, linkHash, type CanonicalParts, type ChainHead, type ChainedRecord } from './chain.js';
 export {
+  anchorProblem,
   checkpointSignatureProblem,
   checkpointSigner,
   checkpointSigningInput,
@@ -16,7 +17,9 @@ export { DEAD_LETTER_SUFFIX, causalIdsOf, deriveIndex, indexDifferences, traceId
 export { ChainVerifier, type Problem, type ProblemKind, type VerifiableEntry, type VerificationReport, type VerifierOptions } from './verification.js';
 export {
   DATA_KEY_BYTES,
+  PII_HEADERS,
   PII_MARKER,
+  SEALED_HEADER_PREFIX,
   dataKeyObject,
   decryptBytes,
   encryptBytes,
@@ -24,7 +27,9 @@ export {
   isSealed,
   newDataKey,
   recordAad,
+  revealHeader,
   revealPersonalData,
+  sealHeaders,
   sealPersonalData,
   sealRecordPii,
   unwrapDataKey,

@@ -29,6 +29,20 @@ const PII_FIELDS = new Set(
 /** Maps whose every value is personal data (target attributes, HR extension attributes). */
 const PII_MAPS = new Set(['attributes', 'custom'].map((k) => k.toLowerCase()));
 
+/**
+ * Fields that are personal data in one schema only (free text that may quote a target's error:
+ * names, DNs, e-mail addresses), by JSON path.
+ */
+const PII_PATHS: Record<string, ReadonlySet<string>> = {
+  ProvisioningResult: new Set(['$.error.message']),
+};
+const NO_PATHS: ReadonlySet<string> = new Set();
+
+/** Kafka headers whose value is free text that may carry personal data (the dead-letter error). */
+export const PII_HEADERS: readonly string[] = ['dlt-error-message'];
+/** Prefix of a sealed header value: `$pii:` + base64(iv‖ciphertext‖tag). */
+export const SEALED_HEADER_PREFIX = '$pii:';
+
 /** Schemas whose `attributes` is a map of target attribute values rather than a record of named HR fields. */
 const ATTRIBUTE_MAP_SCHEMAS = new Set(['ProvisioningCommand']);
 
@@ -144,6 +158,7 @@ export function sealPersonalData(json: unknown, key: DataKey, aad: string, schem
  */
 export function sealRecordPii(json: unknown, key: DataKey, aad: string, schema: string | null): { json: unknown; envelope: Buffer | null; sealed: number; canonical: string } {
   const entries: [string, unknown][] = [];
+  const paths = (schema !== null ? PII_PATHS[schema] : undefined) ?? NO_PATHS;
   let indexKeys = false;
   // Members are copied in canonical order, so the canonical text is JSON.stringify of the copy.
   const walk = (v: unknown, path: string, mapOfPii: boolean): unknown => {
@@ -155,7 +170,7 @@ export function sealRecordPii(json: unknown, key: DataKey, aad: string, schema: 
       const x = v[k];
       const p = `${path}.${k}`;
       const lower = k.toLowerCase();
-      if (x !== null && (mapOfPii || PII_FIELDS.has(lower))) {
+      if (x !== null && (mapOfPii || PII_FIELDS.has(lower) || paths.has(p))) {
         setOwn(out, k, { [PII_MARKER]: entries.length });
         entries.push([p, x]);
       } else if (isPlainObject(x) && PII_MAPS.has(lower) && (lower !== 'attributes' || (schema !== null && ATTRIBUTE_MAP_SCHEMAS.has(schema)))) {
@@ -234,4 +249,32 @@ export function revealPersonalData(json: unknown, key: DataKey | null, aad: stri
 /** The additional authenticated data of one record's ciphertexts. */
 export function recordAad(topic: string, partition: number, offset: string): string {
   return `provisio.audit.pii:${topic}/${partition}/${offset}`;
+}
+
+/**
+ * Seals the headers of PII_HEADERS with the person's key (bound to record and header name); the
+ * others stay readable (ids, types, trace context, dead-letter origin and class).
+ */
+export function sealHeaders(headers: Record<string, string>, key: DataKey, aad: string): Record<string, string> {
+  let out: Record<string, string> | undefined;
+  for (const h of PII_HEADERS) {
+    const v = headers[h];
+    if (v === undefined || v === '') continue;
+    out ??= { ...headers };
+    out[h] = SEALED_HEADER_PREFIX + encryptBytes(key, Buffer.from(v, 'utf8'), `${aad}|header:${h}`).toString('base64');
+  }
+  return out ?? headers;
+}
+
+/** One header's readable value: decrypted when sealed and the key is there, null when shredded. */
+export function revealHeader(headers: Record<string, string>, name: string, key: DataKey | null, aad: string): string | null {
+  const v = headers[name];
+  if (v === undefined) return null;
+  if (!v.startsWith(SEALED_HEADER_PREFIX)) return v;
+  if (!key) return null;
+  try {
+    return decryptBytes(key, Buffer.from(v.slice(SEALED_HEADER_PREFIX.length), 'base64'), `${aad}|header:${name}`).toString('utf8');
+  } catch {
+    return null;
+  }
 }

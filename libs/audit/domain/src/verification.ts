@@ -16,7 +16,9 @@ export type ProblemKind =
   /** The chain was rewritten consistently, but disagrees with a signed checkpoint. */
   | 'checkpoint-mismatch'
   /** A checkpoint whose signature is invalid or made with an untrusted key. */
-  | 'bad-signature';
+  | 'bad-signature'
+  /** An export leaves out records of its range, or holds records from outside it. */
+  | 'incomplete';
 
 export interface Problem {
   kind: ProblemKind;

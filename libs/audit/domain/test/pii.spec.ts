@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { canonicalJson, newDataKey, recordAad, revealPersonalData, sealPersonalData, sealRecordPii, unwrapDataKey, wrapDataKey } from '../src/index.js';
+import { canonicalJson, newDataKey, recordAad, revealHeader, revealPersonalData, sealHeaders, sealPersonalData, sealRecordPii, unwrapDataKey, wrapDataKey } from '../src/index.js';
 
 const lifecycle = {
   eventId: 'ev-1', kind: 'JOINER', personId: 'p-1',
@@ -99,5 +99,27 @@ describe('personal data sealed in one envelope per record', () => {
       }),
       { numRuns: 200 },
     );
+  });
+
+  it("seals a failed result's error message (not elsewhere) and the dead-letter error header", () => {
+    const key = newDataKey();
+    const aad = recordAad('provisioning.results', 0, '3');
+    const result = { resultId: 'r-1', status: 'FAILED', error: { code: 'LDAP_49', message: 'bind failed for cn=Ada', retriable: false } };
+    const sealed = sealRecordPii(result, key, aad, 'ProvisioningResult');
+    expect(sealed.json).toEqual({ resultId: 'r-1', status: 'FAILED', error: { code: 'LDAP_49', message: { $pii: 0 }, retriable: false } });
+    expect(revealPersonalData(sealed.json, key, aad, sealed.envelope).json).toEqual(result);
+    expect(revealPersonalData(sealed.json, null, aad, sealed.envelope)).toEqual({ json: { ...result, error: { ...result.error, message: null } }, shredded: true });
+    // Only that schema's path: another schema's `error.message` is not personal by name.
+    expect(sealRecordPii(result, key, aad, 'PolicyViolation').envelope).toBeNull();
+
+    const headers = { ce_id: 'x', 'dlt-error-code': 'E', 'dlt-error-message': 'uid=ada violates objectClass' };
+    const stored = sealHeaders(headers, key, aad);
+    expect(stored).toMatchObject({ ce_id: 'x', 'dlt-error-code': 'E' });
+    expect(stored['dlt-error-message']).toMatch(/^\$pii:/);
+    expect(stored['dlt-error-message']).not.toContain('ada');
+    expect(revealHeader(stored, 'dlt-error-message', key, aad)).toBe('uid=ada violates objectClass');
+    expect(revealHeader(stored, 'dlt-error-message', null, aad)).toBeNull();
+    expect(revealHeader(stored, 'dlt-error-message', key, recordAad('provisioning.results', 0, '4'))).toBeNull();
+    expect(revealHeader(headers, 'dlt-error-message', null, aad)).toBe('uid=ada violates objectClass');
   });
 });

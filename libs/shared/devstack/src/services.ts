@@ -41,10 +41,10 @@ export function serviceEnv(spec: ServiceSpec, stack: StackEndpoints, base: NodeJ
   if ((spec.name === 'connector-ldap' || spec.name === 'connector-scim') && !env['CONNECTOR_TARGETS'] && !env['CONNECTOR_TARGETS_FILE']) env['CONNECTOR_TARGETS'] = '[]';
   if (spec.name === 'audit' && stack.audit) {
     // Least privilege: the owner migrates, the runtime role may only INSERT and SELECT audit rows.
-    if (stack.audit.runtimeDatabaseUrl) {
-      env['DATABASE_MIGRATION_URL'] ??= stack.databaseUrl;
-      env['DATABASE_URL'] = stack.audit.runtimeDatabaseUrl;
-    }
+    // Audit migrates at start only when it is given the owner (DATABASE_MIGRATION_URL): locally
+    // it always is, the stack user; without a runtime role that user is its DATABASE_URL too.
+    env['DATABASE_MIGRATION_URL'] ??= stack.databaseUrl;
+    if (stack.audit.runtimeDatabaseUrl) env['DATABASE_URL'] = stack.audit.runtimeDatabaseUrl;
     if (!env['AUDIT_SIGNING_KEY']) env['AUDIT_SIGNING_KEY_FILE'] ??= stack.audit.signingKeyFile;
     if (!env['AUDIT_PII_KEY']) env['AUDIT_PII_KEY_FILE'] ??= stack.audit.piiKeyFile;
   }

@@ -26,6 +26,8 @@ describe('local stack environment', () => {
     expect(serviceEnv(spec('policy'), stack, {})['DATABASE_URL']).toBe(stack.databaseUrl);
     const env = serviceEnv(spec('audit'), { ...stack, audit: { ...stack.audit!, runtimeDatabaseUrl: undefined } }, { AUDIT_SIGNING_KEY: 'given' });
     expect(env['DATABASE_URL']).toBe(stack.databaseUrl);
+    // Audit migrates at start only when given the owner: locally that is the stack user.
+    expect(env['DATABASE_MIGRATION_URL']).toBe(stack.databaseUrl);
     expect(env).not.toHaveProperty('AUDIT_SIGNING_KEY_FILE');
   });
 

@@ -49,6 +49,8 @@ export const TOPICS: TopicDefinition[] = [
   { name: Topics.policyChanges, partitions: 3, retention: '30d', deadLetter: true, writers: ['policy'], readers: [], description: 'PolicyChange: policy versions, activations, manual assignments, SoD exceptions' },
   { name: Topics.drift, partitions: 3, retention: '30d', deadLetter: true, writers: connectors, readers: [], description: 'DriftEvent per finding and ReconciliationRun per run of connector reconciliation' },
   { name: Topics.siem, partitions: 6, retention: '7d', deadLetter: false, writers: ['audit'], readers: ['siem-reader'], description: 'OCSF JSON for the SIEM' },
+  // The optional formats (AUDIT_SIEM_FORMATS=cef,ecs) publish to audit.siem.<format>.
+  ...(['cef', 'ecs'] as const).map((f): TopicDefinition => ({ name: `${Topics.siem}.${f}`, partitions: 6, retention: '7d', deadLetter: false, writers: ['audit'], readers: ['siem-reader'], description: `${f.toUpperCase()} events for the SIEM (optional format)` })),
   { name: Topics.checkpoints, partitions: 1, retention: 'forever', deadLetter: false, writers: ['audit'], readers: [], description: 'signed hash-chain checkpoints, kept outside the database' },
 ];
 

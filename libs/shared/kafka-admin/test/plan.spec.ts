@@ -92,6 +92,12 @@ describe('ACLs', () => {
     expect(allowed(b, user('audit'), 'Write', Topics.siem)).toBe(true);
     expect(allowed(b, user('audit'), 'Write', Topics.checkpoints)).toBe(true);
     expect(allowed(b, user('siem-reader'), 'Read', Topics.siem)).toBe(true);
+    // The optional SIEM formats have topics of their own that audit writes and the SIEM reads.
+    for (const t of [`${Topics.siem}.cef`, `${Topics.siem}.ecs`]) {
+      expect(allowed(b, user('audit'), 'Write', t)).toBe(true);
+      expect(allowed(b, user('siem-reader'), 'Read', t)).toBe(true);
+      expect(allowed(b, user('policy'), 'Write', t)).toBe(false);
+    }
   });
 
   it('refuses what the issue forbids: connectors never read HR topics, policy never writes audit topics, only audit reads everything', () => {

@@ -11,6 +11,8 @@ export interface PlatformOptions {
     poolMax?: number;
     migrationUrl?: string | undefined;
     migrations: (new () => MigrationInterface)[];
+    /** Apply pending migrations at start (default true); false when a separate job owns the schema. */
+    migrate?: boolean;
     // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
     entities?: Function[];
   };

@@ -64,7 +64,7 @@ export class PlatformModule {
     service: string,
     config: ServiceConfig,
     logger: Logger,
-    parts: Pick<PlatformOptions['database'], 'migrations' | 'entities'> & { topics: TopicSpec[]; outboxRelay?: boolean; outboxBatchSize?: number },
+    parts: Pick<PlatformOptions['database'], 'migrations' | 'entities' | 'migrate'> & { topics: TopicSpec[]; outboxRelay?: boolean; outboxBatchSize?: number },
   ): DynamicModule {
     const root = PlatformModule.forRoot(
       {
@@ -76,6 +76,7 @@ export class PlatformModule {
           poolMax: config.DATABASE_POOL_MAX,
           migrationUrl: config.DATABASE_MIGRATION_URL,
           migrations: parts.migrations,
+          ...(parts.migrate === undefined ? {} : { migrate: parts.migrate }),
           ...(parts.entities ? { entities: parts.entities } : {}),
         },
         topics: parts.topics,
@@ -117,6 +118,7 @@ export class PlatformModule {
               ...(options.database.entities ? { entities: options.database.entities } : {}),
               ...(options.database.poolMax ? { poolMax: options.database.poolMax } : {}),
               ...(options.database.migrationUrl ? { migrationUrl: options.database.migrationUrl } : {}),
+              ...(options.database.migrate === undefined ? {} : { migrate: options.database.migrate }),
             }),
         },
         { provide: OutboxWriter, useFactory: () => new OutboxWriter(options.database.schema, `/provisio/${options.service}`) },

@@ -1,4 +1,4 @@
-import { accessDuring, causalOrder, contentHash, recordAad, revealPersonalData, type AccessGrant, type AppliedState } from '@provisio/audit-domain';
+import { accessDuring, causalOrder, contentHash, recordAad, revealHeader, revealPersonalData, type AccessGrant, type AppliedState } from '@provisio/audit-domain';
 import { quoteIdent, type Database } from '@provisio/persistence';
 import type { PersonKeyStore } from '../store/person-keys.repository.js';
 import { RECORD_COLUMNS, contentOf, type RecordRepository, type RecordRow } from '../store/record.repository.js';
@@ -92,6 +92,10 @@ export class AuditQueries {
         shredded = revealed.shredded;
       }
       const h = r.headers;
+      const key = r.key_id ? (keys.get(r.key_id) ?? null) : null;
+      const aad = recordAad(r.topic, r.kafka_partition, r.kafka_offset);
+      const errorMessage = revealHeader(h, 'dlt-error-message', key, aad);
+      if (errorMessage === null && h['dlt-error-message'] !== undefined) shredded = true;
       return {
         seq: r.seq,
         id: r.seq,
@@ -119,7 +123,7 @@ export class AuditQueries {
               originalTopic: r.dead_letter_of,
               errorClass: h['dlt-error-class'] ?? null,
               errorCode: h['dlt-error-code'] || null,
-              errorMessage: h['dlt-error-message'] ?? null,
+              errorMessage,
               failedAt: h['dlt-failed-at'] ?? null,
               consumerGroup: h['dlt-consumer-group'] ?? null,
             }

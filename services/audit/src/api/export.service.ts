@@ -11,7 +11,9 @@ import type { AuditQueries } from './audit-queries.js';
  * The range selects by recording time (`recorded`: one contiguous segment of the chain, so the
  * file proves that nothing recorded in the range is missing) or by event time (`event`: the
  * records whose event time — CloudEvents time, else Kafka timestamp — falls in the range,
- * wherever they sit in the chain; the records between them are `link` lines).
+ * wherever they sit in the chain; the records between them are `link` lines). A `recorded`
+ * export also carries the two neighbours of its range as `boundary` lines with their content
+ * (personal data stays sealed), whose recording times prove that the range is complete.
  */
 export class ExportService {
   constructor(
@@ -36,12 +38,17 @@ export class ExportService {
     }
     const startCp = [...checkpoints].reverse().find((c) => c.statement.seq < range.first);
     const start = startCp ? { seq: startCp.statement.seq, hash: startCp.statement.hash, basis: 'checkpoint' as const } : { seq: anchor.seq, hash: anchor.hash.toString('hex'), basis: anchor.basis === 'genesis' ? ('genesis' as const) : ('checkpoint' as const) };
-    const endCp = checkpoints.find((c) => c.statement.seq >= range.last);
-    const end = endCp ? endCp.statement.seq : (await this.repo.head()).seq;
+    // A recorded range is closed by its neighbour after it (when the chain goes on), so the file
+    // proves that nothing recorded in the range is left out: end at a checkpoint past it.
+    const head = (await this.repo.head()).seq;
+    const closeAt = selection === 'recorded' && head > range.last ? range.last + 1 : range.last;
+    const endCp = checkpoints.find((c) => c.statement.seq >= closeAt);
+    const end = endCp ? endCp.statement.seq : head;
     yield emit({ type: 'start', ...start });
     for (const c of checkpoints) if (c.statement.seq >= start.seq && c.statement.seq <= end) yield emit({ type: 'checkpoint', checkpoint: { statement: c.statement, signature: c.signature } });
     let records = 0;
     let links = 0;
+    let boundaries = 0;
     for await (const page of this.repo.scan(start.seq, end)) {
       let chunk = '';
       for (const row of page) {
@@ -52,6 +59,10 @@ export class ExportService {
         if (selected) {
           records++;
           chunk += emit({ type: 'record', ...base, content });
+        } else if (selection === 'recorded' && (seq === range.first - 1 || seq === range.last + 1)) {
+          // The neighbours of the range, with content: their recording times close it.
+          boundaries++;
+          chunk += emit({ type: 'boundary', ...base, content });
         } else {
           links++;
           chunk += emit({ type: 'link', ...base, contentHash: contentHash(content).toString('hex') });
@@ -59,6 +70,6 @@ export class ExportService {
       }
       yield chunk;
     }
-    yield emit({ type: 'end', records, links });
+    yield emit({ type: 'end', records, links, boundaries });
   }
 }

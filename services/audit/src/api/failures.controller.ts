@@ -45,7 +45,8 @@ export class FailuresController {
   @RequireScopes(Scopes.auditAdmin)
   @ApiOperation({
     summary: 'Replay a dead-lettered record to the topic it failed on',
-    description: 'Publishes the original key, bytes and headers (without dlt-* headers) to the original topic, with provisio-replay-of and provisio-replayed-by headers. 409 when it was replayed before (force=true replays again).',
+    description:
+      'Publishes the original key, bytes and headers (without dlt-* headers) to the topic the dead-letter topic belongs to (its name minus .dlt), with provisio-replay-of and provisio-replayed-by headers. 400 when the record is not a dead letter or its dlt-original-topic header names another topic; 409 when it was replayed before (force=true replays again).',
   })
   @ApiBody({ schema: z.toJSONSchema(replayBody, { io: 'input' }) as Record<string, unknown>, required: false })
   async replay(@Param('seq') seq: string, @Body() body: unknown, @CurrentPrincipal() principal: Principal | undefined): Promise<ReplayOutcome> {
@@ -59,6 +60,7 @@ export class FailuresController {
         case ReplayErrorCode.NotFound:
           throw new NotFoundException(e.message);
         case ReplayErrorCode.NotADeadLetter:
+        case ReplayErrorCode.WrongDestination:
           throw new BadRequestException(e.message);
         case ReplayErrorCode.AlreadyReplayed:
           throw new ConflictException(e.message);

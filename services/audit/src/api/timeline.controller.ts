@@ -4,6 +4,7 @@ import { CurrentPrincipal, RequireScopes, Scopes, type Principal } from '@provis
 import { Database } from '@provisio/persistence';
 import { z } from 'zod';
 import { PersonKeyStore } from '../store/person-keys.repository.js';
+import { RECORD_REPOSITORY, type RecordRepository } from '../store/record.repository.js';
 import { AUDIT_QUERIES, type AuditQueries, type RecordView } from './audit-queries.js';
 import { limitSchema, parse, personIdSchema, timeSchema } from './params.js';
 
@@ -17,6 +18,7 @@ export class TimelineController {
     @Inject(AUDIT_QUERIES) private readonly queries: AuditQueries,
     private readonly keys: PersonKeyStore,
     private readonly db: Database,
+    @Inject(RECORD_REPOSITORY) private readonly repo: RecordRepository,
   ) {}
 
   @Get(':personId/timeline')
@@ -24,7 +26,7 @@ export class TimelineController {
   @ApiOperation({
     summary: "A person's audit trail in causal order",
     description:
-      'HR lifecycle event → policy decision (with its explanation) → provisioning commands → connector results → dead letters, ordered by the causal links in the payloads (result.commandId → command.cause.lifecycleEventId → event.eventId), then event time. Personal data is decrypted unless the person was crypto-shredded (`piiShredded`).',
+      "HR lifecycle event → provisioning commands → connector results → dead letters, ordered by the causal links in the payloads (result.commandId → command.cause.lifecycleEventId → event.eventId), then event time. The policy's decision is what each command records as its cause: the policy version and a short reason (lifecycle, policy-change, expiry, ...); policy publishes no separate decision event, and the full explanation of a person's entitlements comes from the policy service's GET /v1/persons/{id}/explain. Policy changes and SoD violations of the person (policy.* topics) appear in the timeline too. Personal data is decrypted unless the person was crypto-shredded (`piiShredded`).",
   })
   @ApiParam({ name: 'personId', description: 'Opaque person id (the Kafka key)' })
   @ApiQuery({ name: 'from', required: false, description: 'ISO-8601 event time lower bound' })
@@ -42,11 +44,16 @@ export class TimelineController {
   @RequireScopes(Scopes.auditAdmin)
   @ApiOperation({
     summary: "Crypto-shred a person's personal data",
-    description: "Destroys the person's data keys: every personal field audit stored for them becomes unreadable for good, while the records, their hashes and the chain stay verifiable. Irreversible.",
+    description:
+      "Destroys the person's data keys: every personal field audit stored for them becomes unreadable for good, while the records, their hashes and the chain stay verifiable. Irreversible. The shredding itself is appended to the chain (audit.actions: who, when, which person; `actionSeq`).",
   })
-  @ApiOkResponse({ description: '{ personId, keysShredded }' })
-  async shred(@Param('personId') personId: string, @CurrentPrincipal() principal: Principal | undefined): Promise<{ personId: string; keysShredded: number }> {
+  @ApiOkResponse({ description: '{ personId, keysShredded, actionSeq }' })
+  async shred(@Param('personId') personId: string, @CurrentPrincipal() principal: Principal | undefined): Promise<{ personId: string; keysShredded: number; actionSeq: number }> {
     const id = parse(personIdSchema, personId, 'personId');
-    return { personId: id, keysShredded: await this.keys.shred(this.db.sql, id, principal?.subject ?? 'unknown') };
+    const by = principal?.subject ?? 'unknown';
+    const keysShredded = await this.keys.shred(this.db.sql, id, by);
+    // Recorded after the keys are gone (a failure here is retried by repeating the request).
+    const actionSeq = await this.repo.appendAction({ type: 'pii-shredded', subject: id, body: { by, keysShredded } });
+    return { personId: id, keysShredded, actionSeq };
   }
 }

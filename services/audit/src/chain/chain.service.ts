@@ -3,6 +3,7 @@ import {
   canonicalJson,
   checkpointSignatureProblem,
   type CheckpointSigner,
+  type Problem,
   type SignedCheckpoint,
   type TrustedKeys,
   type VerificationReport,
@@ -38,6 +39,51 @@ export interface VerifyOptions {
   toSeq?: number | undefined;
   /** Extra checkpoints, e.g. read back from the Kafka topic (a copy outside the database). */
   extraCheckpoints?: SignedCheckpoint[] | undefined;
+  /**
+   * The audit consumer group's committed offsets (read from Kafka): every record before a
+   * committed offset was appended before the commit, so the ledger must reach it.
+   */
+  committedOffsets?: CommittedOffset[] | undefined;
+}
+
+export interface CommittedOffset {
+  topic: string;
+  partition: number;
+  /** The next offset the group will consume (Kafka's committed offset), decimal. */
+  offset: string;
+}
+
+/**
+ * Tail deletion that signed checkpoints cannot see (records, ledger rows and checkpoints after
+ * the last one published to Kafka removed together): the audit group committed offsets past
+ * what the ledger still holds. Partitions without any ledger row are compared only when the
+ * chain was never cut by retention (which forgets ledger rows of dropped months).
+ */
+export function committedOffsetProblems(ledger: ReadonlyMap<string, bigint>, committed: CommittedOffset[], retentionCut: boolean, lastPosition: number): Problem[] {
+  const out: Problem[] = [];
+  for (const c of committed) {
+    if (!/^\d+$/.test(c.offset)) continue; // -1: nothing committed
+    const next = BigInt(c.offset);
+    if (next === 0n) continue;
+    const max = ledger.get(`${c.topic}\u0000${c.partition}`);
+    if (max === undefined && retentionCut) continue;
+    const have = max ?? -1n;
+    if (have + 1n < next) {
+      out.push({
+        kind: 'truncated',
+        position: lastPosition + 1,
+        detail: `the audit consumer group committed ${c.topic}/${c.partition} up to offset ${next} but the position ledger holds it only up to ${have < 0n ? 'nothing' : String(have)}: records consumed and committed are gone (unless offsets ${have + 1n}..${next - 1n} hold no records, e.g. transaction markers)`,
+      });
+    }
+  }
+  return out;
+}
+
+/** Adds problems found outside the chain walk (refused anchors) to a report, keeping it sorted. */
+export function withProblems(report: VerificationReport, extra: Problem[]): VerificationReport {
+  if (extra.length === 0) return report;
+  const problems = [...report.problems, ...extra].sort((a, b) => a.position - b.position);
+  return { ...report, ok: false, problems, firstBadPosition: problems[0]!.position };
 }
 
 /** Verification of the stored chain and the periodic signed checkpoints. */
@@ -79,9 +125,15 @@ export class ChainService {
    */
   async verify(o: VerifyOptions = {}): Promise<VerificationReport> {
     const chainId = await this.repo.chainId();
-    const anchor = await this.repo.chainStart();
+    const { start: anchor, rejected } = await this.repo.anchors();
     let start = { seq: anchor.seq, hash: anchor.hash };
     const all = [...(await this.listCheckpoints()), ...(o.extraCheckpoints ?? []).map((c) => ({ id: 0, ...c }))];
+    const extra: Problem[] = rejected.map((r) => ({ kind: 'bad-signature', position: r.seq, detail: r.detail }));
+    // A genuine anchor still follows the checkpoints taken before it: the one it names must exist.
+    const previous = anchor.anchor?.statement.previous;
+    if (previous && !all.some((c) => c.statement.chainId === chainId && c.statement.seq === previous.seq && c.statement.hash === previous.hash && checkpointSignatureProblem(c, this.trusted) === null)) {
+      extra.push({ kind: 'checkpoint-mismatch', position: anchor.seq, detail: `the anchor at ${anchor.seq} follows a checkpoint at ${previous.seq} that no trusted checkpoint matches` });
+    }
     if (o.fromSeq !== undefined && o.fromSeq - 1 > start.seq) {
       const candidates = all
         .filter((c) => c.statement.chainId === chainId && c.statement.seq <= o.fromSeq! - 1 && c.statement.seq >= start.seq)
@@ -93,7 +145,34 @@ export class ChainService {
     const checkpoints = all.filter((c) => c.statement.seq > start.seq && (o.toSeq === undefined || c.statement.seq <= toSeq));
     const verifier = new ChainVerifier({ chainId, start, checkpoints, trustedKeys: this.trusted });
     for await (const page of this.repo.scan(start.seq, toSeq)) for (const row of page) verifier.push(entryOf(row));
-    return verifier.finish(o.toSeq === undefined ? await this.repo.ledgerEnd() : undefined);
+    const report = verifier.finish(o.toSeq === undefined ? await this.repo.ledgerEnd() : undefined);
+    if (o.committedOffsets && o.toSeq === undefined) extra.push(...committedOffsetProblems(await this.repo.ledgerOffsets(), o.committedOffsets, anchor.basis === 'anchor', report.lastPosition));
+    return withProblems(report, extra);
+  }
+
+  /** The newest checkpoint row of this chain whose signature verifies with a trusted key. */
+  async latestTrusted(sql: SqlClient = this.db.sql): Promise<SignedCheckpoint | null> {
+    const chainId = await this.repo.chainId(sql);
+    let before = Number.MAX_SAFE_INTEGER;
+    for (;;) {
+      const r = await sql.query<CheckpointRow>(`SELECT id, kind, seq, hash, statement, signature, created_at FROM ${this.table} WHERE id < $1 ORDER BY id DESC LIMIT 100`, [before]);
+      if (r.rows.length === 0) return null;
+      let best: SignedCheckpoint | null = null;
+      for (const row of r.rows) {
+        let c: SignedCheckpoint;
+        try {
+          c = signedOf(row);
+        } catch {
+          continue;
+        }
+        if (c.statement.chainId !== chainId || Number(row.seq) !== c.statement.seq || row.hash.toString('hex') !== c.statement.hash) continue;
+        if (checkpointSignatureProblem(c, this.trusted) !== null) continue;
+        if (!best || c.statement.seq > best.statement.seq) best = c;
+      }
+      // Checkpoints are inserted in position order, so the newest trusted row is among the latest ones.
+      if (best) return best;
+      before = Number(r.rows.at(-1)!.id);
+    }
   }
 
   /**
@@ -105,10 +184,11 @@ export class ChainService {
       const lock = await tx.sql.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock(hashtext($1)) AS ok', [`provisio:audit-checkpoint:${this.repo.schema}`]);
       if (!lock.rows[0]?.ok) return null;
       const chainId = await this.repo.chainId(tx.sql);
-      const last = await tx.sql.query<CheckpointRow>(`SELECT id, kind, seq, hash, statement, signature, created_at FROM ${this.table} ORDER BY seq DESC, id DESC LIMIT 1`);
-      const lastRow = last.rows[0];
+      // Only a checkpoint this service can trust: the runtime role may INSERT rows here too.
+      const lastTrusted = await this.latestTrusted(tx.sql);
+      const lastRow = lastTrusted ? { seq: lastTrusted.statement.seq, hash: Buffer.from(lastTrusted.statement.hash, 'hex') } : undefined;
       const anchor = await this.repo.chainStart(tx.sql);
-      const start = lastRow && Number(lastRow.seq) >= anchor.seq ? { seq: Number(lastRow.seq), hash: lastRow.hash } : { seq: anchor.seq, hash: anchor.hash };
+      const start = lastRow && lastRow.seq >= anchor.seq ? { seq: lastRow.seq, hash: lastRow.hash } : { seq: anchor.seq, hash: anchor.hash };
       const head = await this.repo.head(tx.sql);
       headGauge.set({}, head.seq);
       if (head.seq <= start.seq) return null;
@@ -126,7 +206,7 @@ export class ChainService {
         hash: head.hash.toString('hex'),
         recordedAt: head.recordedAt,
         issuedAt: Date.now(),
-        previous: lastRow ? { seq: Number(lastRow.seq), hash: lastRow.hash.toString('hex') } : null,
+        previous: lastRow ? { seq: lastRow.seq, hash: lastRow.hash.toString('hex') } : null,
       });
       await this.insert(tx.sql, signed);
       checkpointGauge.set({}, head.seq);

@@ -79,7 +79,7 @@ export class RetentionService {
         const next = await client.query<{ prev_hash: Buffer }>(`SELECT prev_hash FROM ${this.repo.records} WHERE seq = $1`, [cut + 1]);
         if (next.rows[0] && !next.rows[0].prev_hash.equals(verifier.head.hash)) throw new RetentionError(`not dropping partitions: record ${cut + 1} does not link to ${cut}`);
         const lastRow = await client.query<{ recorded_at: Date }>(`SELECT recorded_at FROM ${this.repo.records} WHERE seq = $1`, [cut]);
-        const previous = await client.query<{ seq: string; hash: Buffer }>(`SELECT seq, hash FROM ${s}.checkpoints ORDER BY seq DESC, id DESC LIMIT 1`);
+        const previous = await this.chain.latestTrusted(client);
         const signed = this.signer.sign({
           chainId,
           kind: 'anchor',
@@ -87,7 +87,7 @@ export class RetentionService {
           hash: verifier.head.hash.toString('hex'),
           recordedAt: lastRow.rows[0]!.recorded_at.getTime(),
           issuedAt: now.getTime(),
-          previous: previous.rows[0] ? { seq: Number(previous.rows[0].seq), hash: previous.rows[0].hash.toString('hex') } : null,
+          previous: previous ? { seq: previous.statement.seq, hash: previous.statement.hash } : null,
         });
         await this.chain.insert(client, signed);
         await client.query(`SET LOCAL provisio.audit_retention = 'on'`);

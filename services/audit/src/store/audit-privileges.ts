@@ -34,6 +34,8 @@ export async function grantRuntimePrivileges(ownerUrl: string, schema: string, r
     await client.query(`GRANT SELECT, INSERT, UPDATE ON ${s}.person_keys, ${s}.feed_cursors TO ${r}`);
     await client.query(`GRANT SELECT, UPDATE ON ${s}.key_generation TO ${r}`);
     await client.query(`GRANT USAGE ON ALL SEQUENCES IN SCHEMA ${s} TO ${r}`);
+    // So the service can check at start that the schema is migrated (it does not migrate).
+    await client.query(`GRANT SELECT ON ${s}.typeorm_migrations TO ${r}`);
     await client.query(`GRANT EXECUTE ON FUNCTION ${s}.ensure_record_partitions(timestamptz) TO ${r}`);
     await client.query('COMMIT');
   } catch (e) {
@@ -66,4 +68,19 @@ export async function checkRuntimePrivileges(query: (sql: string, params?: unkno
     if (can.length > 0) problems.push(`runtime role ${role} may ${can.join(', ')} ${schema}.${t}`);
   }
   return { runtimeRole: role, owner: recordsOwner, leastPrivilege: problems.length === 0, problems };
+}
+
+/** Migrations of `expected` that the schema has not applied (all of them when it cannot tell). */
+export async function pendingMigrations(query: (sql: string, params?: unknown[]) => Promise<{ rows: Record<string, unknown>[] }>, schema: string, expected: string[]): Promise<string[]> {
+  let applied: Set<string>;
+  try {
+    const r = await query(`SELECT name FROM ${quoteIdent(schema)}.typeorm_migrations`);
+    applied = new Set(r.rows.map((x) => String(x['name'])));
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    // No schema or table yet (42P01, 3F000), or no right to read it (42501): not migrated for us.
+    if (code === '42P01' || code === '3F000' || code === '42501') return expected;
+    throw e;
+  }
+  return expected.filter((n) => !applied.has(n));
 }

@@ -1,4 +1,5 @@
 import {
+  anchorProblem,
   canonicalJson,
   contentHash,
   sortedJson,
@@ -7,13 +8,17 @@ import {
   genesisHash,
   linkHash,
   recordAad,
+  sealHeaders,
   sealRecordPii,
   type CanonicalParts,
   type ChainHead,
   type RecordContent,
   type RecordIndex,
+  type SignedCheckpoint,
+  type TrustedKeys,
   type VerifiableEntry,
 } from '@provisio/audit-domain';
+import { randomUUID } from 'node:crypto';
 import { counter, histogram } from '@provisio/observability';
 import { quoteIdent, type Database, type SqlClient } from '@provisio/persistence';
 import type { ConsumedMessage } from '@provisio/messaging';
@@ -22,6 +27,10 @@ import { decodeRecord, type UnsealedContent } from './record-decoder.js';
 import type { PersonKey, PersonKeyStore } from './person-keys.repository.js';
 
 export const RECORD_REPOSITORY = Symbol('RECORD_REPOSITORY');
+
+/** The pseudo-topic of audit's own actions on its chain (never a Kafka topic). */
+export const ACTIONS_TOPIC = 'audit.actions';
+export const ACTION_EVENT_TYPE_PREFIX = 'dev.provisio.audit.action.';
 
 const ingested = counter('provisio_audit_records_ingested_total', 'Kafka records appended to the audit chain', ['topic']);
 const duplicates = counter('provisio_audit_records_duplicate_total', 'Redelivered Kafka records ignored (already in the chain)', []);
@@ -141,6 +150,15 @@ interface Waiting {
 export interface ChainStart extends ChainHead {
   recordedAt: number;
   basis: 'genesis' | 'anchor';
+  /** The signed anchor the chain starts from (basis 'anchor'). */
+  anchor?: SignedCheckpoint;
+}
+
+/** Rows of `checkpoints` marked as anchors that are not genuine signed anchors. */
+export interface RejectedAnchor {
+  /** The position the row claims. */
+  seq: number;
+  detail: string;
 }
 
 /**
@@ -162,6 +180,8 @@ export class RecordRepository {
     private readonly db: Database,
     readonly schema: string,
     private readonly keys: PersonKeyStore,
+    /** Keys whose signed anchors the chain may start from. */
+    private readonly trusted: TrustedKeys,
     /** Recording clock (epoch ms); the database clock when absent. Tests of retention set it. */
     private readonly clock?: () => number,
   ) {
@@ -183,12 +203,42 @@ export class RecordRepository {
     return this.chainIdCache;
   }
 
-  /** Where the chain starts: the latest retention anchor, else genesis. */
+  /** Where the chain starts: the latest genuine retention anchor, else genesis. */
   async chainStart(sql: SqlClient = this.db.sql): Promise<ChainStart> {
-    const r = await sql.query<{ seq: string; hash: Buffer; statement: string }>(`SELECT seq, hash, statement FROM ${this.checkpoints} WHERE kind = 'anchor' ORDER BY seq DESC LIMIT 1`);
-    const a = r.rows[0];
-    if (a) return { seq: Number(a.seq), hash: a.hash, recordedAt: (JSON.parse(a.statement) as { recordedAt: number }).recordedAt, basis: 'anchor' };
-    return { seq: 0, hash: genesisHash(await this.chainId(sql)), recordedAt: 0, basis: 'genesis' };
+    return (await this.anchors(sql)).start;
+  }
+
+  /**
+   * The chain's start and the anchor rows that were refused. A row counts as an anchor only when
+   * its signed statement says kind 'anchor', names this chain and carries a valid signature of a
+   * trusted key; the runtime role can INSERT into `checkpoints`, so the `kind` column alone
+   * proves nothing. Position and hash come from the signed statement, never from the columns.
+   */
+  async anchors(sql: SqlClient = this.db.sql): Promise<{ start: ChainStart; rejected: RejectedAnchor[] }> {
+    const chainId = await this.chainId(sql);
+    const r = await sql.query<{ seq: string; hash: Buffer; statement: string; signature: string }>(
+      `SELECT seq, hash, statement, signature FROM ${this.checkpoints} WHERE kind = 'anchor' ORDER BY seq DESC, id DESC`,
+    );
+    const rejected: RejectedAnchor[] = [];
+    let start: ChainStart | undefined;
+    for (const row of r.rows) {
+      let signed: SignedCheckpoint;
+      try {
+        signed = { statement: JSON.parse(row.statement) as SignedCheckpoint['statement'], signature: row.signature };
+      } catch {
+        rejected.push({ seq: Number(row.seq), detail: `anchor row at ${row.seq} has no readable signed statement` });
+        continue;
+      }
+      const problem = anchorProblem(signed, chainId, this.trusted);
+      const s = signed.statement;
+      const columnsAgree = Number(row.seq) === s.seq && row.hash.toString('hex') === s.hash;
+      if (problem || !columnsAgree) {
+        rejected.push({ seq: Number(row.seq), detail: `anchor row at ${row.seq} is not a genuine retention anchor: ${problem ?? 'its columns differ from its signed statement'}` });
+        continue;
+      }
+      if (!start || s.seq > start.seq) start = { seq: s.seq, hash: Buffer.from(s.hash, 'hex'), recordedAt: s.recordedAt, basis: 'anchor', anchor: signed };
+    }
+    return { start: start ?? { seq: 0, hash: genesisHash(chainId), recordedAt: 0, basis: 'genesis' }, rejected };
   }
 
   async head(sql: SqlClient = this.db.sql): Promise<ChainHead & { recordedAt: number }> {
@@ -203,6 +253,39 @@ export class RecordRepository {
   async ledgerEnd(sql: SqlClient = this.db.sql): Promise<number> {
     const r = await sql.query<{ max: string | null }>(`SELECT max(seq) AS max FROM ${this.positions}`);
     return Number(r.rows[0]?.max ?? 0);
+  }
+
+  /**
+   * Appends one of audit's own actions (crypto-shredding, a replay) to the chain as a JSON record
+   * of the pseudo-topic `audit.actions` (offsets from a sequence), so who did what, when and to
+   * which person or record is as tamper-evident as the records themselves. The person is named
+   * in `ce_subject` (the index's person id, for the timeline), not as a key: the action holds no
+   * personal data and must not create a data key for a person just shredded. Returns its position.
+   */
+  async appendAction(action: { type: string; subject: string | null; body: Record<string, unknown> }): Promise<number> {
+    const r = await this.db.sql.query<{ offset: string }>(`SELECT nextval('${this.s}.action_offsets')::text AS offset`);
+    const offset = r.rows[0]!.offset;
+    const now = this.clock ? this.clock() : Date.now();
+    const id = randomUUID();
+    const headers: Record<string, string> = {
+      ce_id: id,
+      ce_type: `${ACTION_EVENT_TYPE_PREFIX}${action.type}`,
+      ce_source: '/provisio/audit',
+      ce_specversion: '1.0',
+      ce_time: new Date(now).toISOString(),
+      'content-type': 'application/json',
+      ...(action.subject ? { ce_subject: action.subject } : {}),
+    };
+    const value = Buffer.from(JSON.stringify({ action: action.type, actionId: id, ...action.body }), 'utf8');
+    await this.append([{ topic: ACTIONS_TOPIC, partition: 0, offset, key: null, headers, envelope: {}, value, timestamp: now }]);
+    const at = await this.db.sql.query<{ seq: string }>(`SELECT seq FROM ${this.positions} WHERE topic = $1 AND kafka_partition = 0 AND kafka_offset = $2`, [ACTIONS_TOPIC, offset]);
+    return Number(at.rows[0]!.seq);
+  }
+
+  /** The highest Kafka offset the ledger holds per topic and partition. */
+  async ledgerOffsets(sql: SqlClient = this.db.sql): Promise<Map<string, bigint>> {
+    const r = await sql.query<{ topic: string; kafka_partition: number; max: string }>(`SELECT topic, kafka_partition, max(kafka_offset) AS max FROM ${this.positions} GROUP BY topic, kafka_partition`);
+    return new Map(r.rows.map((x) => [`${x.topic}\u0000${x.kafka_partition}`, BigInt(x.max)]));
   }
 
   /**
@@ -389,13 +472,14 @@ export class RecordRepository {
 
   private seal(d: UnsealedContent, key: PersonKey | undefined, recordedAt: number): Omit<Prepared, 'contentHash'> {
     const { raw, personId: _p, ...rest } = d;
-    const headers = sortedJson(rest.headers);
+    const aad = recordAad(d.topic, d.partition, d.offset);
+    // Free-text headers that may quote personal data (the dead-letter error) are sealed too.
+    const headers = sortedJson(key ? sealHeaders(rest.headers, key.key, aad) : rest.headers);
     if (!key) {
       const json = sortedJson(rest.json);
       const content: RecordContent = { ...rest, recordedAt, headers: headers.value as Record<string, string>, json: json.value, payload: raw ? raw.toString('base64') : null };
       return { content, parts: { json: json.text, headers: headers.text }, payloadBytes: raw, piiBytes: null };
     }
-    const aad = recordAad(d.topic, d.partition, d.offset);
     const payloadBytes = raw ? encryptBytes(key.key, raw, aad) : null;
     const sealed = d.json === null ? { json: null, envelope: null, canonical: 'null' } : sealRecordPii(d.json, key.key, aad, d.schema?.name ?? null);
     const content: RecordContent = {
