@@ -37,6 +37,12 @@ describe('docker-compose.yml', () => {
     expect(compose.services['kafka']?.environment?.['KAFKA_PROCESS_ROLES']).toBe('broker,controller');
     expect(compose.services['postgres']?.image).toMatch(/^postgres:\d+$/);
     for (const s of SERVICES) expect(Object.keys(compose.services)).toContain(s.name);
+    // The broker keeps its log in the named volume (apache/kafka's default is /tmp), so topics and
+    // offsets survive a recreated container as PostgreSQL's data does.
+    const kafka = compose.services['kafka']!;
+    const dataMount = kafka.volumes?.map((v) => v.split(':')).find(([name]) => name === 'kafka-data')?.[1];
+    expect(dataMount).toBeDefined();
+    expect(kafka.environment?.['KAFKA_LOG_DIRS']).toBe(dataMount);
     expect(readdirSync(join(root, 'services')).sort()).toEqual(SERVICES.map((s) => s.name).sort());
   });
 
