@@ -32,7 +32,30 @@ export async function runService(options: RunServiceOptions): Promise<RunningSer
   collectProcessMetrics(options.service);
   const app = await NestFactory.create(options.module, { bufferLogs: true, rawBody: true, logger: new AppLogger(options.logger) });
   app.useLogger(app.get(AppLogger));
-  app.enableShutdownHooks();
+  // SIGTERM/SIGINT: drain (close consumers after their in-flight batch, leave the groups, flush
+  // the outbox, close pools), then exit. Not Nest's shutdown hooks: they end by re-sending the
+  // signal to the process, which a container's PID 1 ignores, leaving it to the kill timeout.
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    options.logger.info({ signal }, `${options.service} shutting down`);
+    app
+      .close()
+      .then(() => shutdownTelemetry())
+      .then(
+        () => process.exit(0),
+        (e: unknown) => {
+          options.logger.error({ err: e }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+  };
+  const signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT'];
+  for (const signal of signals) process.on(signal, onSignal);
+  const releaseSignals = () => {
+    for (const signal of signals) process.off(signal, onSignal);
+  };
   options.configure?.(app);
   if (options.openapi) {
     let builder = new DocumentBuilder().setTitle(options.openapi.title).setDescription(options.openapi.description).setVersion('1');
@@ -48,6 +71,7 @@ export async function runService(options: RunServiceOptions): Promise<RunningSer
   } catch (e) {
     // A start that fails half-way (e.g. an invalid policy file) releases what it opened:
     // connection pools, Kafka clients, background loops.
+    releaseSignals();
     await app.close().catch((closeError: unknown) => options.logger.warn({ err: closeError }, 'closing after a failed start failed'));
     throw e;
   }
@@ -58,6 +82,7 @@ export async function runService(options: RunServiceOptions): Promise<RunningSer
     app,
     url,
     close: async () => {
+      releaseSignals();
       await app.close();
     },
   };
