@@ -2,7 +2,8 @@
 // render.ts writes them under deploy/kubernetes; deploy/test checks that the committed files
 // equal what this produces and that every object is valid.
 import { TOPICS, maxPartitionsRead, kafkaTopics, kafkaUsers, userName, type PrincipalName } from '@provisio/kafka-admin';
-import { AUDIT_OWNER_JOBS, COMMON_CONFIG, EGRESS_PORTS, HTTP_PORT, IMAGE_REGISTRY, IMAGE_TAG, MOUNTS, SERVICES, type ServiceModel } from './model.ts';
+import { AUDIT_OWNER_JOBS, COMMON_CONFIG, EGRESS_PORTS, HTTP_PORT, IMAGE_REGISTRY, IMAGE_TAG, MOUNTS, POLICY_FILES_CONFIGMAP, SERVICES, type ServiceModel } from './model.ts';
+import { EXAMPLE_POLICY } from './policy.ts';
 
 export type Manifest = Record<string, unknown> & { apiVersion: string; kind: string; metadata: { name: string; labels?: Record<string, string> } };
 
@@ -167,6 +168,7 @@ function deployment(s: ServiceModel): Manifest {
                 { name: 'kafka-user', mountPath: MOUNTS.kafkaUser, readOnly: true },
                 { name: 'kafka-ca', mountPath: MOUNTS.kafkaCa, readOnly: true },
                 { name: 'tmp', mountPath: '/tmp' },
+                ...(s.name === 'policy' ? [{ name: 'policy-files', mountPath: MOUNTS.policy, readOnly: true }] : []),
               ],
             },
           ],
@@ -176,6 +178,8 @@ function deployment(s: ServiceModel): Manifest {
             { name: 'kafka-user', secret: { secretName: userName(s.name as PrincipalName), optional: true, defaultMode: 0o440, items: [{ key: 'password', path: 'password' }] } },
             { name: 'kafka-ca', secret: { secretName: 'provisio-kafka-ca', optional: true, defaultMode: 0o444, items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
             { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } },
+            // The policy files POLICY_PATH names (not optional: without them the service would fall back to its bundled sample).
+            ...(s.name === 'policy' ? [{ name: 'policy-files', configMap: { name: POLICY_FILES_CONFIGMAP, defaultMode: 0o444 } }] : []),
           ],
         },
       },
@@ -251,12 +255,15 @@ function base(): Record<string, RenderedFile> {
           configMapGenerator: [
             { name: 'provisio-common', envs: ['config/common.env'] },
             ...SERVICES.map((s) => ({ name: `provisio-${s.name}`, envs: [`config/${s.name}.env`] })),
+            // The policy service's policy files: an example for the example targets (policy.ts).
+            { name: POLICY_FILES_CONFIGMAP, files: ['policy/policy.yaml'] },
           ],
         },
       ],
     },
     'base/network-policy.yaml': { kind: 'yaml', docs: [defaultDeny] },
     'base/config/common.env': { kind: 'env', values: COMMON_CONFIG },
+    'base/policy/policy.yaml': { kind: 'yaml', docs: [EXAMPLE_POLICY] },
   };
   for (const s of SERVICES) {
     files[`base/${s.name}.yaml`] = { kind: 'yaml', docs: [...serviceResources(s), ...(s.name === 'audit' ? auditOwnerJobs(s) : [])] };

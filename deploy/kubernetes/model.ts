@@ -46,7 +46,15 @@ export const MOUNTS = {
   ownerSecrets: '/var/run/secrets/provisio-owner',
   kafkaUser: '/var/run/secrets/kafka/user',
   kafkaCa: '/var/run/secrets/kafka/ca',
+  /** The policy service's policy files (ConfigMap POLICY_FILES_CONFIGMAP); POLICY_PATH names this folder. */
+  policy: '/etc/provisio/policy',
 };
+
+/**
+ * The ConfigMap holding the policy files (every *.yaml key is one file; policy.ts is the example).
+ * Not `provisio-policy`: that name is the policy service's own variables, like every service's.
+ */
+export const POLICY_FILES_CONFIGMAP = 'provisio-policy-files';
 
 /** Every service: Kafka over SASL/SCRAM-SHA-512 and TLS, tokens from the identity provider. */
 export const COMMON_CONFIG: Record<string, string> = {
@@ -85,15 +93,18 @@ export const CONNECTOR_TARGETS: Record<'connector-ldap' | 'connector-scim', unkn
   'connector-scim': [{ id: 'scim-app', baseUrl: 'https://app.example.com/scim/v2', auth: { type: 'bearer', token: secretFile('SCIM_APP_TOKEN') } }],
 };
 
+/** The one target connector-postgres serves (TARGET_POSTGRES_ID). */
+export const POSTGRES_TARGET_ID = 'postgres';
+
 const small = { requests: { cpu: '100m', memory: '192Mi' }, limits: { cpu: '1', memory: '512Mi' } };
 
 // prettier-ignore
 export const SERVICES: ServiceModel[] = [
   { name: 'hr-ingest', component: 'ingest', config: { DATABASE_SCHEMA: 'hr_ingest' }, secrets: ['DATABASE_URL', 'DATABASE_MIGRATION_URL'], egress: [], resources: small, heapMb: 384, replicas: 2, consumerGroups: [] },
-  { name: 'policy', component: 'policy', config: { DATABASE_SCHEMA: 'policy' }, secrets: ['DATABASE_URL', 'DATABASE_MIGRATION_URL'], egress: [], resources: small, heapMb: 384, replicas: 2, consumerGroups: [{ group: 'policy', topics: ['hr.lifecycle'] }, { group: 'policy-results', topics: ['provisioning.results'] }] },
+  { name: 'policy', component: 'policy', config: { DATABASE_SCHEMA: 'policy', POLICY_PATH: MOUNTS.policy }, secrets: ['DATABASE_URL', 'DATABASE_MIGRATION_URL'], egress: [], resources: small, heapMb: 384, replicas: 2, consumerGroups: [{ group: 'policy', topics: ['hr.lifecycle'] }, { group: 'policy-results', topics: ['provisioning.results'] }] },
   { name: 'connector-ldap', component: 'connector', config: { DATABASE_SCHEMA: 'connector_ldap', CONNECTOR_TARGETS: JSON.stringify(CONNECTOR_TARGETS['connector-ldap']) }, secrets: ['DATABASE_URL', 'DATABASE_MIGRATION_URL', 'LDAP_BIND_PASSWORD'], egress: ['ldap'], resources: small, heapMb: 384, replicas: 2, consumerGroups: [{ group: 'connector-ldap', topics: ['provisioning.commands.ldap'] }] },
   { name: 'connector-scim', component: 'connector', config: { DATABASE_SCHEMA: 'connector_scim', CONNECTOR_TARGETS: JSON.stringify(CONNECTOR_TARGETS['connector-scim']) }, secrets: ['DATABASE_URL', 'DATABASE_MIGRATION_URL', 'SCIM_APP_TOKEN'], egress: ['https'], resources: small, heapMb: 384, replicas: 2, consumerGroups: [{ group: 'connector-scim', topics: ['provisioning.commands.scim'] }] },
-  { name: 'connector-postgres', component: 'connector', config: { DATABASE_SCHEMA: 'connector_postgres', TARGET_POSTGRES_ID: 'postgres', TARGET_POSTGRES_URL_FILE: `${MOUNTS.secrets}/TARGET_POSTGRES_URL` }, secrets: ['DATABASE_URL', 'DATABASE_MIGRATION_URL', 'TARGET_POSTGRES_URL'], egress: ['postgres-target'], resources: small, heapMb: 384, replicas: 2, consumerGroups: [{ group: 'connector-postgres', topics: ['provisioning.commands.postgres'] }] },
+  { name: 'connector-postgres', component: 'connector', config: { DATABASE_SCHEMA: 'connector_postgres', TARGET_POSTGRES_ID: POSTGRES_TARGET_ID, TARGET_POSTGRES_URL_FILE: `${MOUNTS.secrets}/TARGET_POSTGRES_URL` }, secrets: ['DATABASE_URL', 'DATABASE_MIGRATION_URL', 'TARGET_POSTGRES_URL'], egress: ['postgres-target'], resources: small, heapMb: 384, replicas: 2, consumerGroups: [{ group: 'connector-postgres', topics: ['provisioning.commands.postgres'] }] },
   {
     name: 'audit',
     component: 'audit',

@@ -1,4 +1,4 @@
-// Writes the generated Kubernetes files (base/ and components/) from model.ts, monitoring.ts and
+// Writes the generated Kubernetes files (base/ and components/) from model.ts, policy.ts, monitoring.ts and
 // the Kafka catalog. Run after changing any of them (the project must be built first):
 //   bash deploy/local/provisio.sh build && bash deploy/local/provisio.sh exec node deploy/kubernetes/render.ts
 // A test (deploy/test/kubernetes.spec.ts) fails when the committed files differ.

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { loadConfig } from '@provisio/config';
+import { loadPolicy } from '@provisio/policy-domain';
 import { SERVICES as SERVICE_SPECS, projectRoot } from '@provisio/devstack';
 import { TOPICS, aclBindings, maxPartitionsRead, resolveTopics, userName, type PrincipalName } from '@provisio/kafka-admin';
 import { globSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -28,14 +29,14 @@ type Container = {
   readinessProbe?: { httpGet?: { path: string } };
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
   securityContext?: Record<string, unknown> & { capabilities?: { drop?: string[] } };
-  volumeMounts?: { name: string; mountPath: string }[];
+  volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
 };
 type PodSpec = {
   serviceAccountName?: string;
   automountServiceAccountToken?: boolean;
   securityContext?: Record<string, unknown> & { seccompProfile?: { type: string } };
   containers: Container[];
-  volumes?: { name: string; secret?: { secretName: string; items?: { key: string; path: string }[] }; emptyDir?: unknown }[];
+  volumes?: { name: string; secret?: { secretName: string; items?: { key: string; path: string }[] }; configMap?: { name: string; items?: unknown[] }; emptyDir?: unknown }[];
 };
 const podOf = (d: K8sObject) => (d['spec'] as { template: { metadata: { annotations?: Record<string, string> }; spec: PodSpec } }).template;
 const of = (objs: K8sObject[], kind: string) => objs.filter((o) => o.kind === kind);
@@ -205,6 +206,74 @@ describe('Kubernetes manifests', () => {
       // Secret values are never in a ConfigMap.
       for (const k of Object.keys(env)) expect({ k, secretInConfigMap: /PASSWORD$|_URL$|SECRET|PRIVATE_KEY$/.test(k) && !k.startsWith('AUTH_JWKS') && k !== 'OTEL_EXPORTER_OTLP_ENDPOINT' }).toEqual({ k, secretInConfigMap: false });
     });
+  });
+
+  /** The policy files the policy Deployment runs on: the ConfigMap mounted where POLICY_PATH points. */
+  function policyFiles(objs: K8sObject[]): { path: string; mount: { mountPath: string; readOnly?: boolean }; files: { name: string; content: string }[] } {
+    const pod = podOf(of(objs, 'Deployment').find((d) => d.metadata.name === 'policy')!).spec;
+    const c = pod.containers[0]!;
+    const path = containerEnv(objs, c)['POLICY_PATH'];
+    expect(path).toBeTruthy();
+    const mount = (c.volumeMounts ?? []).find((m) => path === m.mountPath || path!.startsWith(`${m.mountPath}/`));
+    expect({ path, mounted: Boolean(mount) }).toEqual({ path, mounted: true });
+    const volume = pod.volumes?.find((v) => v.name === mount!.name);
+    // The whole ConfigMap (no items filter), so every policy file a site puts in it is read.
+    expect(volume?.configMap).toBeDefined();
+    expect(volume!.configMap!.items).toBeUndefined();
+    const cm = of(objs, 'ConfigMap').find((m) => m.metadata.name === volume!.configMap!.name);
+    expect(cm).toBeDefined();
+    const data = cm!['data'] as Record<string, string>;
+    // POLICY_PATH is the mounted folder (every *.yaml file) or one file in it.
+    const wanted = path === mount!.mountPath ? Object.keys(data).filter((k) => /\.ya?ml$/.test(k)) : [relative(mount!.mountPath, path!)];
+    return { path: path!, mount: mount!, files: wanted.map((name) => ({ name, content: data[name]! })) };
+  }
+
+  /** The target ids the connectors serve: CONNECTOR_TARGETS ids and TARGET_POSTGRES_ID. */
+  function connectorTargetIds(objs: K8sObject[]): string[] {
+    return of(objs, 'Deployment')
+      .filter((d) => d.metadata.name.startsWith('connector-'))
+      .flatMap((d) => {
+        const env = containerEnv(objs, podOf(d).spec.containers[0]!);
+        return [...(JSON.parse(env['CONNECTOR_TARGETS'] ?? '[]') as { id: string }[]).map((t) => t.id), ...(env['TARGET_POSTGRES_ID'] ? [env['TARGET_POSTGRES_ID']] : [])];
+      })
+      .sort();
+  }
+
+  describe.each(OVERLAYS)('%s: the policy service', (overlay) => {
+    const objs = rendered[overlay]!;
+
+    it('runs on the shipped policy file, mounted read-only from its ConfigMap, never on the bundled sample', () => {
+      const { mount, files } = policyFiles(objs);
+      expect(mount.readOnly).toBe(true);
+      expect(files.length).toBeGreaterThan(0);
+    });
+
+    it("ships a policy the loader accepts whose targets are exactly the connectors' targets", () => {
+      const { files } = policyFiles(objs);
+      const result = loadPolicy(files);
+      expect(result.ok ? [] : result.problems).toEqual([]);
+      const ids = result.ok ? result.policy.targets.map((t) => t.id).sort() : [];
+      expect(connectorTargetIds(objs)).toEqual(['corp-ldap', 'postgres', 'scim-app']);
+      expect(ids).toEqual(connectorTargetIds(objs));
+    });
+  });
+
+  it('lets a site overlay replace the policy files with its own (docs/deployment.md)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'provisio-overlay-'));
+    try {
+      const own = 'apiVersion: provisio.dev/v1\nkind: Policy\nmetadata: { name: site }\ntargets:\n  - { id: corp-ldap, kind: ldap, account: { name: lower(userName) } }\n';
+      writeFileSync(join(dir, 'site-policy.yaml'), own);
+      writeFileSync(
+        join(dir, 'kustomization.yaml'),
+        `resources: [${relative(dir, join(k8s, 'base'))}]\nconfigMapGenerator:\n  - name: provisio-policy-files\n    behavior: replace\n    files: [site-policy.yaml]\n`,
+      );
+      const { files } = policyFiles(kustomize(dir));
+      expect(files).toEqual([{ name: 'site-policy.yaml', content: own }]);
+      const result = loadPolicy(files);
+      expect(result.ok ? result.policy.targets.map((t) => t.id) : result.problems).toEqual(['corp-ldap']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   describe('production', () => {

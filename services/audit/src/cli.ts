@@ -7,6 +7,7 @@
 // Database commands read DATABASE_URL, DATABASE_SCHEMA and the AUDIT_* keys like the service;
 // `migrate` and `retention` act as the schema owner (DATABASE_MIGRATION_URL) and are meant for
 // jobs that alone hold the owner's credentials (the service then runs with DATABASE_URL only).
+// The Kafka options read the services' KAFKA_* variables (TLS, SASL; cli-kafka.ts).
 // Exit status: 0 verified / done, 1 problems found, 2 usage or configuration error.
 import { createReadStream, readFileSync } from 'node:fs';
 import { createPublicKey, type KeyObject } from 'node:crypto';
@@ -16,11 +17,12 @@ import { ExportVerifier, checkpointSigner, trustedKeys, type SignedCheckpoint, t
 import { ConfigError, loadConfig, resolveFileVariables, type Env } from '@provisio/config';
 import { avroCodec } from '@provisio/contracts';
 import { Database } from '@provisio/persistence';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka } from 'kafkajs';
 import pg from 'pg';
 import pino from 'pino';
 import { z } from 'zod';
 import { AUDIT_MIGRATIONS } from './migrations/index.js';
+import { cliGroupId, cliKafka, type CliKafka } from './cli-kafka.js';
 import { ChainService, type CommittedOffset } from './chain/chain.service.js';
 import { parseAuditKeys } from './config.js';
 import { RetentionService } from './retention/retention.service.js';
@@ -58,8 +60,6 @@ const dbEnv = z.object({
   AUDIT_SIGNING_KEY: z.string(),
   AUDIT_TRUSTED_KEYS: z.string().optional(),
   AUDIT_PII_KEY: z.string(),
-  KAFKA_BROKERS: z.string().optional(),
-  KAFKA_TOPIC_PREFIX: z.string().default(''),
 });
 
 const migrateEnv = z.object({
@@ -104,8 +104,8 @@ async function withStore<T>(env: Env, fn: (s: { chain: ChainService; repo: Recor
 }
 
 /** Every checkpoint on the Kafka topic (the copy outside the database), read to its end. */
-async function kafkaCheckpoints(brokers: string, prefix: string): Promise<SignedCheckpoint[]> {
-  const kafka = new Kafka({ brokers: brokers.split(','), clientId: 'provisio-audit-cli', logLevel: logLevel.NOTHING });
+async function kafkaCheckpoints({ config, topicPrefix: prefix }: CliKafka): Promise<SignedCheckpoint[]> {
+  const kafka = new Kafka(config);
   const topic = `${prefix}${AuditTopics.checkpoints}`;
   const admin = kafka.admin();
   await admin.connect();
@@ -114,12 +114,14 @@ async function kafkaCheckpoints(brokers: string, prefix: string): Promise<Signed
   const remaining = new Map(ends.filter((e) => BigInt(e.high) > BigInt(e.low)).map((e) => [e.partition, BigInt(e.high)]));
   const found: SignedCheckpoint[] = [];
   if (remaining.size === 0) return found;
-  const consumer = kafka.consumer({ groupId: `provisio-audit-cli-${process.pid}-${Date.now()}`, maxWaitTimeInMs: 200 });
+  const consumer = kafka.consumer({ groupId: cliGroupId(prefix), maxWaitTimeInMs: 200 });
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   await new Promise<void>((resolve, reject) => {
     consumer
       .run({
+        // Reads only: nothing committed, so the throw-away group leaves no offsets behind.
+        autoCommit: false,
         eachMessage: async ({ partition, message }) => {
           const c = avroCodec().decode('AuditCheckpoint', message.value!);
           found.push({ statement: JSON.parse(c.statement) as SignedCheckpoint['statement'], signature: c.signature });
@@ -134,8 +136,8 @@ async function kafkaCheckpoints(brokers: string, prefix: string): Promise<Signed
 }
 
 /** The audit consumer group's committed offsets, topic names without the prefix. */
-async function committedOffsets(brokers: string, prefix: string): Promise<CommittedOffset[]> {
-  const kafka = new Kafka({ brokers: brokers.split(','), clientId: 'provisio-audit-cli', logLevel: logLevel.NOTHING });
+async function committedOffsets({ config, topicPrefix: prefix }: CliKafka): Promise<CommittedOffset[]> {
+  const kafka = new Kafka(config);
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -173,17 +175,16 @@ async function main(argv: string[]): Promise<number> {
     case 'verify': {
       const report = await withStore(
         process.env,
-        async ({ chain, cfg }) => {
+        async ({ chain }) => {
+          // The services' KAFKA_* variables (TLS, SASL, *_FILE secrets), read only when asked for.
+          const kafka = (flag: string) => {
+            if (!process.env['KAFKA_BROKERS']) throw new UsageError(`${flag} needs KAFKA_BROKERS`);
+            return cliKafka(process.env);
+          };
           let extra: SignedCheckpoint[] = [];
-          if (values['kafka-checkpoints']) {
-            if (!cfg.KAFKA_BROKERS) throw new UsageError('--kafka-checkpoints needs KAFKA_BROKERS');
-            extra = await kafkaCheckpoints(cfg.KAFKA_BROKERS, cfg.KAFKA_TOPIC_PREFIX);
-          }
+          if (values['kafka-checkpoints']) extra = await kafkaCheckpoints(kafka('--kafka-checkpoints'));
           let committed: CommittedOffset[] | undefined;
-          if (values['kafka-offsets']) {
-            if (!cfg.KAFKA_BROKERS) throw new UsageError('--kafka-offsets needs KAFKA_BROKERS');
-            committed = await committedOffsets(cfg.KAFKA_BROKERS, cfg.KAFKA_TOPIC_PREFIX);
-          }
+          if (values['kafka-offsets']) committed = await committedOffsets(kafka('--kafka-offsets'));
           return chain.verify({ fromSeq: int('from-seq', values['from-seq']), toSeq: int('to-seq', values['to-seq']), extraCheckpoints: extra, committedOffsets: committed });
         },
         publicKeys(values['public-key']),
