@@ -11,6 +11,7 @@ import pino from 'pino';
 import { EventTypes, avroCodec, type LifecycleEvent, type ProvisioningCommand, type ProvisioningResult } from '@provisio/contracts';
 import { ServiceProcesses, createTestDatabase, createTestRole, mintToken, serviceTestEnv, testKafka, uniqueTopicPrefix } from '@provisio/testing';
 import { fmt, median, pool, table } from './stats.ts';
+import { createTopics } from './topics.ts';
 
 export interface AuditBenchOptions {
   records: number;
@@ -68,7 +69,7 @@ async function produce(prefix: string, records: number): Promise<void> {
   const kafka = testKafka('bench-audit');
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({ waitForLeaders: true, topics: TOPICS.map((t) => ({ topic: `${prefix}${t}`, numPartitions: 3 })) });
+  await createTopics(admin, TOPICS.map((t) => ({ topic: `${prefix}${t}`, numPartitions: 3 })));
   await admin.disconnect();
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();

@@ -12,6 +12,7 @@ import { startSlapd, type RunningSlapd } from '@provisio/devstack';
 import { CommandSender, ScimTestServer, ServiceProcesses, createTestDatabase, mintToken, provisioningCommand, serviceTestEnv, testKafka, uniqueTopicPrefix, type TestDatabase } from '@provisio/testing';
 import pg from 'pg';
 import { fmt, median, pool, table } from './stats.ts';
+import { createTopics } from './topics.ts';
 
 export type ConnectorKind = 'postgres' | 'ldap' | 'scim';
 
@@ -181,7 +182,7 @@ async function oneRun(kind: ConnectorKind, o: ConnectorBenchOptions): Promise<Fi
     const sender = new CommandSender(prefix);
     const admin = testKafka('bench-admin').admin();
     await admin.connect();
-    await admin.createTopics({ topics: [`provisioning.commands.${kind}`, `provisioning.commands.${kind}.dlt`, 'provisioning.results', 'provisioning.results.dlt'].map((t) => ({ topic: `${prefix}${t}`, numPartitions: 3 })), waitForLeaders: true });
+    await createTopics(admin, [`provisioning.commands.${kind}`, `provisioning.commands.${kind}.dlt`, 'provisioning.results', 'provisioning.results.dlt'].map((t) => ({ topic: `${prefix}${t}`, numPartitions: 3 })));
     await admin.disconnect();
     await sender.send(kind, Array.from({ length: o.commands }, (_, i) => rig.command(i)));
     await sender.close();

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { avroCodec, type ProvisioningResult } from '@provisio/contracts';
 import { ServiceProcesses, createTestDatabase, mintToken, serviceTestEnv, testKafka, uniqueTopicPrefix } from '@provisio/testing';
 import { fmt, median, percentile, pool, table } from './stats.ts';
+import { createTopics } from './topics.ts';
 
 export interface PipelineOptions {
   joiners: number;
@@ -28,7 +29,7 @@ async function rawKafkaRate(n: number, valueSize: number): Promise<number> {
   const topic = `${uniqueTopicPrefix()}raw`;
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true });
+  await createTopics(admin, [{ topic, numPartitions: 3 }]);
   await admin.disconnect();
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   const consumer = kafka.consumer({ groupId: `${topic}-g`, maxWaitTimeInMs: 50 });
