@@ -40,17 +40,25 @@ const RESTRICTED_CONTAINER = {
   seccompProfile: { type: 'RuntimeDefault' },
 };
 
+/** The pod-level half of the restricted profile: non-root uid/gid 1000 (the image's user). */
+const RESTRICTED_POD = { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } };
+
+/** What every one-shot job pod shares: its own ServiceAccount without a token, restarts on failure. */
+const jobPodBase = (serviceAccountName: string) => ({
+  restartPolicy: 'OnFailure',
+  serviceAccountName,
+  automountServiceAccountToken: false,
+  enableServiceLinks: false,
+  securityContext: RESTRICTED_POD,
+});
+
 /** Audit's owner jobs (AUDIT_OWNER_JOBS): migrate + grants, and retention. */
 function auditOwnerJobs(s: ServiceModel): Manifest[] {
   const l = { 'app.kubernetes.io/name': 'audit-owner', 'app.kubernetes.io/part-of': PART_OF, 'app.kubernetes.io/component': 'audit' };
   const pod = (args: string[]) => ({
     metadata: { labels: l },
     spec: {
-      restartPolicy: 'OnFailure',
-      serviceAccountName: 'audit-owner',
-      automountServiceAccountToken: false,
-      enableServiceLinks: false,
-      securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } },
+      ...jobPodBase('audit-owner'),
       containers: [
         {
           name: 'audit-owner',
@@ -139,7 +147,7 @@ function deployment(s: ServiceModel): Manifest {
           enableServiceLinks: false,
           // Consumers finish the batch in flight, commit and leave their groups on SIGTERM.
           terminationGracePeriodSeconds: 60,
-          securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } },
+          securityContext: { ...RESTRICTED_POD, fsGroup: 1000 },
           topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: selectorLabels(s) } }],
           containers: [
             {
@@ -155,14 +163,7 @@ function deployment(s: ServiceModel): Manifest {
               // Give endpoints time to drop the pod before the service stops accepting requests.
               lifecycle: { preStop: { exec: { command: ['sleep', '5'] } } },
               resources: s.resources,
-              securityContext: {
-                allowPrivilegeEscalation: false,
-                privileged: false,
-                readOnlyRootFilesystem: true,
-                runAsNonRoot: true,
-                capabilities: { drop: ['ALL'] },
-                seccompProfile: { type: 'RuntimeDefault' },
-              },
+              securityContext: RESTRICTED_CONTAINER,
               volumeMounts: [
                 { name: 'secrets', mountPath: MOUNTS.secrets, readOnly: true },
                 { name: 'kafka-user', mountPath: MOUNTS.kafkaUser, readOnly: true },
@@ -382,11 +383,7 @@ function kafkaAdminJob(): Record<string, RenderedFile> {
       template: {
         metadata: { labels: l },
         spec: {
-          restartPolicy: 'OnFailure',
-          serviceAccountName: 'kafka-admin',
-          automountServiceAccountToken: false,
-          enableServiceLinks: false,
-          securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } },
+          ...jobPodBase('kafka-admin'),
           containers: [
             {
               name: 'kafka-admin',
@@ -400,7 +397,7 @@ function kafkaAdminJob(): Record<string, RenderedFile> {
                 { name: 'NODE_OPTIONS', value: '--disable-warning=TimeoutNegativeWarning' },
               ],
               resources: { requests: { cpu: '50m', memory: '96Mi' }, limits: { cpu: '500m', memory: '256Mi' } },
-              securityContext: { allowPrivilegeEscalation: false, privileged: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } },
+              securityContext: RESTRICTED_CONTAINER,
               volumeMounts: [
                 { name: 'kafka-user', mountPath: MOUNTS.kafkaUser, readOnly: true },
                 { name: 'kafka-ca', mountPath: MOUNTS.kafkaCa, readOnly: true },

@@ -5,8 +5,8 @@ import type { Consumer, Producer } from 'kafkajs';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomUUID } from 'node:crypto';
 import { bootstrap } from '../src/bootstrap.js';
+import { lifecycleEvent } from './policy-service-kit.js';
 
 const POLICY = `apiVersion: provisio.dev/v1
 kind: Policy
@@ -50,45 +50,7 @@ sod:
     sets: [[{ role: maker }], [{ role: approver }]]
 `;
 
-function event(personId: string, kind: LifecycleEvent['kind'], a: Partial<LifecycleEvent['attributes']>, at = Date.now()): LifecycleEvent {
-  return {
-    eventId: randomUUID(),
-    kind,
-    stage: 'EFFECTIVE',
-    personId,
-    effectiveAt: at,
-    recordedAt: at,
-    source: { system: 'it', workerId: personId, sequence: null, sourceTimestamp: null, batchId: null, channel: 'API' },
-    attributes: {
-      workerType: 'employee',
-      status: 'active',
-      userName: null,
-      givenName: 'John',
-      familyName: 'Doe',
-      displayName: null,
-      email: null,
-      employeeNumber: null,
-      managerPersonId: null,
-      department: 'Sales',
-      division: null,
-      costCenter: null,
-      company: null,
-      organization: null,
-      location: null,
-      jobTitle: null,
-      countryCode: null,
-      hireDate: null,
-      terminationDate: null,
-      onLeave: null,
-      custom: {},
-      ...a,
-    },
-    changedAttributes: [],
-    previousAttributes: null,
-    reason: null,
-    timeZone: null,
-  };
-}
+const event = lifecycleEvent;
 
 /**
  * The policy service through the real broker and PostgreSQL: lifecycle events in, commands out;
