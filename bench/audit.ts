@@ -67,10 +67,7 @@ function personRecords(i: number, base: number) {
 
 async function produce(prefix: string, records: number): Promise<void> {
   const kafka = testKafka('bench-audit');
-  const admin = kafka.admin();
-  await admin.connect();
-  await createTopics(admin, TOPICS.map((t) => ({ topic: `${prefix}${t}`, numPartitions: 3 })));
-  await admin.disconnect();
+  await createTopics(TOPICS.map((t) => ({ topic: `${prefix}${t}`, partitions: 3 })));
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   const base = Date.now();

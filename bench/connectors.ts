@@ -180,10 +180,7 @@ async function oneRun(kind: ConnectorKind, o: ConnectorBenchOptions): Promise<Fi
     const rawPerSec = await rig.raw(o.commands);
     // All commands wait in the topic before the connector starts: it runs flat out from the first poll.
     const sender = new CommandSender(prefix);
-    const admin = testKafka('bench-admin').admin();
-    await admin.connect();
-    await createTopics(admin, [`provisioning.commands.${kind}`, `provisioning.commands.${kind}.dlt`, 'provisioning.results', 'provisioning.results.dlt'].map((t) => ({ topic: `${prefix}${t}`, numPartitions: 3 })));
-    await admin.disconnect();
+    await createTopics([`provisioning.commands.${kind}`, `provisioning.commands.${kind}.dlt`, 'provisioning.results', 'provisioning.results.dlt'].map((t) => ({ topic: `${prefix}${t}`, partitions: 3 })));
     await sender.send(kind, Array.from({ length: o.commands }, (_, i) => rig.command(i)));
     await sender.close();
     const results = collectResults(prefix, o.commands, 600_000);

@@ -27,10 +27,7 @@ interface RunFigures {
 async function rawKafkaRate(n: number, valueSize: number): Promise<number> {
   const kafka = testKafka('bench-raw');
   const topic = `${uniqueTopicPrefix()}raw`;
-  const admin = kafka.admin();
-  await admin.connect();
-  await createTopics(admin, [{ topic, numPartitions: 3 }]);
-  await admin.disconnect();
+  await createTopics([{ topic, partitions: 3 }]);
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   const consumer = kafka.consumer({ groupId: `${topic}-g`, maxWaitTimeInMs: 50 });
   await Promise.all([producer.connect(), consumer.connect()]);

@@ -1,17 +1,16 @@
-import type { Admin, ITopicConfig } from 'kafkajs';
+import { KafkaJsBroker } from '@provisio/messaging';
+import { createLogger } from '@provisio/observability';
+import { kafkaBrokers } from '@provisio/testing';
 
 /**
- * createTopics that waits out the brief "unknown topic or partition" answers a KRaft broker
- * gives right after it started or right after the topics were created.
+ * Creates the bench's topics through the messaging port's ensureTopics, which waits out the
+ * brief unknown-topic answers of a KRaft broker that just started or just created them.
  */
-export async function createTopics(admin: Admin, topics: ITopicConfig[]): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await admin.createTopics({ topics, waitForLeaders: true });
-      return;
-    } catch (e) {
-      if (!(e as { retriable?: boolean }).retriable || attempt >= 20) throw e;
-      await new Promise((r) => setTimeout(r, 250 * attempt));
-    }
+export async function createTopics(topics: { topic: string; partitions: number }[]): Promise<void> {
+  const broker = new KafkaJsBroker({ brokers: kafkaBrokers(), clientId: 'bench-topics', logger: createLogger({ service: 'bench', level: 'warn' }) });
+  try {
+    await broker.ensureTopics(topics);
+  } finally {
+    await broker.close();
   }
 }
