@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { avroCodec } from '@provisio/contracts';
+import type { ConsumedMessage } from '@provisio/messaging';
 import { createTestDatabase, type TestDatabase } from '@provisio/testing';
+import { AuditQueries } from '../src/api/audit-queries.js';
 import { RetentionError, RetentionService, retentionCutoff } from '../src/retention/retention.service.js';
+import { joinerRecords } from './records.js';
 import { consumed, logger, openStore, signer, trusted, type Store } from './store-harness.js';
 
 const DAY = 86_400_000;
@@ -89,5 +93,81 @@ describe('retention', () => {
       await s.db.close();
       await other.drop();
     }
+  });
+});
+
+/**
+ * "Who has access now" after retention dropped the months holding the commands that granted it:
+ * the access state at the cut is carried forward, signed into the anchor, and verified.
+ */
+describe('access across retention', () => {
+  let db: TestDatabase;
+  let store: Store;
+  let clock = Date.now();
+  let offset = 10_000;
+  const base = Date.now() - 30 * DAY;
+  const early = joinerRecords('person-early', { base });
+  const late = joinerRecords('person-late', { base: base + DAY });
+  const pending = joinerRecords('person-pending', { base: base + 2 * DAY });
+
+  function message(m: { key: string; value: Buffer; headers: Record<string, string> }, topic: string): ConsumedMessage<Buffer | null> {
+    return { topic, partition: 0, offset: String(offset++), key: m.key, headers: m.headers, envelope: { id: m.headers['ce_id']!, type: m.headers['ce_type']!, time: m.headers['ce_time']! }, value: m.value, timestamp: Date.now() };
+  }
+  const triple = (d: ReturnType<typeof joinerRecords>) => [message(d.lifecycle, 'hr.lifecycle'), message(d.commandMessage, 'provisioning.commands.ldap'), message(d.resultMessage, 'provisioning.results')];
+  const queries = () => new AuditQueries(store.db, store.repo, store.keys);
+  const who = async (entitlement?: string) =>
+    (await queries().access({ target: 'ldap-main', entitlement, at: new Date() })).map((g) => ({ personId: g.personId, since: g.since, accountName: g.accountName, commandId: g.evidence.commandId }));
+
+  beforeAll(async () => {
+    db = await createTestDatabase('auditaccessretention');
+    store = await openStore(db.url, { clock: () => clock });
+    const from = monthStart(2);
+    await db.query(`CREATE TABLE audit.records_p${from.getUTCFullYear()}${String(from.getUTCMonth() + 1).padStart(2, '0')} PARTITION OF audit.records FOR VALUES FROM ('${from.toISOString()}') TO ('${monthStart(1).toISOString()}')`);
+    clock = from.getTime() + DAY;
+    // Two people granted long ago, and a command whose result comes only after the cut.
+    await store.repo.append([...triple(early), ...triple(late), message(pending.lifecycle, 'hr.lifecycle'), message(pending.commandMessage, 'provisioning.commands.ldap')]);
+    clock = Date.now();
+    await store.repo.append([message(pending.resultMessage, 'provisioning.results')]);
+  }, 60_000);
+
+  afterAll(async () => {
+    await store?.db.close();
+    await db?.drop();
+  });
+
+  it('still answers who has access, since when and why, after the records that prove it are dropped', async () => {
+    const before = await who('staff');
+    expect(before.map((g) => g.personId)).toEqual(['person-early', 'person-late', 'person-pending']);
+    const out = await new RetentionService(db.url, store.repo, store.chain, signer, trusted, logger).apply(1);
+    expect(out.dropped).toHaveLength(1);
+    expect((await db.query<{ n: string }>('SELECT count(*) AS n FROM audit.records'))[0]!.n).toBe('1');
+    // Same people, same since-when, same evidence, account names still decrypted.
+    expect(await who('staff')).toEqual(before);
+    expect(before[0]).toMatchObject({ since: early.result.appliedAt, accountName: 'ada_lovelace', commandId: early.command.commandId });
+    expect(await who('admins')).toEqual([]);
+    const anchor = await db.query<{ statement: string }>(`SELECT statement FROM audit.checkpoints WHERE kind = 'anchor'`);
+    expect(JSON.parse(anchor[0]!.statement)).toMatchObject({ baseline: { accounts: 2, pendingCommands: 1 } });
+    expect((await store.chain.verify()).ok).toBe(true);
+  });
+
+  it('ends the carried access at a later revocation, and still answers for the time before it', async () => {
+    const revoke = { ...early.command, commandId: 'revoke-early', version: 2, state: 'DISABLED' as const, groups: [] };
+    const d = joinerRecords('person-early', { base: Date.now() - DAY });
+    const codec = avroCodec();
+    const result = { ...d.result, commandId: revoke.commandId, version: 2, appliedAt: Date.now() - 1000 };
+    await store.repo.append([
+      message({ ...d.commandMessage, value: codec.encode('ProvisioningCommand', revoke) }, 'provisioning.commands.ldap'),
+      message({ ...d.resultMessage, value: codec.encode('ProvisioningResult', result) }, 'provisioning.results'),
+    ]);
+    expect((await who('staff')).map((g) => g.personId)).toEqual(['person-late', 'person-pending']);
+    expect((await queries().access({ target: 'ldap-main', at: new Date(base + 5 * DAY) })).map((g) => g.personId)).toEqual(['person-early', 'person-late', 'person-pending']);
+  });
+
+  it('reports a changed carried state as tampering at the anchor', async () => {
+    const anchorSeq = Number((await db.query<{ seq: string }>(`SELECT seq FROM audit.checkpoints WHERE kind = 'anchor'`))[0]!.seq);
+    await db.query(`UPDATE audit.access_baseline SET groups = ARRAY['staff', 'admins'] WHERE person_id = 'person-late'`);
+    const report = await store.chain.verify();
+    expect(report).toMatchObject({ ok: false, firstBadPosition: anchorSeq });
+    expect(report.problems[0]).toMatchObject({ kind: 'modified', detail: expect.stringContaining('carried forward by retention') });
   });
 });

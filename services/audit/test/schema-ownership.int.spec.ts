@@ -44,6 +44,10 @@ describe('audit without the owner credentials', () => {
       try {
         await expect(c.query('DELETE FROM audit.records')).rejects.toMatchObject({ code: '42501' });
         await expect(c.query('DROP TABLE audit.checkpoints')).rejects.toMatchObject({ code: '42501' });
+        // What retention carries forward is read, never written, by the service.
+        await expect(c.query('SELECT count(*) FROM audit.access_baseline')).resolves.toMatchObject({ rowCount: 1 });
+        await expect(c.query(`INSERT INTO audit.carried_commands (command_id, anchor_seq, state, groups, version, topic, kafka_partition, kafka_offset) VALUES ('x', 1, 'ACTIVE', '{}', 1, 't', 0, 0)`)).rejects.toMatchObject({ code: '42501' });
+        await expect(c.query('DELETE FROM audit.access_baseline')).rejects.toMatchObject({ code: '42501' });
       } finally {
         await c.end();
       }

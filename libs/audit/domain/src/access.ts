@@ -15,6 +15,16 @@ export interface AppliedState {
   resultId: string;
   /** Audit position of the result. */
   resultSeq: number;
+  /**
+   * Set on a state carried forward by retention (the records before it were dropped): since when
+   * the account had been active, and each group held, without interruption up to this state.
+   */
+  carried?: CarriedSince | undefined;
+}
+
+export interface CarriedSince {
+  activeSince: number | null;
+  groupSince: Readonly<Record<string, number>>;
 }
 
 export interface AccessGrant {
@@ -31,6 +41,12 @@ export interface AccessGrant {
 
 function grants(s: AppliedState, entitlement: string | undefined): boolean {
   return s.state === 'ACTIVE' && (entitlement === undefined || s.groups.includes(entitlement));
+}
+
+/** Start of the uninterrupted period that `history[first]` opens, counting time carried from before retention. */
+function periodStart(head: AppliedState, entitlement: string | undefined): number {
+  const carried = entitlement === undefined ? head.carried?.activeSince : head.carried?.groupSince[entitlement];
+  return carried ?? head.appliedAt;
 }
 
 function byTime(a: AppliedState, b: AppliedState): number {
@@ -71,7 +87,7 @@ export function accessDuring(states: readonly AppliedState[], at: number, until:
         target: s.target,
         state: current.state,
         groups: current.groups,
-        since: history[first]!.appliedAt,
+        since: periodStart(history[first]!, entitlement),
         until: ended,
         evidence: { commandId: current.commandId, resultId: current.resultId, resultSeq: current.resultSeq, version: current.version },
       });
@@ -79,4 +95,28 @@ export function accessDuring(states: readonly AppliedState[], at: number, until:
     }
   }
   return out.sort((a, b) => (a.personId < b.personId ? -1 : a.personId > b.personId ? 1 : a.since - b.since));
+}
+
+/**
+ * The one state of an account that retention keeps when it drops the records before a cut: the
+ * last applied state, with since when the account had been active and each group held without
+ * interruption (`history` is the account's applied states up to the cut, in any order, possibly
+ * starting with the state an earlier retention carried).
+ */
+export function carryForward(history: readonly AppliedState[]): AppliedState & { carried: CarriedSince } {
+  if (history.length === 0) throw new RangeError('carryForward needs at least one applied state');
+  const sorted = [...history].sort(byTime);
+  let since: CarriedSince = { activeSince: null, groupSince: {} };
+  let previous: AppliedState | undefined;
+  for (const s of sorted) {
+    if (s.state !== 'ACTIVE') since = { activeSince: null, groupSince: {} };
+    else {
+      const wasActive = previous?.state === 'ACTIVE';
+      const groupSince: Record<string, number> = {};
+      for (const g of s.groups) groupSince[g] = (wasActive && previous!.groups.includes(g) ? since.groupSince[g] : undefined) ?? s.carried?.groupSince[g] ?? s.appliedAt;
+      since = { activeSince: (wasActive ? since.activeSince : null) ?? s.carried?.activeSince ?? s.appliedAt, groupSince };
+    }
+    previous = s;
+  }
+  return { ...previous!, carried: since };
 }

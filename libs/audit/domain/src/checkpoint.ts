@@ -22,6 +22,12 @@ export interface CheckpointStatement {
   previous: { seq: number; hash: string } | null;
   /** Hex SHA-256 of the signing key's SubjectPublicKeyInfo (DER), first 16 bytes. */
   keyId: string;
+  /**
+   * Anchors only: the access state retention carried forward past the records it dropped (each
+   * account's last applied state, commands still awaiting a result), as counts and a SHA-256
+   * digest of those rows, so a change to them shows in verification.
+   */
+  baseline?: { accounts: number; pendingCommands: number; digest: string };
 }
 
 export interface SignedCheckpoint {

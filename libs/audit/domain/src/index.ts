@@ -53,5 +53,5 @@ export {
   type ViolationSource,
 } from './ocsf.js';
 export { formatSiemEvent, toCef, toCefFinding, toEcs, toEcsFinding, type SiemFormat } from './siem-formats.js';
-export { accessDuring, type AccessGrant, type AppliedState } from './access.js';
+export { accessDuring, carryForward, type AccessGrant, type AppliedState, type CarriedSince } from './access.js';
 export { EXPORT_FORMAT, ExportFormatError, ExportVerifier, verifyExport, type ExportLine, type ExportSelection, type OfflineReport } from './export-format.js';

@@ -1,5 +1,6 @@
-import { accessDuring, causalOrder, contentHash, recordAad, revealHeader, revealPersonalData, type AccessGrant, type AppliedState } from '@provisio/audit-domain';
+import { accessDuring, causalOrder, contentHash, recordAad, revealHeader, revealPersonalData, type AccessGrant } from '@provisio/audit-domain';
 import { quoteIdent, type Database } from '@provisio/persistence';
+import { AccessBaseline, appliedStateOf } from '../store/access-baseline.js';
 import type { PersonKeyStore } from '../store/person-keys.repository.js';
 import { RECORD_COLUMNS, contentOf, type RecordRepository, type RecordRow } from '../store/record.repository.js';
 
@@ -72,6 +73,7 @@ function decodeCursor(c: string): [number, string] {
 /** Read side of the store: timeline, search, failures, access at a time, exports. */
 export class AuditQueries {
   private readonly records: string;
+  private readonly baseline: AccessBaseline;
 
   constructor(
     private readonly db: Database,
@@ -79,6 +81,7 @@ export class AuditQueries {
     private readonly keys: PersonKeyStore,
   ) {
     this.records = `${quoteIdent(repo.schema)}.records`;
+    this.baseline = new AccessBaseline(repo.schema);
   }
 
   async views(rows: RecordRow[]): Promise<RecordView[]> {
@@ -189,28 +192,12 @@ export class AuditQueries {
    */
   async access(o: { target: string; entitlement?: string | undefined; at: Date; until?: Date | undefined }): Promise<(AccessGrant & { accountName: string | null })[]> {
     const until = o.until ?? o.at;
-    const r = await this.db.sql.query<{
-      seq: string; person_id: string; result_id: string; applied_at: string; command_id: string; state: string; groups: string[] | null; version: string;
-      key_id: string | null; account: unknown; pii: Buffer | null; topic: string; kafka_partition: number; kafka_offset: string;
-    }>(
-      `SELECT r.seq, r.person_id, r.entity_id AS result_id, r.payload_json->>'appliedAt' AS applied_at, c.entity_id AS command_id,
-              c.payload_json->>'state' AS state, ARRAY(SELECT jsonb_array_elements_text(c.payload_json->'groups')) AS groups,
-              c.payload_json->>'version' AS version, c.key_id, c.payload_json->'accountName' AS account, c.pii, c.topic, c.kafka_partition, c.kafka_offset
-       FROM ${this.records} r
-       JOIN LATERAL (SELECT * FROM ${this.records} c WHERE c.entity_id = ANY(r.cause_ids) AND c.schema_name = 'ProvisioningCommand' AND c.dead_letter_of IS NULL ORDER BY c.seq LIMIT 1) c ON true
-       WHERE r.target = $1 AND r.schema_name = 'ProvisioningResult' AND r.dead_letter_of IS NULL AND r.outcome IN ('APPLIED', 'NO_CHANGE')
-         AND (r.payload_json->>'appliedAt')::bigint <= $2`,
-      [o.target, until.getTime()],
-    );
-    const states: AppliedState[] = r.rows.map((x) => ({
-      personId: x.person_id, target: o.target, state: x.state, groups: x.groups ?? [], appliedAt: Number(x.applied_at), version: Number(x.version),
-      commandId: x.command_id, resultId: x.result_id, resultSeq: Number(x.seq),
-    }));
-    const grants = accessDuring(states, o.at.getTime(), until.getTime(), o.entitlement);
-    const byCommand = new Map(r.rows.map((x) => [x.command_id, x]));
-    const keys = await this.keys.keyById(this.db.sql, r.rows.map((x) => x.key_id).filter((k): k is string => k !== null));
+    const rows = await this.baseline.appliedStates(this.db.sql, { target: o.target, appliedUntil: until.getTime() });
+    const grants = accessDuring(rows.map(appliedStateOf), o.at.getTime(), until.getTime(), o.entitlement);
+    const byResult = new Map(rows.map((x) => [x.result_id, x]));
+    const keys = await this.keys.keyById(this.db.sql, rows.map((x) => x.key_id).filter((k): k is string => k !== null));
     return grants.map((g) => {
-      const row = byCommand.get(g.evidence.commandId);
+      const row = byResult.get(g.evidence.resultId);
       let name: unknown = row?.account ?? null;
       if (row?.key_id) name = (revealPersonalData({ accountName: row.account }, keys.get(row.key_id) ?? null, recordAad(row.topic, row.kafka_partition, row.kafka_offset), row.pii).json as { accountName: unknown }).accountName;
       return { ...g, accountName: typeof name === 'string' ? name : null };

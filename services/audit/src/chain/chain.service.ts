@@ -3,6 +3,7 @@ import {
   canonicalJson,
   checkpointSignatureProblem,
   type CheckpointSigner,
+  type CheckpointStatement,
   type Problem,
   type SignedCheckpoint,
   type TrustedKeys,
@@ -11,6 +12,7 @@ import {
 import { gauge } from '@provisio/observability';
 import { quoteIdent, type Database, type SqlClient } from '@provisio/persistence';
 import type { Logger } from 'pino';
+import { AccessBaseline } from '../store/access-baseline.js';
 import { entryOf, type RecordRepository } from '../store/record.repository.js';
 
 export const CHAIN_SERVICE = Symbol('CHAIN_SERVICE');
@@ -89,6 +91,7 @@ export function withProblems(report: VerificationReport, extra: Problem[]): Veri
 /** Verification of the stored chain and the periodic signed checkpoints. */
 export class ChainService {
   private readonly table: string;
+  private readonly baseline: AccessBaseline;
 
   constructor(
     private readonly db: Database,
@@ -99,6 +102,7 @@ export class ChainService {
     private readonly checkpointVerify: 'links' | 'full' = 'full',
   ) {
     this.table = `${quoteIdent(repo.schema)}.checkpoints`;
+    this.baseline = new AccessBaseline(repo.schema);
   }
 
   get publicKey() {
@@ -134,6 +138,8 @@ export class ChainService {
     if (previous && !all.some((c) => c.statement.chainId === chainId && c.statement.seq === previous.seq && c.statement.hash === previous.hash && checkpointSignatureProblem(c, this.trusted) === null)) {
       extra.push({ kind: 'checkpoint-mismatch', position: anchor.seq, detail: `the anchor at ${anchor.seq} follows a checkpoint at ${previous.seq} that no trusted checkpoint matches` });
     }
+    const baselineProblem = await this.baselineProblem(anchor.anchor?.statement);
+    if (baselineProblem) extra.push(baselineProblem);
     if (o.fromSeq !== undefined && o.fromSeq - 1 > start.seq) {
       const candidates = all
         .filter((c) => c.statement.chainId === chainId && c.statement.seq <= o.fromSeq! - 1 && c.statement.seq >= start.seq)
@@ -148,6 +154,23 @@ export class ChainService {
     const report = verifier.finish(o.toSeq === undefined ? await this.repo.ledgerEnd() : undefined);
     if (o.committedOffsets && o.toSeq === undefined) extra.push(...committedOffsetProblems(await this.repo.ledgerOffsets(), o.committedOffsets, anchor.basis === 'anchor', report.lastPosition));
     return withProblems(report, extra);
+  }
+
+  /**
+   * The access state retention carried forward must be what the anchor signed (nothing carried
+   * before any anchor, or under an anchor from before baselines existed).
+   */
+  private async baselineProblem(anchor: CheckpointStatement | undefined, retry = true): Promise<Problem | null> {
+    const now = await this.baseline.digest(this.db.sql);
+    const signed = anchor?.baseline ?? { accounts: 0, pendingCommands: 0, digest: null };
+    if (signed.digest === null ? now.accounts + now.pendingCommands === 0 : signed.digest === now.digest) return null;
+    // Retention may have committed a new anchor and baseline between the two reads.
+    if (retry) return this.baselineProblem((await this.repo.anchors()).start.anchor?.statement, false);
+    return {
+      kind: 'modified',
+      position: anchor?.seq ?? 0,
+      detail: `the access state carried forward by retention (${now.accounts} accounts, ${now.pendingCommands} pending commands) differs from what the anchor at ${anchor?.seq ?? 0} signed (${signed.accounts} accounts, ${signed.pendingCommands} pending commands)`,
+    };
   }
 
   /** The newest checkpoint row of this chain whose signature verifies with a trusted key. */

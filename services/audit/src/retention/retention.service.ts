@@ -3,6 +3,7 @@ import { quoteIdent } from '@provisio/persistence';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { ChainService } from '../chain/chain.service.js';
+import { AccessBaseline } from '../store/access-baseline.js';
 import { entryOf, type RecordRepository } from '../store/record.repository.js';
 
 export interface RetentionOutcome {
@@ -25,8 +26,9 @@ export function retentionCutoff(now: Date, keepMonths: number): Date {
 
 /**
  * Drops whole monthly partitions older than the retention, as the schema owner. The chain is
- * verified up to the cut first, then a signed anchor checkpoint (position and hash of the last
- * dropped record) is stored: verification of what remains starts from it. Positions and record
+ * verified up to the cut first, the access state at the cut is carried forward (see
+ * AccessBaseline), then a signed anchor checkpoint (position and hash of the last dropped record,
+ * digest of the carried access) is stored: verification of what remains starts from it. Positions and record
  * times rise together, so the dropped records are always a prefix of the chain.
  */
 export class RetentionService {
@@ -80,6 +82,8 @@ export class RetentionService {
         if (next.rows[0] && !next.rows[0].prev_hash.equals(verifier.head.hash)) throw new RetentionError(`not dropping partitions: record ${cut + 1} does not link to ${cut}`);
         const lastRow = await client.query<{ recorded_at: Date }>(`SELECT recorded_at FROM ${this.repo.records} WHERE seq = $1`, [cut]);
         const previous = await this.chain.latestTrusted(client);
+        // Who has access must not change because the records proving it are dropped.
+        const baseline = await new AccessBaseline(this.repo.schema).carryTo(client, cut);
         const signed = this.signer.sign({
           chainId,
           kind: 'anchor',
@@ -88,6 +92,7 @@ export class RetentionService {
           recordedAt: lastRow.rows[0]!.recorded_at.getTime(),
           issuedAt: now.getTime(),
           previous: previous ? { seq: previous.statement.seq, hash: previous.statement.hash } : null,
+          baseline,
         });
         await this.chain.insert(client, signed);
         await client.query(`SET LOCAL provisio.audit_retention = 'on'`);

@@ -11,6 +11,8 @@ export interface PrivilegeReport {
 }
 
 const APPEND_ONLY = ['records', 'record_positions', 'checkpoints', 'replays', 'chain_meta'];
+/** Tables only retention (the owner) writes: the runtime role only reads them. */
+const READ_ONLY = ['access_baseline', 'carried_commands'];
 
 /**
  * Grants the runtime role exactly what audit needs, as the owner (DATABASE_MIGRATION_URL):
@@ -33,6 +35,8 @@ export async function grantRuntimePrivileges(ownerUrl: string, schema: string, r
     }
     await client.query(`GRANT SELECT, INSERT, UPDATE ON ${s}.person_keys, ${s}.feed_cursors TO ${r}`);
     await client.query(`GRANT SELECT, UPDATE ON ${s}.key_generation TO ${r}`);
+    // Written by retention (the owner) only.
+    await client.query(`GRANT SELECT ON ${s}.access_baseline, ${s}.carried_commands TO ${r}`);
     await client.query(`GRANT USAGE ON ALL SEQUENCES IN SCHEMA ${s} TO ${r}`);
     // So the service can check at start that the schema is migrated (it does not migrate).
     await client.query(`GRANT SELECT ON ${s}.typeorm_migrations TO ${r}`);
@@ -66,6 +70,10 @@ export async function checkRuntimePrivileges(query: (sql: string, params?: unkno
     const row = p.rows[0] ?? {};
     const can = ['u', 'd', 't'].filter((k) => row[k]).map((k) => ({ u: 'UPDATE', d: 'DELETE', t: 'TRUNCATE' })[k]);
     if (can.length > 0) problems.push(`runtime role ${role} may ${can.join(', ')} ${schema}.${t}`);
+  }
+  for (const t of READ_ONLY) {
+    const p = await query(`SELECT has_table_privilege(current_user, $1, 'INSERT, UPDATE, DELETE, TRUNCATE') AS w`, [`${quoteIdent(schema)}.${t}`]);
+    if (p.rows[0]?.['w']) problems.push(`runtime role ${role} may write ${schema}.${t}`);
   }
   return { runtimeRole: role, owner: recordsOwner, leastPrivilege: problems.length === 0, problems };
 }
