@@ -1,7 +1,7 @@
 // Builds the Kubernetes manifests from model.ts and the Kafka catalog (@provisio/kafka-admin).
 // render.ts writes them under deploy/kubernetes; deploy/test checks that the committed files
 // equal what this produces and that every object is valid.
-import { TOPICS, maxPartitionsRead, kafkaTopics, kafkaUsers, userName, type PrincipalName } from '@provisio/kafka-admin';
+import { AUDIT_REPLAY_PRINCIPAL, AUDIT_REPLAYS, TOPICS, maxPartitionsRead, kafkaTopics, kafkaUsers, userName, type PrincipalName } from '@provisio/kafka-admin';
 import { AUDIT_OWNER_JOBS, COMMON_CONFIG, EGRESS_PORTS, HTTP_PORT, IMAGE_REGISTRY, IMAGE_TAG, MOUNTS, POLICY_FILES_CONFIGMAP, SERVICES, type ServiceModel } from './model.ts';
 import { EXAMPLE_POLICY } from './policy.ts';
 
@@ -20,10 +20,14 @@ function labels(s: ServiceModel): Record<string, string> {
   return { ...selectorLabels(s), 'app.kubernetes.io/component': s.component };
 }
 
+/** Audit replays dead letters as a principal of its own, whose credentials only audit mounts. */
+const replays = (s: ServiceModel) => s.name === 'audit' && AUDIT_REPLAYS;
+
 /** The variables a service gets from its own ConfigMap. */
 export function serviceConfig(s: ServiceModel): Record<string, string> {
   return {
     KAFKA_SASL_USERNAME: userName(s.name as PrincipalName),
+    ...(replays(s) ? { KAFKA_REPLAY_SASL_USERNAME: userName(AUDIT_REPLAY_PRINCIPAL), KAFKA_REPLAY_SASL_PASSWORD_FILE: `${MOUNTS.kafkaReplayUser}/password` } : {}),
     NODE_OPTIONS: `--enable-source-maps --disable-warning=TimeoutNegativeWarning --max-old-space-size=${s.heapMb}`,
     // The schema owner, for services that migrate at start (audit's owner lives only in its jobs).
     ...(s.secrets.includes('DATABASE_MIGRATION_URL') ? { DATABASE_MIGRATION_URL_FILE: `${MOUNTS.secrets}/DATABASE_MIGRATION_URL` } : {}),
@@ -167,6 +171,7 @@ function deployment(s: ServiceModel): Manifest {
               volumeMounts: [
                 { name: 'secrets', mountPath: MOUNTS.secrets, readOnly: true },
                 { name: 'kafka-user', mountPath: MOUNTS.kafkaUser, readOnly: true },
+                ...(replays(s) ? [{ name: 'kafka-replay-user', mountPath: MOUNTS.kafkaReplayUser, readOnly: true }] : []),
                 { name: 'kafka-ca', mountPath: MOUNTS.kafkaCa, readOnly: true },
                 { name: 'tmp', mountPath: '/tmp' },
                 ...(s.name === 'policy' ? [{ name: 'policy-files', mountPath: MOUNTS.policy, readOnly: true }] : []),
@@ -177,6 +182,8 @@ function deployment(s: ServiceModel): Manifest {
             { name: 'secrets', secret: { secretName: `provisio-${s.name}-secrets`, defaultMode: 0o440 } },
             // Strimzi's User Operator writes the KafkaUser's password to a Secret of the user's name.
             { name: 'kafka-user', secret: { secretName: userName(s.name as PrincipalName), optional: true, defaultMode: 0o440, items: [{ key: 'password', path: 'password' }] } },
+            // The replay principal's password (KafkaUser provisio-audit-replay): only the replay producer uses it.
+            ...(replays(s) ? [{ name: 'kafka-replay-user', secret: { secretName: userName(AUDIT_REPLAY_PRINCIPAL), optional: true, defaultMode: 0o440, items: [{ key: 'password', path: 'password' }] } }] : []),
             { name: 'kafka-ca', secret: { secretName: 'provisio-kafka-ca', optional: true, defaultMode: 0o444, items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
             { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } },
             // The policy files POLICY_PATH names (not optional: without them the service would fall back to its bundled sample).

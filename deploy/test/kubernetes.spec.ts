@@ -276,6 +276,12 @@ describe('Kubernetes manifests', () => {
     }
   });
 
+  it('development: no SASL, so audit replays with its one client (replay credentials blanked)', () => {
+    const objs = rendered['overlays/development']!;
+    const env = containerEnv(objs, podOf(of(objs, 'Deployment').find((d) => d.metadata.name === 'audit')!).spec.containers[0]!);
+    expect({ mechanism: env['KAFKA_SASL_MECHANISM'], user: env['KAFKA_REPLAY_SASL_USERNAME'], file: env['KAFKA_REPLAY_SASL_PASSWORD_FILE'] }).toEqual({ mechanism: '', user: '', file: '' });
+  });
+
   describe('production', () => {
     const objs = rendered['overlays/production']!;
 
@@ -401,6 +407,19 @@ describe('Kubernetes manifests', () => {
       }
       expect(rules.map((r) => r.alert)).toEqual(expect.arrayContaining(['ProvisioConsumerLagHigh', 'ProvisioTargetQuarantined', 'ProvisioDeprovisionSlow', 'ProvisioDeadLetters']));
       expect(rules.find((r) => r.alert === 'ProvisioTargetQuarantined')!.expr).toContain('provisio_connector_quarantine_state');
+    });
+
+    it("gives audit's replay producer the replay principal's credentials, mounted into audit alone", () => {
+      const audit = of(objs, 'Deployment').find((d) => d.metadata.name === 'audit')!;
+      const pod = podOf(audit).spec;
+      const env = containerEnv(objs, pod.containers[0]!);
+      expect(env['KAFKA_REPLAY_SASL_USERNAME']).toBe(userName('audit-replay'));
+      const mount = pod.containers[0]!.volumeMounts!.find((m) => m.mountPath === dirname(env['KAFKA_REPLAY_SASL_PASSWORD_FILE']!))!;
+      expect(pod.volumes!.find((v) => v.name === mount.name)?.secret?.secretName).toBe(userName('audit-replay'));
+      expect(of(objs, 'KafkaUser').map((u) => u.metadata.name)).toContain(userName('audit-replay'));
+      for (const d of of(objs, 'Deployment').filter((x) => x.metadata.name !== 'audit')) {
+        expect({ deployment: d.metadata.name, mounts: (podOf(d).spec.volumes ?? []).some((v) => v.secret?.secretName === userName('audit-replay')) }).toEqual({ deployment: d.metadata.name, mounts: false });
+      }
     });
 
     it('gives connector-ldap its directory ports and nobody else', () => {

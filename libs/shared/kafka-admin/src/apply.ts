@@ -1,5 +1,5 @@
 import kafkajs, { type Admin, type AclEntry } from 'kafkajs';
-import { EXTERNAL_PRINCIPALS, SERVICE_PRINCIPALS, type PrincipalName } from './catalog.js';
+import { ALL_PRINCIPALS } from './catalog.js';
 import { aclBindings, describeBinding, resolveTopics, userName, type AclBinding, type PlanOptions, type ResolvedTopic } from './plan.js';
 
 export interface ApplyOptions extends PlanOptions {
@@ -99,7 +99,7 @@ async function applyTopics(admin: Admin, topics: ResolvedTopic[], o: ApplyOption
 async function applyAcls(admin: Admin, bindings: AclBinding[], o: ApplyOptions, report: ApplyReport): Promise<void> {
   const log = o.log ?? (() => undefined);
   const wanted = bindings.map(toAclEntry);
-  const principals = ([...SERVICE_PRINCIPALS, ...EXTERNAL_PRINCIPALS] as PrincipalName[]).map((p) => `User:${userName(p, o)}`);
+  const principals = ALL_PRINCIPALS.map((p) => `User:${userName(p, o)}`);
   const current: AclEntry[] = [];
   for (const principal of principals) {
     const r = await admin.describeAcls({
