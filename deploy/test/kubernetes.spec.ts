@@ -422,6 +422,26 @@ describe('Kubernetes manifests', () => {
       }
     });
 
+    it('alerts when a service has no instance up at all (scaled to zero, never scheduled): one absent() rule per service, on the job its Service is scraped as', () => {
+      const rules = (of(objs, 'PrometheusRule')[0]!['spec'] as { groups: { rules: { alert: string; expr: string; for: string; labels: Record<string, string> }[] }[] }).groups.flatMap((g) => g.rules);
+      const monitor = of(objs, 'ServiceMonitor')[0]!['spec'] as { selector: { matchLabels: Record<string, string> }; jobLabel?: string };
+      // Without jobLabel, the Prometheus Operator names a target's job after its Service.
+      expect(monitor.jobLabel).toBeUndefined();
+      const absent = rules.filter((r) => r.alert === 'ProvisioServiceAbsent');
+      for (const d of of(objs, 'Deployment')) {
+        const labels = (d['spec'] as { template: { metadata: { labels: Record<string, string> } } }).template.metadata.labels;
+        const svc = of(objs, 'Service').find((x) => matches((x['spec'] as { selector: Record<string, string> }).selector, labels) && matches(monitor.selector.matchLabels, x.metadata.labels))!;
+        const rule = absent.filter((r) => r.labels['service'] === d.metadata.name);
+        expect({ deployment: d.metadata.name, rules: rule.map((r) => ({ expr: r.expr, for: r.for, severity: r.labels['severity'] })) }).toEqual({
+          deployment: d.metadata.name,
+          rules: [{ expr: `absent(up{job="${svc.metadata.name}"} == 1)`, for: '5m', severity: 'critical' }],
+        });
+      }
+      expect(absent).toHaveLength(of(objs, 'Deployment').length);
+      // ProvisioServiceDown alone compares existing `up` series, so it cannot see a service with no pods.
+      expect(rules.find((r) => r.alert === 'ProvisioServiceDown')!.expr).not.toContain('absent(');
+    });
+
     it('gives connector-ldap its directory ports and nobody else', () => {
       const egressPorts = (name: string) =>
         (of(objs, 'NetworkPolicy').find((p) => p.metadata.name === name)!['spec'] as { egress: { ports: { port: number }[] }[] }).egress.flatMap((e) => e.ports.map((p) => p.port));
