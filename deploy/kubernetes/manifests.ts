@@ -118,7 +118,8 @@ function auditOwnerJobs(s: ServiceModel): Manifest[] {
       spec: {
         podSelector: { matchLabels: { 'app.kubernetes.io/name': 'audit-owner' } },
         policyTypes: ['Ingress', 'Egress'],
-        egress: [{ to: [{ namespaceSelector: {}, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }], ports: EGRESS_PORTS.dns }, { ports: EGRESS_PORTS.postgres }],
+        // PostgreSQL: provisio-egress-postgres (base/network-policy.yaml).
+        egress: [{ to: [{ namespaceSelector: {}, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }], ports: EGRESS_PORTS.dns }],
       },
     },
   ];
@@ -198,10 +199,10 @@ function deployment(s: ServiceModel): Manifest {
 function networkPolicy(s: ServiceModel): Manifest {
   const egress = [
     { to: [{ namespaceSelector: {}, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }], ports: EGRESS_PORTS.dns },
-    { ports: EGRESS_PORTS.kafka },
-    { ports: EGRESS_PORTS.postgres },
+    // Kafka and PostgreSQL: the shared provisio-egress-* policies, which an overlay can narrow.
     { ports: EGRESS_PORTS.identityAndTelemetry },
-    ...s.egress.filter((e) => e !== 'postgres-target').map((e) => ({ ports: EGRESS_PORTS[e] })),
+    // Its target (connector-postgres' target database is not necessarily Provisio's PostgreSQL).
+    ...s.egress.map((e) => ({ ports: EGRESS_PORTS[e] })),
   ];
   return {
     apiVersion: 'networking.k8s.io/v1',
@@ -250,6 +251,32 @@ const defaultDeny: Manifest = {
   spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] },
 };
 
+/**
+ * Egress to Kafka and to Provisio's PostgreSQL, one policy per destination for every pod that
+ * needs it (policies add up). By port only, because both often live outside the cluster (managed
+ * Kafka, a database service) where no pod or namespace selector can name them. When they run in
+ * the cluster, an overlay narrows a destination with one patch that adds `to` (namespace and pod
+ * selectors) to `/spec/egress/0` of provisio-egress-kafka or provisio-egress-postgres
+ * (overlays/production does it for the Strimzi cluster; docs/deployment.md#network-policies).
+ */
+export const EGRESS_DESTINATIONS = {
+  kafka: { policy: 'provisio-egress-kafka', ports: EGRESS_PORTS.kafka, pods: [...SERVICES.map((s) => s.name), 'kafka-admin'] },
+  postgres: { policy: 'provisio-egress-postgres', ports: EGRESS_PORTS.postgres, pods: [...SERVICES.map((s) => s.name), 'audit-owner'] },
+} as const;
+
+function egressPolicies(): Manifest[] {
+  return Object.values(EGRESS_DESTINATIONS).map((d) => ({
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { name: d.policy, labels: { 'app.kubernetes.io/part-of': PART_OF } },
+    spec: {
+      podSelector: { matchExpressions: [{ key: 'app.kubernetes.io/name', operator: 'In', values: [...d.pods] }] },
+      policyTypes: ['Egress'],
+      egress: [{ ports: d.ports }],
+    },
+  }));
+}
+
 function base(): Record<string, RenderedFile> {
   const files: Record<string, RenderedFile> = {
     'base/kustomization.yaml': {
@@ -269,7 +296,7 @@ function base(): Record<string, RenderedFile> {
         },
       ],
     },
-    'base/network-policy.yaml': { kind: 'yaml', docs: [defaultDeny] },
+    'base/network-policy.yaml': { kind: 'yaml', docs: [defaultDeny, ...egressPolicies()] },
     'base/config/common.env': { kind: 'env', values: COMMON_CONFIG },
     'base/policy/policy.yaml': { kind: 'yaml', docs: [EXAMPLE_POLICY] },
   };
@@ -426,7 +453,8 @@ function kafkaAdminJob(): Record<string, RenderedFile> {
     spec: {
       podSelector: { matchLabels: { 'app.kubernetes.io/name': 'kafka-admin' } },
       policyTypes: ['Ingress', 'Egress'],
-      egress: [{ to: [{ namespaceSelector: {}, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }], ports: EGRESS_PORTS.dns }, { ports: EGRESS_PORTS.kafka }],
+      // Kafka: provisio-egress-kafka (base/network-policy.yaml).
+      egress: [{ to: [{ namespaceSelector: {}, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }], ports: EGRESS_PORTS.dns }],
     },
   };
   return {

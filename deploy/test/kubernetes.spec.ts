@@ -6,7 +6,7 @@ import { TOPICS, aclBindings, maxPartitionsRead, resolveTopics, userName, type P
 import { globSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
-import { renderAll } from '../kubernetes/manifests.ts';
+import { EGRESS_DESTINATIONS, renderAll } from '../kubernetes/manifests.ts';
 import { AUDIT_OWNER_JOBS, COMMON_CONFIG, SERVICES } from '../kubernetes/model.ts';
 import { AuditTopics } from '../../services/audit/src/siem/feed-publisher.js';
 import { prometheusRule, serviceMonitor } from '../kubernetes/monitoring.ts';
@@ -38,10 +38,22 @@ type PodSpec = {
   containers: Container[];
   volumes?: { name: string; secret?: { secretName: string; items?: { key: string; path: string }[] }; configMap?: { name: string; items?: unknown[] }; emptyDir?: unknown }[];
 };
-const podOf = (d: K8sObject) => (d['spec'] as { template: { metadata: { annotations?: Record<string, string> }; spec: PodSpec } }).template;
+const podOf = (d: K8sObject) => (d['spec'] as { template: { metadata: { annotations?: Record<string, string>; labels?: Record<string, string> }; spec: PodSpec } }).template;
 const of = (objs: K8sObject[], kind: string) => objs.filter((o) => o.kind === kind);
 const matches = (selector: Record<string, string> | undefined, labels: Record<string, string> | undefined) =>
   Object.entries(selector ?? {}).every(([k, v]) => labels?.[k] === v);
+type LabelSelector = { matchLabels?: Record<string, string>; matchExpressions?: { key: string; operator: string; values?: string[] }[] };
+/** A label selector as Kubernetes evaluates it (matchLabels and `In` expressions). */
+const selects = (selector: LabelSelector, labels: Record<string, string> | undefined) =>
+  matches(selector.matchLabels, labels) &&
+  (selector.matchExpressions ?? []).every((e) => {
+    if (e.operator !== 'In') throw new Error(`selector operator ${e.operator} not understood by this test`);
+    return labels?.[e.key] !== undefined && (e.values ?? []).includes(labels[e.key]!);
+  });
+type EgressRule = { to?: Record<string, LabelSelector>[]; ports: { port: number; endPort?: number; protocol: string }[] };
+/** Every NetworkPolicy that applies to pods with these labels. */
+const policiesSelecting = (objs: K8sObject[], labels: Record<string, string> | undefined) =>
+  objs.filter((o) => o.kind === 'NetworkPolicy' && Object.keys((o['spec'] as { podSelector: LabelSelector }).podSelector).length > 0 && selects((o['spec'] as { podSelector: LabelSelector }).podSelector, labels));
 
 /** The environment a container starts with: its ConfigMaps in order, then its own env. */
 function containerEnv(objs: K8sObject[], c: Container): Record<string, string> {
@@ -136,6 +148,29 @@ describe('Kubernetes manifests', () => {
       const svc = of(objs, 'Service').find((s) => matches((s['spec'] as { selector: Record<string, string> }).selector, labels));
       expect((svc?.['spec'] as { ports: { targetPort: string }[] }).ports[0]!.targetPort).toBe('http');
       expect(pod.metadata.annotations).toMatchObject({ 'prometheus.io/scrape': 'true', 'prometheus.io/path': '/metrics' });
+    });
+
+    it('opens Kafka and PostgreSQL egress through one shared policy per destination, for exactly the pods that need it', () => {
+      const egressOf = (name: string) => (objs.find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === name)!['spec'] as { egress: EgressRule[] }).egress;
+      for (const [dest, d] of Object.entries(EGRESS_DESTINATIONS)) {
+        const rules = egressOf(d.policy);
+        expect({ dest, ports: rules.flatMap((r) => r.ports) }).toEqual({ dest, ports: [...d.ports] });
+        for (const dep of deployments) {
+          const labels = podOf(dep).metadata.labels;
+          const policies = policiesSelecting(objs, labels).map((p) => p.metadata.name);
+          expect({ dest, deployment: dep.metadata.name, selected: policies.includes(d.policy) }).toEqual({ dest, deployment: dep.metadata.name, selected: true });
+          // The service's own policy does not open the same ports to everywhere behind the shared one's back.
+          const own = (objs.find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === dep.metadata.name)!['spec'] as { egress: EgressRule[] }).egress.flatMap((r) => r.ports.map((p) => p.port));
+          const allowed = dep.metadata.name === 'connector-postgres' && dest === 'postgres' ? [5432] : [];
+          expect({ dest, deployment: dep.metadata.name, own: own.filter((p) => d.ports.some((x) => p >= x.port && p <= ('endPort' in x ? x.endPort : x.port)) && !allowed.includes(p)) }).toEqual({ dest, deployment: dep.metadata.name, own: [] });
+        }
+      }
+      // Narrowed in production (Strimzi runs in the cluster); by port elsewhere (external clusters).
+      const kafkaTo = egressOf(EGRESS_DESTINATIONS.kafka.policy)[0]!.to;
+      if (overlay === 'overlays/production') {
+        expect(kafkaTo).toEqual([{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kafka' } }, podSelector: { matchLabels: { 'strimzi.io/cluster': 'kafka', 'strimzi.io/kind': 'Kafka' } } }]);
+      } else expect(kafkaTo).toBeUndefined();
+      expect(egressOf(EGRESS_DESTINATIONS.postgres.policy)[0]!.to).toBeUndefined();
     });
 
     it.each(SERVICE_SPECS.map((s) => s.name))("%s: its environment is exactly what its configSchema accepts, secrets read from mounted files", (name) => {
@@ -276,6 +311,30 @@ describe('Kubernetes manifests', () => {
     }
   });
 
+  it('lets a site overlay narrow Kafka and PostgreSQL egress to in-cluster pods with selectors (docs/deployment.md)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'provisio-overlay-'));
+    try {
+      const narrow = (policy: string, ns: string, pod: string) =>
+        `  - target: { kind: NetworkPolicy, name: ${policy} }\n    patch: |-\n      - op: add\n        path: /spec/egress/0/to\n        value:\n          - namespaceSelector: { matchLabels: { kubernetes.io/metadata.name: ${ns} } }\n            podSelector: { matchLabels: { app: ${pod} } }\n`;
+      writeFileSync(
+        join(dir, 'kustomization.yaml'),
+        `resources: [${relative(dir, join(k8s, 'base'))}]\ncomponents: [${relative(dir, join(k8s, 'components/kafka-admin-job'))}]\npatches:\n${narrow(EGRESS_DESTINATIONS.kafka.policy, 'streaming', 'broker')}${narrow(EGRESS_DESTINATIONS.postgres.policy, 'databases', 'pg')}`,
+      );
+      const objs = kustomize(dir);
+      expect(objs.flatMap(validationProblems)).toEqual([]);
+      const to = (name: string) => (objs.find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === name)!['spec'] as { egress: EgressRule[] }).egress.map((r) => r.to);
+      expect(to(EGRESS_DESTINATIONS.kafka.policy)).toEqual([[{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'streaming' } }, podSelector: { matchLabels: { app: 'broker' } } }]]);
+      expect(to(EGRESS_DESTINATIONS.postgres.policy)).toEqual([[{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'databases' } }, podSelector: { matchLabels: { app: 'pg' } } }]]);
+      // Narrowed for every pod that talks to them, the admin Job included; no other policy reopens the ports.
+      const job = objs.find((o) => o.kind === 'Job' && o.metadata.name === 'kafka-admin')!;
+      expect(policiesSelecting(objs, podOf(job).metadata.labels).map((p) => p.metadata.name).sort()).toEqual(['kafka-admin', EGRESS_DESTINATIONS.kafka.policy]);
+      const openKafka = objs.filter((o) => o.kind === 'NetworkPolicy' && o.metadata.name !== EGRESS_DESTINATIONS.kafka.policy).flatMap((o) => ((o['spec'] as { egress?: EgressRule[] }).egress ?? []).filter((r) => r.ports.some((p) => p.port >= 9092 && p.port <= 9094)).map(() => o.metadata.name));
+      expect(openKafka).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('development: no SASL, so audit replays with its one client (replay credentials blanked)', () => {
     const objs = rendered['overlays/development']!;
     const env = containerEnv(objs, podOf(of(objs, 'Deployment').find((d) => d.metadata.name === 'audit')!).spec.containers[0]!);
@@ -308,13 +367,10 @@ describe('Kubernetes manifests', () => {
         expect(env['DATABASE_URL_FILE']).toBeTruthy();
         expect(p.spec.automountServiceAccountToken).toBe(false);
         expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true });
-        // Default deny applies; their own policy lets them reach DNS and PostgreSQL only.
-        const policies = of(objs, 'NetworkPolicy').filter((np) => {
-          const sel = (np['spec'] as { podSelector: { matchLabels?: Record<string, string> } }).podSelector.matchLabels;
-          return sel !== undefined && matches(sel, p.metadata.labels);
-        });
-        expect(policies.map((np) => np.metadata.name)).toEqual(['audit-owner']);
-        const egress = (policies[0]!['spec'] as { egress: { ports: { port: number }[] }[] }).egress.flatMap((r) => r.ports.map((x) => x.port));
+        // Default deny applies; their own policy and the shared PostgreSQL one let them reach DNS and PostgreSQL only.
+        const policies = policiesSelecting(objs, p.metadata.labels);
+        expect(policies.map((np) => np.metadata.name).sort()).toEqual(['audit-owner', 'provisio-egress-postgres']);
+        const egress = policies.flatMap((np) => (np['spec'] as { egress: EgressRule[] }).egress.flatMap((r) => r.ports.map((x) => x.port)));
         expect(egress.sort()).toEqual([53, 53, 5432]);
       }
       for (const d of of(objs, 'Deployment')) {
