@@ -105,6 +105,41 @@ describe('Kubernetes manifests', () => {
     expect(validationProblems({ apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w' } })).toEqual(['Widget w: no schema for example.com/v1/Widget']);
   });
 
+  it('rejects fields the schemas do not define, naming their path (core, KEDA and Strimzi kinds)', () => {
+    const objs = rendered['overlays/production']!;
+    const find = (kind: string) => structuredClone(of(objs, kind)[0]!) as K8sObject & { spec: Record<string, never> } & Record<string, unknown>;
+    const deployment = find('Deployment');
+    const container = podOf(deployment).spec.containers[0] as unknown as Record<string, unknown> & { securityContext: Record<string, unknown> };
+    container['securityContxt'] = container.securityContext;
+    container.securityContext['runAsNonRot'] = true;
+    deployment['spec2'] = {};
+    expect(validationProblems(deployment)).toEqual([
+      `Deployment ${deployment.metadata.name}: unknown field spec.template.spec.containers[0].securityContext.runAsNonRot`,
+      `Deployment ${deployment.metadata.name}: unknown field spec.template.spec.containers[0].securityContxt`,
+      `Deployment ${deployment.metadata.name}: unknown field spec2`,
+    ]);
+    const policy = find('NetworkPolicy');
+    (policy.metadata as Record<string, unknown>)['label'] = { a: 'b' };
+    expect(validationProblems(policy)).toEqual([`NetworkPolicy ${policy.metadata.name}: unknown field metadata.label`]);
+
+    const scaled = find('ScaledObject') as unknown as K8sObject & { spec: { triggers: Record<string, unknown>[] } & Record<string, unknown> };
+    scaled.spec['maxReplicas'] = 3;
+    scaled.spec.triggers[0]!['authRef'] = { name: 'x' };
+    expect(validationProblems(scaled)).toEqual([`ScaledObject ${scaled.metadata.name}: unknown field spec.triggers[0].authRef`, `ScaledObject ${scaled.metadata.name}: unknown field spec.maxReplicas`]);
+
+    const user = find('KafkaUser') as unknown as K8sObject & { spec: { authorization: { acls: { resource: Record<string, unknown> }[] } } & Record<string, unknown> };
+    user.spec['quota'] = { producerByteRate: 1 };
+    user.spec.authorization.acls[0]!.resource['patternTyp'] = 'literal';
+    expect(validationProblems(user)).toEqual([`KafkaUser ${user.metadata.name}: unknown field spec.authorization.acls[0].resource.patternTyp`, `KafkaUser ${user.metadata.name}: unknown field spec.quota`]);
+
+    // A topic's config takes any Kafka topic config name (free-form in the CRD); its spec does not.
+    const topic = find('KafkaTopic') as unknown as K8sObject & { spec: { config: Record<string, string> } & Record<string, unknown> };
+    topic.spec.config['retention.bytes'] = '1073741824';
+    expect(validationProblems(topic)).toEqual([]);
+    topic.spec['partition'] = 3;
+    expect(validationProblems(topic)).toEqual([`KafkaTopic ${topic.metadata.name}: unknown field spec.partition`]);
+  });
+
   describe.each(OVERLAYS)('%s', (overlay) => {
     const objs = rendered[overlay]!;
     const deployments = of(objs, 'Deployment');
