@@ -1,7 +1,7 @@
 // Builds the Kubernetes manifests from model.ts and the Kafka catalog (@provisio/kafka-admin).
 // render.ts writes them under deploy/kubernetes; deploy/test checks that the committed files
 // equal what this produces and that every object is valid.
-import { TOPICS, maxPartitionsRead, kafkaTopics, kafkaUsers, userName, type PrincipalName } from '@provisio/kafka-admin';
+import { AUDIT_REPLAY_PRINCIPAL, AUDIT_REPLAYS, TOPICS, maxPartitionsRead, kafkaTopics, kafkaUsers, userName, type PrincipalName } from '@provisio/kafka-admin';
 import { AUDIT_OWNER_JOBS, COMMON_CONFIG, EGRESS_PORTS, HTTP_PORT, IMAGE_REGISTRY, IMAGE_TAG, MOUNTS, POLICY_FILES_CONFIGMAP, SERVICES, type ServiceModel } from './model.ts';
 import { EXAMPLE_POLICY } from './policy.ts';
 
@@ -20,10 +20,14 @@ function labels(s: ServiceModel): Record<string, string> {
   return { ...selectorLabels(s), 'app.kubernetes.io/component': s.component };
 }
 
+/** Audit replays dead letters as a principal of its own, whose credentials only audit mounts. */
+const replays = (s: ServiceModel) => s.name === 'audit' && AUDIT_REPLAYS;
+
 /** The variables a service gets from its own ConfigMap. */
 export function serviceConfig(s: ServiceModel): Record<string, string> {
   return {
     KAFKA_SASL_USERNAME: userName(s.name as PrincipalName),
+    ...(replays(s) ? { KAFKA_REPLAY_SASL_USERNAME: userName(AUDIT_REPLAY_PRINCIPAL), KAFKA_REPLAY_SASL_PASSWORD_FILE: `${MOUNTS.kafkaReplayUser}/password` } : {}),
     NODE_OPTIONS: `--enable-source-maps --disable-warning=TimeoutNegativeWarning --max-old-space-size=${s.heapMb}`,
     // The schema owner, for services that migrate at start (audit's owner lives only in its jobs).
     ...(s.secrets.includes('DATABASE_MIGRATION_URL') ? { DATABASE_MIGRATION_URL_FILE: `${MOUNTS.secrets}/DATABASE_MIGRATION_URL` } : {}),
@@ -114,7 +118,8 @@ function auditOwnerJobs(s: ServiceModel): Manifest[] {
       spec: {
         podSelector: { matchLabels: { 'app.kubernetes.io/name': 'audit-owner' } },
         policyTypes: ['Ingress', 'Egress'],
-        egress: [{ to: [{ namespaceSelector: {}, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }], ports: EGRESS_PORTS.dns }, { ports: EGRESS_PORTS.postgres }],
+        // PostgreSQL: provisio-egress-postgres (base/network-policy.yaml).
+        egress: [{ to: [{ namespaceSelector: {}, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }], ports: EGRESS_PORTS.dns }],
       },
     },
   ];
@@ -167,6 +172,7 @@ function deployment(s: ServiceModel): Manifest {
               volumeMounts: [
                 { name: 'secrets', mountPath: MOUNTS.secrets, readOnly: true },
                 { name: 'kafka-user', mountPath: MOUNTS.kafkaUser, readOnly: true },
+                ...(replays(s) ? [{ name: 'kafka-replay-user', mountPath: MOUNTS.kafkaReplayUser, readOnly: true }] : []),
                 { name: 'kafka-ca', mountPath: MOUNTS.kafkaCa, readOnly: true },
                 { name: 'tmp', mountPath: '/tmp' },
                 ...(s.name === 'policy' ? [{ name: 'policy-files', mountPath: MOUNTS.policy, readOnly: true }] : []),
@@ -177,6 +183,8 @@ function deployment(s: ServiceModel): Manifest {
             { name: 'secrets', secret: { secretName: `provisio-${s.name}-secrets`, defaultMode: 0o440 } },
             // Strimzi's User Operator writes the KafkaUser's password to a Secret of the user's name.
             { name: 'kafka-user', secret: { secretName: userName(s.name as PrincipalName), optional: true, defaultMode: 0o440, items: [{ key: 'password', path: 'password' }] } },
+            // The replay principal's password (KafkaUser provisio-audit-replay): only the replay producer uses it.
+            ...(replays(s) ? [{ name: 'kafka-replay-user', secret: { secretName: userName(AUDIT_REPLAY_PRINCIPAL), optional: true, defaultMode: 0o440, items: [{ key: 'password', path: 'password' }] } }] : []),
             { name: 'kafka-ca', secret: { secretName: 'provisio-kafka-ca', optional: true, defaultMode: 0o444, items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
             { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } },
             // The policy files POLICY_PATH names (not optional: without them the service would fall back to its bundled sample).
@@ -191,10 +199,10 @@ function deployment(s: ServiceModel): Manifest {
 function networkPolicy(s: ServiceModel): Manifest {
   const egress = [
     { to: [{ namespaceSelector: {}, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }], ports: EGRESS_PORTS.dns },
-    { ports: EGRESS_PORTS.kafka },
-    { ports: EGRESS_PORTS.postgres },
+    // Kafka and PostgreSQL: the shared provisio-egress-* policies, which an overlay can narrow.
     { ports: EGRESS_PORTS.identityAndTelemetry },
-    ...s.egress.filter((e) => e !== 'postgres-target').map((e) => ({ ports: EGRESS_PORTS[e] })),
+    // Its target (connector-postgres' target database is not necessarily Provisio's PostgreSQL).
+    ...s.egress.map((e) => ({ ports: EGRESS_PORTS[e] })),
   ];
   return {
     apiVersion: 'networking.k8s.io/v1',
@@ -243,6 +251,32 @@ const defaultDeny: Manifest = {
   spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] },
 };
 
+/**
+ * Egress to Kafka and to Provisio's PostgreSQL, one policy per destination for every pod that
+ * needs it (policies add up). By port only, because both often live outside the cluster (managed
+ * Kafka, a database service) where no pod or namespace selector can name them. When they run in
+ * the cluster, an overlay narrows a destination with one patch that adds `to` (namespace and pod
+ * selectors) to `/spec/egress/0` of provisio-egress-kafka or provisio-egress-postgres
+ * (overlays/production does it for the Strimzi cluster; docs/deployment.md#network-policies).
+ */
+export const EGRESS_DESTINATIONS = {
+  kafka: { policy: 'provisio-egress-kafka', ports: EGRESS_PORTS.kafka, pods: [...SERVICES.map((s) => s.name), 'kafka-admin'] },
+  postgres: { policy: 'provisio-egress-postgres', ports: EGRESS_PORTS.postgres, pods: [...SERVICES.map((s) => s.name), 'audit-owner'] },
+} as const;
+
+function egressPolicies(): Manifest[] {
+  return Object.values(EGRESS_DESTINATIONS).map((d) => ({
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { name: d.policy, labels: { 'app.kubernetes.io/part-of': PART_OF } },
+    spec: {
+      podSelector: { matchExpressions: [{ key: 'app.kubernetes.io/name', operator: 'In', values: [...d.pods] }] },
+      policyTypes: ['Egress'],
+      egress: [{ ports: d.ports }],
+    },
+  }));
+}
+
 function base(): Record<string, RenderedFile> {
   const files: Record<string, RenderedFile> = {
     'base/kustomization.yaml': {
@@ -262,7 +296,7 @@ function base(): Record<string, RenderedFile> {
         },
       ],
     },
-    'base/network-policy.yaml': { kind: 'yaml', docs: [defaultDeny] },
+    'base/network-policy.yaml': { kind: 'yaml', docs: [defaultDeny, ...egressPolicies()] },
     'base/config/common.env': { kind: 'env', values: COMMON_CONFIG },
     'base/policy/policy.yaml': { kind: 'yaml', docs: [EXAMPLE_POLICY] },
   };
@@ -419,7 +453,8 @@ function kafkaAdminJob(): Record<string, RenderedFile> {
     spec: {
       podSelector: { matchLabels: { 'app.kubernetes.io/name': 'kafka-admin' } },
       policyTypes: ['Ingress', 'Egress'],
-      egress: [{ to: [{ namespaceSelector: {}, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }], ports: EGRESS_PORTS.dns }, { ports: EGRESS_PORTS.kafka }],
+      // Kafka: provisio-egress-kafka (base/network-policy.yaml).
+      egress: [{ to: [{ namespaceSelector: {}, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }], ports: EGRESS_PORTS.dns }],
     },
   };
   return {

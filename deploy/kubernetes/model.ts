@@ -45,6 +45,8 @@ export const MOUNTS = {
   /** Audit's schema owner credentials, mounted only into its migrate Job and retention CronJob. */
   ownerSecrets: '/var/run/secrets/provisio-owner',
   kafkaUser: '/var/run/secrets/kafka/user',
+  /** Audit's dead-letter replay principal (KafkaUser provisio-audit-replay), mounted into audit only. */
+  kafkaReplayUser: '/var/run/secrets/kafka/replay-user',
   kafkaCa: '/var/run/secrets/kafka/ca',
   /** The policy service's policy files (ConfigMap POLICY_FILES_CONFIGMAP); POLICY_PATH names this folder. */
   policy: '/etc/provisio/policy',

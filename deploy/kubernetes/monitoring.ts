@@ -1,6 +1,8 @@
 // Prometheus Operator resources: one ServiceMonitor for every Provisio service and the alerts
 // that matter to operators (docs/runbook.md explains each one and what to do).
 
+import { SERVICES } from './model.ts';
+
 const PART_OF = 'provisio';
 const JOBS = 'hr-ingest|policy|connector-.+|audit';
 
@@ -20,7 +22,7 @@ interface Rule {
   alert: string;
   expr: string;
   for: string;
-  labels: { severity: 'warning' | 'critical' };
+  labels: { severity: 'warning' | 'critical'; service?: string };
   annotations: { summary: string; description: string; runbook_url: string };
 }
 
@@ -53,6 +55,12 @@ const rules: Rule[] = [
     annotations: { summary: '{{ $labels.job }} answers {{ $value | humanizePercentage }} of requests with 5xx', description: 'See the service logs (trace ids link to traces).', runbook_url: runbook('metrics-and-alerts') } },
   { alert: 'ProvisioServiceDown', expr: `up{job=~"${JOBS}"} == 0`, for: '5m', labels: { severity: 'critical' },
     annotations: { summary: '{{ $labels.job }} ({{ $labels.instance }}) is not scraped', description: 'The pod is down or its /metrics endpoint does not answer.', runbook_url: runbook('metrics-and-alerts') } },
+  // ProvisioServiceDown needs an `up` series, which exists only while a pod is a scrape target: a
+  // Deployment scaled to zero, never scheduled, or dropped from discovery leaves nothing to compare.
+  // absent() fires when no instance of the service is up at all, one rule per service so the
+  // alert names the service even though absent() has no series to take labels from.
+  ...SERVICES.map((s): Rule => ({ alert: 'ProvisioServiceAbsent', expr: `absent(up{job="${s.name}"} == 1)`, for: '5m', labels: { severity: 'critical', service: s.name },
+    annotations: { summary: `No instance of ${s.name} is up`, description: `Prometheus has no scraped, healthy target for ${s.name}: the Deployment has no pods (scaled to zero, never scheduled, crash-looping) or the ServiceMonitor no longer finds them.`, runbook_url: runbook('metrics-and-alerts') } })),
 ];
 
 export const prometheusRule = {

@@ -6,9 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventTypes, Topics } from '@provisio/contracts';
 import { projectRoot, startSecureKafka, type SecureKafka } from '@provisio/devstack';
-import { EXTERNAL_PRINCIPALS, SERVICE_PRINCIPALS, aclBindings, resolveTopics } from '@provisio/kafka-admin';
+import { ALL_PRINCIPALS, aclBindings, resolveTopics } from '@provisio/kafka-admin';
 import { ServiceProcesses, createTestDatabase, freePort, mintToken, serviceTestEnv, waitFor, type TestDatabase } from '@provisio/testing';
-import { Kafka, logLevel } from 'kafkajs';
+import kafkajs, { Kafka, logLevel } from 'kafkajs';
+
+const { AclOperationTypes, AclPermissionTypes, AclResourceTypes, ConfigResourceTypes, ResourcePatternTypes } = kafkajs;
 
 /**
  * Kafka security on a real broker: a second, throwaway broker with only a SASL_SSL listener
@@ -22,7 +24,7 @@ describe('Kafka security: SASL/SCRAM over TLS, one principal per service, least-
   const services = new ServiceProcesses();
   const password = () => randomBytes(18).toString('base64url').replace(/[^A-Za-z0-9]/g, 'x');
   const admin = { username: 'provisio-admin', password: password() };
-  const passwords: Record<string, string> = Object.fromEntries([...SERVICE_PRINCIPALS, ...EXTERNAL_PRINCIPALS].map((p) => [`provisio-${p}`, password()]));
+  const passwords: Record<string, string> = Object.fromEntries(ALL_PRINCIPALS.map((p) => [`provisio-${p}`, password()]));
   let kafka: SecureKafka;
   let state: TestDatabase;
   let target: TestDatabase;
@@ -86,10 +88,10 @@ describe('Kafka security: SASL/SCRAM over TLS, one principal per service, least-
       return [describeError(e), ...brokerErrors].join(' | ');
     }
   };
-  /** Tries to consume `topics` as `principal` (with a group of its own): `read <topic>`, the refusal, or `nothing`. */
+  /** Tries to consume `topics` as `principal` (with a group of its own unless `groupId`): `read <topic>`, the refusal, or `nothing`. */
   let probes = 0;
-  const consumeOutcome = async (principal: string, topics: string[]): Promise<string> => {
-    const consumer = clientAs(principal).consumer({ groupId: `${principal}-probe-${++probes}`, maxWaitTimeInMs: 100, retry: { retries: 0, restartOnFailure: async () => false } });
+  const consumeOutcome = async (principal: string, topics: string[], groupId = `${principal}-probe-${++probes}`): Promise<string> => {
+    const consumer = clientAs(principal).consumer({ groupId, maxWaitTimeInMs: 100, retry: { retries: 0, restartOnFailure: async () => false } });
     await consumer.connect();
     brokerErrors.length = 0;
     try {
@@ -120,7 +122,9 @@ describe('Kafka security: SASL/SCRAM over TLS, one principal per service, least-
 
     [state, target] = await Promise.all([createTestDatabase('sasl'), createTestDatabase('sasltarget')]);
     for (const s of ['audit', 'hr-ingest', 'policy', 'connector-postgres', 'connector-ldap', 'connector-scim']) {
-      const env = { ...serviceTestEnv({ databaseUrl: state.url, topicPrefix: '', extra: { TARGET_POSTGRES_URL: target.url, CONNECTOR_TARGETS: '[]', DATABASE_MIGRATION_URL: state.url } }), ...kafkaEnv(`provisio-${s}`, passwords[`provisio-${s}`]!) };
+      // Audit's replay producer runs as the replay principal, its consumer as audit (read-only on the pipeline).
+      const replay: Record<string, string> = s === 'audit' ? { KAFKA_REPLAY_SASL_USERNAME: 'provisio-audit-replay', KAFKA_REPLAY_SASL_PASSWORD_FILE: passwordFile('provisio-audit-replay', passwords['provisio-audit-replay']!) } : {};
+      const env = { ...serviceTestEnv({ databaseUrl: state.url, topicPrefix: '', extra: { TARGET_POSTGRES_URL: target.url, CONNECTOR_TARGETS: '[]', DATABASE_MIGRATION_URL: state.url } }), ...kafkaEnv(`provisio-${s}`, passwords[`provisio-${s}`]!), ...replay };
       await services.start(s, env);
     }
   }, 240_000);
@@ -137,6 +141,44 @@ describe('Kafka security: SASL/SCRAM over TLS, one principal per service, least-
     const plan = kafkaAdmin(['plan', '--replication-factor', '1']);
     expect(plan.status).toBe(0);
     expect(plan.stdout.trim().split('\n').pop()).toBe('would change 0 item(s); 0 drift(s) left');
+  });
+
+  it('kafka-admin check exits 3 on a missing or extra ACL; apply restores, prunes only when asked, and exits 3 while anything is left', async () => {
+    const superUser = new Kafka({ brokers: kafka.brokers, clientId: 'acl-drift', logLevel: logLevel.NOTHING, ...kafka.clientFor(admin.username, admin.password) }).admin();
+    await superUser.connect();
+    const acl = (operation: number) => ({
+      principal: 'User:provisio-siem-reader',
+      host: '*',
+      operation,
+      permissionType: AclPermissionTypes.ALLOW,
+      resourceType: AclResourceTypes.TOPIC,
+      resourceName: Topics.siem,
+      resourcePatternType: ResourcePatternTypes.LITERAL,
+    });
+    try {
+      // siem-reader loses its Read on audit.siem and gains a Write the catalog does not give it.
+      await superUser.deleteAcls({ filters: [acl(AclOperationTypes.READ)] });
+      await superUser.createAcls({ acl: [acl(AclOperationTypes.WRITE)] });
+      const missing = `ACL missing: User:provisio-siem-reader Read topic ${Topics.siem}`;
+      const extra = `ACL not in the catalog: User:provisio-siem-reader op WRITE on TOPIC ${Topics.siem}`;
+      const check = await waitFor(
+        async () => {
+          const r = kafkaAdmin(['check', '--replication-factor', '1']);
+          return r.stdout.includes(missing) && r.stdout.includes(extra) ? r : undefined;
+        },
+        { timeoutMs: 20_000, what: 'the ACL drift' },
+      );
+      expect({ status: check.status, lines: check.stdout.trim().split('\n') }).toEqual({ status: 3, lines: [`drift: ${missing}`, `drift: ${extra} (rerun with --prune-acls to remove)`, '2 difference(s) from the catalog'] });
+      const applied = kafkaAdmin(['apply', '--replication-factor', '1']);
+      expect({ status: applied.status, stderr: applied.stderr.trim() }).toEqual({ status: 3, stderr: `[kafka-admin] not applied: ${extra} (rerun with --prune-acls to remove)` });
+      expect(applied.stdout).toContain(`allow User:provisio-siem-reader Read topic ${Topics.siem}`);
+      const pruned = kafkaAdmin(['apply', '--replication-factor', '1', '--prune-acls']);
+      expect({ status: pruned.status, stderr: pruned.stderr }).toEqual({ status: 0, stderr: '' });
+      const clean = kafkaAdmin(['check', '--replication-factor', '1']);
+      expect({ status: clean.status, stdout: clean.stdout.trim() }).toEqual({ status: 0, stdout: '0 difference(s) from the catalog' });
+    } finally {
+      await superUser.disconnect();
+    }
   });
 
   it('runs the pipeline with every service on its own principal: joiner → PostgreSQL role, audited', async () => {
@@ -202,7 +244,70 @@ describe('Kafka security: SASL/SCRAM over TLS, one principal per service, least-
     await hr.disconnect();
   });
 
-  it('refuses services creating or deleting topics: only the admin principal manages them', async () => {
+  it('refuses hr-ingest reading the command topics', async () => {
+    for (const k of ['ldap', 'scim', 'postgres']) {
+      expect({ topic: Topics.commands(k), outcome: await consumeOutcome('hr-ingest', [Topics.commands(k)]) }).toEqual({ topic: Topics.commands(k), outcome: expect.stringMatching(/TOPIC_AUTHORIZATION_FAILED/) });
+    }
+  });
+
+  it("refuses a service joining another service's consumer group, even on a topic it may read", async () => {
+    // policy may read hr.lifecycle, but not as a member of audit's or a connector's group.
+    for (const group of ['audit', 'connector-postgres']) {
+      expect({ group, outcome: await consumeOutcome('policy', [Topics.lifecycle], group) }).toEqual({ group, outcome: expect.stringMatching(/GROUP_AUTHORIZATION_FAILED/) });
+    }
+    // The connector may read its commands, only in its own group.
+    expect(await consumeOutcome('connector-ldap', [Topics.commands('ldap')], 'policy')).toMatch(/GROUP_AUTHORIZATION_FAILED/);
+  });
+
+  it("keeps audit's ingest principal read-only on the pipeline; only the replay principal writes there, and nothing else", async () => {
+    const forged = { key: `probe-${Date.now()}`, value: 'not an avro record' };
+    const auditProducer = clientAs('audit').producer({ retry: { retries: 0 } });
+    await auditProducer.connect();
+    try {
+      for (const topic of [Topics.lifecycle, Topics.commands('postgres'), `${Topics.lifecycle}.dlt`]) {
+        expect({ topic, outcome: await refusal(auditProducer.send({ topic, messages: [forged] })) }).toEqual({ topic, outcome: expect.stringMatching(/Not authorized to access topics: \[Topic authorization failed\]/) });
+      }
+      // What it must write still works: its own output.
+      expect(await refusal(auditProducer.send({ topic: Topics.siem, messages: [{ key: 'probe', value: '{}' }] }))).toBe('allowed');
+    } finally {
+      await auditProducer.disconnect();
+    }
+    const replayProducer = clientAs('audit-replay').producer({ retry: { retries: 0 } });
+    await replayProducer.connect();
+    try {
+      expect(await refusal(replayProducer.send({ topic: Topics.commands('scim'), messages: [forged] }))).toBe('allowed');
+      for (const topic of [Topics.siem, Topics.checkpoints, `${Topics.lifecycle}.dlt`]) {
+        expect({ topic, outcome: await refusal(replayProducer.send({ topic, messages: [forged] })) }).toEqual({ topic, outcome: expect.stringMatching(/Not authorized to access topics: \[Topic authorization failed\]/) });
+      }
+    } finally {
+      await replayProducer.disconnect();
+    }
+    // The replay principal reads nothing.
+    expect(await consumeOutcome('audit-replay', [Topics.lifecycle])).toMatch(/TOPIC_AUTHORIZATION_FAILED|GROUP_AUTHORIZATION_FAILED/);
+  });
+
+  it('replays a dead letter through the audit API, produced as the replay principal', async () => {
+    // A record policy cannot decode: it dead-letters it to hr.lifecycle.dlt, which audit records.
+    const key = `replay-probe-${Date.now()}`;
+    const p = clientAs('audit-replay').producer({ retry: { retries: 0 } });
+    await p.connect();
+    await p.send({ topic: Topics.lifecycle, messages: [{ key, value: 'not an avro record' }] });
+    await p.disconnect();
+    const token = await mintToken(['audit:read', 'audit:admin']);
+    const auth = { authorization: `Bearer ${token}` };
+    const dead = await waitFor(
+      async () => {
+        const r = await fetch(`${services.get('audit').url}/v1/dead-letters?topic=${Topics.lifecycle}.dlt&limit=1000`, { headers: auth });
+        const body = (await r.json()) as { items: { seq: string; topic: string; key?: string | null }[] };
+        return body.items.find((i) => i.topic === `${Topics.lifecycle}.dlt`);
+      },
+      { timeoutMs: 45_000, what: 'the dead letter in audit' },
+    );
+    const res = await fetch(`${services.get('audit').url}/v1/dead-letters/${dead.seq}/replay`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ reason: 'security e2e' }) });
+    expect({ status: res.status, body: await res.json() }).toEqual({ status: 202, body: expect.objectContaining({ seq: dead.seq, topic: Topics.lifecycle, replays: 1 }) });
+  }, 90_000);
+
+  it('refuses services managing the cluster: creating or deleting topics, altering configs, creating ACLs', async () => {
     const a = clientAs('hr-ingest').admin();
     await a.connect();
     try {
@@ -211,6 +316,39 @@ describe('Kafka security: SASL/SCRAM over TLS, one principal per service, least-
     } finally {
       await a.disconnect();
     }
+    for (const principal of ['policy', 'audit', 'audit-replay']) {
+      const admin = clientAs(principal).admin();
+      await admin.connect();
+      try {
+        const deleted = await refusal(admin.deleteTopics({ topics: [Topics.results], timeout: 5000 }));
+        const altered = await refusal(
+          admin.alterConfigs({ validateOnly: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: Topics.lifecycle, configEntries: [{ name: 'retention.ms', value: '1000' }] }] }),
+        );
+        const acl = await refusal(
+          admin.createAcls({
+            acl: [
+              {
+                principal: `User:provisio-${principal}`,
+                host: '*',
+                operation: AclOperationTypes.ALL,
+                permissionType: AclPermissionTypes.ALLOW,
+                resourceType: AclResourceTypes.TOPIC,
+                resourceName: Topics.lifecycle,
+                resourcePatternType: ResourcePatternTypes.LITERAL,
+              },
+            ],
+          }),
+        );
+        expect({ principal, deleted, altered, acl }).toEqual({
+          principal,
+          deleted: expect.stringMatching(/TOPIC_AUTHORIZATION_FAILED/),
+          altered: expect.stringMatching(/TOPIC_AUTHORIZATION_FAILED/),
+          acl: expect.stringMatching(/CLUSTER_AUTHORIZATION_FAILED/),
+        });
+      } finally {
+        await admin.disconnect();
+      }
+    }
   });
 
   it('lets only audit read every topic: each other principal is refused a topic the catalog does not give it', async () => {
@@ -218,7 +356,7 @@ describe('Kafka security: SASL/SCRAM over TLS, one principal per service, least-
     const everyTopic = resolveTopics({ replicationFactor: 1 }).map((t) => t.name).filter((n) => !n.startsWith('audit.'));
     const mayRead = (user: string, topic: string) =>
       bindings.some((b) => b.user === user && b.resourceType === 'topic' && b.operation === 'Read' && (b.patternType === 'literal' ? b.resourceName === topic : topic.startsWith(b.resourceName)));
-    for (const principal of [...SERVICE_PRINCIPALS, ...EXTERNAL_PRINCIPALS].filter((p) => p !== 'audit')) {
+    for (const principal of ALL_PRINCIPALS.filter((p) => p !== 'audit')) {
       // Prefer a topic the principal can see but not read (policy sees the command topics it writes).
       const forbidden = everyTopic.filter((t) => !mayRead(`provisio-${principal}`, t));
       const probe = forbidden.find((t) => bindings.some((b) => b.user === `provisio-${principal}` && b.resourceName === t)) ?? forbidden[0]!;

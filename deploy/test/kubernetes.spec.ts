@@ -6,7 +6,7 @@ import { TOPICS, aclBindings, maxPartitionsRead, resolveTopics, userName, type P
 import { globSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
-import { renderAll } from '../kubernetes/manifests.ts';
+import { EGRESS_DESTINATIONS, renderAll } from '../kubernetes/manifests.ts';
 import { AUDIT_OWNER_JOBS, COMMON_CONFIG, SERVICES } from '../kubernetes/model.ts';
 import { AuditTopics } from '../../services/audit/src/siem/feed-publisher.js';
 import { prometheusRule, serviceMonitor } from '../kubernetes/monitoring.ts';
@@ -38,10 +38,22 @@ type PodSpec = {
   containers: Container[];
   volumes?: { name: string; secret?: { secretName: string; items?: { key: string; path: string }[] }; configMap?: { name: string; items?: unknown[] }; emptyDir?: unknown }[];
 };
-const podOf = (d: K8sObject) => (d['spec'] as { template: { metadata: { annotations?: Record<string, string> }; spec: PodSpec } }).template;
+const podOf = (d: K8sObject) => (d['spec'] as { template: { metadata: { annotations?: Record<string, string>; labels?: Record<string, string> }; spec: PodSpec } }).template;
 const of = (objs: K8sObject[], kind: string) => objs.filter((o) => o.kind === kind);
 const matches = (selector: Record<string, string> | undefined, labels: Record<string, string> | undefined) =>
   Object.entries(selector ?? {}).every(([k, v]) => labels?.[k] === v);
+type LabelSelector = { matchLabels?: Record<string, string>; matchExpressions?: { key: string; operator: string; values?: string[] }[] };
+/** A label selector as Kubernetes evaluates it (matchLabels and `In` expressions). */
+const selects = (selector: LabelSelector, labels: Record<string, string> | undefined) =>
+  matches(selector.matchLabels, labels) &&
+  (selector.matchExpressions ?? []).every((e) => {
+    if (e.operator !== 'In') throw new Error(`selector operator ${e.operator} not understood by this test`);
+    return labels?.[e.key] !== undefined && (e.values ?? []).includes(labels[e.key]!);
+  });
+type EgressRule = { to?: Record<string, LabelSelector>[]; ports: { port: number; endPort?: number; protocol: string }[] };
+/** Every NetworkPolicy that applies to pods with these labels. */
+const policiesSelecting = (objs: K8sObject[], labels: Record<string, string> | undefined) =>
+  objs.filter((o) => o.kind === 'NetworkPolicy' && Object.keys((o['spec'] as { podSelector: LabelSelector }).podSelector).length > 0 && selects((o['spec'] as { podSelector: LabelSelector }).podSelector, labels));
 
 /** The environment a container starts with: its ConfigMaps in order, then its own env. */
 function containerEnv(objs: K8sObject[], c: Container): Record<string, string> {
@@ -93,6 +105,41 @@ describe('Kubernetes manifests', () => {
     expect(validationProblems({ apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w' } })).toEqual(['Widget w: no schema for example.com/v1/Widget']);
   });
 
+  it('rejects fields the schemas do not define, naming their path (core, KEDA and Strimzi kinds)', () => {
+    const objs = rendered['overlays/production']!;
+    const find = (kind: string) => structuredClone(of(objs, kind)[0]!) as K8sObject & { spec: Record<string, never> } & Record<string, unknown>;
+    const deployment = find('Deployment');
+    const container = podOf(deployment).spec.containers[0] as unknown as Record<string, unknown> & { securityContext: Record<string, unknown> };
+    container['securityContxt'] = container.securityContext;
+    container.securityContext['runAsNonRot'] = true;
+    deployment['spec2'] = {};
+    expect(validationProblems(deployment)).toEqual([
+      `Deployment ${deployment.metadata.name}: unknown field spec.template.spec.containers[0].securityContext.runAsNonRot`,
+      `Deployment ${deployment.metadata.name}: unknown field spec.template.spec.containers[0].securityContxt`,
+      `Deployment ${deployment.metadata.name}: unknown field spec2`,
+    ]);
+    const policy = find('NetworkPolicy');
+    (policy.metadata as Record<string, unknown>)['label'] = { a: 'b' };
+    expect(validationProblems(policy)).toEqual([`NetworkPolicy ${policy.metadata.name}: unknown field metadata.label`]);
+
+    const scaled = find('ScaledObject') as unknown as K8sObject & { spec: { triggers: Record<string, unknown>[] } & Record<string, unknown> };
+    scaled.spec['maxReplicas'] = 3;
+    scaled.spec.triggers[0]!['authRef'] = { name: 'x' };
+    expect(validationProblems(scaled)).toEqual([`ScaledObject ${scaled.metadata.name}: unknown field spec.triggers[0].authRef`, `ScaledObject ${scaled.metadata.name}: unknown field spec.maxReplicas`]);
+
+    const user = find('KafkaUser') as unknown as K8sObject & { spec: { authorization: { acls: { resource: Record<string, unknown> }[] } } & Record<string, unknown> };
+    user.spec['quota'] = { producerByteRate: 1 };
+    user.spec.authorization.acls[0]!.resource['patternTyp'] = 'literal';
+    expect(validationProblems(user)).toEqual([`KafkaUser ${user.metadata.name}: unknown field spec.authorization.acls[0].resource.patternTyp`, `KafkaUser ${user.metadata.name}: unknown field spec.quota`]);
+
+    // A topic's config takes any Kafka topic config name (free-form in the CRD); its spec does not.
+    const topic = find('KafkaTopic') as unknown as K8sObject & { spec: { config: Record<string, string> } & Record<string, unknown> };
+    topic.spec.config['retention.bytes'] = '1073741824';
+    expect(validationProblems(topic)).toEqual([]);
+    topic.spec['partition'] = 3;
+    expect(validationProblems(topic)).toEqual([`KafkaTopic ${topic.metadata.name}: unknown field spec.partition`]);
+  });
+
   describe.each(OVERLAYS)('%s', (overlay) => {
     const objs = rendered[overlay]!;
     const deployments = of(objs, 'Deployment');
@@ -136,6 +183,29 @@ describe('Kubernetes manifests', () => {
       const svc = of(objs, 'Service').find((s) => matches((s['spec'] as { selector: Record<string, string> }).selector, labels));
       expect((svc?.['spec'] as { ports: { targetPort: string }[] }).ports[0]!.targetPort).toBe('http');
       expect(pod.metadata.annotations).toMatchObject({ 'prometheus.io/scrape': 'true', 'prometheus.io/path': '/metrics' });
+    });
+
+    it('opens Kafka and PostgreSQL egress through one shared policy per destination, for exactly the pods that need it', () => {
+      const egressOf = (name: string) => (objs.find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === name)!['spec'] as { egress: EgressRule[] }).egress;
+      for (const [dest, d] of Object.entries(EGRESS_DESTINATIONS)) {
+        const rules = egressOf(d.policy);
+        expect({ dest, ports: rules.flatMap((r) => r.ports) }).toEqual({ dest, ports: [...d.ports] });
+        for (const dep of deployments) {
+          const labels = podOf(dep).metadata.labels;
+          const policies = policiesSelecting(objs, labels).map((p) => p.metadata.name);
+          expect({ dest, deployment: dep.metadata.name, selected: policies.includes(d.policy) }).toEqual({ dest, deployment: dep.metadata.name, selected: true });
+          // The service's own policy does not open the same ports to everywhere behind the shared one's back.
+          const own = (objs.find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === dep.metadata.name)!['spec'] as { egress: EgressRule[] }).egress.flatMap((r) => r.ports.map((p) => p.port));
+          const allowed = dep.metadata.name === 'connector-postgres' && dest === 'postgres' ? [5432] : [];
+          expect({ dest, deployment: dep.metadata.name, own: own.filter((p) => d.ports.some((x) => p >= x.port && p <= ('endPort' in x ? x.endPort : x.port)) && !allowed.includes(p)) }).toEqual({ dest, deployment: dep.metadata.name, own: [] });
+        }
+      }
+      // Narrowed in production (Strimzi runs in the cluster); by port elsewhere (external clusters).
+      const kafkaTo = egressOf(EGRESS_DESTINATIONS.kafka.policy)[0]!.to;
+      if (overlay === 'overlays/production') {
+        expect(kafkaTo).toEqual([{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kafka' } }, podSelector: { matchLabels: { 'strimzi.io/cluster': 'kafka', 'strimzi.io/kind': 'Kafka' } } }]);
+      } else expect(kafkaTo).toBeUndefined();
+      expect(egressOf(EGRESS_DESTINATIONS.postgres.policy)[0]!.to).toBeUndefined();
     });
 
     it.each(SERVICE_SPECS.map((s) => s.name))("%s: its environment is exactly what its configSchema accepts, secrets read from mounted files", (name) => {
@@ -276,6 +346,36 @@ describe('Kubernetes manifests', () => {
     }
   });
 
+  it('lets a site overlay narrow Kafka and PostgreSQL egress to in-cluster pods with selectors (docs/deployment.md)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'provisio-overlay-'));
+    try {
+      const narrow = (policy: string, ns: string, pod: string) =>
+        `  - target: { kind: NetworkPolicy, name: ${policy} }\n    patch: |-\n      - op: add\n        path: /spec/egress/0/to\n        value:\n          - namespaceSelector: { matchLabels: { kubernetes.io/metadata.name: ${ns} } }\n            podSelector: { matchLabels: { app: ${pod} } }\n`;
+      writeFileSync(
+        join(dir, 'kustomization.yaml'),
+        `resources: [${relative(dir, join(k8s, 'base'))}]\ncomponents: [${relative(dir, join(k8s, 'components/kafka-admin-job'))}]\npatches:\n${narrow(EGRESS_DESTINATIONS.kafka.policy, 'streaming', 'broker')}${narrow(EGRESS_DESTINATIONS.postgres.policy, 'databases', 'pg')}`,
+      );
+      const objs = kustomize(dir);
+      expect(objs.flatMap(validationProblems)).toEqual([]);
+      const to = (name: string) => (objs.find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === name)!['spec'] as { egress: EgressRule[] }).egress.map((r) => r.to);
+      expect(to(EGRESS_DESTINATIONS.kafka.policy)).toEqual([[{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'streaming' } }, podSelector: { matchLabels: { app: 'broker' } } }]]);
+      expect(to(EGRESS_DESTINATIONS.postgres.policy)).toEqual([[{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'databases' } }, podSelector: { matchLabels: { app: 'pg' } } }]]);
+      // Narrowed for every pod that talks to them, the admin Job included; no other policy reopens the ports.
+      const job = objs.find((o) => o.kind === 'Job' && o.metadata.name === 'kafka-admin')!;
+      expect(policiesSelecting(objs, podOf(job).metadata.labels).map((p) => p.metadata.name).sort()).toEqual(['kafka-admin', EGRESS_DESTINATIONS.kafka.policy]);
+      const openKafka = objs.filter((o) => o.kind === 'NetworkPolicy' && o.metadata.name !== EGRESS_DESTINATIONS.kafka.policy).flatMap((o) => ((o['spec'] as { egress?: EgressRule[] }).egress ?? []).filter((r) => r.ports.some((p) => p.port >= 9092 && p.port <= 9094)).map(() => o.metadata.name));
+      expect(openKafka).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('development: no SASL, so audit replays with its one client (replay credentials blanked)', () => {
+    const objs = rendered['overlays/development']!;
+    const env = containerEnv(objs, podOf(of(objs, 'Deployment').find((d) => d.metadata.name === 'audit')!).spec.containers[0]!);
+    expect({ mechanism: env['KAFKA_SASL_MECHANISM'], user: env['KAFKA_REPLAY_SASL_USERNAME'], file: env['KAFKA_REPLAY_SASL_PASSWORD_FILE'] }).toEqual({ mechanism: '', user: '', file: '' });
+  });
+
   describe('production', () => {
     const objs = rendered['overlays/production']!;
 
@@ -302,13 +402,10 @@ describe('Kubernetes manifests', () => {
         expect(env['DATABASE_URL_FILE']).toBeTruthy();
         expect(p.spec.automountServiceAccountToken).toBe(false);
         expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true });
-        // Default deny applies; their own policy lets them reach DNS and PostgreSQL only.
-        const policies = of(objs, 'NetworkPolicy').filter((np) => {
-          const sel = (np['spec'] as { podSelector: { matchLabels?: Record<string, string> } }).podSelector.matchLabels;
-          return sel !== undefined && matches(sel, p.metadata.labels);
-        });
-        expect(policies.map((np) => np.metadata.name)).toEqual(['audit-owner']);
-        const egress = (policies[0]!['spec'] as { egress: { ports: { port: number }[] }[] }).egress.flatMap((r) => r.ports.map((x) => x.port));
+        // Default deny applies; their own policy and the shared PostgreSQL one let them reach DNS and PostgreSQL only.
+        const policies = policiesSelecting(objs, p.metadata.labels);
+        expect(policies.map((np) => np.metadata.name).sort()).toEqual(['audit-owner', 'provisio-egress-postgres']);
+        const egress = policies.flatMap((np) => (np['spec'] as { egress: EgressRule[] }).egress.flatMap((r) => r.ports.map((x) => x.port)));
         expect(egress.sort()).toEqual([53, 53, 5432]);
       }
       for (const d of of(objs, 'Deployment')) {
@@ -401,6 +498,39 @@ describe('Kubernetes manifests', () => {
       }
       expect(rules.map((r) => r.alert)).toEqual(expect.arrayContaining(['ProvisioConsumerLagHigh', 'ProvisioTargetQuarantined', 'ProvisioDeprovisionSlow', 'ProvisioDeadLetters']));
       expect(rules.find((r) => r.alert === 'ProvisioTargetQuarantined')!.expr).toContain('provisio_connector_quarantine_state');
+    });
+
+    it("gives audit's replay producer the replay principal's credentials, mounted into audit alone", () => {
+      const audit = of(objs, 'Deployment').find((d) => d.metadata.name === 'audit')!;
+      const pod = podOf(audit).spec;
+      const env = containerEnv(objs, pod.containers[0]!);
+      expect(env['KAFKA_REPLAY_SASL_USERNAME']).toBe(userName('audit-replay'));
+      const mount = pod.containers[0]!.volumeMounts!.find((m) => m.mountPath === dirname(env['KAFKA_REPLAY_SASL_PASSWORD_FILE']!))!;
+      expect(pod.volumes!.find((v) => v.name === mount.name)?.secret?.secretName).toBe(userName('audit-replay'));
+      expect(of(objs, 'KafkaUser').map((u) => u.metadata.name)).toContain(userName('audit-replay'));
+      for (const d of of(objs, 'Deployment').filter((x) => x.metadata.name !== 'audit')) {
+        expect({ deployment: d.metadata.name, mounts: (podOf(d).spec.volumes ?? []).some((v) => v.secret?.secretName === userName('audit-replay')) }).toEqual({ deployment: d.metadata.name, mounts: false });
+      }
+    });
+
+    it('alerts when a service has no instance up at all (scaled to zero, never scheduled): one absent() rule per service, on the job its Service is scraped as', () => {
+      const rules = (of(objs, 'PrometheusRule')[0]!['spec'] as { groups: { rules: { alert: string; expr: string; for: string; labels: Record<string, string> }[] }[] }).groups.flatMap((g) => g.rules);
+      const monitor = of(objs, 'ServiceMonitor')[0]!['spec'] as { selector: { matchLabels: Record<string, string> }; jobLabel?: string };
+      // Without jobLabel, the Prometheus Operator names a target's job after its Service.
+      expect(monitor.jobLabel).toBeUndefined();
+      const absent = rules.filter((r) => r.alert === 'ProvisioServiceAbsent');
+      for (const d of of(objs, 'Deployment')) {
+        const labels = (d['spec'] as { template: { metadata: { labels: Record<string, string> } } }).template.metadata.labels;
+        const svc = of(objs, 'Service').find((x) => matches((x['spec'] as { selector: Record<string, string> }).selector, labels) && matches(monitor.selector.matchLabels, x.metadata.labels))!;
+        const rule = absent.filter((r) => r.labels['service'] === d.metadata.name);
+        expect({ deployment: d.metadata.name, rules: rule.map((r) => ({ expr: r.expr, for: r.for, severity: r.labels['severity'] })) }).toEqual({
+          deployment: d.metadata.name,
+          rules: [{ expr: `absent(up{job="${svc.metadata.name}"} == 1)`, for: '5m', severity: 'critical' }],
+        });
+      }
+      expect(absent).toHaveLength(of(objs, 'Deployment').length);
+      // ProvisioServiceDown alone compares existing `up` series, so it cannot see a service with no pods.
+      expect(rules.find((r) => r.alert === 'ProvisioServiceDown')!.expr).not.toContain('absent(');
     });
 
     it('gives connector-ldap its directory ports and nobody else', () => {

@@ -10,6 +10,7 @@ import { EXPORT_SERVICE, ExportController } from './api/export.controller.js';
 import { ExportService } from './api/export.service.js';
 import { FailuresController, REPLAY_SERVICE } from './api/failures.controller.js';
 import { RecordsController } from './api/records.controller.js';
+import { REPLAY_PRODUCER, ReplayProducer } from './api/replay-producer.js';
 import { ReplayService } from './api/replay.service.js';
 import { TimelineController } from './api/timeline.controller.js';
 import { VerificationController } from './api/verification.controller.js';
@@ -56,10 +57,12 @@ export class AppModule {
           useFactory: (db: Database, repo: RecordRepository) => new ChainService(db, repo, signer, trusted, logger.child({ component: 'audit-chain' }), config.AUDIT_CHECKPOINT_VERIFY),
         },
         { provide: AUDIT_QUERIES, inject: [Database, RECORD_REPOSITORY, PersonKeyStore], useFactory: (db: Database, repo: RecordRepository, k: PersonKeyStore) => new AuditQueries(db, repo, k) },
+        // Replays produce as their own principal (KAFKA_REPLAY_SASL_*), not as audit's ingest principal.
+        { provide: REPLAY_PRODUCER, inject: [MESSAGE_BROKER], useFactory: (b: MessageBroker) => new ReplayProducer(config, b, logger.child({ component: 'audit-replay' })) },
         {
           provide: REPLAY_SERVICE,
-          inject: [Database, PersonKeyStore, MESSAGE_BROKER, RECORD_REPOSITORY],
-          useFactory: (db: Database, k: PersonKeyStore, b: MessageBroker, repo: RecordRepository) => new ReplayService(db, schema, k, b, repo),
+          inject: [Database, PersonKeyStore, REPLAY_PRODUCER, RECORD_REPOSITORY],
+          useFactory: (db: Database, k: PersonKeyStore, p: ReplayProducer, repo: RecordRepository) => new ReplayService(db, schema, k, p.target, repo),
         },
         {
           provide: EXPORT_SERVICE,

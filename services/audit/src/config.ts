@@ -24,6 +24,13 @@ export const configSchema = serviceConfigSchema(
     AUDIT_RETENTION_MONTHS: z.coerce.number().int().min(1).optional(),
     /** Refuse to start when the runtime database role could change or delete audit rows. */
     AUDIT_REQUIRE_LEAST_PRIVILEGE: bool(false),
+    /**
+     * SASL credentials of the dead-letter replay producer (principal provisio-audit-replay, the
+     * only audit principal allowed to write pipeline topics). Same brokers, TLS and mechanism as
+     * KAFKA_*; without them, on a SASL cluster, replays answer 503.
+     */
+    KAFKA_REPLAY_SASL_USERNAME: z.string().optional(),
+    KAFKA_REPLAY_SASL_PASSWORD: z.string().optional(),
   },
 );
 
@@ -78,5 +85,14 @@ export function loadAuditConfig(env: Env = process.env): AuditConfig {
     // Dropping partitions needs the owner; without its credentials retention is a separate job.
     throw new ConfigError(['AUDIT_RETENTION_MONTHS: in-process retention needs DATABASE_MIGRATION_URL (the owner); without it run `provisio-audit retention --keep-months N` as a scheduled job']);
   }
+  const replayProblems: string[] = [];
+  if (Boolean(c.KAFKA_REPLAY_SASL_USERNAME) !== Boolean(c.KAFKA_REPLAY_SASL_PASSWORD)) {
+    replayProblems.push('KAFKA_REPLAY_SASL_USERNAME and KAFKA_REPLAY_SASL_PASSWORD: the replay principal needs both, set both or neither');
+  }
+  if (c.KAFKA_REPLAY_SASL_USERNAME && !c.KAFKA_SASL_MECHANISM) replayProblems.push('KAFKA_REPLAY_SASL_USERNAME: replay credentials need KAFKA_SASL_MECHANISM (the replay producer uses the same mechanism as the service)');
+  if (c.KAFKA_REPLAY_SASL_USERNAME && c.KAFKA_REPLAY_SASL_USERNAME === c.KAFKA_SASL_USERNAME) {
+    replayProblems.push('KAFKA_REPLAY_SASL_USERNAME: must be the replay principal, not the service principal KAFKA_SASL_USERNAME');
+  }
+  if (replayProblems.length > 0) throw new ConfigError(replayProblems);
   return c;
 }

@@ -42,6 +42,14 @@ describe('audit configuration', () => {
     expect(problems({ ...base, AUDIT_SIGNING_KEY: 'garbage' }).join()).not.toContain('garbage');
   });
 
+  it('takes the replay principal as a pair of credentials for a SASL cluster, never the service principal', () => {
+    const sasl = { ...base, KAFKA_SSL: 'true', KAFKA_SASL_MECHANISM: 'scram-sha-512', KAFKA_SASL_USERNAME: 'provisio-audit', KAFKA_SASL_PASSWORD: 'a' };
+    expect(loadAuditConfig({ ...sasl, KAFKA_REPLAY_SASL_USERNAME: 'provisio-audit-replay', KAFKA_REPLAY_SASL_PASSWORD: 'b' })).toMatchObject({ KAFKA_REPLAY_SASL_USERNAME: 'provisio-audit-replay', KAFKA_REPLAY_SASL_PASSWORD: 'b' });
+    expect(problems({ ...sasl, KAFKA_REPLAY_SASL_USERNAME: 'provisio-audit-replay' })).toEqual(['KAFKA_REPLAY_SASL_USERNAME and KAFKA_REPLAY_SASL_PASSWORD: the replay principal needs both, set both or neither']);
+    expect(problems({ ...base, KAFKA_REPLAY_SASL_USERNAME: 'provisio-audit-replay', KAFKA_REPLAY_SASL_PASSWORD: 'b' })).toEqual([expect.stringMatching(/^KAFKA_REPLAY_SASL_USERNAME: replay credentials need KAFKA_SASL_MECHANISM/)]);
+    expect(problems({ ...sasl, KAFKA_REPLAY_SASL_USERNAME: 'provisio-audit', KAFKA_REPLAY_SASL_PASSWORD: 'b' })).toEqual([expect.stringMatching(/^KAFKA_REPLAY_SASL_USERNAME: must be the replay principal/)]);
+  });
+
   it('trusts extra public keys for rotation', () => {
     const old = ed().publicKey.export({ type: 'spki', format: 'pem' }).toString();
     expect(problems({ ...base, AUDIT_TRUSTED_KEYS: old })).toEqual([]);

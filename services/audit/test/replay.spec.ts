@@ -1,6 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import type { MessageBroker, OutgoingMessage } from '@provisio/messaging';
 import type { Database } from '@provisio/persistence';
+import { FailuresController } from '../src/api/failures.controller.js';
+import type { AuditQueries } from '../src/api/audit-queries.js';
+import { ReplayUnavailable, replayConnection } from '../src/api/replay-producer.js';
 import { ReplayErrorCode, ReplayService } from '../src/api/replay.service.js';
 import type { PersonKeyStore } from '../src/store/person-keys.repository.js';
 import type { RecordRow } from '../src/store/record.repository.js';
@@ -29,5 +32,34 @@ describe('dead-letter replay destination', () => {
     expect(sent.map((m) => m.topic)).toEqual(['provisioning.commands.ldap']);
     // The replay is recorded as an audit action: who, which record, where to.
     expect(actions).toEqual([{ type: 'dead-letter-replayed', subject: 'p1', body: { by: 'operator', replayedSeq: '9', deadLetterTopic: 'provisioning.commands.ldap.dlt', topic: 'provisioning.commands.ldap', replays: 1 } }]);
+  });
+});
+
+describe('dead-letter replay principal', () => {
+  it('uses its own SASL credentials when given, the shared client without SASL, and nothing otherwise', () => {
+    expect(replayConnection({ KAFKA_SASL_MECHANISM: undefined, KAFKA_REPLAY_SASL_USERNAME: undefined, KAFKA_REPLAY_SASL_PASSWORD: undefined })).toEqual({ kind: 'shared' });
+    expect(replayConnection({ KAFKA_SASL_MECHANISM: 'scram-sha-512', KAFKA_REPLAY_SASL_USERNAME: 'provisio-audit-replay', KAFKA_REPLAY_SASL_PASSWORD: 'pw' })).toEqual({ kind: 'own', username: 'provisio-audit-replay', password: 'pw' });
+    const none = replayConnection({ KAFKA_SASL_MECHANISM: 'scram-sha-512', KAFKA_REPLAY_SASL_USERNAME: undefined, KAFKA_REPLAY_SASL_PASSWORD: undefined });
+    expect(none).toEqual({ kind: 'unavailable', reason: expect.stringContaining('KAFKA_REPLAY_SASL_USERNAME and KAFKA_REPLAY_SASL_PASSWORD') });
+  });
+
+  it('answers 503 naming the missing settings, before reading, recording or sending anything, when no replay principal is configured', async () => {
+    const sent: OutgoingMessage[] = [];
+    let touchedDb = false;
+    const db = { transaction: async () => ((touchedDb = true), undefined) } as unknown as Database;
+    const reason = (replayConnection({ KAFKA_SASL_MECHANISM: 'scram-sha-512', KAFKA_REPLAY_SASL_USERNAME: undefined, KAFKA_REPLAY_SASL_PASSWORD: undefined }) as { reason: string }).reason;
+    const service = new ReplayService(db, 'audit', {} as PersonKeyStore, new ReplayUnavailable(reason), { appendAction: async () => 1 });
+    let read = false;
+    const queries = { rawRecord: async () => ((read = true), null) } as unknown as AuditQueries;
+    const controller = new FailuresController(queries, service);
+    const e = await controller.replay('5', {}, { subject: 'operator' } as never).then(
+      () => undefined,
+      (x: unknown) => x as { getStatus(): number; message: string },
+    );
+    expect(e?.getStatus()).toBe(503);
+    expect(e?.message).toMatch(/KAFKA_REPLAY_SASL_USERNAME and KAFKA_REPLAY_SASL_PASSWORD/);
+    await expect(service.replay({ topic: 'hr.lifecycle.dlt' } as RecordRow, '5', { by: 'x' })).rejects.toMatchObject({ code: ReplayErrorCode.Unavailable });
+    expect({ sent, touchedDb }).toEqual({ sent: [], touchedDb: false });
+    expect(read).toBe(true);
   });
 });

@@ -31,6 +31,11 @@ export const kafkaEnv = {
   KAFKA_SASL_MECHANISM: z.enum(['scram-sha-512', 'scram-sha-256', 'plain']).optional(),
   KAFKA_SASL_USERNAME: z.string().optional(),
   KAFKA_SASL_PASSWORD: z.string().optional(),
+  /**
+   * Lets SASL run without TLS (credentials and data in clear text on the network). For local
+   * testing against a SASL_PLAINTEXT listener only; never in a deployment.
+   */
+  KAFKA_SASL_ALLOW_PLAINTEXT: bool(false),
 };
 
 export const databaseEnv = {
@@ -47,9 +52,34 @@ export const logEnv = {
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 };
 
-/** SASL needs both credentials; checked after parsing because it spans two variables. */
-export function refineKafka(cfg: { KAFKA_SASL_MECHANISM?: string; KAFKA_SASL_USERNAME?: string; KAFKA_SASL_PASSWORD?: string }, ctx: z.RefinementCtx): void {
+/**
+ * Rules spanning several Kafka variables, checked after parsing: SASL needs both credentials, and
+ * SASL runs over TLS (KAFKA_SSL, or a TLS file, which turns TLS on as well) unless
+ * KAFKA_SASL_ALLOW_PLAINTEXT says otherwise: SCRAM would still expose the session and PLAIN the
+ * password itself.
+ */
+export function refineKafka(
+  cfg: {
+    KAFKA_SASL_MECHANISM?: string | undefined;
+    KAFKA_SASL_USERNAME?: string | undefined;
+    KAFKA_SASL_PASSWORD?: string | undefined;
+    KAFKA_SSL?: boolean | undefined;
+    KAFKA_SSL_CA_FILE?: string | undefined;
+    KAFKA_SSL_CERT_FILE?: string | undefined;
+    KAFKA_SSL_KEY_FILE?: string | undefined;
+    KAFKA_SASL_ALLOW_PLAINTEXT?: boolean | undefined;
+  },
+  ctx: z.RefinementCtx,
+): void {
   if (cfg.KAFKA_SASL_MECHANISM && (!cfg.KAFKA_SASL_USERNAME || !cfg.KAFKA_SASL_PASSWORD)) {
     ctx.addIssue({ code: 'custom', path: ['KAFKA_SASL_USERNAME'], message: 'KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are required when KAFKA_SASL_MECHANISM is set' });
+  }
+  const tls = Boolean(cfg.KAFKA_SSL || cfg.KAFKA_SSL_CA_FILE || cfg.KAFKA_SSL_CERT_FILE || cfg.KAFKA_SSL_KEY_FILE);
+  if (cfg.KAFKA_SASL_MECHANISM && !tls && !cfg.KAFKA_SASL_ALLOW_PLAINTEXT) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['KAFKA_SASL_MECHANISM'],
+      message: 'SASL without TLS would send credentials and data in clear text: set KAFKA_SSL=true (with KAFKA_SSL_CA_FILE for a private CA), or KAFKA_SASL_ALLOW_PLAINTEXT=true for local testing only',
+    });
   }
 }

@@ -32,6 +32,30 @@ describe('loadConfig', () => {
     expect(() => loadConfig(schema, { KAFKA_BROKERS: 'k:1' })).toThrow(/DATABASE_URL: required/);
   });
 
+  it('refuses SASL without TLS, naming the settings, unless explicitly allowed for local testing', () => {
+    const sasl = { KAFKA_BROKERS: 'k:1', DATABASE_URL: 'postgres://h/db', KAFKA_SASL_MECHANISM: 'scram-sha-512', KAFKA_SASL_USERNAME: 'provisio-policy', KAFKA_SASL_PASSWORD: 's3cret' };
+    const problems = (env: Record<string, string>) => {
+      try {
+        loadConfig(schema, env);
+        return [];
+      } catch (e) {
+        return (e as ConfigError).problems;
+      }
+    };
+    expect(problems(sasl)).toEqual([
+      'KAFKA_SASL_MECHANISM: SASL without TLS would send credentials and data in clear text: set KAFKA_SSL=true (with KAFKA_SSL_CA_FILE for a private CA), or KAFKA_SASL_ALLOW_PLAINTEXT=true for local testing only',
+    ]);
+    expect(problems({ ...sasl, KAFKA_SSL: 'false' })).toHaveLength(1);
+    // TLS on: by KAFKA_SSL, or by a TLS file (which turns TLS on in the client too).
+    expect(problems({ ...sasl, KAFKA_SSL: 'true' })).toEqual([]);
+    expect(problems({ ...sasl, KAFKA_SSL_CA_FILE: '/ca.crt' })).toEqual([]);
+    // The explicit opt-in for a local SASL_PLAINTEXT listener.
+    expect(problems({ ...sasl, KAFKA_SASL_ALLOW_PLAINTEXT: 'true' })).toEqual([]);
+    expect(problems({ ...sasl, KAFKA_SASL_ALLOW_PLAINTEXT: 'maybe' })[0]).toMatch(/^KAFKA_SASL_ALLOW_PLAINTEXT/);
+    // No SASL mechanism: nothing is sent, plain text is fine (the development overlay).
+    expect(problems({ KAFKA_BROKERS: 'k:1', DATABASE_URL: 'postgres://h/db', KAFKA_SASL_USERNAME: 'provisio-policy' })).toEqual([]);
+  });
+
   it('checks rules spanning several variables once each one is valid', () => {
     expect(() => loadConfig(schema, { KAFKA_BROKERS: 'k:1', DATABASE_URL: 'postgres://h/db', KAFKA_SASL_MECHANISM: 'scram-sha-512', KAFKA_SASL_PASSWORD: 's3cret' })).toThrow(
       /KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are required/,

@@ -1,5 +1,5 @@
 import kafkajs, { type Admin, type AclEntry } from 'kafkajs';
-import { EXTERNAL_PRINCIPALS, SERVICE_PRINCIPALS, type PrincipalName } from './catalog.js';
+import { ALL_PRINCIPALS } from './catalog.js';
 import { aclBindings, describeBinding, resolveTopics, userName, type AclBinding, type PlanOptions, type ResolvedTopic } from './plan.js';
 
 export interface ApplyOptions extends PlanOptions {
@@ -13,6 +13,8 @@ export interface ApplyOptions extends PlanOptions {
 }
 
 export interface ApplyReport {
+  /** Every difference the run fixed (or, with dryRun, would fix), one line each. */
+  changes: string[];
   createdTopics: string[];
   reconfiguredTopics: string[];
   grownTopics: string[];
@@ -57,6 +59,7 @@ async function applyTopics(admin: Admin, topics: ResolvedTopic[], o: ApplyOption
   const log = o.log ?? (() => undefined);
   const existing = new Set(await admin.listTopics());
   const missing = topics.filter((t) => !existing.has(t.name));
+  report.changes.push(...missing.map((t) => `topic ${t.name} is missing`));
   for (const t of missing) log(`${o.dryRun ? 'would create' : 'create'} topic ${t.name} (partitions ${t.partitions}, replicas ${t.replicationFactor}, ${Object.entries(t.config).map(([k, v]) => `${k}=${v}`).join(', ')})`);
   if (missing.length > 0 && !o.dryRun) {
     await admin.createTopics({
@@ -74,7 +77,10 @@ async function applyTopics(admin: Admin, topics: ResolvedTopic[], o: ApplyOption
     const have = metadata.topics.find((m) => m.name === t.name)?.partitions.length ?? 0;
     if (have > t.partitions) report.drift.push(`topic ${t.name} has ${have} partitions, more than the ${t.partitions} defined (partitions cannot shrink)`);
     if (have < t.partitions) {
-      if (o.allowPartitionIncrease) grow.push({ topic: t.name, count: t.partitions });
+      if (o.allowPartitionIncrease) {
+        grow.push({ topic: t.name, count: t.partitions });
+        report.changes.push(`topic ${t.name} has ${have} partitions, ${t.partitions} defined`);
+      }
       else report.drift.push(`topic ${t.name} has ${have} partitions, fewer than the ${t.partitions} defined (rerun with --allow-partition-increase, see docs/runbook.md)`);
     }
   }
@@ -85,8 +91,10 @@ async function applyTopics(admin: Admin, topics: ResolvedTopic[], o: ApplyOption
   const described = await admin.describeConfigs({ includeSynonyms: false, resources: present.map((t) => ({ type: ConfigResourceTypes.TOPIC, name: t.name })) });
   for (const t of present) {
     const entries = described.resources.find((r) => r.resourceName === t.name)?.configEntries ?? [];
-    const differs = Object.entries(t.config).filter(([k, v]) => entries.find((e) => e.configName === k)?.configValue !== v);
+    const current = (k: string) => entries.find((e) => e.configName === k)?.configValue;
+    const differs = Object.entries(t.config).filter(([k, v]) => current(k) !== v);
     if (differs.length === 0) continue;
+    report.changes.push(...differs.map(([k, v]) => `topic ${t.name}: ${k} is ${current(k) ?? 'unset'}, defined ${v}`));
     log(`${o.dryRun ? 'would set' : 'set'} ${t.name}: ${differs.map(([k, v]) => `${k}=${v}`).join(', ')}`);
     if (!o.dryRun) {
       // AlterConfigs replaces the topic's dynamic configuration: send the whole definition.
@@ -99,7 +107,7 @@ async function applyTopics(admin: Admin, topics: ResolvedTopic[], o: ApplyOption
 async function applyAcls(admin: Admin, bindings: AclBinding[], o: ApplyOptions, report: ApplyReport): Promise<void> {
   const log = o.log ?? (() => undefined);
   const wanted = bindings.map(toAclEntry);
-  const principals = ([...SERVICE_PRINCIPALS, ...EXTERNAL_PRINCIPALS] as PrincipalName[]).map((p) => `User:${userName(p, o)}`);
+  const principals = ALL_PRINCIPALS.map((p) => `User:${userName(p, o)}`);
   const current: AclEntry[] = [];
   for (const principal of principals) {
     const r = await admin.describeAcls({
@@ -115,6 +123,7 @@ async function applyAcls(admin: Admin, bindings: AclBinding[], o: ApplyOptions, 
   }
   const have = new Set(current.map(entryKey));
   const missing = bindings.filter((b) => !have.has(entryKey(toAclEntry(b))));
+  report.changes.push(...missing.map((b) => `ACL missing: ${describeBinding(b)}`));
   for (const b of missing) log(`${o.dryRun ? 'would allow' : 'allow'} ${describeBinding(b)}`);
   if (missing.length > 0 && !o.dryRun) await admin.createAcls({ acl: missing.map(toAclEntry) });
   report.createdAcls = missing.length;
@@ -126,9 +135,19 @@ async function applyAcls(admin: Admin, bindings: AclBinding[], o: ApplyOptions, 
     report.drift.push(...extra.map((e) => `ACL not in the catalog: ${e.principal} op ${nameOf(AclOperationTypes, e.operation)} on ${nameOf(AclResourceTypes, e.resourceType)} ${e.resourceName} (rerun with --prune-acls to remove)`));
     return;
   }
+  report.changes.push(...extra.map((e) => `ACL not in the catalog: ${e.principal} op ${nameOf(AclOperationTypes, e.operation)} on ${nameOf(AclResourceTypes, e.resourceType)} ${e.resourceName}`));
   for (const e of extra) log(`${o.dryRun ? 'would remove' : 'remove'} ACL ${e.principal} op ${nameOf(AclOperationTypes, e.operation)} on ${nameOf(AclResourceTypes, e.resourceType)} ${e.resourceName}`);
   if (!o.dryRun) await admin.deleteAcls({ filters: extra.map((e) => ({ ...e })) });
   report.deletedAcls = extra.length;
+}
+
+/**
+ * Every difference between the cluster and the catalog (nothing is changed): what apply would
+ * fix plus what it would leave (partitions it may not add or cannot remove, ACLs it may not prune).
+ */
+export async function catalogDrift(admin: Admin, o: PlanOptions & { acls?: boolean; pruneAcls?: boolean; allowPartitionIncrease?: boolean } = {}): Promise<string[]> {
+  const r = await applyCatalog(admin, { ...o, dryRun: true, log: () => undefined });
+  return [...r.changes, ...r.drift];
 }
 
 /**
@@ -137,7 +156,7 @@ async function applyAcls(admin: Admin, bindings: AclBinding[], o: ApplyOptions, 
  * Needs an admin principal (a super user, or Create/Alter/AlterConfigs/Describe on the cluster).
  */
 export async function applyCatalog(admin: Admin, o: ApplyOptions & { acls?: boolean } = {}): Promise<ApplyReport> {
-  const report: ApplyReport = { createdTopics: [], reconfiguredTopics: [], grownTopics: [], drift: [], createdAcls: 0, deletedAcls: 0 };
+  const report: ApplyReport = { changes: [], createdTopics: [], reconfiguredTopics: [], grownTopics: [], drift: [], createdAcls: 0, deletedAcls: 0 };
   await applyTopics(admin, resolveTopics(o), o, report);
   if (o.acls ?? true) await applyAcls(admin, aclBindings(o), o, report);
   return report;

@@ -12,8 +12,15 @@ import { Topics } from '@provisio/contracts';
 
 /** Principals Provisio runs as: one per service, plus external readers of its output. */
 export const SERVICE_PRINCIPALS = ['hr-ingest', 'policy', 'connector-ldap', 'connector-scim', 'connector-postgres', 'audit'] as const;
+/**
+ * The principal of audit's dead-letter replay producer (POST /v1/dead-letters/:seq/replay): the
+ * only one that may write the replayable source topics besides their producers. Audit's ingest
+ * principal stays read-only on the pipeline, so a compromise of its consumer cannot inject HR
+ * events or commands; the replay credentials are configured separately (KAFKA_REPLAY_SASL_*).
+ */
+export const AUDIT_REPLAY_PRINCIPAL = 'audit-replay' as const;
 export const EXTERNAL_PRINCIPALS = ['siem-reader'] as const;
-export type PrincipalName = (typeof SERVICE_PRINCIPALS)[number] | (typeof EXTERNAL_PRINCIPALS)[number];
+export type PrincipalName = (typeof SERVICE_PRINCIPALS)[number] | typeof AUDIT_REPLAY_PRINCIPAL | (typeof EXTERNAL_PRINCIPALS)[number];
 
 /** Target kinds that have a connector service (and so a command topic). */
 export const TARGET_KINDS = ['ldap', 'scim', 'postgres'] as const;
@@ -61,10 +68,14 @@ export const DEAD_LETTER_DEFAULTS = { partitions: 3, retention: '30d' as Retenti
 export const AUDIT_READS = ['hr.', 'provisioning.', 'policy.', 'connector.'];
 
 /**
- * Audit replays a dead-lettered record back to its original topic (issue 6), so it may write
- * the topics that have dead letters. Set to false to keep replays an operator task.
+ * Audit replays a dead-lettered record back to its original topic (issue 6) through its own
+ * principal (AUDIT_REPLAY_PRINCIPAL), which may write the audited topics that have dead letters.
+ * Set to false to keep replays an operator task: the replay principal then does not exist.
  */
-export const AUDIT_REPLAYS = true;
+export const AUDIT_REPLAYS: boolean = true;
+
+/** Every principal the catalog defines ACLs for, in a stable order. */
+export const ALL_PRINCIPALS: readonly PrincipalName[] = [...SERVICE_PRINCIPALS, ...(AUDIT_REPLAYS ? [AUDIT_REPLAY_PRINCIPAL] : []), ...EXTERNAL_PRINCIPALS];
 
 /** Production replication: survives one broker down while accepting writes (acks=all). */
 export const REPLICATION = { replicas: 3, minInSyncReplicas: 2 };

@@ -1,11 +1,10 @@
 import { deadLetterTopic } from '@provisio/contracts';
 import {
+  ALL_PRINCIPALS,
   AUDIT_READS,
-  AUDIT_REPLAYS,
+  AUDIT_REPLAY_PRINCIPAL,
   DEAD_LETTER_DEFAULTS,
-  EXTERNAL_PRINCIPALS,
   REPLICATION,
-  SERVICE_PRINCIPALS,
   TOPICS,
   TRANSACTIONAL_ID_PREFIXES,
   type PrincipalName,
@@ -65,7 +64,7 @@ export function userName(principal: PrincipalName, o: PlanOptions = {}): string 
 /** Every problem of a catalog, each naming the topic or principal and the rule it breaks. */
 export function catalogProblems(topics: TopicDefinition[] = TOPICS): string[] {
   const problems: string[] = [];
-  const known = new Set<string>([...SERVICE_PRINCIPALS, ...EXTERNAL_PRINCIPALS]);
+  const known = new Set<string>(ALL_PRINCIPALS);
   const seen = new Set<string>();
   for (const t of topics) {
     const names = t.deadLetter ? [t.name, deadLetterTopic(t.name)] : [t.name];
@@ -131,8 +130,11 @@ export function maxPartitionsRead(principal: PrincipalName, topics: TopicDefinit
  * Least-privilege ACLs of every principal. A service may: write the topics it produces; read
  * the topics it consumes and write their dead letters; see (Describe) the dead-letter topics of
  * what it produces, because it checks at start that they exist; use consumer groups named after
- * itself; use the idempotent producer. Audit reads every topic of its families. Nobody may
- * create, delete or reconfigure topics: that is the admin command's (or Strimzi's) job.
+ * itself; use the idempotent producer. Audit reads every topic of its families and writes only
+ * its own output topics (it never dead-letters: its failures are retried in place). Audit's
+ * replay principal may only write the audited topics that have dead letters, to put a record back
+ * where it failed. Nobody may create, delete or reconfigure topics: that is the admin command's
+ * (or Strimzi's) job.
  */
 export function aclBindings(o: PlanOptions = {}): AclBinding[] {
   const topics = o.topics ?? TOPICS;
@@ -140,7 +142,7 @@ export function aclBindings(o: PlanOptions = {}): AclBinding[] {
   if (problems.length > 0) throw new Error(`invalid Kafka catalog:\n  - ${problems.join('\n  - ')}`);
   const prefix = o.topicPrefix ?? '';
   const out: AclBinding[] = [];
-  for (const principal of [...SERVICE_PRINCIPALS, ...EXTERNAL_PRINCIPALS] as PrincipalName[]) {
+  for (const principal of ALL_PRINCIPALS) {
     const user = userName(principal, o);
     const mine: AclBinding[] = [];
     const topic = (name: string, operation: AclOperation, patternType: AclPattern = 'literal') =>
@@ -160,10 +162,9 @@ export function aclBindings(o: PlanOptions = {}): AclBinding[] {
     if (principal === 'audit') {
       consumes = true;
       for (const family of AUDIT_READS) topic(family, 'Read', 'prefix');
-      for (const t of topics.filter((x) => x.deadLetter && AUDIT_READS.some((f) => x.name.startsWith(f)))) {
-        topic(deadLetterTopic(t.name), 'Write');
-        if (AUDIT_REPLAYS) topic(t.name, 'Write');
-      }
+    }
+    if (principal === AUDIT_REPLAY_PRINCIPAL) {
+      for (const t of replayableTopics(topics)) topic(t.name, 'Write');
     }
     if (consumes) mine.push({ user, resourceType: 'group', resourceName: prefix + principal, patternType: 'prefix', operation: 'Read' });
     if (mine.some((b) => b.operation === 'Write')) mine.push({ user, resourceType: 'cluster', resourceName: 'kafka-cluster', patternType: 'literal', operation: 'IdempotentWrite' });
@@ -174,6 +175,11 @@ export function aclBindings(o: PlanOptions = {}): AclBinding[] {
     out.push(...dedupe(mine));
   }
   return out;
+}
+
+/** The topics a dead letter can be replayed to: audited topics that have a dead-letter topic. */
+export function replayableTopics(topics: TopicDefinition[] = TOPICS): TopicDefinition[] {
+  return topics.filter((t) => t.deadLetter && AUDIT_READS.some((f) => t.name.startsWith(f)));
 }
 
 const key = (b: AclBinding) => `${b.user}|${b.resourceType}|${b.patternType}|${b.resourceName}`;

@@ -1,4 +1,4 @@
-import { EXTERNAL_PRINCIPALS, SERVICE_PRINCIPALS, type PrincipalName } from './catalog.js';
+import { ALL_PRINCIPALS, AUDIT_REPLAY_PRINCIPAL, SERVICE_PRINCIPALS } from './catalog.js';
 import { aclBindings, bindingsByUser, resolveTopics, userName, type AclBinding, type PlanOptions } from './plan.js';
 
 export interface StrimziOptions extends PlanOptions {
@@ -57,12 +57,12 @@ function strimziAcls(bindings: AclBinding[]): Record<string, unknown>[] {
  */
 export function kafkaUsers(o: StrimziOptions): StrimziResource[] {
   const byUser = bindingsByUser(aclBindings(o));
-  return ([...SERVICE_PRINCIPALS, ...EXTERNAL_PRINCIPALS] as PrincipalName[]).map((p) => {
+  return ALL_PRINCIPALS.map((p) => {
     const user = userName(p, o);
     return {
       apiVersion: o.apiVersion ?? 'kafka.strimzi.io/v1',
       kind: 'KafkaUser',
-      metadata: { name: resourceName(user), labels: labels(o, (SERVICE_PRINCIPALS as readonly string[]).includes(p) ? p : 'external-client') },
+      metadata: { name: resourceName(user), labels: labels(o, (SERVICE_PRINCIPALS as readonly string[]).includes(p) ? p : p === AUDIT_REPLAY_PRINCIPAL ? 'audit' : 'external-client') },
       spec: {
         ...(resourceName(user) === user ? {} : { userName: user }),
         authentication: { type: 'scram-sha-512' },

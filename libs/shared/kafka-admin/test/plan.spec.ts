@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { Topics } from '@provisio/contracts';
-import { TOPICS, aclBindings, catalogProblems, describeBinding, maxPartitionsRead, resolveTopics, retentionMs, type AclBinding, type TopicDefinition } from '../src/index.js';
+import { ALL_PRINCIPALS, TOPICS, aclBindings, kafkaUsers, replayableTopics, catalogProblems, describeBinding, maxPartitionsRead, resolveTopics, retentionMs, type AclBinding, type TopicDefinition } from '../src/index.js';
 
 const has = (bindings: AclBinding[], user: string, operation: string, resource: string, name: string) =>
   bindings.some((b) => b.user === user && b.operation === operation && b.resourceType === resource && b.resourceName === name);
@@ -127,6 +127,37 @@ describe('ACLs', () => {
     // Read/Write imply Describe: no redundant rules, no duplicates.
     const keys = b.map(describeBinding);
     expect(new Set(keys).size).toBe(keys.length);
+  });
+
+  it("keeps audit's ingest principal read-only on the pipeline: only the separate replay principal writes replayable topics", () => {
+    const pipeline = [Topics.lifecycle, ...['ldap', 'scim', 'postgres'].map((k) => Topics.commands(k)), Topics.results, Topics.policyChanges, Topics.policyViolations, Topics.drift];
+    for (const t of pipeline) {
+      expect({ t, write: allowed(b, user('audit'), 'Write', t), dltWrite: allowed(b, user('audit'), 'Write', `${t}.dlt`) }).toEqual({ t, write: false, dltWrite: false });
+      expect({ t, read: allowed(b, user('audit'), 'Read', t) }).toEqual({ t, read: true });
+    }
+    // What audit must write: its own output topics, and its consumer group.
+    const auditWrites = b.filter((x) => x.user === user('audit') && x.operation === 'Write').map((x) => x.resourceName).sort();
+    expect(auditWrites).toEqual([Topics.checkpoints, Topics.siem, `${Topics.siem}.cef`, `${Topics.siem}.ecs`].sort());
+    expect(has(b, user('audit'), 'Read', 'group', 'audit')).toBe(true);
+
+    // The replay principal: Write on exactly the audited topics with dead letters, the idempotent producer, nothing else.
+    const replay = b.filter((x) => x.user === user('audit-replay'));
+    for (const t of [Topics.lifecycle, ...['ldap', 'scim', 'postgres'].map((k) => Topics.commands(k)), Topics.results]) expect({ t, write: allowed(b, user('audit-replay'), 'Write', t) }).toEqual({ t, write: true });
+    expect(replay.filter((x) => x.resourceType === 'topic').map((x) => `${x.operation} ${x.resourceName}`).sort()).toEqual(replayableTopics().map((t) => `Write ${t.name}`).sort());
+    expect(replay.filter((x) => x.resourceType !== 'topic').map(describeBinding)).toEqual(['User:provisio-audit-replay IdempotentWrite cluster kafka-cluster']);
+    for (const t of [Topics.lifecycle, `${Topics.lifecycle}.dlt`, Topics.siem, Topics.checkpoints]) expect({ t, read: allowed(b, user('audit-replay'), 'Read', t) }).toEqual({ t, read: false });
+    expect(allowed(b, user('audit-replay'), 'Write', Topics.siem)).toBe(false);
+    expect(allowed(b, user('audit-replay'), 'Write', `${Topics.lifecycle}.dlt`)).toBe(false);
+    expect(b.some((x) => x.user === user('audit-replay') && x.resourceType === 'group')).toBe(false);
+    expect(ALL_PRINCIPALS).toContain('audit-replay');
+    // Strimzi gets a KafkaUser for it, with the same ACLs.
+    const ku = kafkaUsers({ cluster: 'kafka' }).find((u) => u.metadata.name === 'provisio-audit-replay')!;
+    const acls = (ku.spec['authorization'] as { acls: { resource: { name?: string; type: string }; operations: string[] }[] }).acls;
+    expect(acls.filter((a) => a.resource.type === 'topic').map((a) => a.resource.name).sort()).toEqual(replayableTopics().map((t) => t.name).sort());
+    expect(acls.flatMap((a) => a.operations).filter((o) => o !== 'Write' && o !== 'IdempotentWrite')).toEqual([]);
+    const auditUser = kafkaUsers({ cluster: 'kafka' }).find((u) => u.metadata.name === 'provisio-audit')!;
+    const auditAcls = (auditUser.spec['authorization'] as { acls: { resource: { name?: string }; operations: string[] }[] }).acls;
+    expect(auditAcls.filter((a) => a.operations.includes('Write')).map((a) => a.resource.name).sort()).toEqual(auditWrites);
   });
 
   it('prefixes topics, groups and users for several stacks on one cluster', () => {

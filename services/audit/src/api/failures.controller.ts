@@ -1,4 +1,4 @@
-import { BadRequestException, Body, ConflictException, Controller, GoneException, Get, HttpCode, Inject, NotFoundException, Param, Post, Query } from '@nestjs/common';
+import { BadRequestException, Body, ConflictException, Controller, GoneException, Get, HttpCode, Inject, NotFoundException, Param, Post, Query, ServiceUnavailableException } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, RequireScopes, Scopes, type Principal } from '@provisio/auth';
 import { z } from 'zod';
@@ -46,7 +46,7 @@ export class FailuresController {
   @ApiOperation({
     summary: 'Replay a dead-lettered record to the topic it failed on',
     description:
-      'Publishes the original key, bytes and headers (without dlt-* headers) to the topic the dead-letter topic belongs to (its name minus .dlt), with provisio-replay-of and provisio-replayed-by headers. 400 when the record is not a dead letter or its dlt-original-topic header names another topic; 409 when it was replayed before (force=true replays again).',
+      'Publishes the original key, bytes and headers (without dlt-* headers) to the topic the dead-letter topic belongs to (its name minus .dlt), with provisio-replay-of and provisio-replayed-by headers. 400 when the record is not a dead letter or its dlt-original-topic header names another topic; 409 when it was replayed before (force=true replays again); 503 when the replay principal is not configured on a SASL cluster (KAFKA_REPLAY_SASL_USERNAME/KAFKA_REPLAY_SASL_PASSWORD).',
   })
   @ApiBody({ schema: z.toJSONSchema(replayBody, { io: 'input' }) as Record<string, unknown>, required: false })
   async replay(@Param('seq') seq: string, @Body() body: unknown, @CurrentPrincipal() principal: Principal | undefined): Promise<ReplayOutcome> {
@@ -66,6 +66,8 @@ export class FailuresController {
           throw new ConflictException(e.message);
         case ReplayErrorCode.Unreadable:
           throw new GoneException(e.message);
+        case ReplayErrorCode.Unavailable:
+          throw new ServiceUnavailableException(e.message);
       }
     }
   }

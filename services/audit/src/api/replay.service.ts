@@ -4,6 +4,7 @@ import type { Headers, MessageBroker } from '@provisio/messaging';
 import { quoteIdent, type Database } from '@provisio/persistence';
 import type { PersonKeyStore } from '../store/person-keys.repository.js';
 import type { RecordRow } from '../store/record.repository.js';
+import { ReplayUnavailable } from './replay-producer.js';
 
 export { MESSAGE_BROKER };
 
@@ -13,6 +14,8 @@ export enum ReplayErrorCode {
   AlreadyReplayed = 'REPLAY_ALREADY_REPLAYED',
   Unreadable = 'REPLAY_PAYLOAD_SHREDDED',
   WrongDestination = 'REPLAY_WRONG_DESTINATION',
+  /** No producer may write the destination (SASL without the replay principal's credentials). */
+  Unavailable = 'REPLAY_UNAVAILABLE',
 }
 
 export class ReplayError extends Error {
@@ -50,16 +53,20 @@ export class ReplayService {
     private readonly db: Database,
     private readonly schema: string,
     private readonly keys: PersonKeyStore,
-    private readonly broker: MessageBroker,
+    /** The replay producer (its own principal on a SASL cluster), or why there is none. */
+    private readonly broker: MessageBroker | ReplayUnavailable,
     private readonly actions: ActionLog,
   ) {}
 
   async replay(row: RecordRow | null, seq: string, o: { by: string; reason?: string | undefined; force?: boolean | undefined }): Promise<ReplayOutcome> {
+    // Before anything is read or recorded: a replay that cannot be sent must not count as one.
+    if (this.broker instanceof ReplayUnavailable) throw new ReplayError(ReplayErrorCode.Unavailable, this.broker.reason);
+    const broker = this.broker;
     if (!row) throw new ReplayError(ReplayErrorCode.NotFound, `no audit record at position ${seq}`);
     if (!row.dead_letter_of || !row.topic.endsWith(DEAD_LETTER_SUFFIX)) throw new ReplayError(ReplayErrorCode.NotADeadLetter, `record ${seq} on ${row.topic} is not a dead letter`);
     // The destination is the dead-letter topic's own source, never what a header claims: whoever
-    // can write a dead-letter topic could otherwise have audit (allowed to write every topic with
-    // dead letters) inject the record into another topic.
+    // can write a dead-letter topic could otherwise have the replay principal (allowed to write
+    // every topic with dead letters) inject the record into another topic.
     const destination = row.topic.slice(0, -DEAD_LETTER_SUFFIX.length);
     if (row.dead_letter_of !== destination) {
       throw new ReplayError(ReplayErrorCode.WrongDestination, `record ${seq} on ${row.topic} names ${row.dead_letter_of} as its original topic, not ${destination}: not replayed`);
@@ -82,7 +89,7 @@ export class ReplayService {
       const n = Number(before.rows[0]?.n ?? 0);
       if (n > 0 && !o.force) throw new ReplayError(ReplayErrorCode.AlreadyReplayed, `record ${seq} was replayed ${n} time(s) already; pass force=true to replay again`);
       await tx.sql.query(`INSERT INTO ${table} (seq, topic, replayed_by, reason) VALUES ($1, $2, $3, $4)`, [seq, destination, o.by, o.reason ?? null]);
-      await this.broker.send([{ topic: destination, key: row.record_key, value, headers }]);
+      await broker.send([{ topic: destination, key: row.record_key, value, headers }]);
       return { seq, topic: destination, replays: n + 1 };
     });
     // The replay on the chain: who replayed which record where, and why.
