@@ -376,6 +376,14 @@ describe('Kubernetes manifests', () => {
     expect({ mechanism: env['KAFKA_SASL_MECHANISM'], user: env['KAFKA_REPLAY_SASL_USERNAME'], file: env['KAFKA_REPLAY_SASL_PASSWORD_FILE'] }).toEqual({ mechanism: '', user: '', file: '' });
   });
 
+  it('development: the kafka-admin Job creates topics without ACLs (a development Kafka has no authorizer)', () => {
+    const job = of(rendered['overlays/development']!, 'Job').find((j) => j.metadata.name === 'kafka-admin')!;
+    const c = podOf(job).spec.containers[0] as Container & { command: string[]; args?: string[] };
+    expect([...c.command, ...(c.args ?? [])]).toEqual(['node', '/app/libs/shared/kafka-admin/dist/cli.js', 'apply', '--replication-factor', '1', '--no-acls']);
+    const prod = of(rendered['overlays/production']!, 'Job').find((j) => j.metadata.name === 'kafka-admin');
+    if (prod) expect((podOf(prod).spec.containers[0] as Container & { args?: string[] }).args ?? []).not.toContain('--no-acls');
+  });
+
   describe('production', () => {
     const objs = rendered['overlays/production']!;
 
