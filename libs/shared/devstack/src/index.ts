@@ -9,3 +9,4 @@ export { SERVICES, serviceEnv, type ServiceSpec, type StackEndpoints } from './s
 export { stackDown, stackUp, type Stack } from './stack.js';
 export { TestEnv, requireEnv } from './test-env.js';
 export { makeTestCertificates, startSlapd, type RunningSlapd, type SlapdOptions } from './slapd.js';
+export { spawnTied, type TiedOptions } from './tied-process.js';
