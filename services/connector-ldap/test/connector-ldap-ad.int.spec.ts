@@ -3,7 +3,7 @@ import { ConnectorError, type DesiredAccount } from '@provisio/connector-kit';
 import { Topics, type ProvisioningResult } from '@provisio/contracts';
 import { startSambaAd, type RunningSambaAd } from '@provisio/devstack';
 import type { RunningService } from '@provisio/platform';
-import { CommandSender, TopicCollector, createTestDatabase, provisioningCommand, serviceTestEnv, uniqueTopicPrefix, type TestDatabase } from '@provisio/testing';
+import { CommandSender, TopicCollector, createTestDatabase, mintToken, provisioningCommand, serviceTestEnv, uniqueTopicPrefix, waitFor, type TestDatabase } from '@provisio/testing';
 import fc from 'fast-check';
 import { Attribute, Change, Client } from 'ldapts';
 import { readFileSync } from 'node:fs';
@@ -319,5 +319,29 @@ describe('connector-ldap, Active Directory dialect, against a Samba AD DC', () =
     expect(seen.map((a) => a.name)).not.toContain('grp-devs');
     expect(seen.map((a) => a.name)).not.toContain('ws01$');
     for (const a of made) await c.deleteAccount(a);
+  }, 60_000);
+
+  it('reconciles AD through the service: reports and corrects changed attributes and lost memberships, reports an unmanaged user, never a computer', async () => {
+    const base = { personId: 'ad-rec', target: 'ad-ldaps', targetKind: 'ldap' } as const;
+    const v1 = provisioningCommand({ ...base, accountName: 'recon', attributes: { sn: 'Recon', title: 'Auditor', department: 'Recon' }, groups: ['vpn'] });
+    await sender.send('ldap', [v1]);
+    expect(await resultFor(v1.commandId)).toMatchObject({ status: 'APPLIED' });
+    const dn = `CN=recon,OU=Recon,${people}`;
+    await admin.modify(dn, [new Change({ operation: 'replace', modification: new Attribute({ type: 'title', values: ['Somebody Else'] }) })]);
+    await admin.modify(`CN=vpn,${groups}`, [new Change({ operation: 'delete', modification: new Attribute({ type: 'member', values: [dn] }) })]);
+    await admin.add(`CN=stranger,OU=Recon,${people}`, { objectClass: ['top', 'person', 'organizationalPerson', 'user'], sAMAccountName: 'stranger' });
+    await admin.add(`CN=ws02,OU=Recon,${people}`, { objectClass: ['top', 'person', 'organizationalPerson', 'user', 'computer'], sAMAccountName: 'ws02$' });
+    const token = await mintToken(['connector:read', 'connector:write']);
+    const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    const started = (await (await fetch(`${service.url}/v1/targets/ad-ldaps/reconciliations`, { method: 'POST', headers: auth, body: '{"mode":"correct"}' })).json()) as { runId: string };
+    const run = await waitFor(async () => {
+      const r = (await (await fetch(`${service.url}/v1/targets/ad-ldaps/reconciliations/${started.runId}`, { headers: auth })).json()) as { status: string; drift: Record<string, number>; corrected: number };
+      return r.status !== 'RUNNING' ? r : undefined;
+    });
+    expect(run).toMatchObject({ status: 'SUCCEEDED', drift: { WRONG_ATTRIBUTES: 1, WRONG_MEMBERSHIPS: 1, UNMANAGED: 1 }, corrected: 2 });
+    expect(values(await entry(dn), 'title')).toEqual(['Auditor']);
+    expect((await members('vpn')).some((m) => sameDn(m, dn))).toBe(true);
+    expect(await entry(`CN=stranger,OU=Recon,${people}`)).toBeDefined();
+    expect(await entry(`CN=ws02,OU=Recon,${people}`)).toBeDefined();
   }, 60_000);
 });
