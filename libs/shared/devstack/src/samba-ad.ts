@@ -1,10 +1,11 @@
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, globSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
-import { PrerequisiteError, commandExists, isAlive, portOpen, run, waitUntil } from './process-utils.js';
+import { promisify } from 'node:util';
+import { PrerequisiteError, commandExists, isAlive, portOpen, waitUntil } from './process-utils.js';
 import { spawnTied } from './tied-process.js';
 
 /** The Debian packages a Samba AD DC needs (`samba` alone does not provision or run a DC). */
@@ -49,6 +50,8 @@ export interface RunningSambaAd {
   /** Stops it, removes the directory, releases the port lock. */
   destroy(): Promise<void>;
 }
+
+const execFileAsync = promisify(execFile);
 
 const LOCK_FILE = join(tmpdir(), 'provisio-samba-ad.lock');
 
@@ -211,7 +214,10 @@ export async function startSambaAd(o: SambaAdOptions = {}): Promise<RunningSamba
       ...Object.entries(options).map(([k, v]) => `--option=${k} = ${v}`),
     ];
     const t0 = Date.now();
-    run('samba-tool', provisionArgs, { cwd: dir });
+    // Asynchronously: provisioning takes 10-20 s, the test process's event loop keeps running.
+    await execFileAsync('samba-tool', provisionArgs, { cwd: dir, maxBuffer: 16 * 1024 * 1024 }).catch((e: Error & { stdout?: string; stderr?: string }) => {
+      throw new Error(`samba-tool domain provision failed: ${e.message}\n${`${e.stdout ?? ''}${e.stderr ?? ''}`.slice(-3000)}`);
+    });
     // Simple binds over plain LDAP (Windows allows them unless LDAP signing is enforced), so the
     // connector's own refusal of unicodePwd without TLS can be shown. samba-tool does not write
     // this option into smb.conf at provisioning, so it goes in afterwards.
