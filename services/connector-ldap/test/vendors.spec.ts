@@ -31,6 +31,21 @@ describe('Active Directory dialect', () => {
     expect(ActiveDirectoryDialect.creationAttributes('ada', true, {}).userAccountControl).toEqual(['512']);
   });
 
+  it('renames sAMAccountName and the UPN it made; refuses names AD refuses; selects persons only (not computers)', () => {
+    expect(ActiveDirectoryDialect.nameChanges('bob', { upnSuffix: 'corp.example' })).toEqual([
+      { operation: 'replace', type: 'sAMAccountName', values: ['bob'] },
+      { operation: 'replace', type: 'userPrincipalName', values: ['bob@corp.example'] },
+    ]);
+    expect(ActiveDirectoryDialect.nameChanges('bob', {})).toEqual([{ operation: 'replace', type: 'sAMAccountName', values: ['bob'] }]);
+    for (const bad of ['a,b', 'a+b', 'a"b', 'a\\b', 'a[b]', 'a:b', 'a;b', 'a|b', 'a=b', 'a*b', 'a?b', 'a<b>', 'a/b', 'tab\tname', 'x'.repeat(21), 'dot.']) {
+      expect(() => ActiveDirectoryDialect.checkAccountName(bad)).toThrow(/sAMAccountName/);
+    }
+    for (const good of ['ada', 'zoë.lee', ' lead', 'x'.repeat(20), 'o\'brien', 'a#b(c)&d']) expect(() => ActiveDirectoryDialect.checkAccountName(good)).not.toThrow();
+    expect(ActiveDirectoryDialect.userFilter(['top', 'person', 'organizationalPerson', 'user'])).toBe('(&(objectCategory=person)(objectClass=user))');
+    expect(ActiveDirectoryDialect.maintainsMemberReferences).toBe(true);
+    expect(ActiveDirectoryDialect.enableAfterPassword).toBe(true);
+  });
+
   it('sets unicodePwd (quoted UTF-16LE) only over an encrypted connection', () => {
     expect(() => ActiveDirectoryDialect.passwordChange('s3cret', false)).toThrow(/only over LDAPS or StartTLS/);
     const op = ActiveDirectoryDialect.passwordChange('s3cret', true);

@@ -9,3 +9,5 @@ export { SERVICES, serviceEnv, type ServiceSpec, type StackEndpoints } from './s
 export { stackDown, stackUp, type Stack } from './stack.js';
 export { TestEnv, requireEnv } from './test-env.js';
 export { makeTestCertificates, startSlapd, type RunningSlapd, type SlapdOptions } from './slapd.js';
+export { SAMBA_AD_PACKAGES, SAMBA_AD_PORTS, assertSambaAdPortsFree, holdSambaAdLock, missingSambaAdPackages, startSambaAd, type RunningSambaAd, type SambaAdOptions } from './samba-ad.js';
+export { spawnTied, type TiedOptions } from './tied-process.js';

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { spawnTied } from './tied-process.js';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -73,36 +74,6 @@ export function makeTestCertificates(dir: string): { caFile: string; certFile: s
   run('sh', ['-c', `printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\nextendedKeyUsage=serverAuth\\n' > '${f('server.ext')}'`]);
   run('openssl', ['x509', '-req', '-in', f('server.csr'), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('server.crt'), '-days', '2', '-extfile', f('server.ext')]);
   return { caFile: f('ca.crt'), certFile: f('server.crt'), keyFile: f('server.key') };
-}
-
-const living = new Set<ChildProcess>();
-let exitHook = false;
-
-/**
- * Spawns a server that cannot outlive this process: Linux's parent-death signal (setpriv
- * --pdeathsig, util-linux) kills it when this process dies in any way, SIGKILL included; without
- * setpriv a small watchdog shell polls this process and kills the server when it is gone. A normal
- * exit kills it at once.
- */
-function spawnTied(binary: string, args: string[]): ChildProcess {
-  const parent = process.pid;
-  const tied = commandExists('setpriv');
-  const child = tied
-    ? spawn('setpriv', ['--pdeathsig', 'KILL', '--', binary, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-    : spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  if (!tied && child.pid) {
-    const watchdog = spawn('/bin/sh', ['-c', `while kill -0 ${parent} 2>/dev/null && kill -0 ${child.pid} 2>/dev/null; do sleep 1; done; kill -KILL ${child.pid} 2>/dev/null`], { detached: true, stdio: 'ignore' });
-    watchdog.unref();
-  }
-  living.add(child);
-  child.once('exit', () => living.delete(child));
-  if (!exitHook) {
-    exitHook = true;
-    process.once('exit', () => {
-      for (const c of living) c.kill('SIGKILL');
-    });
-  }
-  return child;
 }
 
 /**

@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PrerequisiteError, ensureKafka, projectRoot } from '../src/index.js';
+import { PrerequisiteError, ensureKafka, missingSambaAdPackages, projectRoot, startSambaAd } from '../src/index.js';
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -38,5 +38,13 @@ describe('missing prerequisites', () => {
     });
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/missing prerequisite: Java is not installed/);
+  });
+
+  it('without Samba, starting an AD DC for tests fails and names every Debian package to install', async () => {
+    process.env['PATH'] = '/nonexistent';
+    expect(missingSambaAdPackages('/nonexistent')).toEqual(['samba', 'samba-ad-provision', 'samba-dsdb-modules', 'samba-vfs-modules']);
+    const attempt = startSambaAd({ installRoot: '/nonexistent' });
+    await expect(attempt).rejects.toBeInstanceOf(PrerequisiteError);
+    await expect(attempt).rejects.toThrow(/Samba AD DC is not installed: missing samba, samba-ad-provision, samba-dsdb-modules, samba-vfs-modules \(Debian: apt-get install --no-install-recommends samba samba-ad-provision samba-dsdb-modules samba-vfs-modules\)/);
   });
 });

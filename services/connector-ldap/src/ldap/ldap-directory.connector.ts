@@ -15,7 +15,7 @@ import {
 import { Attribute, Change, type Client, type Entry } from 'ldapts';
 import { randomUUID } from 'node:crypto';
 import type { LdapTargetConfig } from '../config.js';
-import { eq, escapeDnValue, formatDn, normalizeDn, parseDn, sameDn } from './ldap-escape.js';
+import { eq, escapeDnValue, formatDn, normalizeDn, parentDn, parseDn, sameDn } from './ldap-escape.js';
 import { LdapSessionPool, fromLdapError, ldapCode } from './ldap-session.js';
 import { dialectOf, type Dialect, type EntryView, type ModOp } from './vendors.js';
 
@@ -170,7 +170,7 @@ export class LdapDirectoryConnector implements TargetConnector {
   }
 
   private userFilter(): string {
-    return `(objectClass=${this.objectClasses.at(-1)!})`;
+    return this.dialect.userFilter(this.objectClasses);
   }
 
   private toAccount(e: Entry, groups: string[]): TargetAccount {
@@ -338,11 +338,19 @@ export class LdapDirectoryConnector implements TargetConnector {
     }
   }
 
+  /**
+   * Runs an add or modifyDN of `dn`; when it fails because a container on the way is missing,
+   * creates the containers and runs it again. OpenLDAP and Windows AD say noSuchObject (32);
+   * Samba says "other" (80, "parent does not exist") for a move, so the parent is looked at
+   * instead of trusting one result code.
+   */
   private async withContainers<T>(dn: string, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (e) {
-      if (ldapCode(e) !== 32 || !this.cfg.createContainers) throw e;
+      const code = ldapCode(e);
+      if (code === undefined || !this.cfg.createContainers) throw e;
+      if (code !== 32 && (await this.readDn(parentDn(dn)))) throw e;
       await this.ensureContainers(dn);
       return fn();
     }
@@ -350,6 +358,7 @@ export class LdapDirectoryConnector implements TargetConnector {
 
   async createAccount(d: DesiredAccount): Promise<TargetAccount> {
     this.checkAttributes(d.attributes);
+    this.dialect.checkAccountName(d.accountName);
     const enabled = d.state !== 'DISABLED';
     const dn = this.dnFor(d, enabled || this.cfg.disable.method !== 'move' ? true : false);
     const attrs: Record<string, string[]> = { objectClass: [...this.objectClasses] };
@@ -362,14 +371,20 @@ export class LdapDirectoryConnector implements TargetConnector {
       put('cn', [d.accountName]);
       if (this.dialect.name === 'openldap') put('sn', [d.accountName]);
     }
-    for (const [k, v] of Object.entries(this.dialect.creationAttributes(d.accountName, enabled, { upnSuffix: this.cfg.upnSuffix }))) put(k, v);
+    // The password change is made (and refused, e.g. AD's unicodePwd without TLS) before anything is sent.
+    let password: ModOp | undefined;
+    for (const [k, v] of Object.entries(d.attributes)) {
+      if (k.toLowerCase() === 'password' && v !== null && !(Array.isArray(v) && v.length === 0)) password = this.dialect.passwordChange(toValues(v)[0]!, this.pool.encrypted);
+    }
+    // AD: an account that gets a password is created disabled and enabled once the password is
+    // set (Windows refuses an enabled account whose password does not meet the policy yet).
+    const enableAfterPassword = enabled && password !== undefined && this.dialect.enableAfterPassword;
+    for (const [k, v] of Object.entries(this.dialect.creationAttributes(d.accountName, enabled && !enableAfterPassword, { upnSuffix: this.cfg.upnSuffix }))) put(k, v);
     // Template attributes (e.g. cn={attr.cn}) must hold the RDN value.
     for (const rdn of parseDn(dn)[0]!) put(rdn.type, [rdn.value]);
-    let password: string | undefined;
     for (const [k, v] of Object.entries(d.attributes)) {
       if (v === null || (Array.isArray(v) && v.length === 0)) continue;
-      if (k.toLowerCase() === 'password') password = toValues(v)[0];
-      else put(k, toValues(v));
+      if (k.toLowerCase() !== 'password') put(k, toValues(v));
     }
     put(this.cfg.owner.attribute, [this.ownerValue(d.personId)]);
     if (this.cfg.posix.enabled) {
@@ -386,11 +401,16 @@ export class LdapDirectoryConnector implements TargetConnector {
       put('loginShell', [this.cfg.posix.loginShell]);
     }
     await this.withContainers(dn, () => this.pool.use('add account', (c) => c.add(dn, attrs)));
-    if (password !== undefined) await this.modify(dn, [this.dialect.passwordChange(password, this.pool.encrypted)], 'set password');
+    if (password !== undefined) await this.modify(dn, [password], 'set password');
     // The one read of a new account: its ref (entryUUID, objectGUID) is the directory's.
     const entry = await this.readDn(dn);
     if (!entry) throw new ConnectorError(ConnectorErrorCode.Unavailable, 'entry vanished right after it was created');
     const account = this.toAccount(entry, []);
+    if (enableAfterPassword && !account.enabled) {
+      const ops = this.dialect.enableChanges(view(entry), this.cfg.disable);
+      await this.modify(dn, ops, 'enable account');
+      return this.afterModify(account, ops);
+    }
     if (!enabled && this.cfg.disable.method !== 'move' && account.enabled) {
       const ops = this.dialect.disableChanges(view(entry), this.cfg.disable);
       await this.modify(dn, ops, 'disable account');
@@ -430,6 +450,11 @@ export class LdapDirectoryConnector implements TargetConnector {
     let name = account.name;
     const written: ModOp[] = [];
     if (patch.attributes) this.checkAttributes(patch.attributes);
+    if (patch.name !== undefined) this.dialect.checkAccountName(patch.name);
+    // Refused (AD's unicodePwd without TLS) before the rename or any other change is sent.
+    const passwordKey = Object.keys(patch.attributes ?? {}).find((k) => k.toLowerCase() === 'password');
+    const passwordValue = passwordKey === undefined ? null : patch.attributes![passwordKey]!;
+    const passwordOp = passwordValue === null || (Array.isArray(passwordValue) && passwordValue.length === 0) ? undefined : this.dialect.passwordChange(toValues(passwordValue)[0]!, this.pool.encrypted);
     if (patch.name !== undefined) {
       const target = this.dnFor(d, account.enabled || this.cfg.disable.method !== 'move');
       if (!sameDn(dn, target)) {
@@ -439,9 +464,9 @@ export class LdapDirectoryConnector implements TargetConnector {
       }
       if (patch.name !== name) {
         if (this.dialect.name === 'ad' || !parseDn(dn)[0]!.some((a) => a.type.toLowerCase() === this.dialect.nameAttribute.toLowerCase())) {
-          const op: ModOp = { operation: 'replace', type: this.dialect.nameAttribute, values: [patch.name] };
-          await this.modify(dn, [op], 'rename account');
-          written.push(op);
+          const ops = this.dialect.nameChanges(patch.name, { upnSuffix: this.cfg.upnSuffix });
+          await this.modify(dn, ops, 'rename account');
+          written.push(...ops);
         }
         if (this.dialect.name === 'openldap') await this.replaceMemberReferences(dn, dn, name, patch.name);
         name = patch.name;
@@ -450,7 +475,7 @@ export class LdapDirectoryConnector implements TargetConnector {
     const ops: ModOp[] = [];
     for (const [k, v] of Object.entries(patch.attributes ?? {})) {
       if (k.toLowerCase() === 'password') {
-        if (v !== null) ops.push(this.dialect.passwordChange(toValues(v)[0]!, this.pool.encrypted));
+        if (passwordOp) ops.push(passwordOp);
         continue;
       }
       const rdnAttr = parseDn(dn)[0]!.some((a) => a.type.toLowerCase() === k.toLowerCase());
@@ -464,7 +489,7 @@ export class LdapDirectoryConnector implements TargetConnector {
 
   /** After a rename or move, group entries still name the old DN (or uid): point them at the new one. */
   private async replaceMemberReferences(oldDn: string, newDn: string, oldName: string, newName: string | undefined): Promise<void> {
-    if (!this.cfg.groupEntries) return;
+    if (!this.cfg.groupEntries || this.dialect.maintainsMemberReferences) return;
     const refs = await this.groupsReferencing(oldDn, oldName);
     for (const g of refs) {
       const from = g.memberAttribute === 'memberUid' ? oldName : oldDn;
@@ -587,7 +612,9 @@ export class LdapDirectoryConnector implements TargetConnector {
     try {
       await this.modify(g.dn, [{ operation: 'add', type: g.memberAttribute, values: [value] }], 'add group member');
     } catch (e) {
-      if (ldapCode(e) !== 20) throw e; // already a member
+      // Already a member: attributeOrValueExists (20); AD says entryAlreadyExists (68) for a linked value.
+      const code = ldapCode(e);
+      if (code !== 20 && !(code === 68 && this.dialect.name === 'ad')) throw e;
     }
     const placeholder = this.cfg.groupEntries?.placeholderMember;
     if (placeholder && g.memberAttribute !== 'memberUid') {
@@ -606,6 +633,10 @@ export class LdapDirectoryConnector implements TargetConnector {
     } catch (e) {
       const code = ldapCode(e);
       if (code === 16) return; // not a member
+      // AD refuses removing a value that is not there with unwillingToPerform (53): Windows says
+      // ERROR_MEMBER_NOT_IN_GROUP, Samba "already deleted" for a link it removed before. Only the
+      // group itself tells whether that was the reason.
+      if (code === 53 && this.dialect.name === 'ad' && !(await this.hasMember(g, value))) return;
       const placeholder = this.cfg.groupEntries?.placeholderMember;
       if (code === 65 && placeholder) {
         // The last member of a groupOfNames: the placeholder keeps the entry valid.
@@ -617,9 +648,13 @@ export class LdapDirectoryConnector implements TargetConnector {
     }
   }
 
+  private async hasMember(g: GroupRef, value: string): Promise<boolean> {
+    return this.pool.use('read group', async (c) => (await c.search(g.dn, { scope: 'base', filter: eq(g.memberAttribute, value), attributes: ['1.1'] })).searchEntries.length > 0);
+  }
+
   async listGroups(cursor: string | null, pageSize: number): Promise<Page<TargetGroup>> {
-    const entries = await this.pool.use('list groups', async (c) => (await c.search(this.groupsBase(), { scope: 'sub', filter: this.groupClassFilter(), attributes: ['cn', 'objectClass', 'entryUUID'] })).searchEntries);
-    const all = entries.map((e) => ({ name: this.groupRefOf(e).name, ref: view(e).get('entryUUID')[0] ?? e.dn })).sort((a, b) => a.name.localeCompare(b.name));
+    const entries = await this.pool.use('list groups', async (c) => (await c.search(this.groupsBase(), { scope: 'sub', filter: this.groupClassFilter(), attributes: ['cn', 'objectClass', this.dialect.refAttribute], explicitBufferAttributes: this.dialect.binaryAttributes })).searchEntries);
+    const all = entries.map((e) => ({ name: this.groupRefOf(e).name, ref: this.dialect.refOf(view(e)) || e.dn })).sort((a, b) => a.name.localeCompare(b.name));
     const start = cursor === null ? 0 : all.findIndex((g) => g.name > cursor);
     const items = start < 0 ? [] : all.slice(start, start + pageSize);
     return { items, next: start >= 0 && start + pageSize < all.length ? items.at(-1)!.name : null };

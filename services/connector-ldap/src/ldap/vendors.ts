@@ -39,6 +39,16 @@ export interface Dialect {
   disableChanges(entry: EntryView, disable: DisableMethod): ModOp[];
   /** Extra attributes of a new account. */
   creationAttributes(accountName: string, enabled: boolean, o: { upnSuffix?: string | undefined }): Record<string, string[]>;
+  /** The filter that selects user accounts (objectClasses: the configured ones, the structural class last). */
+  userFilter(objectClasses: string[]): string;
+  /** Throws a permanent error for an account name the directory would refuse. */
+  checkAccountName(accountName: string): void;
+  /** The directory itself keeps group `member` values pointing at a renamed or moved entry (AD linked attributes). */
+  readonly maintainsMemberReferences: boolean;
+  /** The changes that give an account a new name (besides the DN's RDN). */
+  nameChanges(accountName: string, o: { upnSuffix?: string | undefined }): ModOp[];
+  /** A new account that gets a password is created disabled, and enabled after the password is set (AD). */
+  readonly enableAfterPassword: boolean;
   /** The password attribute and value; AD accepts unicodePwd only over an encrypted connection. */
   passwordChange(password: string, encrypted: boolean): ModOp;
 }
@@ -76,6 +86,11 @@ export const OpenLdapDialect: Dialect = {
     return [];
   },
   creationAttributes: () => ({}),
+  userFilter: (classes) => `(objectClass=${classes.at(-1)!})`,
+  checkAccountName: () => undefined,
+  maintainsMemberReferences: false,
+  nameChanges: (accountName) => [{ operation: 'replace', type: 'uid', values: [accountName] }],
+  enableAfterPassword: false,
   passwordChange: (password) => ({ operation: 'replace', type: 'userPassword', values: [password] }),
 };
 
@@ -96,6 +111,10 @@ export function guidToBytes(guid: string): Buffer {
   const bytes = (s: string) => s.match(/../g)!.map((x) => parseInt(x, 16));
   return Buffer.from([...bytes(m[1]!).reverse(), ...bytes(m[2]!).reverse(), ...bytes(m[3]!).reverse(), ...bytes(m[4]!), ...bytes(m[5]!)]);
 }
+
+/** Characters AD refuses in sAMAccountName, and the length Windows allows for user accounts (Samba allows more). */
+const SAM_FORBIDDEN = '"/\\[]:;|=,+*?<>';
+const SAM_MAX_LENGTH = 20;
 
 const uacOf = (e: EntryView) => Number(e.get('userAccountControl')[0] ?? UAC.NORMAL_ACCOUNT);
 
@@ -120,9 +139,24 @@ export const ActiveDirectoryDialect: Dialect = {
   creationAttributes: (accountName, enabled, o) => ({
     sAMAccountName: [accountName],
     ...(o.upnSuffix ? { userPrincipalName: [`${accountName}@${o.upnSuffix}`] } : {}),
-    // A new account without a password must start disabled; enabling follows once a password is set.
     userAccountControl: [String(UAC.NORMAL_ACCOUNT | (enabled ? 0 : UAC.ACCOUNTDISABLE))],
   }),
+  // Computers are objectClass user too: only persons are accounts (reconciliation must never see a
+  // computer as an orphan).
+  userFilter: (classes) => `(&(objectCategory=person)(objectClass=${classes.at(-1)!}))`,
+  checkAccountName: (name) => {
+    const bad = [...name].find((ch) => SAM_FORBIDDEN.includes(ch) || ch.charCodeAt(0) < 0x20);
+    if (bad !== undefined) throw new ConnectorError(ConnectorErrorCode.Rejected, `sAMAccountName ${JSON.stringify(name)} contains ${JSON.stringify(bad)}; Active Directory refuses " / \\ [ ] : ; | = , + * ? < > and control characters in it`);
+    if ([...name].length > SAM_MAX_LENGTH) throw new ConnectorError(ConnectorErrorCode.Rejected, `sAMAccountName ${JSON.stringify(name)} is longer than ${SAM_MAX_LENGTH} characters, which Active Directory refuses for users`);
+    if (name.endsWith('.')) throw new ConnectorError(ConnectorErrorCode.Rejected, `sAMAccountName ${JSON.stringify(name)} ends with a period, which Active Directory refuses`);
+  },
+  maintainsMemberReferences: true,
+  // The userPrincipalName follows the name when the connector makes it (upnSuffix).
+  nameChanges: (accountName, o) => [
+    { operation: 'replace', type: 'sAMAccountName', values: [accountName] },
+    ...(o.upnSuffix ? [{ operation: 'replace' as const, type: 'userPrincipalName', values: [`${accountName}@${o.upnSuffix}`] }] : []),
+  ],
+  enableAfterPassword: true,
   passwordChange: (password, encrypted) => {
     if (!encrypted) throw new ConnectorError(ConnectorErrorCode.Configuration, 'Active Directory accepts unicodePwd only over LDAPS or StartTLS');
     return { operation: 'replace', type: 'unicodePwd', values: [Buffer.from(`"${password}"`, 'utf16le')] };
