@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ConnectorError, type DesiredAccount } from '@provisio/connector-kit';
+import { ConnectorError, planConvergence, type DesiredAccount } from '@provisio/connector-kit';
 import { Topics, type ProvisioningResult } from '@provisio/contracts';
 import { startSambaAd, type RunningSambaAd } from '@provisio/devstack';
 import type { RunningService } from '@provisio/platform';
@@ -177,6 +177,8 @@ describe('connector-ldap, Active Directory dialect, against a Samba AD DC', () =
 
     const byRef = await c.readAccount({ personId: 'ad-2', accountName: 'someone-else', accountRef: created.ref, desired: d });
     expect(byRef).toMatchObject({ ref: created.ref, name: 'gh0pper', owner: 'ad-2', enabled: true });
+    // The password is never read back: the same command again plans nothing (no password reset).
+    expect(planConvergence({ ...d, accountName: 'gh0pper' }, byRef, c.planOptions())).toEqual([]);
 
     // Another flag set by an administrator (DONT_EXPIRE_PASSWORD) survives disable and enable.
     const DONT_EXPIRE_PASSWORD = 0x10000;

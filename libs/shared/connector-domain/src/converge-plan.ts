@@ -26,6 +26,12 @@ export interface PlanOptions {
   /** Attribute names are case-insensitive on the target (LDAP): `mail` and `Mail` are one attribute. */
   caseInsensitiveAttributeNames?: boolean;
   /**
+   * Attributes the target never returns (passwords): written when the account is created and
+   * never compared or rewritten afterwards, so a replay does not reset a password the person has
+   * changed since, and an unchanged command stays NO_CHANGE.
+   */
+  writeOnlyAttributes?: (name: string) => boolean;
+  /**
    * Where the desired account should live (an LDAP DN) while it is `enabled` as it is now; a
    * different TargetAccount.location means a move. (Enabling/disabling may move it too; that is
    * the ENABLE/DISABLE step's business.)
@@ -121,7 +127,9 @@ export function planConvergence(desired: DesiredAccount, current: TargetAccount 
   if (desired.state === 'ABSENT') return [{ type: 'DELETE' }];
   const moved = o.locationOf !== undefined && current.location !== undefined && !(o.sameLocation ?? ((a, b) => a === b))(current.location, o.locationOf(desired, current.enabled));
   if (current.name !== desired.accountName || moved) steps.push({ type: 'RENAME', to: desired.accountName });
-  const changed = attributeDifferences(desired.attributes, current.attributes, o.caseInsensitiveAttributes, o.caseInsensitiveAttributeNames);
+  const writeOnly = o.writeOnlyAttributes;
+  const compared = writeOnly ? Object.fromEntries(Object.entries(desired.attributes).filter(([name]) => !writeOnly(name))) : desired.attributes;
+  const changed = attributeDifferences(compared, current.attributes, o.caseInsensitiveAttributes, o.caseInsensitiveAttributeNames);
   if (Object.keys(changed).length > 0) steps.push({ type: 'UPDATE', attributes: changed });
   if (desired.state === 'ACTIVE' && !current.enabled) steps.push({ type: 'ENABLE' });
   if (desired.state === 'DISABLED' && current.enabled) steps.push({ type: 'DISABLE' });

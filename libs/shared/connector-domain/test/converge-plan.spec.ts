@@ -24,6 +24,16 @@ describe('planConvergence', () => {
     expect(steps).toEqual([{ type: 'UPDATE', attributes: { mail: 'new@example.com', title: null } }]);
   });
 
+  it('sets write-only attributes (passwords) at creation only: never compared, never rewritten', () => {
+    const writeOnlyAttributes = (name: string) => name.toLowerCase() === 'password';
+    const withPassword = desired({ attributes: { mail: 'ada@example.com', password: 'Initial-1' } });
+    expect(planConvergence(withPassword, account(), { writeOnlyAttributes })).toEqual([]);
+    expect(planConvergence(desired({ attributes: { mail: 'new@example.com', Password: 'x' } }), account(), { writeOnlyAttributes })).toEqual([{ type: 'UPDATE', attributes: { mail: 'new@example.com' } }]);
+    expect(planConvergence(withPassword, null, { writeOnlyAttributes })[0]).toEqual({ type: 'CREATE' });
+    // Without the option the password is a difference on every command.
+    expect(planConvergence(withPassword, account())).toEqual([{ type: 'UPDATE', attributes: { password: 'Initial-1' } }]);
+  });
+
   it('renames before updating, then enables/disables, then fixes memberships', () => {
     const steps = planConvergence(desired({ accountName: 'ada2', state: 'DISABLED', groups: ['ops'], attributes: { mail: 'm' } }), account({ attributes: { mail: 'x' }, groups: ['devs'] }));
     expect(steps.map((s) => s.type)).toEqual(['RENAME', 'UPDATE', 'DISABLE', 'REMOVE_MEMBERSHIP', 'ADD_MEMBERSHIP']);

@@ -126,6 +126,8 @@ export class LdapDirectoryConnector implements TargetConnector {
       adoptUnowned: this.cfg.adoptExisting,
       groupsCaseInsensitive: true,
       caseInsensitiveAttributeNames: true,
+      // A password is an initial password: set at creation, never read back, never reset.
+      writeOnlyAttributes: (name) => SECRET_ATTRIBUTES.has(name.toLowerCase()),
       locationOf: (d, enabled) => this.dnFor(d, enabled),
       sameLocation: sameDn,
     };
