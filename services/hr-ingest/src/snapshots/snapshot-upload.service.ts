@@ -41,7 +41,7 @@ class UploadError extends Error {
 /**
  * Receives a CSV snapshot as a stream: parses it row by row (the file is never held in memory),
  * maps each row with the source's column mapping, and stages it — valid records and rejected
- * rows with their reasons — in PostgreSQL, 1000 rows per statement. Nothing is applied here;
+ * rows with their reasons — in PostgreSQL, SNAPSHOT_BATCH_SIZE (2000) rows per statement. Nothing is applied here;
  * the processor plans the snapshot (mass-change brake) and applies it. A file that cannot be
  * read (bad header, CSV syntax, too large) leaves nothing behind.
  */
@@ -136,9 +136,9 @@ export class SnapshotUploadService {
           const record = mapped.record;
           if (record.sourceTimestamp === undefined && o.asOf !== undefined) record.sourceTimestamp = o.asOf;
           if (record.attributes.status === 'terminated' || record.attributes.terminationDate) terminating++;
-          buffer.push({ rowNo, line: item.info.lines, workerId: record.workerId, record, rejection: null });
+          buffer.push({ rowNo, line: item.info.lines, workerId: record.workerId, presentIds: null, record, rejection: null });
         } else {
-          buffer.push({ rowNo, line: item.info.lines, workerId: mapped.workerId ?? null, record: null, rejection: mapped.errors as FieldError[] });
+          buffer.push({ rowNo, line: item.info.lines, workerId: mapped.workerId ?? null, presentIds: mapped.presentIds ?? null, record: null, rejection: mapped.errors as FieldError[] });
         }
         if (buffer.length >= batch) {
           await this.repo.stageRows(this.db.sql, id, buffer);

@@ -40,7 +40,7 @@ function snapshotView(s: Snapshot) {
     population: s.population,
     planned: s.planned,
     leavers: s.leaversPlanned,
-    hold: s.brake?.hold ? { reason: s.brake.reason, leavers: s.brake.leavers, population: s.brake.population } : null,
+    hold: s.brake?.hold ? { rule: s.brake.rule ?? 'mass-change-brake', reason: s.brake.reason, leavers: s.brake.leavers, population: s.brake.population } : null,
     events: s.events,
     error: s.error,
     receivedBy: s.receivedBy,
