@@ -99,7 +99,7 @@ const HR_ATTRIBUTES: AttributeDefinition[] = [
   attr('onLeave', 'boolean', 'On leave of absence (status leave, not a leaver).'),
   attr('company', 'string', 'Legal entity or company.'),
   attr('location', 'string', 'Site name; may select the time zone.'),
-  attr('sourceTimestamp', 'dateTime', 'When HR made this change; an older change than the stored state is refused (409).', { returned: 'never', mutability: 'writeOnly' }),
+  attr('sourceTimestamp', 'dateTime', 'When HR made this change; an older change than the stored state is refused (409), one later than now + HR_MAX_CLOCK_SKEW too (400 invalidValue, rule not-in-future).', { returned: 'never', mutability: 'writeOnly' }),
   attr('sequence', 'integer', "HR's change sequence; a lower one than stored is refused (409).", { returned: 'never', mutability: 'writeOnly' }),
   attr('extensionAttributes', 'complex', 'Other HR attributes (name, value).', {
     multiValued: true,

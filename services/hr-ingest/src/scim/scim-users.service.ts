@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { describeErrors, viewOf, workerIdSchema, type WorkerRecord } from '@provisio/hr-ingest-domain';
+import { describeErrors, futureSourceTime, viewOf, workerIdSchema, type WorkerRecord } from '@provisio/hr-ingest-domain';
 import {
   ScimError,
   applyPatch,
@@ -10,6 +10,7 @@ import {
   patchedWorker,
   personToScimUser,
   scimUserToWorker,
+  URN,
   type BulkOperation,
   type ScimWorker,
 } from '@provisio/hr-ingest-scim';
@@ -107,6 +108,8 @@ export class ScimUsersService {
   }
 
   private record(workerId: string, w: ScimWorker, managerWorkerId: string | null | undefined): WorkerRecord {
+    const future = futureSourceTime(w.sourceTimestamp, `${URN.hr}:sourceTimestamp`, Date.now(), this.settings.HR_MAX_CLOCK_SKEW);
+    if (future) throw invalidValue(`${future.field}: ${future.value} is in the future (rule ${future.rule}): ${future.message}`);
     const record: WorkerRecord = { source: this.source, workerId, attributes: w.attributes };
     if (managerWorkerId !== undefined) record.managerWorkerId = managerWorkerId;
     if (w.sourceTimestamp !== undefined) record.sourceTimestamp = w.sourceTimestamp;

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { bindHeader, mapRow, parseCsvMapping, type BoundMapping, type CsvMapping, type FieldError } from '@provisio/hr-ingest-domain';
+import { bindHeader, futureSourceTime, mapRow, parseCsvMapping, type BoundMapping, type CsvMapping, type FieldError } from '@provisio/hr-ingest-domain';
 import { LOGGER, type Logger } from '@provisio/observability';
 import { Database } from '@provisio/persistence';
 import { parse } from 'csv-parse';
@@ -131,7 +131,13 @@ export class SnapshotUploadService {
         if (rowNo > this.settings.CSV_MAX_ROWS) {
           throw new UploadError('too many rows', payloadTooLarge(this.settings.CSV_MAX_ROWS, `CSV upload's row count (limit in rows, CSV_MAX_ROWS)`));
         }
-        const mapped = mapRow(bound, item.record, o.source);
+        let mapped = mapRow(bound, item.record, o.source);
+        if (mapped.ok && mapped.record.sourceTimestamp !== undefined) {
+          // A row stamped in the future is rejected (its worker still counts as present).
+          const column = mapping.columns.find((c) => c.target === 'sourceTimestamp')?.column ?? 'sourceTimestamp';
+          const future = futureSourceTime(mapped.record.sourceTimestamp, column, Date.now(), this.settings.HR_MAX_CLOCK_SKEW);
+          if (future) mapped = { ok: false, workerId: mapped.record.workerId, errors: [future] };
+        }
         if (mapped.ok) {
           const record = mapped.record;
           if (record.sourceTimestamp === undefined && o.asOf !== undefined) record.sourceTimestamp = o.asOf;

@@ -1,6 +1,6 @@
 import { Controller, ForbiddenException, Headers, HttpCode, HttpException, Inject, NotFoundException, Post, Req, type RawBodyRequest } from '@nestjs/common';
 import { ApiBody, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import type { WorkerRecord } from '@provisio/hr-ingest-domain';
+import { futureSourceTime, type WorkerRecord } from '@provisio/hr-ingest-domain';
 import { Public } from '@provisio/observability';
 import { quoteIdent, type SqlClient } from '@provisio/persistence';
 import type { Request } from 'express';
@@ -72,6 +72,8 @@ export class WebhookController {
       throw invalidInput('the body is not valid JSON', [{ field: 'body', value: undefined, rule: 'json', message: (e as Error).message }], 'MALFORMED_JSON');
     }
     const payload = parseOr400(webhookPayloadSchema, body, 'body');
+    const future = futureSourceTime(Date.parse(payload.timestamp), 'body.timestamp', Date.now(), this.settings.HR_MAX_CLOCK_SKEW, payload.timestamp);
+    if (future) throw invalidInput('invalid body: the source time lies in the future', [future]);
     const { data } = payload;
     // A source's own secret signs for that source only; WEBHOOK_SECRET for any.
     const allowed = verified.matched.some((i) => signers[i]!.source === null || signers[i]!.source === data.source);
