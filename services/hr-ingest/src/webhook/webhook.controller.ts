@@ -90,15 +90,19 @@ export class WebhookController {
     const record: WorkerRecord = { source: data.source, workerId: data.workerId, attributes, sourceTimestamp: Date.parse(payload.timestamp) };
     if (data.sequence !== undefined) record.sequence = data.sequence;
     if (data.managerWorkerId !== undefined) record.managerWorkerId = data.managerWorkerId;
-    const outcome = await this.workers.ingest(record, 'WEBHOOK', (sql) => this.claim(sql, verified.id));
+    const outcome = await this.workers.ingest(record, 'WEBHOOK', (sql) => this.claim(sql, data.source, verified.id));
     return { ...outcome, webhookId: verified.id };
   }
 
-  /** Records the delivery id in the change's transaction; a second delivery of it is refused. */
-  private async claim(sql: SqlClient, webhookId: string): Promise<void> {
-    const r = await sql.query(`INSERT INTO ${this.deliveries} (webhook_id) VALUES ($1) ON CONFLICT DO NOTHING`, [webhookId]);
+  /**
+   * Records the delivery id in the change's transaction; a second delivery of it for the same
+   * source is refused. Ids are per source (each sender has its own secret and id space); the
+   * source is the signed `data.source`, so a replay cannot move to another one.
+   */
+  private async claim(sql: SqlClient, source: string, webhookId: string): Promise<void> {
+    const r = await sql.query(`INSERT INTO ${this.deliveries} (source, webhook_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [source, webhookId]);
     if (r.rowCount !== 1) {
-      throw conflict(`webhook-id ${webhookId} was already delivered; a replay changes nothing`, [{ field: 'webhook-id', value: webhookId, rule: 'delivered-once', message: 'already delivered' }], 'WEBHOOK_REPLAYED');
+      throw conflict(`webhook-id ${webhookId} was already delivered for source ${source}; a replay changes nothing`, [{ field: 'webhook-id', value: webhookId, rule: 'delivered-once', message: `already delivered for source ${source}` }], 'WEBHOOK_REPLAYED');
     }
   }
 }
