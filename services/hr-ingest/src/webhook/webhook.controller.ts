@@ -6,7 +6,7 @@ import { quoteIdent, type SqlClient } from '@provisio/persistence';
 import type { Request } from 'express';
 import { z } from 'zod';
 import type { HrIngestSettings } from '../config.js';
-import { conflict, invalidInput, mediaTypeOf, parseOr400, payloadTooLarge, unsupportedMediaType } from '../http/api-errors.js';
+import { conflict, invalidInput, malformedJson, mediaTypeOf, parseOr400, payloadTooLarge, unsupportedMediaType } from '../http/api-errors.js';
 import { SETTINGS } from '../tokens.js';
 import { WorkersService, type IngestOutcome } from '../workers/workers.service.js';
 import { WebhookVerificationError, verifyStandardWebhook } from './standard-webhooks.js';
@@ -66,10 +66,11 @@ export class WebhookController {
       throw new HttpException({ statusCode: e.status, error: e.status === 400 ? 'Bad Request' : 'Unauthorized', code: e.code, message: e.message }, e.status);
     }
     let body: unknown;
+    const text = raw.toString('utf8');
     try {
-      body = JSON.parse(raw.toString('utf8'));
+      body = JSON.parse(text);
     } catch (e) {
-      throw invalidInput('the body is not valid JSON', [{ field: 'body', value: undefined, rule: 'json', message: (e as Error).message }], 'MALFORMED_JSON');
+      throw malformedJson(e as Error, text);
     }
     const payload = parseOr400(webhookPayloadSchema, body, 'body');
     const future = futureSourceTime(Date.parse(payload.timestamp), 'body.timestamp', Date.now(), this.settings.HR_MAX_CLOCK_SKEW, payload.timestamp);
