@@ -64,7 +64,17 @@ export class ScimUsersService {
 
   render(p: StoredPerson, base: string): Record<string, unknown> {
     return personToScimUser(
-      { personId: p.personId, workerId: p.workerId, version: p.version, attributes: viewOf(p.attributes, p.phase), active: p.phase !== 'terminated', createdAt: p.createdAt, updatedAt: p.updatedAt },
+      {
+        personId: p.personId,
+        workerId: p.workerId,
+        version: p.version,
+        attributes: viewOf(p.attributes, p.phase),
+        active: p.phase !== 'terminated',
+        createdAt: p.createdAt,
+        updatedAt: p.updatedAt,
+        // A self-reference (top of the hierarchy) is no manager.
+        manager: p.managerWorkerId !== null && p.managerWorkerId !== p.workerId ? { externalId: p.managerWorkerId, resolved: p.attributes.managerPersonId !== null } : undefined,
+      },
       `${base}/Users/${p.personId}`,
     );
   }
@@ -347,12 +357,17 @@ export class ScimUsersService {
           continue;
         }
         if (op.bulkId) personOfBulkId.set(op.bulkId, o.personId!);
+        // A manager not known yet is reported on the operation: its response (optional for a
+        // success, RFC 7644 §3.7.3) is the User, whose HR extension says managerResolved false.
+        const unresolved = o.warnings.some((w) => w.rule === 'manager-known');
+        const person = unresolved ? await this.persons.findById(tx.sql, o.personId!) : undefined;
         out[slot] = {
           method: op.method,
           ...(op.bulkId ? { bulkId: op.bulkId } : {}),
           location: `${base}/Users/${o.personId}`,
           version: etagOf(o.version!),
           status: o.status === 'created' ? '201' : '200',
+          ...(person ? { response: this.render(person, base) } : {}),
         };
       }
       return out as BulkOperationResult[];
