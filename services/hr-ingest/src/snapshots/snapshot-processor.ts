@@ -32,7 +32,7 @@ const holds = counter('provisio_hr_snapshot_holds_total', 'Snapshots held by the
  *    personIds to new workers (so reports resolve managers within the file), lists the leavers
  *    (terminated in the file, or absent from a full snapshot) and applies the mass-change brake:
  *    too many leavers → `held` until confirmed or discarded.
- * 2. apply — re-decides the rows that change something, 1000 per transaction (persons, outbox
+ * 2. apply — re-decides the rows that change something, SNAPSHOT_BATCH_SIZE (2000) per transaction (persons, outbox
  *    and the progress cursor commit together, so a crash resumes where it stopped), then the
  *    absent workers.
  */
