@@ -10,6 +10,9 @@ import type { HrIngestSettings } from './config.js';
 import { Init1764000000000 } from './migrations/1764000000000-init.js';
 import { Lifecycle1765000000000 } from './migrations/1765000000000-lifecycle.js';
 import { AttributeStamps1766000000000 } from './migrations/1766000000000-attribute-stamps.js';
+import { SnapshotPresentIds1767000000000 } from './migrations/1767000000000-snapshot-present-ids.js';
+import { FutureSourceTimes1768000000000 } from './migrations/1768000000000-future-source-times.js';
+import { WebhookReplayPerSource1769000000000 } from './migrations/1769000000000-webhook-replay-per-source.js';
 import { LifecycleWriter } from './persons/lifecycle-writer.js';
 import { PersonRepository } from './persons/person.repository.js';
 import { TransitionJobs } from './persons/transition.jobs.js';
@@ -33,7 +36,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         PlatformModule.forService('hr-ingest', config, logger, {
-          migrations: [Init1764000000000, Lifecycle1765000000000, AttributeStamps1766000000000],
+          migrations: [Init1764000000000, Lifecycle1765000000000, AttributeStamps1766000000000, SnapshotPresentIds1767000000000, FutureSourceTimes1768000000000, WebhookReplayPerSource1769000000000],
           topics: [{ topic: Topics.lifecycle }],
           // Snapshots emit in bulk: larger relay passes publish them sooner.
           outboxBatchSize: 2000,

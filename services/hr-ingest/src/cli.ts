@@ -142,7 +142,8 @@ async function validate(mappingFile: string, csvFile: string, source: string, io
     if (r.ok) ids.push(r.record.workerId);
     else {
       rejected++;
-      if (r.workerId) ids.push(r.workerId);
+      // As the service does: a row with the wrong cell count or an unreadable id is no duplicate.
+      if (r.workerId && r.presentIds === undefined) ids.push(r.workerId);
       if (rejected <= 50) io.out(`line ${item.info.lines}${r.workerId ? ` (${r.workerId})` : ''}: ${describeErrors(r.errors)}`);
     }
   }

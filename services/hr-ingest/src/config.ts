@@ -1,5 +1,5 @@
 import { ConfigError, bool, csv, loadConfig, positiveInt, type Env } from '@provisio/config';
-import { DEFAULT_MOVER_ATTRIBUTES, HR_FIELDS, isValidTimeZone, parseMoverAttributes, parseTimeZoneSettings, sourceSchema, type BrakeSettings, type LifecyclePolicy } from '@provisio/hr-ingest-domain';
+import { DEFAULT_MAX_CLOCK_SKEW_MS, DEFAULT_MOVER_ATTRIBUTES, HR_FIELDS, parseDuration, isValidTimeZone, parseMoverAttributes, parseTimeZoneSettings, sourceSchema, type BrakeSettings, type LifecyclePolicy } from '@provisio/hr-ingest-domain';
 import { serviceConfigSchema } from '@provisio/platform';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
@@ -12,6 +12,12 @@ const share = z
   .regex(/^(\d+(\.\d+)?)\s*%?$/, 'expected a share such as 0.2 or 20%')
   .transform((v) => (v.endsWith('%') ? Number(v.replace('%', '').trim()) / 100 : Number(v)))
   .pipe(z.number().min(0, 'at least 0').max(1, 'at most 1 (100 %)'));
+
+/** `300` (seconds), `300s`, `5m`, `1h` → milliseconds. */
+const duration = z
+  .string()
+  .refine((v) => parseDuration(v) !== undefined, 'expected a duration such as 300 (seconds), 300s, 5m or 1h')
+  .transform((v) => parseDuration(v)!);
 
 const WHSEC = /^whsec_[A-Za-z0-9+/]+={0,2}$/;
 const webhookSecrets = z
@@ -28,6 +34,11 @@ export const configSchema = serviceConfigSchema(
     HR_BRAKE_MAX_LEAVER_SHARE: share.default(0.2),
     HR_BRAKE_MAX_LEAVERS: z.coerce.number().int().nonnegative().optional(),
     HR_SCHEDULER_POLL_MS: positiveInt(1000),
+    /**
+     * How far a source time (webhook timestamp, sourceTimestamp, a snapshot's asOf) may lie ahead
+     * of hr-ingest's clock; later ones are refused (rule not-in-future). Default 5m.
+     */
+    HR_MAX_CLOCK_SKEW: duration.default(DEFAULT_MAX_CLOCK_SKEW_MS),
     SCIM_SOURCE: sourceSchema.default('scim'),
     /** Public base URL of the SCIM endpoint for resource locations (behind a proxy), e.g. https://hr.example.com/scim/v2. */
     SCIM_BASE_URL: z.string().url().optional(),

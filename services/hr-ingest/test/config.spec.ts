@@ -29,6 +29,14 @@ describe('hr-ingest configuration', () => {
     expect(c.policy.timeZones.defaultZone).toBe('UTC');
     expect(c.SCIM_SOURCE).toBe('scim');
     expect(c.webhookSigners()).toEqual([]);
+    expect(c.HR_MAX_CLOCK_SKEW).toBe(300_000);
+  });
+
+  it('reads HR_MAX_CLOCK_SKEW as seconds or with a unit, and refuses anything else', () => {
+    expect(loadHrIngestConfig({ ...base, HR_MAX_CLOCK_SKEW: '90' }).HR_MAX_CLOCK_SKEW).toBe(90_000);
+    expect(loadHrIngestConfig({ ...base, HR_MAX_CLOCK_SKEW: '2m' }).HR_MAX_CLOCK_SKEW).toBe(120_000);
+    expect(loadHrIngestConfig({ ...base, HR_MAX_CLOCK_SKEW: '1h' }).HR_MAX_CLOCK_SKEW).toBe(3_600_000);
+    expect(problems({ HR_MAX_CLOCK_SKEW: 'soon' })).toContain('HR_MAX_CLOCK_SKEW');
   });
 
   it('reads shares as 0.1 or 10 %, zone maps as YAML or JSON, webhook secrets in whsec_ form (kept out of logs)', () => {

@@ -177,6 +177,39 @@ describe('SCIM 2.0 inbound → hr.lifecycle on the real broker', () => {
     ]);
   });
 
+  it('reports a manager not known yet on the User (HR extension, read-only) and on its bulk operation, until that manager arrives', async () => {
+    const created = await scim('POST', '/Users', entraUser('R1', { manager: 'RM' }));
+    expect(created.status).toBe(201);
+    expect(created.json[URN.hr]).toMatchObject({ managerExternalId: 'RM', managerResolved: false });
+    expect(created.json[URN.enterprise]).not.toHaveProperty('manager');
+    const id = created.json['id'] as string;
+
+    const ops = (await scim('POST', '/Bulk', bulk([post('r2', entraUser('R2', { manager: 'RM' })), post('r3', entraUser('R3', { manager: 'R1' }))]))).json['Operations'] as {
+      bulkId: string;
+      status: string;
+      response?: Record<string, Record<string, unknown>>;
+    }[];
+    expect(ops.map((o) => [o.bulkId, o.status])).toEqual([
+      ['r2', '201'],
+      ['r3', '201'],
+    ]);
+    expect(ops[0]!.response?.[URN.hr]).toMatchObject({ managerExternalId: 'RM', managerResolved: false });
+    expect(ops[1]).not.toHaveProperty('response');
+
+    // Sending the resource back (read-only attributes included) changes nothing and is no error.
+    const got = await scim('GET', `/Users/${id}`);
+    expect(got.json[URN.hr]).toMatchObject({ managerResolved: false });
+    expect((await scim('PUT', `/Users/${id}`, got.json)).status).toBe(200);
+    expect((await scim('PATCH', `/Users/${id}`, { schemas: [URN.patchOp], Operations: [{ op: 'replace', path: `${URN.hr}:managerResolved`, value: true }] })).json[URN.hr]).toMatchObject({ managerResolved: false });
+
+    const manager = await scim('POST', '/Users', entraUser('RM'));
+    const after = await scim('GET', `/Users/${id}`);
+    expect(after.json[URN.hr]).toMatchObject({ managerExternalId: 'RM', managerResolved: true });
+    expect(after.json[URN.enterprise]).toMatchObject({ manager: { value: manager.json['id'] } });
+    const schema = (await scim('GET', `/Schemas/${URN.hr}`)).json['attributes'] as { name: string; mutability: string }[];
+    expect(schema.filter((a) => a.name.startsWith('manager'))).toEqual([expect.objectContaining({ name: 'managerExternalId', mutability: 'readOnly' }), expect.objectContaining({ name: 'managerResolved', mutability: 'readOnly' })]);
+  });
+
   it('refuses unknown or undeclared extension schemas on create, replace, patch and bulk, naming the URN, and stores nothing', async () => {
     const created = await scim('POST', '/Users', entraUser('EXT1'));
     expect(created.status).toBe(201);

@@ -122,10 +122,9 @@ describe('Standard Webhooks with per-source secrets (WEBHOOK_SOURCE_SECRETS)', (
     await rm(dir, { recursive: true, force: true });
   });
 
-  function deliver(source: string, secret: string) {
-    const id = `msg_${randomBytes(6).toString('hex')}`;
+  function deliver(source: string, secret: string, id = `msg_${randomBytes(6).toString('hex')}`, attributes: Record<string, unknown> = { status: 'active', userName: 'x' }) {
     const ts = Math.floor(Date.now() / 1000);
-    const body = JSON.stringify({ type: 'worker.created', timestamp: new Date().toISOString(), data: { source, workerId: `${source}-1`, attributes: { status: 'active', userName: 'x' } } });
+    const body = JSON.stringify({ type: 'worker.created', timestamp: new Date().toISOString(), data: { source, workerId: `${source}-1`, attributes } });
     return h.request('POST', '/v1/events', { raw: body, token: null, headers: { 'webhook-id': id, 'webhook-timestamp': String(ts), 'webhook-signature': signStandardWebhook(secret, id, ts, body) } });
   }
 
@@ -138,5 +137,16 @@ describe('Standard Webhooks with per-source secrets (WEBHOOK_SOURCE_SECRETS)', (
     expect({ status: unknown.status, code: unknown.json?.['code'] }).toEqual({ status: 401, code: 'WEBHOOK_BAD_SIGNATURE' });
     expect({ persons: await h.count('persons'), deliveries: await h.count('webhook_deliveries') }).toEqual({ persons, deliveries: 1 });
     expect((await deliver('workday', WORKDAY)).status).toBe(200);
+  });
+
+  it('keeps replay ids per source: two senders using the same id both go through, a replay within one source is refused', async () => {
+    const id = 'msg_shared_42';
+    const bamboo = await deliver('bamboo', BAMBOO, id, { department: 'Sales' });
+    expect(bamboo.json).toMatchObject({ status: 'changed', events: [{ kind: 'MOVER' }] });
+    const workday = await deliver('workday', WORKDAY, id, { department: 'Legal' });
+    expect(workday.json).toMatchObject({ status: 'changed', events: [{ kind: 'MOVER' }] });
+    const replay = await deliver('bamboo', BAMBOO, id, { department: 'Sales' });
+    expect({ status: replay.status, code: replay.json?.['code'] }).toEqual({ status: 409, code: 'WEBHOOK_REPLAYED' });
+    expect(await h.db.query('SELECT source FROM hr_ingest.webhook_deliveries WHERE webhook_id = $1 ORDER BY source', [id])).toEqual([{ source: 'bamboo' }, { source: 'workday' }]);
   });
 });

@@ -103,6 +103,30 @@ describe('workers API → hr.lifecycle on the real broker', () => {
     expect(await h.count('persons')).toBe(before);
   });
 
+  it('answers a body that is not JSON with MALFORMED_JSON (field, rule, position) on every JSON route, and another type with 415', async () => {
+    const before = await h.count('persons');
+    const malformed = await h.request('PUT', '/v1/sources/workday/workers/W-8', { raw: '{"attributes":', contentType: 'application/json' });
+    expect(malformed.status).toBe(400);
+    expect(malformed.json).toMatchObject({ code: 'MALFORMED_JSON', details: [{ field: 'body', rule: 'json', position: 14 }] });
+    expect(malformed.json['message']).toMatch(/^the body is not valid JSON: .+ at position 14 \(line 1 column 15\)$/);
+    const mid = await h.request('PUT', '/v1/sources/workday/workers/W-8', { raw: '{"attributes": {"status": active}}', contentType: 'application/json; charset=utf-8' });
+    expect(mid.json).toMatchObject({ code: 'MALFORMED_JSON', details: [{ field: 'body', rule: 'json', position: 26 }] });
+    const mapping = await h.request('PUT', '/v1/sources/workday/csv-mappings/m1', { raw: '{"columns": {', contentType: 'application/json' });
+    expect({ status: mapping.status, code: mapping.json['code'] }).toEqual({ status: 400, code: 'MALFORMED_JSON' });
+    // JSON (even broken JSON) where the route takes something else: 415, as for any other type.
+    for (const [path, method, type, accepted] of [
+      ['/v1/sources/workday/snapshots', 'POST', 'application/json', 'text/csv'],
+      ['/v1/sources/workday/workers/W-8', 'PUT', 'application/scim+json', 'application/json'],
+    ] as const) {
+      const r = await h.request(method, path, { raw: '{"attributes":', contentType: type });
+      expect({ path, status: r.status, code: r.json?.['code'] }).toEqual({ path, status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' });
+      expect(r.json['message']).toContain(accepted);
+    }
+    const scim = await h.request('POST', '/scim/v2/Users', { raw: '{"schemas": [', contentType: 'application/scim+json' });
+    expect(scim.json).toMatchObject({ status: '400', scimType: 'invalidSyntax', detail: expect.stringContaining('at position 13') });
+    expect(await h.count('persons')).toBe(before);
+  });
+
   it('answers 401 with a Bearer challenge (invalid_token when a token was sent) and 403 with insufficient_scope', async () => {
     const none = await h.request('PUT', '/v1/sources/workday/workers/W-7', { body: { attributes: {} }, token: null });
     expect(none.status).toBe(401);

@@ -173,7 +173,42 @@ export function bindHeader(mapping: CsvMapping, header: readonly string[]): Pars
   return { ok: true, value: { mapping, width: names.length, cells, ignoredColumns: names.filter((n, i) => !used.has(i) && n !== '') } };
 }
 
-export type MappedRow = { ok: true; record: WorkerRecord } | { ok: false; workerId: string | undefined; errors: FieldError[] };
+/**
+ * A rejected row names the worker it belongs to whenever that can be read (`workerId`), so a
+ * full snapshot still counts that worker as present. `presentIds` is set when the row's id is
+ * not certain: for a row whose cell count differs from the header (an unquoted delimiter in a
+ * value shifts the cells), every worker id the id cell could hold; for a row whose id cell is
+ * empty or invalid, `[]` — nobody can be told present, so the snapshot makes no leavers by
+ * absence without a human's confirmation.
+ */
+export type MappedRow = { ok: true; record: WorkerRecord } | { ok: false; workerId: string | undefined; presentIds?: string[] | undefined; errors: FieldError[] };
+
+/**
+ * The worker ids a row with the wrong number of cells may carry. Extra cells (an unquoted
+ * delimiter in a value) shift the cells after the split to the right, missing cells to the left;
+ * where the split happened is unknown, so the id is one of the cells between its own position
+ * and that position shifted by the difference. Only syntactically valid ids count; the id
+ * column's own position comes first.
+ */
+function idCandidates(b: BoundMapping, cells: readonly string[]): { primary: string | undefined; all: string[] } {
+  const at = b.cells.find((c) => c.col.target === 'workerId')?.index;
+  if (at === undefined) return { primary: undefined, all: [] };
+  const diff = cells.length - b.width;
+  const from = Math.max(0, Math.min(at, at + diff));
+  const to = Math.min(cells.length - 1, Math.max(at, at + diff));
+  const read = (i: number) => {
+    const raw = (cells[i] ?? '').trim();
+    const id = raw === '' ? undefined : parseWorkerId(raw);
+    return id?.ok ? id.value : undefined;
+  };
+  const primary = at < cells.length ? read(at) : undefined;
+  const all = new Set<string>(primary ? [primary] : []);
+  for (let i = from; i <= to; i++) {
+    const id = read(i);
+    if (id) all.add(id);
+  }
+  return { primary, all: [...all] };
+}
 
 const TRUE = new Set(['true', 'yes', 'y', '1', 'x']);
 const FALSE = new Set(['false', 'no', 'n', '0', '']);
@@ -188,7 +223,16 @@ function mapValue(col: MappedColumn, raw: string): string | boolean {
 export function mapRow(b: BoundMapping, cells: readonly string[], source: string): MappedRow {
   const errors: FieldError[] = [];
   if (cells.length !== b.width) {
-    return { ok: false, workerId: undefined, errors: [fieldError('(row)', `${cells.length} cells`, 'column-count', `the row has ${cells.length} cells; the header has ${b.width}`)] };
+    // Typically an unquoted delimiter inside a value ("R&D, Europe"). The row is rejected, but
+    // the worker it belongs to is still in the file: a full snapshot must not make them a leaver.
+    const ids = idCandidates(b, cells);
+    const hint = cells.length > b.width ? ' (a value containing the delimiter must be quoted)' : '';
+    return {
+      ok: false,
+      workerId: ids.primary ?? ids.all[0],
+      presentIds: ids.all,
+      errors: [fieldError('(row)', `${cells.length} cells`, 'column-count', `the row has ${cells.length} cells; the header has ${b.width}${hint}`)],
+    };
   }
   const attributes: Record<string, unknown> = {};
   const custom: Record<string, string | null> = {};
@@ -252,7 +296,7 @@ export function mapRow(b: BoundMapping, cells: readonly string[], source: string
       errors.push({ ...e, field: column ?? e.field, message: `${e.field}: ${e.message}` });
     }
   }
-  if (errors.length > 0 || !id.ok || !attrs.ok) return { ok: false, workerId: id.ok ? id.value : workerIdRaw || undefined, errors };
+  if (errors.length > 0 || !id.ok || !attrs.ok) return id.ok ? { ok: false, workerId: id.value, errors } : { ok: false, workerId: workerIdRaw || undefined, presentIds: [], errors };
   const record: WorkerRecord = { source, workerId: id.value, attributes: attrs.value as HrAttributesInput };
   if (managerWorkerId !== undefined) record.managerWorkerId = managerWorkerId;
   if (sourceTimestamp !== undefined) record.sourceTimestamp = sourceTimestamp;

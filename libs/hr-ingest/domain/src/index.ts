@@ -24,3 +24,4 @@ export { decideBatch, duplicateError, duplicateWorkerIds, type BatchContext, typ
 export { DEFAULT_BRAKE, evaluateBrake, type BrakeSettings, type BrakeVerdict } from './mass-change-brake.js';
 export { bindHeader, mapRow, parseCsvMapping, type BoundMapping, type CsvMapping, type MappedColumn, type MappedRow, type Parsed, type SnapshotMode } from './csv-mapping.js';
 export { HrLedger, type LedgerEvent, type LedgerResult } from './hr-ledger.js';
+export { DEFAULT_MAX_CLOCK_SKEW_MS, formatDuration, futureSourceTime, parseDuration } from './source-time.js';

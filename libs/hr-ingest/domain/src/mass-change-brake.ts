@@ -18,6 +18,11 @@ export interface BrakeVerdict {
   population: number;
   /** Why the snapshot is held, in words. */
   reason?: string;
+  /**
+   * The rule that holds it: `mass-change-brake` (too many leavers), `readable-worker-ids` (rows
+   * without a readable worker id while people are absent from a full snapshot).
+   */
+  rule?: string;
 }
 
 /**
@@ -28,12 +33,12 @@ export function evaluateBrake(population: number, leavers: number, s: BrakeSetti
   const base = { hold: false, leavers, population };
   if (leavers === 0) return base;
   if (s.maxLeaverCount !== undefined && leavers > s.maxLeaverCount) {
-    return { ...base, hold: true, reason: `${leavers} leavers exceed the limit of ${s.maxLeaverCount} per snapshot` };
+    return { ...base, hold: true, rule: 'mass-change-brake', reason: `${leavers} leavers exceed the limit of ${s.maxLeaverCount} per snapshot` };
   }
   const share = population === 0 ? 1 : leavers / population;
   if (share > s.maxLeaverShare) {
     const pct = (x: number) => `${Math.round(x * 1000) / 10} %`;
-    return { ...base, hold: true, reason: `${leavers} leavers are ${pct(share)} of ${population} people, above the limit of ${pct(s.maxLeaverShare)}` };
+    return { ...base, hold: true, rule: 'mass-change-brake', reason: `${leavers} leavers are ${pct(share)} of ${population} people, above the limit of ${pct(s.maxLeaverShare)}` };
   }
   return base;
 }

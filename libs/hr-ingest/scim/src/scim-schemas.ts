@@ -99,8 +99,10 @@ const HR_ATTRIBUTES: AttributeDefinition[] = [
   attr('onLeave', 'boolean', 'On leave of absence (status leave, not a leaver).'),
   attr('company', 'string', 'Legal entity or company.'),
   attr('location', 'string', 'Site name; may select the time zone.'),
-  attr('sourceTimestamp', 'dateTime', 'When HR made this change; an older change than the stored state is refused (409).', { returned: 'never', mutability: 'writeOnly' }),
+  attr('sourceTimestamp', 'dateTime', 'When HR made this change; an older change than the stored state is refused (409), one later than now + HR_MAX_CLOCK_SKEW too (400 invalidValue, rule not-in-future).', { returned: 'never', mutability: 'writeOnly' }),
   attr('sequence', 'integer', "HR's change sequence; a lower one than stored is refused (409).", { returned: 'never', mutability: 'writeOnly' }),
+  attr('managerExternalId', 'string', "The worker id (externalId) of the manager this record names; with managerResolved false that worker is not known yet (the reference is kept and resolved when they arrive).", { mutability: 'readOnly' }),
+  attr('managerResolved', 'boolean', 'false while the named manager is not known (no enterprise manager yet); true once resolved. Only present when a manager is named.', { mutability: 'readOnly' }),
   attr('extensionAttributes', 'complex', 'Other HR attributes (name, value).', {
     multiValued: true,
     subAttributes: [attr('name', 'string', 'Attribute name.', { caseExact: true }), attr('value', 'string', 'Attribute value.', { caseExact: true })],

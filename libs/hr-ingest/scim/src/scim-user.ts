@@ -266,6 +266,8 @@ function readExtension(
       } else if (key === 'sequence') {
         if (typeof v === 'number' && Number.isInteger(v) && v >= 0) setSequence(v);
         else p.add(path, v, 'expected a non-negative integer');
+      } else if (key === 'managerresolved' || key === 'managerexternalid') {
+        // Read-only (reported by hr-ingest): ignored when a client sends a resource back.
       } else if (key === 'extensionattributes') {
         // Written back as rendered by GET: [{ name, value }] of custom attributes without a URN.
         if (Array.isArray(v)) for (const item of v.filter(isObject)) custom[String(item['name'])] = customValue(item['value'], path, p) ?? null;
@@ -296,6 +298,8 @@ export interface ScimPersonView {
   active: boolean;
   createdAt: Date;
   updatedAt: Date;
+  /** The manager reference (worker id = the manager's externalId) and whether it resolved to a User. */
+  manager?: { externalId: string; resolved: boolean } | undefined;
 }
 
 /** The ETag of a version (weak: the representation may vary with `attributes`). */
@@ -336,6 +340,12 @@ export function personToScimUser(p: ScimPersonView, location: string): Record<st
     else plain.push({ name: k, value: v });
   }
   if (plain.length > 0) hr['extensionAttributes'] = plain;
+  // A manager not known yet has no User to point at (no enterprise manager): the HR extension
+  // says whom the record names and that the reference is still open (read-only attributes).
+  if (p.manager) {
+    hr['managerExternalId'] = p.manager.externalId;
+    hr['managerResolved'] = p.manager.resolved;
+  }
   if (Object.keys(hr).length > 0) {
     user[URN.hr] = hr;
     (user['schemas'] as string[]).push(URN.hr);

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { describeErrors, viewOf, workerIdSchema, type WorkerRecord } from '@provisio/hr-ingest-domain';
+import { describeErrors, futureSourceTime, viewOf, workerIdSchema, type WorkerRecord } from '@provisio/hr-ingest-domain';
 import {
   ScimError,
   applyPatch,
@@ -10,6 +10,7 @@ import {
   patchedWorker,
   personToScimUser,
   scimUserToWorker,
+  URN,
   type BulkOperation,
   type ScimWorker,
 } from '@provisio/hr-ingest-scim';
@@ -63,7 +64,17 @@ export class ScimUsersService {
 
   render(p: StoredPerson, base: string): Record<string, unknown> {
     return personToScimUser(
-      { personId: p.personId, workerId: p.workerId, version: p.version, attributes: viewOf(p.attributes, p.phase), active: p.phase !== 'terminated', createdAt: p.createdAt, updatedAt: p.updatedAt },
+      {
+        personId: p.personId,
+        workerId: p.workerId,
+        version: p.version,
+        attributes: viewOf(p.attributes, p.phase),
+        active: p.phase !== 'terminated',
+        createdAt: p.createdAt,
+        updatedAt: p.updatedAt,
+        // A self-reference (top of the hierarchy) is no manager.
+        manager: p.managerWorkerId !== null && p.managerWorkerId !== p.workerId ? { externalId: p.managerWorkerId, resolved: p.attributes.managerPersonId !== null } : undefined,
+      },
       `${base}/Users/${p.personId}`,
     );
   }
@@ -107,6 +118,8 @@ export class ScimUsersService {
   }
 
   private record(workerId: string, w: ScimWorker, managerWorkerId: string | null | undefined): WorkerRecord {
+    const future = futureSourceTime(w.sourceTimestamp, `${URN.hr}:sourceTimestamp`, Date.now(), this.settings.HR_MAX_CLOCK_SKEW);
+    if (future) throw invalidValue(`${future.field}: ${future.value} is in the future (rule ${future.rule}): ${future.message}`);
     const record: WorkerRecord = { source: this.source, workerId, attributes: w.attributes };
     if (managerWorkerId !== undefined) record.managerWorkerId = managerWorkerId;
     if (w.sourceTimestamp !== undefined) record.sourceTimestamp = w.sourceTimestamp;
@@ -344,12 +357,17 @@ export class ScimUsersService {
           continue;
         }
         if (op.bulkId) personOfBulkId.set(op.bulkId, o.personId!);
+        // A manager not known yet is reported on the operation: its response (optional for a
+        // success, RFC 7644 §3.7.3) is the User, whose HR extension says managerResolved false.
+        const unresolved = o.warnings.some((w) => w.rule === 'manager-known');
+        const person = unresolved ? await this.persons.findById(tx.sql, o.personId!) : undefined;
         out[slot] = {
           method: op.method,
           ...(op.bulkId ? { bulkId: op.bulkId } : {}),
           location: `${base}/Users/${o.personId}`,
           version: etagOf(o.version!),
           status: o.status === 'created' ? '201' : '200',
+          ...(person ? { response: this.render(person, base) } : {}),
         };
       }
       return out as BulkOperationResult[];

@@ -32,7 +32,7 @@ const holds = counter('provisio_hr_snapshot_holds_total', 'Snapshots held by the
  *    personIds to new workers (so reports resolve managers within the file), lists the leavers
  *    (terminated in the file, or absent from a full snapshot) and applies the mass-change brake:
  *    too many leavers → `held` until confirmed or discarded.
- * 2. apply — re-decides the rows that change something, 1000 per transaction (persons, outbox
+ * 2. apply — re-decides the rows that change something, SNAPSHOT_BATCH_SIZE (2000) per transaction (persons, outbox
  *    and the progress cursor commit together, so a crash resumes where it stopped), then the
  *    absent workers.
  */
@@ -134,8 +134,11 @@ export class SnapshotProcessor implements OnApplicationBootstrap, OnModuleDestro
     await this.repo.clearPlan(sql, s.id);
     const population = await this.persons.countPopulation(sql, s.source);
     const absentLeave = s.mode === 'full' && s.absentWorkers === 'leaver';
+    // Rows whose worker id cannot be read may belong to anyone absent: then the precise plan
+    // decides whether the snapshot has absentees to hold.
+    const unidentified = absentLeave ? await this.repo.countUnidentified(sql, s.id) : 0;
     const bound = await this.repo.leaverBound(sql, s.id, s.source, absentLeave, s.asOf);
-    if (!evaluateBrake(population, bound, this.settings.brake).hold) {
+    if (unidentified === 0 && !evaluateBrake(population, bound, this.settings.brake).hold) {
       // Even the most leavers this file could make stay under the brake: no precise plan is
       // needed; the apply pass decides every row.
       if (absentLeave) await this.repo.addAbsentees(sql, s.id, s.source, s.asOf);
@@ -177,16 +180,27 @@ export class SnapshotProcessor implements OnApplicationBootstrap, OnModuleDestro
       rowsProcessed.inc({ phase: 'plan' }, rows.length);
       await this.keepLease(s);
     }
-    if (s.mode === 'full' && s.absentWorkers === 'leaver') {
-      const absent = await this.repo.addAbsentees(sql, s.id, s.source, s.asOf);
+    let absent = 0;
+    if (absentLeave) {
+      absent = await this.repo.addAbsentees(sql, s.id, s.source, s.asOf);
       if (absent > 0) planned['LEAVER'] = (planned['LEAVER'] ?? 0) + absent;
     }
     const leavers = await this.repo.countLeavers(sql, s.id);
-    const verdict = evaluateBrake(population, leavers, this.settings.brake);
+    let verdict = evaluateBrake(population, leavers, this.settings.brake);
+    if (!verdict.hold && unidentified > 0 && absent > 0) {
+      // Never a leaver by absence on a guess: an unreadable row may be any of the absent people.
+      verdict = {
+        hold: true,
+        leavers,
+        population,
+        rule: 'readable-worker-ids',
+        reason: `${unidentified} rejected row(s) have no readable worker id, so the ${absent} people absent from the file may be among them; nobody becomes a leaver by absence until someone confirms (or discard, fix the file and upload it again)`,
+      };
+    }
     const update = { population, leavers_planned: leavers, planned: JSON.stringify(planned), brake: JSON.stringify(verdict), planned_at: new Date() };
     if (verdict.hold) {
       holds.inc({ source: s.source });
-      this.logger.warn({ snapshotId: s.id, source: s.source, leavers, population }, 'mass-change brake: snapshot held for confirmation');
+      this.logger.warn({ snapshotId: s.id, source: s.source, leavers, population, rule: verdict.rule }, 'snapshot held for confirmation');
       await this.repo.update(sql, s.id, { ...update, status: 'held' });
       return true;
     }

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { bindHeader, mapRow, parseCsvMapping, type BoundMapping, type CsvMapping, type FieldError } from '@provisio/hr-ingest-domain';
+import { bindHeader, futureSourceTime, mapRow, parseCsvMapping, type BoundMapping, type CsvMapping, type FieldError } from '@provisio/hr-ingest-domain';
 import { LOGGER, type Logger } from '@provisio/observability';
 import { Database } from '@provisio/persistence';
 import { parse } from 'csv-parse';
@@ -41,7 +41,7 @@ class UploadError extends Error {
 /**
  * Receives a CSV snapshot as a stream: parses it row by row (the file is never held in memory),
  * maps each row with the source's column mapping, and stages it — valid records and rejected
- * rows with their reasons — in PostgreSQL, 1000 rows per statement. Nothing is applied here;
+ * rows with their reasons — in PostgreSQL, SNAPSHOT_BATCH_SIZE (2000) rows per statement. Nothing is applied here;
  * the processor plans the snapshot (mass-change brake) and applies it. A file that cannot be
  * read (bad header, CSV syntax, too large) leaves nothing behind.
  */
@@ -131,14 +131,20 @@ export class SnapshotUploadService {
         if (rowNo > this.settings.CSV_MAX_ROWS) {
           throw new UploadError('too many rows', payloadTooLarge(this.settings.CSV_MAX_ROWS, `CSV upload's row count (limit in rows, CSV_MAX_ROWS)`));
         }
-        const mapped = mapRow(bound, item.record, o.source);
+        let mapped = mapRow(bound, item.record, o.source);
+        if (mapped.ok && mapped.record.sourceTimestamp !== undefined) {
+          // A row stamped in the future is rejected (its worker still counts as present).
+          const column = mapping.columns.find((c) => c.target === 'sourceTimestamp')?.column ?? 'sourceTimestamp';
+          const future = futureSourceTime(mapped.record.sourceTimestamp, column, Date.now(), this.settings.HR_MAX_CLOCK_SKEW);
+          if (future) mapped = { ok: false, workerId: mapped.record.workerId, errors: [future] };
+        }
         if (mapped.ok) {
           const record = mapped.record;
           if (record.sourceTimestamp === undefined && o.asOf !== undefined) record.sourceTimestamp = o.asOf;
           if (record.attributes.status === 'terminated' || record.attributes.terminationDate) terminating++;
-          buffer.push({ rowNo, line: item.info.lines, workerId: record.workerId, record, rejection: null });
+          buffer.push({ rowNo, line: item.info.lines, workerId: record.workerId, presentIds: null, record, rejection: null });
         } else {
-          buffer.push({ rowNo, line: item.info.lines, workerId: mapped.workerId ?? null, record: null, rejection: mapped.errors as FieldError[] });
+          buffer.push({ rowNo, line: item.info.lines, workerId: mapped.workerId ?? null, presentIds: mapped.presentIds ?? null, record: null, rejection: mapped.errors as FieldError[] });
         }
         if (buffer.length >= batch) {
           await this.repo.stageRows(this.db.sql, id, buffer);

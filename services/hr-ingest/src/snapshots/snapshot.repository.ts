@@ -38,6 +38,11 @@ export interface StagedRow {
   rowNo: number;
   line: number;
   workerId: string | null;
+  /**
+   * Rejected rows whose worker id is not certain: the ids the row may stand for (all count as
+   * present in a full snapshot), or `[]` when no id can be read. Null: `workerId` is certain.
+   */
+  presentIds: string[] | null;
   record: WorkerRecord | null;
   rejection: FieldError[] | null;
 }
@@ -113,6 +118,15 @@ export class SnapshotRepository {
   readonly persons: string;
   readonly batches: string;
 
+  /**
+   * A person is in the file when a row (valid or rejected) names their worker id, or a row whose
+   * id is not certain may be theirs (present_ids).
+   */
+  private get notInFile(): string {
+    return `NOT EXISTS (SELECT 1 FROM ${this.rows} r WHERE r.snapshot_id = $1 AND r.worker_id = p.worker_id)
+         AND NOT EXISTS (SELECT 1 FROM ${this.rows} r WHERE r.snapshot_id = $1 AND r.present_ids IS NOT NULL AND p.worker_id = ANY (r.present_ids))`;
+  }
+
   constructor(schema: string) {
     const s = quoteIdent(schema);
     this.batches = `${s}.snapshot_batches`;
@@ -161,26 +175,30 @@ export class SnapshotRepository {
   async stageRows(sql: SqlClient, snapshotId: string, rows: readonly StagedRow[]): Promise<void> {
     if (rows.length === 0) return;
     const doc = JSON.stringify(
-      rows.map((r) => ({ row_no: r.rowNo, line: r.line, worker_id: r.workerId, record: r.record, rejection: r.rejection, person_id: r.record ? randomUUID() : null })),
+      rows.map((r) => ({ row_no: r.rowNo, line: r.line, worker_id: r.workerId, present_ids: r.presentIds, record: r.record, rejection: r.rejection, person_id: r.record ? randomUUID() : null })),
     );
     await sql.query(
-      `INSERT INTO ${this.rows} (snapshot_id, row_no, line, worker_id, record, rejection, person_id)
-       SELECT $1, row_no, line, worker_id, record, rejection, person_id
-       FROM jsonb_to_recordset($2::jsonb) AS x(row_no int, line int, worker_id text, record text, rejection jsonb, person_id uuid)`,
+      `INSERT INTO ${this.rows} (snapshot_id, row_no, line, worker_id, present_ids, record, rejection, person_id)
+       SELECT $1, row_no, line, worker_id, present_ids, record, rejection, person_id
+       FROM jsonb_to_recordset($2::jsonb) AS x(row_no int, line int, worker_id text, present_ids text[], record text, rejection jsonb, person_id uuid)`,
       [snapshotId, doc],
     );
   }
 
-  /** Every row of a worker id that occurs more than once is rejected (the others stand). */
+  /**
+   * Every row of a worker id that occurs more than once is rejected (the others stand). Rows
+   * whose id is not certain (wrong cell count, unreadable id) are rejected already and make no
+   * duplicate of another row.
+   */
   async rejectDuplicates(sql: SqlClient, snapshotId: string): Promise<number> {
     const r = await sql.query(
       `WITH d AS (
-         SELECT worker_id, count(*) AS n FROM ${this.rows} WHERE snapshot_id = $1 AND worker_id IS NOT NULL GROUP BY worker_id HAVING count(*) > 1
+         SELECT worker_id, count(*) AS n FROM ${this.rows} WHERE snapshot_id = $1 AND worker_id IS NOT NULL AND present_ids IS NULL GROUP BY worker_id HAVING count(*) > 1
        )
        UPDATE ${this.rows} r SET record = NULL, rejection = coalesce(r.rejection, '[]'::jsonb) || jsonb_build_array(jsonb_build_object(
          'field', 'workerId', 'value', r.worker_id, 'rule', 'unique-in-batch',
          'message', format('worker %s appears %s times in this file; every one of them is rejected, the other records are processed', r.worker_id, d.n)))
-       FROM d WHERE r.snapshot_id = $1 AND r.worker_id = d.worker_id`,
+       FROM d WHERE r.snapshot_id = $1 AND r.worker_id = d.worker_id AND r.present_ids IS NULL`,
       [snapshotId],
     );
     return r.rowCount ?? 0;
@@ -292,11 +310,17 @@ export class SnapshotRepository {
       `INSERT INTO ${this.leavers} (snapshot_id, person_id, worker_id, reason)
        SELECT $1, p.person_id, p.worker_id, 'absent-from-snapshot' FROM ${this.persons} p
        WHERE p.source = $2 AND p.phase <> 'terminated' AND ($3::bigint IS NULL OR p.source_ts IS NULL OR p.source_ts <= $3)
-         AND NOT EXISTS (SELECT 1 FROM ${this.rows} r WHERE r.snapshot_id = $1 AND r.worker_id = p.worker_id)
+         AND ${this.notInFile}
        ON CONFLICT DO NOTHING`,
       [id, source, asOf],
     );
     return r.rowCount ?? 0;
+  }
+
+  /** Rejected rows whose worker id cannot be read: any absent person may be one of them. */
+  async countUnidentified(sql: SqlClient, id: string): Promise<number> {
+    const r = await sql.query<{ n: string }>(`SELECT count(*) AS n FROM ${this.rows} WHERE snapshot_id = $1 AND present_ids = '{}'::text[]`, [id]);
+    return Number(r.rows[0]?.n ?? 0);
   }
 
   async clearPlan(sql: SqlClient, id: string): Promise<void> {
@@ -315,7 +339,7 @@ export class SnapshotRepository {
     if (countAbsent) {
       const a = await sql.query<{ n: string }>(
         `SELECT count(*) AS n FROM ${this.persons} p WHERE p.source = $2 AND p.phase <> 'terminated' AND ($3::bigint IS NULL OR p.source_ts IS NULL OR p.source_ts <= $3)
-           AND NOT EXISTS (SELECT 1 FROM ${this.rows} r WHERE r.snapshot_id = $1 AND r.worker_id = p.worker_id)`,
+           AND ${this.notInFile}`,
         [id, source, asOf],
       );
       n += Number(a.rows[0]?.n ?? 0);

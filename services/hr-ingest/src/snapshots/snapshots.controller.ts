@@ -1,12 +1,13 @@
 import { Body, Controller, Get, Headers, HttpCode, Inject, NotFoundException, Param, Post, Put, Query, Req } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiConsumes, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, RequireScopes, Scopes, type Principal } from '@provisio/auth';
-import { parseCsvMapping, sourceSchema } from '@provisio/hr-ingest-domain';
+import { futureSourceTime, parseCsvMapping, sourceSchema } from '@provisio/hr-ingest-domain';
 import { Database } from '@provisio/persistence';
 import type { Request } from 'express';
 import { z } from 'zod';
 import { conflict, invalidInput, mediaTypeOf, parseOr400, payloadTooLarge, unsupportedMediaType } from '../http/api-errors.js';
-import { SNAPSHOTS } from '../tokens.js';
+import type { HrIngestSettings } from '../config.js';
+import { SETTINGS, SNAPSHOTS } from '../tokens.js';
 import { SnapshotProcessor } from './snapshot-processor.js';
 import { SnapshotUploadService, type UploadResult } from './snapshot-upload.service.js';
 import type { Snapshot, SnapshotRepository } from './snapshot.repository.js';
@@ -40,7 +41,7 @@ function snapshotView(s: Snapshot) {
     population: s.population,
     planned: s.planned,
     leavers: s.leaversPlanned,
-    hold: s.brake?.hold ? { reason: s.brake.reason, leavers: s.brake.leavers, population: s.brake.population } : null,
+    hold: s.brake?.hold ? { rule: s.brake.rule ?? 'mass-change-brake', reason: s.brake.reason, leavers: s.brake.leavers, population: s.brake.population } : null,
     events: s.events,
     error: s.error,
     receivedBy: s.receivedBy,
@@ -77,6 +78,7 @@ export class SnapshotsController {
     private readonly uploads: SnapshotUploadService,
     private readonly processor: SnapshotProcessor,
     @Inject(SNAPSHOTS) private readonly repo: SnapshotRepository,
+    @Inject(SETTINGS) private readonly settings: HrIngestSettings,
   ) {}
 
   @Put('v1/sources/:source/csv-mappings/:name')
@@ -125,18 +127,22 @@ export class SnapshotsController {
   @ApiConsumes('text/csv')
   @ApiQuery({ name: 'mapping', required: false, description: 'mapping name (default "default")' })
   @ApiQuery({ name: 'mode', required: false, enum: ['full', 'delta'] })
-  @ApiQuery({ name: 'asOf', required: false, description: 'when HR exported the file (ISO-8601); rows older than stored changes are stale' })
+  @ApiQuery({ name: 'asOf', required: false, description: 'when HR exported the file (ISO-8601); rows older than stored changes are stale; later than now + HR_MAX_CLOCK_SKEW (5m) = 400 not-in-future' })
   @ApiQuery({ name: 'fileName', required: false })
   @ApiBody({ schema: { type: 'string', format: 'binary' } })
   @ApiResponse({ status: 202, description: 'Staged: snapshotId, rows, rejected; poll GET /v1/snapshots/{id}' })
-  @ApiResponse({ status: 400, description: 'Header does not match the mapping, CSV syntax error, unknown mapping' })
+  @ApiResponse({ status: 400, description: 'Header does not match the mapping, CSV syntax error, unknown mapping, asOf in the future' })
   @ApiResponse({ status: 413, description: 'Larger than CSV_MAX_UPLOAD_BYTES or CSV_MAX_ROWS' })
   @ApiResponse({ status: 415, description: 'Not text/csv' })
   async upload(@Param('source') source: string, @Query() query: Record<string, string>, @Req() req: Request, @Headers('content-type') contentType: string | undefined, @CurrentPrincipal() who?: Principal): Promise<UploadResult & { location: string }> {
     const src = parseOr400(sourceSchema, source, 'source');
     const q = parseOr400(uploadQuery, query, 'query');
     if (!CSV_TYPES.includes(mediaTypeOf(contentType) ?? '')) throw unsupportedMediaType(contentType, ['text/csv']);
-    const r = await this.uploads.upload(req, { source: src, mappingName: q.mapping, mode: q.mode, asOf: q.asOf ? Date.parse(q.asOf) : undefined, fileName: q.fileName, receivedBy: who?.subject });
+    const asOf = q.asOf ? Date.parse(q.asOf) : undefined;
+    // An export from the future would stamp every row (and judge absentees) by it: refused whole.
+    const future = futureSourceTime(asOf, 'query.asOf', Date.now(), this.settings.HR_MAX_CLOCK_SKEW, q.asOf);
+    if (future) throw invalidInput('asOf lies in the future; nothing was stored', [future]);
+    const r = await this.uploads.upload(req, { source: src, mappingName: q.mapping, mode: q.mode, asOf, fileName: q.fileName, receivedBy: who?.subject });
     return { ...r, location: `/v1/snapshots/${r.snapshotId}` };
   }
 

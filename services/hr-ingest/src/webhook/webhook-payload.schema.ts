@@ -8,7 +8,7 @@ import { z } from 'zod';
 export const webhookPayloadSchema = z
   .object({
     type: z.enum(['worker.created', 'worker.updated', 'worker.terminated']).describe('worker.terminated sets status terminated (with data.attributes.terminationDate, if any)'),
-    timestamp: z.iso.datetime({ offset: true }).describe('when the change happened at the source; older than the stored state = stale (409)'),
+    timestamp: z.iso.datetime({ offset: true }).describe('when the change happened at the source; older than the stored state = stale (409); later than now + HR_MAX_CLOCK_SKEW (5m) = 400 not-in-future'),
     data: z
       .object({
         source: sourceSchema,

@@ -1,12 +1,12 @@
 import { Controller, ForbiddenException, Headers, HttpCode, HttpException, Inject, NotFoundException, Post, Req, type RawBodyRequest } from '@nestjs/common';
 import { ApiBody, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import type { WorkerRecord } from '@provisio/hr-ingest-domain';
+import { futureSourceTime, type WorkerRecord } from '@provisio/hr-ingest-domain';
 import { Public } from '@provisio/observability';
 import { quoteIdent, type SqlClient } from '@provisio/persistence';
 import type { Request } from 'express';
 import { z } from 'zod';
 import type { HrIngestSettings } from '../config.js';
-import { conflict, invalidInput, mediaTypeOf, parseOr400, payloadTooLarge, unsupportedMediaType } from '../http/api-errors.js';
+import { conflict, invalidInput, malformedJson, mediaTypeOf, parseOr400, payloadTooLarge, unsupportedMediaType } from '../http/api-errors.js';
 import { SETTINGS } from '../tokens.js';
 import { WorkersService, type IngestOutcome } from '../workers/workers.service.js';
 import { WebhookVerificationError, verifyStandardWebhook } from './standard-webhooks.js';
@@ -66,12 +66,15 @@ export class WebhookController {
       throw new HttpException({ statusCode: e.status, error: e.status === 400 ? 'Bad Request' : 'Unauthorized', code: e.code, message: e.message }, e.status);
     }
     let body: unknown;
+    const text = raw.toString('utf8');
     try {
-      body = JSON.parse(raw.toString('utf8'));
+      body = JSON.parse(text);
     } catch (e) {
-      throw invalidInput('the body is not valid JSON', [{ field: 'body', value: undefined, rule: 'json', message: (e as Error).message }], 'MALFORMED_JSON');
+      throw malformedJson(e as Error, text);
     }
     const payload = parseOr400(webhookPayloadSchema, body, 'body');
+    const future = futureSourceTime(Date.parse(payload.timestamp), 'body.timestamp', Date.now(), this.settings.HR_MAX_CLOCK_SKEW, payload.timestamp);
+    if (future) throw invalidInput('invalid body: the source time lies in the future', [future]);
     const { data } = payload;
     // A source's own secret signs for that source only; WEBHOOK_SECRET for any.
     const allowed = verified.matched.some((i) => signers[i]!.source === null || signers[i]!.source === data.source);
@@ -88,15 +91,19 @@ export class WebhookController {
     const record: WorkerRecord = { source: data.source, workerId: data.workerId, attributes, sourceTimestamp: Date.parse(payload.timestamp) };
     if (data.sequence !== undefined) record.sequence = data.sequence;
     if (data.managerWorkerId !== undefined) record.managerWorkerId = data.managerWorkerId;
-    const outcome = await this.workers.ingest(record, 'WEBHOOK', (sql) => this.claim(sql, verified.id));
+    const outcome = await this.workers.ingest(record, 'WEBHOOK', (sql) => this.claim(sql, data.source, verified.id));
     return { ...outcome, webhookId: verified.id };
   }
 
-  /** Records the delivery id in the change's transaction; a second delivery of it is refused. */
-  private async claim(sql: SqlClient, webhookId: string): Promise<void> {
-    const r = await sql.query(`INSERT INTO ${this.deliveries} (webhook_id) VALUES ($1) ON CONFLICT DO NOTHING`, [webhookId]);
+  /**
+   * Records the delivery id in the change's transaction; a second delivery of it for the same
+   * source is refused. Ids are per source (each sender has its own secret and id space); the
+   * source is the signed `data.source`, so a replay cannot move to another one.
+   */
+  private async claim(sql: SqlClient, source: string, webhookId: string): Promise<void> {
+    const r = await sql.query(`INSERT INTO ${this.deliveries} (source, webhook_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [source, webhookId]);
     if (r.rowCount !== 1) {
-      throw conflict(`webhook-id ${webhookId} was already delivered; a replay changes nothing`, [{ field: 'webhook-id', value: webhookId, rule: 'delivered-once', message: 'already delivered' }], 'WEBHOOK_REPLAYED');
+      throw conflict(`webhook-id ${webhookId} was already delivered for source ${source}; a replay changes nothing`, [{ field: 'webhook-id', value: webhookId, rule: 'delivered-once', message: `already delivered for source ${source}` }], 'WEBHOOK_REPLAYED');
     }
   }
 }

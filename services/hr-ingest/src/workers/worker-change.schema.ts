@@ -8,7 +8,7 @@ import { z } from 'zod';
  */
 export const workerChangeSchema = z
   .object({
-    sourceTimestamp: z.iso.datetime({ offset: true }).optional().describe('when the source made the change; an older one than stored is refused (409)'),
+    sourceTimestamp: z.iso.datetime({ offset: true }).optional().describe('when the source made the change; an older one than stored is refused (409), one later than now + HR_MAX_CLOCK_SKEW (5m) too (400 not-in-future)'),
     sequence: z.number().int().nonnegative().optional().describe('the source change sequence; a lower one than stored is refused (409)'),
     managerWorkerId: workerIdSchema.nullable().optional().describe("the manager's worker id in the same source; null = no manager"),
     attributes: hrAttributesInputSchema,

@@ -1,12 +1,13 @@
 import { Body, Controller, Get, Headers, HttpCode, Inject, NotFoundException, Param, Put } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { RequireScopes, Scopes } from '@provisio/auth';
-import { sourceSchema, workerIdSchema } from '@provisio/hr-ingest-domain';
+import { futureSourceTime, sourceSchema, workerIdSchema } from '@provisio/hr-ingest-domain';
 import { Database } from '@provisio/persistence';
 import { z } from 'zod';
-import { mediaTypeOf, parseOr400, unsupportedMediaType } from '../http/api-errors.js';
+import type { HrIngestSettings } from '../config.js';
+import { invalidInput, mediaTypeOf, parseOr400, unsupportedMediaType } from '../http/api-errors.js';
 import type { PersonRepository, StoredPerson } from '../persons/person.repository.js';
-import { PERSONS } from '../tokens.js';
+import { PERSONS, SETTINGS } from '../tokens.js';
 import { workerChangeSchema } from './worker-change.schema.js';
 import { WorkersService, toRecord, type IngestOutcome } from './workers.service.js';
 
@@ -38,6 +39,7 @@ export class WorkersController {
     private readonly workers: WorkersService,
     private readonly db: Database,
     @Inject(PERSONS) private readonly persons: PersonRepository,
+    @Inject(SETTINGS) private readonly settings: HrIngestSettings,
   ) {}
 
   @Put('v1/sources/:source/workers/:workerId')
@@ -50,12 +52,14 @@ export class WorkersController {
   })
   @ApiBody({ schema: z.toJSONSchema(workerChangeSchema, { io: 'input' }) as Record<string, unknown> })
   @ApiResponse({ status: 200, description: 'Applied: personId, status (created, changed, unchanged), the events emitted, warnings (e.g. a manager not known yet)' })
-  @ApiResponse({ status: 400, description: 'Invalid body; details name each field, value and rule' })
+  @ApiResponse({ status: 400, description: 'Invalid body (also a sourceTimestamp later than now + HR_MAX_CLOCK_SKEW, rule not-in-future); details name each field, value and rule' })
   @ApiResponse({ status: 409, description: 'Stale: an older sourceTimestamp or sequence than stored (code STALE_UPDATE); nothing changed' })
   @ApiResponse({ status: 415, description: 'Not application/json (code UNSUPPORTED_MEDIA_TYPE)' })
   async put(@Param('source') source: string, @Param('workerId') workerId: string, @Headers('content-type') contentType: string | undefined, @Body() body: unknown): Promise<IngestOutcome> {
     if (mediaTypeOf(contentType) !== 'application/json') throw unsupportedMediaType(contentType, ['application/json']);
     const change = parseOr400(workerChangeSchema, body, 'body');
+    const future = change.sourceTimestamp === undefined ? undefined : futureSourceTime(Date.parse(change.sourceTimestamp), 'body.sourceTimestamp', Date.now(), this.settings.HR_MAX_CLOCK_SKEW, change.sourceTimestamp);
+    if (future) throw invalidInput('invalid body: the source time lies in the future', [future]);
     return this.workers.ingest(toRecord(parseOr400(sourceSchema, source, 'source'), parseOr400(workerIdSchema, workerId, 'workerId'), change), 'API');
   }
 
