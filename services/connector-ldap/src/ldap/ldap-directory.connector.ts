@@ -412,7 +412,9 @@ export class LdapDirectoryConnector implements TargetConnector {
       }),
     );
     if (password !== undefined) await this.modify(dn, [password], 'set password');
-    const entry = postRead?.entry ?? (await this.readDn(dn));
+    // Only an answer that carries the ref counts (a server may return what its ACLs let the bind read).
+    const returned = postRead?.entry && this.dialect.refOf(view(postRead.entry)) !== '' ? postRead.entry : undefined;
+    const entry = returned ?? (await this.readDn(dn));
     if (!entry) throw new ConnectorError(ConnectorErrorCode.Unavailable, 'entry vanished right after it was created');
     const account = this.toAccount(entry, []);
     if (enableAfterPassword && !account.enabled) {
