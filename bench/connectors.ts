@@ -4,7 +4,7 @@
 // server), as a ratio. And reconciliation of 100k accounts (LDAP, PostgreSQL).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { avroCodec, type ProvisioningCommand, type ProvisioningResult } from '@provisio/contracts';
@@ -27,6 +27,29 @@ export interface ConnectorBenchOptions {
 interface Figures {
   commandsPerSec: number;
   rawPerSec: number;
+  /** CPU time (user + system) the connector process spent per command, start-up excluded; less noisy than rates on a shared machine. */
+  cpuMsPerCommand: number;
+  /** 1-minute load average when the run ended. */
+  load: number;
+}
+
+/** User + system CPU time of a process in ms (Linux /proc; NaN elsewhere). */
+async function cpuMs(pid: number | undefined): Promise<number> {
+  try {
+    const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).replace(/^.*\) /, '').split(' ');
+    // Fields after the name: state is [0]; utime and stime are the 14th and 15th of the line.
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+async function loadAverage(): Promise<number> {
+  try {
+    return Number((await readFile('/proc/loadavg', 'utf8')).split(' ')[0]);
+  } catch {
+    return Number.NaN;
+  }
 }
 
 /** Results of one prefix, collected until `n` arrived; returns the appliedAt of each. */
@@ -169,6 +192,12 @@ async function scimRig(_tag: string, concurrency: number): Promise<Rig> {
 
 const RIGS: Record<ConnectorKind, (tag: string, concurrency: number, durable: boolean) => Promise<Rig>> = { postgres: postgresRig, ldap: ldapRig, scim: scimRig };
 
+/** V8/Node flags for the connector process: BENCH_NODE_OPTIONS as given, BENCH_CPU_PROFILE_DIR as a shorthand for a CPU profile. */
+function connectorNodeOptions(): { NODE_OPTIONS?: string } {
+  const flags = [process.env['BENCH_NODE_OPTIONS'], process.env['BENCH_CPU_PROFILE_DIR'] ? `--cpu-prof --cpu-prof-dir=${process.env['BENCH_CPU_PROFILE_DIR']}` : undefined].filter(Boolean);
+  return flags.length ? { NODE_OPTIONS: flags.join(' ') } : {};
+}
+
 async function oneRun(kind: ConnectorKind, o: ConnectorBenchOptions): Promise<Figures> {
   const tag = randomBytes(3).toString('hex');
   const rig = await RIGS[kind](tag, o.concurrency, o.durable);
@@ -184,10 +213,13 @@ async function oneRun(kind: ConnectorKind, o: ConnectorBenchOptions): Promise<Fi
     await sender.send(kind, Array.from({ length: o.commands }, (_, i) => rig.command(i)));
     await sender.close();
     const results = collectResults(prefix, o.commands, 600_000);
-    await services.start(`connector-${kind}`, serviceTestEnv({ databaseUrl: state.url, topicPrefix: prefix, extra: { CONNECTOR_TARGETS: rig.targetsJson, LOG_LEVEL: 'warn', ...rig.extraEnv, ...(process.env['BENCH_CPU_PROFILE_DIR'] ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env['BENCH_CPU_PROFILE_DIR']}` } : {}) } }));
+    const svc = await services.start(`connector-${kind}`, serviceTestEnv({ databaseUrl: state.url, topicPrefix: prefix, extra: { CONNECTOR_TARGETS: rig.targetsJson, LOG_LEVEL: 'warn', ...rig.extraEnv, ...connectorNodeOptions() } }));
+    const cpuAtReady = await cpuMs(svc.child.pid);
     const appliedAt = await results;
+    const cpuMsPerCommand = ((await cpuMs(svc.child.pid)) - cpuAtReady) / o.commands;
+    if (process.env['BENCH_SHOW_METRICS']) process.stderr.write((await (await fetch(`${svc.url}/metrics`)).text()).split('\n').filter((l) => new RegExp(process.env['BENCH_SHOW_METRICS']!).test(l)).join('\n') + '\n');
     if (process.env['BENCH_SHOW_OUTPUT']) process.stderr.write(services.get(`connector-${kind}`).output.join('').slice(-3000));
-    return { commandsPerSec: steadyRate(appliedAt), rawPerSec };
+    return { commandsPerSec: steadyRate(appliedAt), rawPerSec, cpuMsPerCommand, load: await loadAverage() };
   } finally {
     await services.stopAll();
     await rig.cleanup();
@@ -201,7 +233,9 @@ export async function connectorBench(kind: ConnectorKind, o: ConnectorBenchOptio
   for (let r = 1; r <= o.runs; r++) {
     const f = await oneRun(kind, o);
     runs.push(f);
-    process.stdout.write(`  run ${r}: ${fmt(f.commandsPerSec)} commands/s (steady state); raw ${fmt(f.rawPerSec)} writes/s; ratio ${fmt(f.commandsPerSec / f.rawPerSec, 2)}\n`);
+    process.stdout.write(
+      `  run ${r}: ${fmt(f.commandsPerSec)} commands/s (steady state); raw ${fmt(f.rawPerSec)} writes/s; ratio ${fmt(f.commandsPerSec / f.rawPerSec, 2)}; connector CPU ${fmt(f.cpuMsPerCommand, 2)} ms/command; load ${fmt(f.load, 1)}\n`,
+    );
   }
   const raw = kind === 'ldap' ? 'ldapadd' : kind === 'postgres' ? 'direct SQL' : 'direct HTTP';
   process.stdout.write(
@@ -211,6 +245,7 @@ export async function connectorBench(kind: ConnectorKind, o: ConnectorBenchOptio
         'commands/s (median)': fmt(median(runs.map((r) => r.commandsPerSec))),
         [`raw ${raw}/s`]: fmt(median(runs.map((r) => r.rawPerSec))),
         'connector / raw': fmt(median(runs.map((r) => r.commandsPerSec / r.rawPerSec)), 2),
+        'connector CPU ms/command': fmt(median(runs.map((r) => r.cpuMsPerCommand)), 2),
       },
     ])}\n\n`,
   );

@@ -92,10 +92,10 @@ describe('connector-ldap reads each account once per command', () => {
     await slapd?.destroy();
   });
 
-  it('create: the prefetch and one read of the new entry (for its entryUUID)', async () => {
+  it('create: the prefetch is the only read; the new entry (its entryUUID) comes back in the add response (Post-Read control)', async () => {
     const r = await command(desired('p-1', { groups: ['devs'] }), null);
     expect(r.outcome.status).toBe('APPLIED');
-    expect(r.accounts).toBe(2);
+    expect(r.accounts).toBe(1);
     const e = await entry(`uid=user1,${PEOPLE}`);
     expect(r.outcome.accountRef).toBe(e!['entryUUID']);
     expect((await entry(`cn=devs,${GROUPS}`))!['member']).toContain(`uid=user1,${PEOPLE}`);

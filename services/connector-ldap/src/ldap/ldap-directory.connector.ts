@@ -16,6 +16,7 @@ import { Attribute, Change, type Client, type Entry } from 'ldapts';
 import { randomUUID } from 'node:crypto';
 import type { LdapTargetConfig } from '../config.js';
 import { eq, escapeDnValue, formatDn, normalizeDn, parentDn, parseDn, sameDn } from './ldap-escape.js';
+import { PostReadControl } from './post-read.js';
 import { LdapSessionPool, fromLdapError, ldapCode } from './ldap-session.js';
 import { dialectOf, type Dialect, type EntryView, type ModOp } from './vendors.js';
 
@@ -402,10 +403,20 @@ export class LdapDirectoryConnector implements TargetConnector {
       put('homeDirectory', [home]);
       put('loginShell', [this.cfg.posix.loginShell]);
     }
-    await this.withContainers(dn, () => this.pool.use('add account', (c) => c.add(dn, attrs)));
+    // The new entry comes back in the add's own response (Post-Read control, RFC 4527): its ref
+    // (entryUUID) is the directory's. A server that ignores the control costs one read instead,
+    // and so does an entry that gets a password after the add.
+    let postRead: PostReadControl | undefined;
+    await this.withContainers(dn, () =>
+      this.pool.use('add account', (c) => {
+        postRead = password === undefined ? new PostReadControl(this.attributesToRead(), this.dialect.binaryAttributes) : undefined;
+        return c.add(dn, attrs, postRead ? [postRead] : []);
+      }),
+    );
     if (password !== undefined) await this.modify(dn, [password], 'set password');
-    // The one read of a new account: its ref (entryUUID, objectGUID) is the directory's.
-    const entry = await this.readDn(dn);
+    // Only an answer that carries the ref counts (a server may return what its ACLs let the bind read).
+    const returned = postRead?.entry && this.dialect.refOf(view(postRead.entry)) !== '' ? postRead.entry : undefined;
+    const entry = returned ?? (await this.readDn(dn));
     if (!entry) throw new ConnectorError(ConnectorErrorCode.Unavailable, 'entry vanished right after it was created');
     const account = this.toAccount(entry, []);
     if (enableAfterPassword && !account.enabled) {
