@@ -185,6 +185,20 @@ describe('Kubernetes manifests', () => {
       expect(pod.metadata.annotations).toMatchObject({ 'prometheus.io/scrape': 'true', 'prometheus.io/path': '/metrics' });
     });
 
+    it('sets no replicas on a Deployment an autoscaler owns, so re-applying the manifests never resets a scaled-out service', () => {
+      const scaled = new Set([
+        ...of(objs, 'ScaledObject').map((o) => (o['spec'] as { scaleTargetRef: { name: string } }).scaleTargetRef.name),
+        ...of(objs, 'HorizontalPodAutoscaler').map((o) => (o['spec'] as { scaleTargetRef: { name: string } }).scaleTargetRef.name),
+      ]);
+      if (overlay === 'overlays/production') expect([...scaled].sort()).toEqual(deployments.map((d) => d.metadata.name).sort());
+      else expect(scaled.size).toBe(0);
+      for (const d of deployments) {
+        const replicas = (d['spec'] as { replicas?: number }).replicas;
+        // Autoscaled: the autoscaler's count stands. Not autoscaled (development): Kubernetes' default, one pod.
+        expect({ deployment: d.metadata.name, replicas }).toEqual({ deployment: d.metadata.name, replicas: undefined });
+      }
+    });
+
     it('opens Kafka and PostgreSQL egress through one shared policy per destination, for exactly the pods that need it', () => {
       const egressOf = (name: string) => (objs.find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === name)!['spec'] as { egress: EgressRule[] }).egress;
       for (const [dest, d] of Object.entries(EGRESS_DESTINATIONS)) {
