@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { loadConfig } from '@provisio/config';
+import { databaseEnv, loadConfig } from '@provisio/config';
 import { loadPolicy } from '@provisio/policy-domain';
 import { SERVICES as SERVICE_SPECS, projectRoot } from '@provisio/devstack';
 import { TOPICS, aclBindings, maxPartitionsRead, resolveTopics, userName, type PrincipalName } from '@provisio/kafka-admin';
@@ -13,6 +13,7 @@ import { prometheusRule, serviceMonitor } from '../kubernetes/monitoring.ts';
 import { serialize } from '../kubernetes/serialize.ts';
 import { kustomize, validationProblems, type K8sObject } from './manifest-validation.js';
 import { SERVICE_CONFIGS, knownVariables } from './service-configs.js';
+import { z } from 'zod';
 
 const root = projectRoot();
 const k8s = join(root, 'deploy/kubernetes');
@@ -400,6 +401,35 @@ describe('Kubernetes manifests', () => {
 
   describe('production', () => {
     const objs = rendered['overlays/production']!;
+
+    it("sizes PostgreSQL connections in the runbook at the autoscalers' maxima × the default pool", () => {
+      const pool = z.object(databaseEnv).shape.DATABASE_POOL_MAX.parse(undefined);
+      const maxPods = (name: string) => {
+        const so = of(objs, 'ScaledObject').find((o) => (o['spec'] as { scaleTargetRef: { name: string } }).scaleTargetRef.name === name);
+        if (so) return (so['spec'] as { maxReplicaCount: number }).maxReplicaCount;
+        return (of(objs, 'HorizontalPodAutoscaler').find((o) => (o['spec'] as { scaleTargetRef: { name: string } }).scaleTargetRef.name === name)!['spec'] as { maxReplicas: number }).maxReplicas;
+      };
+      const runbook = readFileSync(join(root, 'docs/runbook.md'), 'utf8');
+      expect(runbook).toContain(`Connections at \`DATABASE_POOL_MAX\` ${pool} |`);
+      let pods = 0;
+      for (const s of SERVICES) {
+        const n = maxPods(s.name);
+        pods += n;
+        expect(runbook).toMatch(new RegExp(`^  \\| ${s.name} \\| ${n} \\([^)]*\\) \\| ${n * pool} \\|$`, 'm'));
+      }
+      expect(runbook).toContain(`  | total | ${pods} | ${pods * pool} |`);
+    });
+
+    it('never stops a KEDA-scaled service with kubectl scale in the docs (KEDA would scale it back): they pause its ScaledObject', () => {
+      const keda = new Set(of(objs, 'ScaledObject').map((o) => (o['spec'] as { scaleTargetRef: { name: string } }).scaleTargetRef.name));
+      const docs = globSync('docs/*.md', { cwd: root }).map((f) => ({ f, text: readFileSync(join(root, f), 'utf8') }));
+      const scaled = docs.flatMap(({ f, text }) => [...text.matchAll(/kubectl (?:-n \S+ )?scale (?:deploy|deployment)\/([a-z-]+)/g)].map((m) => ({ f, deployment: m[1]! })));
+      expect(scaled.length).toBeGreaterThan(0);
+      for (const x of scaled) expect({ ...x, keda: keda.has(x.deployment) }).toEqual({ ...x, keda: false });
+      const runbook = readFileSync(join(root, 'docs/runbook.md'), 'utf8');
+      expect(runbook).toContain('autoscaling.keda.sh/paused-replicas=0');
+      expect(runbook).toContain('autoscaling.keda.sh/paused-replicas-');
+    });
 
     it("runs audit's migrations and retention as jobs that alone hold the owner credentials", () => {
       const job = of(objs, 'Job').find((j) => j.metadata.name === 'audit-migrate')!;
