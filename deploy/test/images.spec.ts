@@ -84,6 +84,7 @@ describe('images: built by deploy/docker/build-images.sh, named by every overlay
       const site = production.replaceAll('../../', `${relative(dir, k8s)}/`);
       const staged = site.replace(/(name: ghcr\.io\/provisio\/audit, newName: [^,]+, newTag: )[\w.-]+/, '$10.2.0');
       expect(staged).not.toBe(site);
+      writeFileSync(join(dir, 'namespace.yaml'), readFileSync(join(k8s, 'overlays/production/namespace.yaml')));
       writeFileSync(join(dir, 'kustomization.yaml'), site);
       const before = imagesOf(kustomize(dir));
       writeFileSync(join(dir, 'kustomization.yaml'), staged);

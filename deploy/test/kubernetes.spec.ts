@@ -186,6 +186,40 @@ describe('Kubernetes manifests', () => {
       expect(pod.metadata.annotations).toMatchObject({ 'prometheus.io/scrape': 'true', 'prometheus.io/path': '/metrics' });
     });
 
+    it("creates its namespace with Pod Security Admission enforcing `restricted`, which every pod template (services and jobs) meets", () => {
+      const namespaces = of(objs, 'Namespace');
+      const inNamespace = new Set(objs.filter((o) => o.kind !== 'Namespace').map((o) => o.metadata.namespace));
+      expect(namespaces.map((n) => n.metadata.name)).toEqual([...inNamespace]);
+      expect(namespaces[0]!.metadata.labels).toMatchObject({ 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/warn': 'restricted', 'pod-security.kubernetes.io/audit': 'restricted' });
+      const templates = objs.flatMap((o) => {
+        const spec = o['spec'] as { template?: { spec?: PodSpec & Record<string, unknown> }; jobTemplate?: { spec: { template: { spec: PodSpec & Record<string, unknown> } } } } | undefined;
+        const pod = spec?.template?.spec ?? spec?.jobTemplate?.spec.template.spec;
+        return pod ? [{ object: `${o.kind}/${o.metadata.name}`, pod }] : [];
+      });
+      expect(templates.map((t) => t.object)).toEqual(expect.arrayContaining(['Deployment/audit', 'Job/audit-migrate', 'CronJob/audit-retention']));
+      for (const { object, pod } of templates) {
+        // The restricted profile (https://kubernetes.io/docs/concepts/security/pod-security-standards/#restricted).
+        const containers = [...pod.containers, ...((pod['initContainers'] as Container[] | undefined) ?? [])];
+        const problems = [
+          ...(['hostNetwork', 'hostPID', 'hostIPC'] as const).filter((k) => pod[k]).map((k) => k),
+          ...((pod.volumes ?? []) as Record<string, unknown>[]).filter((v) => v['hostPath']).map(() => 'hostPath'),
+          ...containers.flatMap((c) => {
+            const sc = c.securityContext ?? {};
+            const seccomp = (sc['seccompProfile'] as { type?: string } | undefined)?.type ?? pod.securityContext?.seccompProfile?.type;
+            return [
+              ...(sc['privileged'] ? [`${c.name}: privileged`] : []),
+              ...(sc['allowPrivilegeEscalation'] === false ? [] : [`${c.name}: allowPrivilegeEscalation`]),
+              ...((sc['runAsNonRoot'] ?? pod.securityContext?.['runAsNonRoot']) === true ? [] : [`${c.name}: runAsNonRoot`]),
+              ...(seccomp === 'RuntimeDefault' || seccomp === 'Localhost' ? [] : [`${c.name}: seccompProfile`]),
+              ...(sc.capabilities?.drop?.includes('ALL') ? [] : [`${c.name}: capabilities.drop ALL`]),
+              ...((sc.capabilities as { add?: string[] } | undefined)?.add?.filter((a) => a !== 'NET_BIND_SERVICE').map((a) => `${c.name}: adds ${a}`) ?? []),
+            ];
+          }),
+        ];
+        expect({ object, problems }).toEqual({ object, problems: [] });
+      }
+    });
+
     it('sets no replicas on a Deployment an autoscaler owns, so re-applying the manifests never resets a scaled-out service', () => {
       const scaled = new Set([
         ...of(objs, 'ScaledObject').map((o) => (o['spec'] as { scaleTargetRef: { name: string } }).scaleTargetRef.name),
@@ -341,6 +375,26 @@ describe('Kubernetes manifests', () => {
       expect(connectorTargetIds(objs)).toEqual(['corp-ldap', 'postgres', 'scim-app']);
       expect(ids).toEqual(connectorTargetIds(objs));
     });
+  });
+
+  it("lets a site overlay label the ServiceMonitor and PrometheusRule for its Prometheus' selectors, as docs/deployment.md shows", () => {
+    const doc = readFileSync(join(root, 'docs/deployment.md'), 'utf8');
+    const monitoring = doc.slice(doc.indexOf('### Monitoring'));
+    const snippet = /```yaml\n([\s\S]*?)```/.exec(monitoring)![1]!;
+    expect(snippet).toMatch(/^labels:/);
+    const dir = mkdtempSync(join(tmpdir(), 'provisio-overlay-'));
+    try {
+      const production = join(k8s, 'overlays/production');
+      writeFileSync(join(dir, 'namespace.yaml'), readFileSync(join(production, 'namespace.yaml')));
+      writeFileSync(join(dir, 'kustomization.yaml'), `${readFileSync(join(production, 'kustomization.yaml'), 'utf8').replaceAll('../../', `${relative(dir, k8s)}/`)}\n${snippet}`);
+      const labelled = kustomize(dir)
+        .filter((o) => o.metadata.labels?.['release'] === 'kube-prometheus-stack')
+        .map((o) => o.kind)
+        .sort();
+      expect(labelled).toEqual(['PrometheusRule', 'ServiceMonitor']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('lets a site overlay replace the policy files with its own (docs/deployment.md)', () => {
@@ -547,6 +601,8 @@ describe('Kubernetes manifests', () => {
           expect({ alert: r.alert, metric: m, missing }).toEqual({ alert: r.alert, metric: m, missing: [] });
         }
         expect({ alert: r.alert, anchor: r.annotations.runbook_url.split('#')[1], documented: anchors.has(r.annotations.runbook_url.split('#')[1]!) }).toMatchObject({ documented: true });
+        // The page is this repository's runbook (a site prefixes its docs host, docs/deployment.md#monitoring).
+        expect({ alert: r.alert, page: r.annotations.runbook_url.split('#')[0] }).toEqual({ alert: r.alert, page: 'docs/runbook.md' });
       }
       expect(rules.map((r) => r.alert)).toEqual(expect.arrayContaining(['ProvisioConsumerLagHigh', 'ProvisioTargetQuarantined', 'ProvisioDeprovisionSlow', 'ProvisioDeadLetters']));
       expect(rules.find((r) => r.alert === 'ProvisioTargetQuarantined')!.expr).toContain('provisio_connector_quarantine_state');
