@@ -2,7 +2,7 @@
 // render.ts writes them under deploy/kubernetes; deploy/test checks that the committed files
 // equal what this produces and that every object is valid.
 import { AUDIT_REPLAY_PRINCIPAL, AUDIT_REPLAYS, TOPICS, maxPartitionsRead, kafkaTopics, kafkaUsers, userName, type PrincipalName } from '@provisio/kafka-admin';
-import { AUDIT_OWNER_JOBS, COMMON_CONFIG, EGRESS_PORTS, HTTP_PORT, IMAGE_REGISTRY, IMAGE_TAG, MOUNTS, POLICY_FILES_CONFIGMAP, SERVICES, type ServiceModel } from './model.ts';
+import { AUDIT_OWNER_JOBS, COMMON_CONFIG, EGRESS_PORTS, HTTP_MAX_REPLICAS, HTTP_PORT, IMAGE_REGISTRY, IMAGE_TAG, MOUNTS, POLICY_FILES_CONFIGMAP, SERVICES, type ServiceModel } from './model.ts';
 import { EXAMPLE_POLICY } from './policy.ts';
 
 export type Manifest = Record<string, unknown> & { apiVersion: string; kind: string; metadata: { name: string; labels?: Record<string, string> } };
@@ -137,7 +137,8 @@ function deployment(s: ServiceModel): Manifest {
     kind: 'Deployment',
     metadata: { name: s.name, labels: labels(s) },
     spec: {
-      replicas: s.replicas,
+      // No `replicas`: KEDA or the HPA owns the count (components/autoscaling), so re-applying
+      // the manifests never resets a scaled-out service.
       revisionHistoryLimit: 5,
       selector: { matchLabels: selectorLabels(s) },
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
@@ -329,9 +330,9 @@ function autoscaling(): Record<string, RenderedFile> {
       metadata: { name: s.name, labels: labels(s) },
       spec: {
         scaleTargetRef: { name: s.name },
-        minReplicaCount: s.replicas,
+        minReplicaCount: s.minReplicas,
         // More consumers than partitions would sit idle.
-        maxReplicaCount: Math.max(s.replicas, maxPartitionsRead(s.name as PrincipalName, TOPICS)),
+        maxReplicaCount: Math.max(s.minReplicas, maxPartitionsRead(s.name as PrincipalName, TOPICS)),
         pollingInterval: 15,
         cooldownPeriod: 300,
         advanced: {
@@ -364,8 +365,8 @@ function autoscaling(): Record<string, RenderedFile> {
       metadata: { name: s.name, labels: labels(s) },
       spec: {
         scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: s.name },
-        minReplicas: s.replicas,
-        maxReplicas: 6,
+        minReplicas: s.minReplicas,
+        maxReplicas: HTTP_MAX_REPLICAS,
         metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } }],
       },
     });

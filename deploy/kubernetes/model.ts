@@ -30,12 +30,20 @@ export interface ServiceModel {
   resources: { requests: { cpu: string; memory: string }; limits: { cpu: string; memory: string } };
   /** V8 heap limit: about 75 % of the memory limit, leaving room for buffers and native memory. */
   heapMb: number;
-  replicas: number;
+  /**
+   * The autoscaler's floor (KEDA minReplicaCount, HPA minReplicas). The Deployment itself sets no
+   * `replicas`: the autoscaler owns the count, and a `kubectl apply -k` must not reset a
+   * scaled-out service. Without the autoscaling component Kubernetes starts one pod (a site sets
+   * its own counts with a `replicas:` entry in its overlay).
+   */
+  minReplicas: number;
   /** Consumer groups KEDA scales on; none = CPU-based autoscaling (HTTP-only services). */
   consumerGroups: ConsumerGroup[];
 }
 
 export const HTTP_PORT = 8080;
+/** HPA ceiling of the HTTP-only services (consumers are capped by their partitions instead). */
+export const HTTP_MAX_REPLICAS = 6;
 export const IMAGE_REGISTRY = 'ghcr.io/provisio';
 export const IMAGE_TAG = '0.1.0';
 
@@ -102,18 +110,18 @@ const small = { requests: { cpu: '100m', memory: '192Mi' }, limits: { cpu: '1', 
 
 // prettier-ignore
 export const SERVICES: ServiceModel[] = [
-  { name: 'hr-ingest', component: 'ingest', config: { DATABASE_SCHEMA: 'hr_ingest' }, secrets: ['DATABASE_URL', 'DATABASE_MIGRATION_URL'], egress: [], resources: small, heapMb: 384, replicas: 2, consumerGroups: [] },
-  { name: 'policy', component: 'policy', config: { DATABASE_SCHEMA: 'policy', POLICY_PATH: MOUNTS.policy }, secrets: ['DATABASE_URL', 'DATABASE_MIGRATION_URL'], egress: [], resources: small, heapMb: 384, replicas: 2, consumerGroups: [{ group: 'policy', topics: ['hr.lifecycle'] }, { group: 'policy-results', topics: ['provisioning.results'] }] },
-  { name: 'connector-ldap', component: 'connector', config: { DATABASE_SCHEMA: 'connector_ldap', CONNECTOR_TARGETS: JSON.stringify(CONNECTOR_TARGETS['connector-ldap']) }, secrets: ['DATABASE_URL', 'DATABASE_MIGRATION_URL', 'LDAP_BIND_PASSWORD'], egress: ['ldap'], resources: small, heapMb: 384, replicas: 2, consumerGroups: [{ group: 'connector-ldap', topics: ['provisioning.commands.ldap'] }] },
-  { name: 'connector-scim', component: 'connector', config: { DATABASE_SCHEMA: 'connector_scim', CONNECTOR_TARGETS: JSON.stringify(CONNECTOR_TARGETS['connector-scim']) }, secrets: ['DATABASE_URL', 'DATABASE_MIGRATION_URL', 'SCIM_APP_TOKEN'], egress: ['https'], resources: small, heapMb: 384, replicas: 2, consumerGroups: [{ group: 'connector-scim', topics: ['provisioning.commands.scim'] }] },
-  { name: 'connector-postgres', component: 'connector', config: { DATABASE_SCHEMA: 'connector_postgres', TARGET_POSTGRES_ID: POSTGRES_TARGET_ID, TARGET_POSTGRES_URL_FILE: `${MOUNTS.secrets}/TARGET_POSTGRES_URL` }, secrets: ['DATABASE_URL', 'DATABASE_MIGRATION_URL', 'TARGET_POSTGRES_URL'], egress: ['postgres-target'], resources: small, heapMb: 384, replicas: 2, consumerGroups: [{ group: 'connector-postgres', topics: ['provisioning.commands.postgres'] }] },
+  { name: 'hr-ingest', component: 'ingest', config: { DATABASE_SCHEMA: 'hr_ingest' }, secrets: ['DATABASE_URL', 'DATABASE_MIGRATION_URL'], egress: [], resources: small, heapMb: 384, minReplicas: 2, consumerGroups: [] },
+  { name: 'policy', component: 'policy', config: { DATABASE_SCHEMA: 'policy', POLICY_PATH: MOUNTS.policy }, secrets: ['DATABASE_URL', 'DATABASE_MIGRATION_URL'], egress: [], resources: small, heapMb: 384, minReplicas: 2, consumerGroups: [{ group: 'policy', topics: ['hr.lifecycle'] }, { group: 'policy-results', topics: ['provisioning.results'] }] },
+  { name: 'connector-ldap', component: 'connector', config: { DATABASE_SCHEMA: 'connector_ldap', CONNECTOR_TARGETS: JSON.stringify(CONNECTOR_TARGETS['connector-ldap']) }, secrets: ['DATABASE_URL', 'DATABASE_MIGRATION_URL', 'LDAP_BIND_PASSWORD'], egress: ['ldap'], resources: small, heapMb: 384, minReplicas: 2, consumerGroups: [{ group: 'connector-ldap', topics: ['provisioning.commands.ldap'] }] },
+  { name: 'connector-scim', component: 'connector', config: { DATABASE_SCHEMA: 'connector_scim', CONNECTOR_TARGETS: JSON.stringify(CONNECTOR_TARGETS['connector-scim']) }, secrets: ['DATABASE_URL', 'DATABASE_MIGRATION_URL', 'SCIM_APP_TOKEN'], egress: ['https'], resources: small, heapMb: 384, minReplicas: 2, consumerGroups: [{ group: 'connector-scim', topics: ['provisioning.commands.scim'] }] },
+  { name: 'connector-postgres', component: 'connector', config: { DATABASE_SCHEMA: 'connector_postgres', TARGET_POSTGRES_ID: POSTGRES_TARGET_ID, TARGET_POSTGRES_URL_FILE: `${MOUNTS.secrets}/TARGET_POSTGRES_URL` }, secrets: ['DATABASE_URL', 'DATABASE_MIGRATION_URL', 'TARGET_POSTGRES_URL'], egress: ['postgres-target'], resources: small, heapMb: 384, minReplicas: 2, consumerGroups: [{ group: 'connector-postgres', topics: ['provisioning.commands.postgres'] }] },
   {
     name: 'audit',
     component: 'audit',
     // Its runtime role may only INSERT and SELECT audit rows (docs/audit.md); checkpoint signing and PII keys are secrets.
     // No owner credentials in the long-running pod: AUDIT_OWNER_JOBS migrate and apply retention.
     config: { DATABASE_SCHEMA: 'audit', AUDIT_REQUIRE_LEAST_PRIVILEGE: 'true', AUDIT_SIGNING_KEY_FILE: `${MOUNTS.secrets}/AUDIT_SIGNING_KEY`, AUDIT_PII_KEY_FILE: `${MOUNTS.secrets}/AUDIT_PII_KEY` },
-    secrets: ['DATABASE_URL', 'AUDIT_SIGNING_KEY', 'AUDIT_PII_KEY'], egress: [], resources: { requests: { cpu: '250m', memory: '384Mi' }, limits: { cpu: '2', memory: '1Gi' } }, heapMb: 768, replicas: 2, consumerGroups: [{ group: 'audit', topics: [] }] },
+    secrets: ['DATABASE_URL', 'AUDIT_SIGNING_KEY', 'AUDIT_PII_KEY'], egress: [], resources: { requests: { cpu: '250m', memory: '384Mi' }, limits: { cpu: '2', memory: '1Gi' } }, heapMb: 768, minReplicas: 2, consumerGroups: [{ group: 'audit', topics: [] }] },
 ];
 
 /**

@@ -26,7 +26,13 @@ interface Rule {
   annotations: { summary: string; description: string; runbook_url: string };
 }
 
-const runbook = (anchor: string) => `https://github.com/provisio/provisio/blob/main/docs/runbook.md#${anchor}`;
+/**
+ * Each alert's section of the runbook, as its path in this repository (`docs/runbook.md#<anchor>`):
+ * no public site serves Provisio's docs, so the site prefixes it with wherever it publishes them
+ * (an Alertmanager template, or a patch of the rule; docs/deployment.md#monitoring).
+ */
+export const RUNBOOK_PATH = 'docs/runbook.md';
+const runbook = (anchor: string) => `${RUNBOOK_PATH}#${anchor}`;
 
 // prettier-ignore
 const rules: Rule[] = [

@@ -1,10 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
 import { loadConfig } from '@provisio/config';
+import { loadPolicy } from '@provisio/policy-domain';
 import { DEFAULT_KAFKA_VERSION, SERVICES, projectRoot } from '@provisio/devstack';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { parse } from 'yaml';
+import { runtimeLibs } from '../docker/runtime-libs.ts';
 import { SERVICE_CONFIGS, knownVariables } from './service-configs.js';
 
 interface ComposeService {
@@ -16,7 +18,7 @@ interface ComposeService {
   volumes?: string[];
   security_opt?: string[];
   cap_drop?: string[];
-  build?: { context: string; dockerfile: string; args?: Record<string, string> };
+  build?: { context: string; dockerfile: string; target?: string; args?: Record<string, string> };
   environment?: Record<string, string>;
   ports?: string[];
   depends_on?: Record<string, unknown>;
@@ -74,7 +76,7 @@ describe('docker-compose.yml', () => {
       expect(() => loadConfig(SERVICE_CONFIGS[s.name]!, env)).not.toThrow();
       const cfg = loadConfig(SERVICE_CONFIGS[s.name]!, env) as { HTTP_PORT: number; KAFKA_BROKERS: string[]; DATABASE_URL: string };
       // The published port maps to the port the service listens on.
-      expect(compose.services[s.name]!.ports?.map((p) => p.split(':')[1])).toEqual([String(cfg.HTTP_PORT)]);
+      expect(compose.services[s.name]!.ports?.map((p) => p.split(':').at(-1))).toEqual([String(cfg.HTTP_PORT)]);
       // Hosts it connects to are services of this file.
       for (const broker of cfg.KAFKA_BROKERS) expect(Object.keys(compose.services)).toContain(broker.split(':')[0]);
       expect(Object.keys(compose.services)).toContain(new URL(cfg.DATABASE_URL).hostname);
@@ -106,6 +108,39 @@ describe('docker-compose.yml', () => {
     expect(compose.services['connector-scim']!.profiles).toEqual(['scim']);
   });
 
+  it('publishes every port on the loopback interface only (development passwords and a committed webhook secret)', () => {
+    const published = Object.entries(compose.services).flatMap(([name, svc]) => (svc.ports ?? []).map((port) => ({ name, port })));
+    expect(published.length).toBeGreaterThanOrEqual(SERVICES.length + 2);
+    for (const { name, port } of published) expect({ name, port }).toEqual({ name, port: expect.stringMatching(/^127\.0\.0\.1:\d+:\d+$/) });
+  });
+
+  it('runs the bundled sample policy (no POLICY_PATH), whose targets are exactly the compose connectors\' targets', () => {
+    expect(compose.services['policy']!.environment?.['POLICY_PATH']).toBeUndefined();
+    const result = loadPolicy([{ name: 'default.yaml', content: readFileSync(join(root, 'services/policy/policies/default.yaml'), 'utf8') }]);
+    expect(result.ok ? [] : result.problems).toEqual([]);
+    const policyTargets = result.ok ? result.policy.targets.map((t) => t.id).sort() : [];
+    const envOf = (name: string) =>
+      Object.fromEntries(Object.entries(compose.services[name]!.environment ?? {}).map(([k, v]) => (k.endsWith('_FILE') ? [k.slice(0, -5), 'stand-in'] : [k, interpolate(String(v))])));
+    const connectorTargets = SERVICES.filter((s) => s.name.startsWith('connector-')).flatMap((s) => {
+      const cfg = loadConfig(SERVICE_CONFIGS[s.name]!, envOf(s.name)) as { CONNECTOR_TARGETS?: { id: string }[]; TARGET_POSTGRES_ID?: string; TARGET_POSTGRES_URL?: string };
+      return [...(cfg.CONNECTOR_TARGETS ?? []).map((t) => t.id), ...(cfg.TARGET_POSTGRES_URL && cfg.TARGET_POSTGRES_ID ? [cfg.TARGET_POSTGRES_ID] : [])];
+    });
+    expect(connectorTargets.sort()).toEqual(policyTargets);
+  });
+
+  it('starts each connector after the compose services its targets live on', () => {
+    const envOf = (name: string) =>
+      Object.fromEntries(Object.entries(compose.services[name]!.environment ?? {}).map(([k, v]) => (k.endsWith('_FILE') ? [k.slice(0, -5), 'stand-in'] : [k, interpolate(String(v))])));
+    for (const s of SERVICES.filter((x) => x.name.startsWith('connector-'))) {
+      const cfg = loadConfig(SERVICE_CONFIGS[s.name]!, envOf(s.name)) as { CONNECTOR_TARGETS?: Record<string, unknown>[]; TARGET_POSTGRES_URL?: string };
+      const hosts = [...(cfg.CONNECTOR_TARGETS ?? []).map((t) => new URL(String(t['url'] ?? t['baseUrl'])).hostname), ...(cfg.TARGET_POSTGRES_URL ? [new URL(cfg.TARGET_POSTGRES_URL).hostname] : [])];
+      for (const host of hosts.filter((h) => h in compose.services)) {
+        expect({ connector: s.name, host, dependsOn: host in (compose.services[s.name]!.depends_on ?? {}) }).toEqual({ connector: s.name, host, dependsOn: true });
+      }
+    }
+    expect(Object.keys(compose.services['connector-ldap']!.depends_on ?? {})).toContain('openldap');
+  });
+
   it('references only services and volumes that exist', () => {
     for (const [name, svc] of Object.entries(compose.services)) {
       for (const dep of Object.keys(svc.depends_on ?? {})) expect({ name, dep, exists: dep in compose.services }).toEqual({ name, dep, exists: true });
@@ -125,6 +160,17 @@ describe('docker-compose.yml', () => {
     const commands = Object.entries(compose.services).flatMap(([name, svc]) => [...(svc.entrypoint ?? []), ...(svc.command ?? [])].filter((a) => a.startsWith('/app/')).map((a) => ({ name, a })));
     expect(commands.length).toBeGreaterThanOrEqual(3);
     for (const { name, a } of commands) expect({ name, file: sourceOf(a), exists: existsSync(join(root, sourceOf(a))) }).toEqual({ name, file: sourceOf(a), exists: true });
+    // ... and in the image the job runs: a service image carries only its runtime libraries
+    // (deploy/docker/runtime-libs.ts), the dev-tools target every library.
+    for (const { name, a } of commands) {
+      const svc = compose.services[name]!;
+      const workspace = a.replace(/^\/app\//, '').split('/').slice(0, 3).join('/');
+      const inImage = svc.build?.target === 'dev-tools' || runtimeLibs(svc.build!.args!['SERVICE']!, root).includes(workspace);
+      expect({ name, workspace, target: svc.build?.target ?? 'runtime', inImage }).toEqual({ name, workspace, target: svc.build?.target ?? 'runtime', inImage: true });
+    }
+    // Development tooling runs from the dev-tools image only, never from a service image.
+    for (const j of ['auth-keys', 'token']) expect({ job: j, target: compose.services[j]!.build?.target, image: compose.services[j]!.image }).toEqual({ job: j, target: 'dev-tools', image: 'provisio/dev-tools:dev' });
+    for (const s of SERVICES) expect(compose.services[s.name]!.build?.target).toBeUndefined();
     expect(compose.services['kafka-init']!.command).toEqual(expect.arrayContaining(['apply', '--no-acls']));
     expect(compose.services['token']!.profiles).toEqual(['tools']);
   });

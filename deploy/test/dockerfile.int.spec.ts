@@ -5,6 +5,7 @@ import { homedir, tmpdir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
 import { projectRoot } from '@provisio/devstack';
 import { createTestDatabase, freePort, serviceTestEnv, testKafka, uniqueTopicPrefix, waitFor, type TestDatabase } from '@provisio/testing';
+import { DEV_ONLY, runtimeLibs } from '../docker/runtime-libs.ts';
 import { execForm, parseAssignments, parseCopy, parseDockerfile, substitute, type Stage } from './dockerfile.js';
 
 /**
@@ -22,7 +23,7 @@ const df = parseDockerfile(readFileSync(join(root, 'deploy/docker/Dockerfile'), 
 const stage = (name: string): Stage => df.stages.find((s) => s.name === name)!;
 const work = mkdtempSync(join(tmpdir(), 'provisio-image-'));
 const context = join(work, 'context');
-const fsRoot = { build: join(work, 'build-root'), runtime: join(work, 'runtime-root') };
+const fsRoot = { build: join(work, 'build-root'), 'dev-tools': join(work, 'dev-tools-root'), runtime: join(work, 'runtime-root') };
 
 /** .dockerignore patterns (the subset Docker documents that we use: *, **, leading-path matches). */
 function ignored(path: string, patterns: string[]): boolean {
@@ -76,7 +77,7 @@ function replay(s: Stage, stageRoot: string, args: Record<string, string>): Stag
         break;
       case 'COPY': {
         const c = parseCopy(a);
-        const fromRoot = c.from ? fsRoot[c.from as 'build'] : context;
+        const fromRoot = c.from ? fsRoot[c.from as keyof typeof fsRoot] : context;
         const dest = isAbsolute(c.dest) ? hostPath(stageRoot, c.dest) : join(state.cwd, c.dest);
         for (const src of c.sources) {
           const from = c.from ? hostPath(fromRoot, src) : join(context, src);
@@ -126,6 +127,7 @@ function replay(s: Stage, stageRoot: string, args: Record<string, string>): Stag
 
 describe('deploy/docker/Dockerfile, replayed outside Docker', () => {
   let runtime: StageState;
+  let devTools: StageState;
   let db: TestDatabase;
   let service: ChildProcess | undefined;
   const prefix = uniqueTopicPrefix();
@@ -140,6 +142,7 @@ describe('deploy/docker/Dockerfile, replayed outside Docker', () => {
     const args = { ...df.globalArgs, SERVICE };
     replay(stage('build'), fsRoot.build, { ...args });
     runtime = replay(stage('runtime'), fsRoot.runtime, { ...args });
+    devTools = replay(stage('dev-tools'), fsRoot['dev-tools'], { ...args });
     // The unprivileged user must be able to read what the image holds, as in the image.
     chmodSync(work, 0o755);
   }, 600_000);
@@ -156,7 +159,8 @@ describe('deploy/docker/Dockerfile, replayed outside Docker', () => {
   }, 60_000);
 
   it('has a build and a runtime stage on the same Node 24 base, and runs as a non-root user with an exec-form CMD', () => {
-    expect(df.stages.map((s) => s.name)).toEqual(['build', 'runtime']);
+    // dev-tools is not last: a plain `docker build` makes the runtime image.
+    expect(df.stages.map((s) => s.name)).toEqual(['build', 'dev-tools', 'runtime']);
     expect(new Set(df.stages.map((s) => s.from))).toEqual(new Set(['${NODE_IMAGE}']));
     expect(df.globalArgs['NODE_IMAGE']).toMatch(/^node:24-/);
     expect(runtime.user).toBe('node');
@@ -179,7 +183,32 @@ describe('deploy/docker/Dockerfile, replayed outside Docker', () => {
     for (const prod of ['kafkajs', 'pg', '@nestjs/core', 'zod']) expect({ prod, shipped: existsSync(join(modules, prod)) }).toEqual({ prod, shipped: true });
     expect(readdirSync(join(fsRoot.runtime, 'app/services'))).toEqual([SERVICE]);
     expect(existsSync(join(fsRoot.runtime, 'app/libs/shared/messaging/src'))).toBe(false);
-    expect(existsSync(join(fsRoot.runtime, 'app/libs/shared/kafka-admin/dist/cli.js'))).toBe(true);
+  });
+
+  it('ships only the libraries the service imports at run time: no development tooling (devstack keys and tokens, testing helpers)', () => {
+    const app = join(fsRoot.runtime, 'app');
+    const shipped = readdirSync(join(app, 'libs')).flatMap((scope) => readdirSync(join(app, 'libs', scope)).map((d) => `libs/${scope}/${d}`)).sort();
+    expect(shipped).toEqual(runtimeLibs(SERVICE, root));
+    expect(shipped).toEqual(expect.arrayContaining(['libs/policy/domain', 'libs/shared/messaging', 'libs/shared/platform']));
+    for (const dev of ['libs/shared/devstack', 'libs/shared/testing']) expect({ dev, shipped: existsSync(join(app, dev)) }).toEqual({ dev, shipped: false });
+    // No file of the image is devstack's or the testing helpers' code, under any path.
+    const files = readdirSync(app, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+    expect(files.filter((f) => /dev-auth\.js$|libs\/shared\/(devstack|testing)\//.test(f))).toEqual([]);
+    // Workspace links: only to what the image carries (none dangling, none to development tooling).
+    const links = readdirSync(join(app, 'node_modules/@provisio'));
+    for (const pkg of DEV_ONLY) expect(links).not.toContain(pkg.split('/')[1]);
+    for (const l of links) expect({ l, resolves: existsSync(join(app, 'node_modules/@provisio', l)) }).toEqual({ l, resolves: true });
+    // The audit image also runs the kafka-admin Job; the others do not carry it.
+    expect(existsSync(join(app, 'libs/shared/kafka-admin'))).toBe(false);
+    expect(runtimeLibs('audit', root)).toContain('libs/shared/kafka-admin');
+  });
+
+  it('builds the development tooling for compose\'s jobs only as its own target, and it makes the development keys', () => {
+    expect(devTools.user).toBe('node');
+    const data = join(work, 'dev-keys');
+    const r = spawnSync(process.execPath, [join(fsRoot['dev-tools'], 'app/libs/shared/devstack/dist/cli.js'), 'dev-keys'], { env: { PATH: process.env['PATH'] ?? '', PROVISIO_DATA_DIR: data }, encoding: 'utf8', cwd: join(fsRoot['dev-tools'], 'app') });
+    expect({ status: r.status, stderr: r.stderr }).toMatchObject({ status: 0 });
+    expect(existsSync(join(data, 'auth/dev-public-key.pem'))).toBe(true);
   });
 
   it('starts from CMD as uid 1000 on a read-only filesystem, passes its HEALTHCHECK, and on SIGTERM drains and leaves its consumer groups', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { loadConfig } from '@provisio/config';
+import { databaseEnv, loadConfig } from '@provisio/config';
 import { loadPolicy } from '@provisio/policy-domain';
 import { SERVICES as SERVICE_SPECS, projectRoot } from '@provisio/devstack';
 import { TOPICS, aclBindings, maxPartitionsRead, resolveTopics, userName, type PrincipalName } from '@provisio/kafka-admin';
@@ -13,6 +13,7 @@ import { prometheusRule, serviceMonitor } from '../kubernetes/monitoring.ts';
 import { serialize } from '../kubernetes/serialize.ts';
 import { kustomize, validationProblems, type K8sObject } from './manifest-validation.js';
 import { SERVICE_CONFIGS, knownVariables } from './service-configs.js';
+import { z } from 'zod';
 
 const root = projectRoot();
 const k8s = join(root, 'deploy/kubernetes');
@@ -185,6 +186,54 @@ describe('Kubernetes manifests', () => {
       expect(pod.metadata.annotations).toMatchObject({ 'prometheus.io/scrape': 'true', 'prometheus.io/path': '/metrics' });
     });
 
+    it("creates its namespace with Pod Security Admission enforcing `restricted`, which every pod template (services and jobs) meets", () => {
+      const namespaces = of(objs, 'Namespace');
+      const inNamespace = new Set(objs.filter((o) => o.kind !== 'Namespace').map((o) => o.metadata.namespace));
+      expect(namespaces.map((n) => n.metadata.name)).toEqual([...inNamespace]);
+      expect(namespaces[0]!.metadata.labels).toMatchObject({ 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/warn': 'restricted', 'pod-security.kubernetes.io/audit': 'restricted' });
+      const templates = objs.flatMap((o) => {
+        const spec = o['spec'] as { template?: { spec?: PodSpec & Record<string, unknown> }; jobTemplate?: { spec: { template: { spec: PodSpec & Record<string, unknown> } } } } | undefined;
+        const pod = spec?.template?.spec ?? spec?.jobTemplate?.spec.template.spec;
+        return pod ? [{ object: `${o.kind}/${o.metadata.name}`, pod }] : [];
+      });
+      expect(templates.map((t) => t.object)).toEqual(expect.arrayContaining(['Deployment/audit', 'Job/audit-migrate', 'CronJob/audit-retention']));
+      for (const { object, pod } of templates) {
+        // The restricted profile (https://kubernetes.io/docs/concepts/security/pod-security-standards/#restricted).
+        const containers = [...pod.containers, ...((pod['initContainers'] as Container[] | undefined) ?? [])];
+        const problems = [
+          ...(['hostNetwork', 'hostPID', 'hostIPC'] as const).filter((k) => pod[k]).map((k) => k),
+          ...((pod.volumes ?? []) as Record<string, unknown>[]).filter((v) => v['hostPath']).map(() => 'hostPath'),
+          ...containers.flatMap((c) => {
+            const sc = c.securityContext ?? {};
+            const seccomp = (sc['seccompProfile'] as { type?: string } | undefined)?.type ?? pod.securityContext?.seccompProfile?.type;
+            return [
+              ...(sc['privileged'] ? [`${c.name}: privileged`] : []),
+              ...(sc['allowPrivilegeEscalation'] === false ? [] : [`${c.name}: allowPrivilegeEscalation`]),
+              ...((sc['runAsNonRoot'] ?? pod.securityContext?.['runAsNonRoot']) === true ? [] : [`${c.name}: runAsNonRoot`]),
+              ...(seccomp === 'RuntimeDefault' || seccomp === 'Localhost' ? [] : [`${c.name}: seccompProfile`]),
+              ...(sc.capabilities?.drop?.includes('ALL') ? [] : [`${c.name}: capabilities.drop ALL`]),
+              ...((sc.capabilities as { add?: string[] } | undefined)?.add?.filter((a) => a !== 'NET_BIND_SERVICE').map((a) => `${c.name}: adds ${a}`) ?? []),
+            ];
+          }),
+        ];
+        expect({ object, problems }).toEqual({ object, problems: [] });
+      }
+    });
+
+    it('sets no replicas on a Deployment an autoscaler owns, so re-applying the manifests never resets a scaled-out service', () => {
+      const scaled = new Set([
+        ...of(objs, 'ScaledObject').map((o) => (o['spec'] as { scaleTargetRef: { name: string } }).scaleTargetRef.name),
+        ...of(objs, 'HorizontalPodAutoscaler').map((o) => (o['spec'] as { scaleTargetRef: { name: string } }).scaleTargetRef.name),
+      ]);
+      if (overlay === 'overlays/production') expect([...scaled].sort()).toEqual(deployments.map((d) => d.metadata.name).sort());
+      else expect(scaled.size).toBe(0);
+      for (const d of deployments) {
+        const replicas = (d['spec'] as { replicas?: number }).replicas;
+        // Autoscaled: the autoscaler's count stands. Not autoscaled (development): Kubernetes' default, one pod.
+        expect({ deployment: d.metadata.name, replicas }).toEqual({ deployment: d.metadata.name, replicas: undefined });
+      }
+    });
+
     it('opens Kafka and PostgreSQL egress through one shared policy per destination, for exactly the pods that need it', () => {
       const egressOf = (name: string) => (objs.find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === name)!['spec'] as { egress: EgressRule[] }).egress;
       for (const [dest, d] of Object.entries(EGRESS_DESTINATIONS)) {
@@ -328,6 +377,26 @@ describe('Kubernetes manifests', () => {
     });
   });
 
+  it("lets a site overlay label the ServiceMonitor and PrometheusRule for its Prometheus' selectors, as docs/deployment.md shows", () => {
+    const doc = readFileSync(join(root, 'docs/deployment.md'), 'utf8');
+    const monitoring = doc.slice(doc.indexOf('### Monitoring'));
+    const snippet = /```yaml\n([\s\S]*?)```/.exec(monitoring)![1]!;
+    expect(snippet).toMatch(/^labels:/);
+    const dir = mkdtempSync(join(tmpdir(), 'provisio-overlay-'));
+    try {
+      const production = join(k8s, 'overlays/production');
+      writeFileSync(join(dir, 'namespace.yaml'), readFileSync(join(production, 'namespace.yaml')));
+      writeFileSync(join(dir, 'kustomization.yaml'), `${readFileSync(join(production, 'kustomization.yaml'), 'utf8').replaceAll('../../', `${relative(dir, k8s)}/`)}\n${snippet}`);
+      const labelled = kustomize(dir)
+        .filter((o) => o.metadata.labels?.['release'] === 'kube-prometheus-stack')
+        .map((o) => o.kind)
+        .sort();
+      expect(labelled).toEqual(['PrometheusRule', 'ServiceMonitor']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('lets a site overlay replace the policy files with its own (docs/deployment.md)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'provisio-overlay-'));
     try {
@@ -386,6 +455,35 @@ describe('Kubernetes manifests', () => {
 
   describe('production', () => {
     const objs = rendered['overlays/production']!;
+
+    it("sizes PostgreSQL connections in the runbook at the autoscalers' maxima × the default pool", () => {
+      const pool = z.object(databaseEnv).shape.DATABASE_POOL_MAX.parse(undefined);
+      const maxPods = (name: string) => {
+        const so = of(objs, 'ScaledObject').find((o) => (o['spec'] as { scaleTargetRef: { name: string } }).scaleTargetRef.name === name);
+        if (so) return (so['spec'] as { maxReplicaCount: number }).maxReplicaCount;
+        return (of(objs, 'HorizontalPodAutoscaler').find((o) => (o['spec'] as { scaleTargetRef: { name: string } }).scaleTargetRef.name === name)!['spec'] as { maxReplicas: number }).maxReplicas;
+      };
+      const runbook = readFileSync(join(root, 'docs/runbook.md'), 'utf8');
+      expect(runbook).toContain(`Connections at \`DATABASE_POOL_MAX\` ${pool} |`);
+      let pods = 0;
+      for (const s of SERVICES) {
+        const n = maxPods(s.name);
+        pods += n;
+        expect(runbook).toMatch(new RegExp(`^  \\| ${s.name} \\| ${n} \\([^)]*\\) \\| ${n * pool} \\|$`, 'm'));
+      }
+      expect(runbook).toContain(`  | total | ${pods} | ${pods * pool} |`);
+    });
+
+    it('never stops a KEDA-scaled service with kubectl scale in the docs (KEDA would scale it back): they pause its ScaledObject', () => {
+      const keda = new Set(of(objs, 'ScaledObject').map((o) => (o['spec'] as { scaleTargetRef: { name: string } }).scaleTargetRef.name));
+      const docs = globSync('docs/*.md', { cwd: root }).map((f) => ({ f, text: readFileSync(join(root, f), 'utf8') }));
+      const scaled = docs.flatMap(({ f, text }) => [...text.matchAll(/kubectl (?:-n \S+ )?scale (?:deploy|deployment)\/([a-z-]+)/g)].map((m) => ({ f, deployment: m[1]! })));
+      expect(scaled.length).toBeGreaterThan(0);
+      for (const x of scaled) expect({ ...x, keda: keda.has(x.deployment) }).toEqual({ ...x, keda: false });
+      const runbook = readFileSync(join(root, 'docs/runbook.md'), 'utf8');
+      expect(runbook).toContain('autoscaling.keda.sh/paused-replicas=0');
+      expect(runbook).toContain('autoscaling.keda.sh/paused-replicas-');
+    });
 
     it("runs audit's migrations and retention as jobs that alone hold the owner credentials", () => {
       const job = of(objs, 'Job').find((j) => j.metadata.name === 'audit-migrate')!;
@@ -503,6 +601,8 @@ describe('Kubernetes manifests', () => {
           expect({ alert: r.alert, metric: m, missing }).toEqual({ alert: r.alert, metric: m, missing: [] });
         }
         expect({ alert: r.alert, anchor: r.annotations.runbook_url.split('#')[1], documented: anchors.has(r.annotations.runbook_url.split('#')[1]!) }).toMatchObject({ documented: true });
+        // The page is this repository's runbook (a site prefixes its docs host, docs/deployment.md#monitoring).
+        expect({ alert: r.alert, page: r.annotations.runbook_url.split('#')[0] }).toEqual({ alert: r.alert, page: 'docs/runbook.md' });
       }
       expect(rules.map((r) => r.alert)).toEqual(expect.arrayContaining(['ProvisioConsumerLagHigh', 'ProvisioTargetQuarantined', 'ProvisioDeprovisionSlow', 'ProvisioDeadLetters']));
       expect(rules.find((r) => r.alert === 'ProvisioTargetQuarantined')!.expr).toContain('provisio_connector_quarantine_state');

@@ -11,7 +11,7 @@ import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { CronJob, Job } from 'kubernetes-models/batch/v1';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
-import { ConfigMap, Secret, Service, ServiceAccount } from 'kubernetes-models/v1';
+import { ConfigMap, Namespace, Secret, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { parseAllDocuments } from 'yaml';
 
 export type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> }; [k: string]: unknown };
@@ -22,6 +22,7 @@ type ModelClass = new (data: never) => { validate(): void };
 const needsStrimziCluster = (o: K8sObject) => (o.metadata.labels?.['strimzi.io/cluster'] ? [] : ['needs the strimzi.io/cluster label']);
 
 const MODELS: Record<string, { model: ModelClass; extra?: (o: K8sObject) => string[] }> = {
+  'v1/Namespace': { model: Namespace },
   'v1/ConfigMap': { model: ConfigMap },
   'v1/Secret': { model: Secret },
   'v1/Service': { model: Service },

@@ -24,7 +24,10 @@ export class TargetRegistry {
     for (const d of definitions) {
       const runtime = new TargetRuntime(d.config, kind, d.connector, logger.child({ target: d.config.id }), d.planOptions, d.namesCaseInsensitive ?? false);
       this.runtimes.set(d.config.id, runtime);
-      health?.register(`target:${d.config.id}`, () => runtime.health());
+      // Detail, not readiness: a quarantined or unreachable target is a designed, self-healing
+      // state; failing readiness on it would take every replica out of the Service (and
+      // GET /v1/targets with it), stall rollouts and block drains.
+      health?.register(`target:${d.config.id}`, () => runtime.health(), { affectsReadiness: false });
     }
     if (definitions.length === 0) logger.warn({ kind }, 'this connector serves no target (CONNECTOR_TARGETS is empty): every command fails as UNKNOWN_TARGET');
     else logger.info({ kind, targets: this.ids() }, 'serving targets');

@@ -218,7 +218,10 @@ export class TargetRuntime {
     };
   }
 
-  /** Readiness: down while quarantined, else the target must answer a ping. */
+  /**
+   * Health detail (`target:<id>` in GET /health/ready, registered as not affecting readiness):
+   * fails while quarantined, else the target must answer a ping.
+   */
   async health(): Promise<void> {
     if (this.breaker.state === 'open') {
       const s = this.status();

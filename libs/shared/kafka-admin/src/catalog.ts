@@ -38,7 +38,10 @@ export interface TopicDefinition {
   /** Consumers of this topic dead-letter to `<name>.dlt`, which then exists too. */
   deadLetter: boolean;
   writers: PrincipalName[];
-  /** Readers besides audit, which reads every topic of its families (AUDIT_READS). */
+  /**
+   * Readers besides audit's consumer, which reads every topic of its families (AUDIT_READS). Audit
+   * is listed only on its own output topics that its verification reads back (audit.checkpoints).
+   */
   readers: PrincipalName[];
   /** Extra topic configuration (Kafka topic config names). */
   config?: Record<string, string>;
@@ -58,7 +61,8 @@ export const TOPICS: TopicDefinition[] = [
   { name: Topics.siem, partitions: 6, retention: '7d', deadLetter: false, writers: ['audit'], readers: ['siem-reader'], description: 'OCSF JSON for the SIEM' },
   // The optional formats (AUDIT_SIEM_FORMATS=cef,ecs) publish to audit.siem.<format>.
   ...(['cef', 'ecs'] as const).map((f): TopicDefinition => ({ name: `${Topics.siem}.${f}`, partitions: 6, retention: '7d', deadLetter: false, writers: ['audit'], readers: ['siem-reader'], description: `${f.toUpperCase()} events for the SIEM (optional format)` })),
-  { name: Topics.checkpoints, partitions: 1, retention: 'forever', deadLetter: false, writers: ['audit'], readers: [], description: 'signed hash-chain checkpoints, kept outside the database' },
+  // Read back by `provisio-audit verify --kafka-checkpoints`, which runs as the audit principal (AUDIT_VERIFIER_READS).
+  { name: Topics.checkpoints, partitions: 1, retention: 'forever', deadLetter: false, writers: ['audit'], readers: ['audit'], description: 'signed hash-chain checkpoints, kept outside the database' },
 ];
 
 /** Dead-letter topics keep failed records long enough for an operator to look and replay. */

@@ -81,9 +81,11 @@ export function catalogProblems(topics: TopicDefinition[] = TOPICS): string[] {
     }
     for (const p of [...t.writers, ...t.readers]) if (!known.has(p)) problems.push(`topic '${t.name}': unknown principal '${p}'`);
     if (t.writers.length === 0) problems.push(`topic '${t.name}': has no writer`);
-    if (t.readers.includes('audit')) problems.push(`topic '${t.name}': audit reads by family (AUDIT_READS), do not list it as a reader`);
-    if (t.cleanup === 'compact' && t.retention !== 'forever') problems.push(`topic '${t.name}': a compacted topic keeps the latest record per key; use retention 'forever'`);
     const audited = AUDIT_READS.some((f) => t.name.startsWith(f));
+    if (audited && t.readers.includes('audit')) problems.push(`topic '${t.name}': audit reads by family (AUDIT_READS), do not list it as a reader`);
+    // Outside its families audit may read only what it writes itself (its verification reads its output back).
+    if (!audited && t.readers.includes('audit') && !t.writers.includes('audit')) problems.push(`topic '${t.name}': audit may read back only its own output outside ${AUDIT_READS.join(', ')}`);
+    if (t.cleanup === 'compact' && t.retention !== 'forever') problems.push(`topic '${t.name}': a compacted topic keeps the latest record per key; use retention 'forever'`);
     if (!audited && !t.writers.every((w) => w === 'audit')) problems.push(`topic '${t.name}': audit must record it; name it under one of ${AUDIT_READS.join(', ')}`);
   }
   return problems;

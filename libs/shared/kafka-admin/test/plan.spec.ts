@@ -46,6 +46,7 @@ describe('Kafka catalog', () => {
       { name: 'hr.bad topic', partitions: 0, retention: '3w' as never, deadLetter: false, writers: [], readers: ['nobody' as never, 'audit'], description: '' },
       { name: 'other.x', partitions: 1, retention: '1d', deadLetter: false, writers: ['policy'], readers: [], description: '' },
       { name: 'other.x', partitions: 1, retention: '1d', cleanup: 'compact', deadLetter: false, writers: ['audit'], readers: [], description: '' },
+      { name: 'audit.other', partitions: 1, retention: '1d', deadLetter: false, writers: ['policy'], readers: ['audit'], description: '' },
     ];
     expect(catalogProblems(bad)).toEqual([
       "topic 'hr.bad topic': name must be 1-249 of [a-zA-Z0-9._-]",
@@ -57,6 +58,8 @@ describe('Kafka catalog', () => {
       "topic 'other.x': audit must record it; name it under one of hr., provisioning., policy., connector.",
       "topic 'other.x': defined twice",
       "topic 'other.x': a compacted topic keeps the latest record per key; use retention 'forever'",
+      "topic 'audit.other': audit may read back only its own output outside hr., provisioning., policy., connector.",
+      "topic 'audit.other': audit must record it; name it under one of hr., provisioning., policy., connector.",
     ]);
     expect(() => aclBindings({ topics: bad })).toThrow(/invalid Kafka catalog:\n {2}- topic 'hr.bad topic'/);
   });
@@ -158,6 +161,19 @@ describe('ACLs', () => {
     const auditUser = kafkaUsers({ cluster: 'kafka' }).find((u) => u.metadata.name === 'provisio-audit')!;
     const auditAcls = (auditUser.spec['authorization'] as { acls: { resource: { name?: string }; operations: string[] }[] }).acls;
     expect(auditAcls.filter((a) => a.operations.includes('Write')).map((a) => a.resource.name).sort()).toEqual(auditWrites);
+  });
+
+  it('lets `provisio-audit verify --kafka-checkpoints` (the audit principal) read audit.checkpoints back, and no other principal or audit topic', () => {
+    expect(has(b, user('audit'), 'Read', 'topic', Topics.checkpoints)).toBe(true);
+    // The CLI's throw-away group (audit-cli-<pid>-<time>) is inside audit's group prefix.
+    expect(b.some((x) => x.user === user('audit') && x.resourceType === 'group' && x.patternType === 'prefix' && 'audit-cli-1-2'.startsWith(x.resourceName) && x.operation === 'Read')).toBe(true);
+    for (const t of [Topics.siem, `${Topics.siem}.cef`, `${Topics.siem}.ecs`]) expect({ t, read: allowed(b, user('audit'), 'Read', t) }).toEqual({ t, read: false });
+    const readers = ALL_PRINCIPALS.filter((p) => allowed(b, user(p), 'Read', Topics.checkpoints));
+    expect(readers).toEqual(['audit']);
+    // Strimzi's KafkaUser says the same.
+    const auditUser = kafkaUsers({ cluster: 'kafka' }).find((u) => u.metadata.name === 'provisio-audit')!;
+    const acls = (auditUser.spec['authorization'] as { acls: { resource: { name?: string }; operations: string[] }[] }).acls;
+    expect(acls.filter((a) => a.resource.name === Topics.checkpoints).flatMap((a) => a.operations).sort()).toEqual(['Read', 'Write']);
   });
 
   it('prefixes topics, groups and users for several stacks on one cluster', () => {

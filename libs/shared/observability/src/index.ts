@@ -1,4 +1,4 @@
-export { HealthRegistry, type HealthCheck, type ReadinessReport } from './health.js';
+export { HealthRegistry, type HealthCheck, type HealthCheckOptions, type ReadinessReport } from './health.js';
 export { createLogger, type Logger, type LoggerConfig } from './logger.js';
 export { PROVISIONING_LATENCY_BUCKETS, collectProcessMetrics, counter, gauge, histogram, metricsRegistry, provisioningLatency } from './metrics.js';
 export { REDACTED, isPiiKey, redactPii, scrubString } from './redaction.js';

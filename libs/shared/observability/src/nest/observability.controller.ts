@@ -19,10 +19,11 @@ export class ObservabilityController {
     return { status: 'ok' };
   }
 
+  /** Readiness: 503 only when a check that affects it fails; `degraded` checks (targets) answer 200 with the detail. */
   @Get('health/ready')
   async ready(@Res() res: Response): Promise<void> {
     const report = await this.health.readiness();
-    res.status(report.status === 'ok' ? 200 : 503).json(report);
+    res.status(report.status === 'unavailable' ? 503 : 200).json(report);
   }
 
   @Get('metrics')
