@@ -9,11 +9,8 @@ export function canonicalJson(value: unknown): string {
   return sortedJson(value).text;
 }
 
-/**
- * The serializer itself, the same text as canonicalJson: used where member names are array
- * indexes (see isIndexKey), and for small values, where it beats copying and JSON.stringify.
- */
-export function canonicalByHand(value: unknown): string {
+/** The serializer itself; used directly where member names are array indexes (see isIndexKey). */
+function canonicalByHand(value: unknown): string {
   if (value === null) return 'null';
   switch (typeof value) {
     case 'string':

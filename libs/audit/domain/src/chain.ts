@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { canonicalByHand, canonicalJson } from './canonical-json.js';
+import { canonicalJson } from './canonical-json.js';
 import type { RecordContent } from './record.js';
 
 /**
@@ -28,11 +28,8 @@ export interface CanonicalParts {
   headers?: string;
 }
 
-/**
- * Canonical text of one member of a content: scalars directly, the large members (decoded value,
- * headers) through canonicalJson, the small ones (schema) by hand.
- */
-function memberText(k: string, v: unknown): string {
+/** Canonical text of one member of a content: scalars directly, objects through canonicalJson. */
+function memberText(v: unknown): string {
   if (v === null) return 'null';
   switch (typeof v) {
     case 'string':
@@ -43,7 +40,7 @@ function memberText(k: string, v: unknown): string {
     case 'boolean':
       return v ? 'true' : 'false';
     default:
-      return k === 'json' || k === 'headers' ? canonicalJson(v) : canonicalByHand(v);
+      return canonicalJson(v);
   }
 }
 
@@ -58,7 +55,7 @@ export function canonicalContent(content: RecordContent, parts: CanonicalParts =
   for (const k of Object.keys(c).sort()) {
     const v = c[k];
     if (v === undefined) continue;
-    const text = k === 'json' && parts.json !== undefined ? parts.json : k === 'headers' && parts.headers !== undefined ? parts.headers : memberText(k, v);
+    const text = k === 'json' && parts.json !== undefined ? parts.json : k === 'headers' && parts.headers !== undefined ? parts.headers : memberText(v);
     out += `${first ? '' : ','}${JSON.stringify(k)}:${text}`;
     first = false;
   }

@@ -1,6 +1,5 @@
 import {
   anchorProblem,
-  canonicalByHand,
   canonicalJson,
   contentHash,
   sortedJson,
@@ -487,10 +486,7 @@ export class RecordRepository {
   private seal(d: UnsealedContent, key: PersonKey | undefined, recordedAt: number): Prepared {
     const aad = recordAad(d.topic, d.partition, d.offset);
     // Free-text headers that may quote personal data (the dead-letter error) are sealed too.
-    // A flat map of strings: its canonical text by hand, no sorted copy (order does not matter
-    // in memory; the text is what is hashed and stored).
-    const sealedHeaders = key ? sealHeaders(d.headers, key.key, aad) : d.headers;
-    const headers = { value: sealedHeaders, text: canonicalByHand(sealedHeaders) };
+    const headers = sortedJson(key ? sealHeaders(d.headers, key.key, aad) : d.headers);
     const base = {
       topic: d.topic,
       partition: d.partition,
