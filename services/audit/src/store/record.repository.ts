@@ -1,6 +1,5 @@
 import {
   anchorProblem,
-  canonicalJson,
   contentHash,
   sortedJson,
   deriveIndex,
@@ -122,6 +121,8 @@ const RECORD_COLUMN_COUNT = RECORD_COLUMNS.split(',').length;
 const MAX_KEPT_COPY_BUFFER = 64 * 1024 * 1024;
 /** Placeholder until a prepared record's content hash is computed. */
 const NO_HASH = Buffer.alloc(0);
+/** Placeholder until a prepared record's index columns are derived. */
+const NO_INDEX = deriveIndex({ topic: '', partition: 0, offset: '0', key: null, timestamp: 0, recordedAt: 0, headers: {}, payload: null, keyId: null, json: null, schema: null, decodeError: null });
 /** Rows appended in one transaction at most (several consumed batches). */
 const MAX_GROUP_ROWS = 20_000;
 
@@ -131,9 +132,17 @@ function literal(v: string): string {
 
 /** A record ready to be linked: stored content, its hash, and what the binary COPY needs. */
 interface Prepared {
+  /**
+   * The content; once hashed, its decoded value is dropped (set to null, `hasJson` says whether
+   * there was one): `parts.json` holds its canonical text, which is what is hashed and stored, so
+   * the object tree need not wait for the writer (less for the garbage collector to move).
+   */
   content: RecordContent;
   contentHash: Buffer;
-  parts: CanonicalParts;
+  parts: CanonicalParts & { json: string; headers: string };
+  hasJson: boolean;
+  /** The index columns (they do not depend on the recording time). */
+  index: RecordIndex;
   payloadBytes: Buffer | null;
   piiBytes: Buffer | null;
 }
@@ -331,6 +340,8 @@ export class RecordRepository {
     return decoded.map((d) => {
       const p = this.seal(d, d.personId ? personKeys.get(d.personId) : undefined, preparedAt);
       p.contentHash = this.hashOf(p.content, p.parts);
+      p.index = deriveIndex(p.content);
+      p.content.json = null;
       return p;
     });
   }
@@ -501,7 +512,7 @@ export class RecordRepository {
     if (!key) {
       const json = sortedJson(d.json);
       const content: RecordContent = { ...base, payload: d.raw ? d.raw.toString('base64') : null, keyId: d.keyId, json: json.value };
-      return { content, contentHash: NO_HASH, parts: { json: json.text, headers: headers.text }, payloadBytes: d.raw, piiBytes: null };
+      return { content, contentHash: NO_HASH, parts: { json: json.text, headers: headers.text }, hasJson: d.json !== null, index: NO_INDEX, payloadBytes: d.raw, piiBytes: null };
     }
     const payloadBytes = d.raw ? encryptBytes(key.key, d.raw, aad) : null;
     const sealed = d.json === null ? { json: null, envelope: null, canonical: 'null' } : sealRecordPii(d.json, key.key, aad, d.schema?.name ?? null);
@@ -512,7 +523,7 @@ export class RecordRepository {
       json: sealed.json,
       ...(sealed.envelope ? { pii: sealed.envelope.toString('base64') } : {}),
     };
-    return { content, contentHash: NO_HASH, parts: { json: sealed.canonical, headers: headers.text }, payloadBytes, piiBytes: sealed.envelope };
+    return { content, contentHash: NO_HASH, parts: { json: sealed.canonical, headers: headers.text }, hasJson: d.json !== null, index: NO_INDEX, payloadBytes, piiBytes: sealed.envelope };
   }
 
   /** The same for prepared records. */
@@ -551,7 +562,7 @@ export class RecordRepository {
       time = content.recordedAt;
       const seq = head.seq + i + 1;
       const hash = linkHash(seq, prev, ch);
-      const row: Linked = { prepared: p, content, seq, index: deriveIndex(content), prevHash: prev, hash };
+      const row: Linked = { prepared: p, content, seq, index: p.index, prevHash: prev, hash };
       prev = hash;
       return row;
     });
@@ -589,10 +600,10 @@ export class RecordRepository {
         .int8(c.offset)
         .text(c.key)
         .timestamptz(c.timestamp)
-        .jsonb(p.parts.headers ?? canonicalJson(c.headers))
+        .jsonb(p.parts.headers)
         .bytea(p.payloadBytes)
         .uuid(c.keyId)
-        .jsonb(c.json === null ? null : (p.parts.json ?? canonicalJson(c.json)))
+        .jsonb(p.hasJson ? p.parts.json : null)
         .text(c.schema?.name ?? null)
         .int4(c.schema?.version ?? null)
         .text(c.schema?.fingerprint ?? null)
