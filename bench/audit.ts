@@ -3,6 +3,7 @@
 // (the full recomputation behind GET /v1/verification); beside it the store alone (append of
 // 1000-record batches in-process, no Kafka), which bounds what the service can reach.
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { AUDIT_MIGRATIONS, ChainService, PersonKeyStore, RecordRepository } from '@provisio/audit/bench';
 import { checkpointSigner, trustedKeys } from '@provisio/audit-domain';
 import type { ConsumedMessage } from '@provisio/messaging';
@@ -25,6 +26,20 @@ interface RunFigures {
   verifyPerSec: number;
   wallSeconds: number;
   storePerSec: number;
+  /** CPU time of the audit process per ingested row (µs), from the first to the last append seen; NaN without /proc. */
+  ingestCpuUsPerRow: number;
+  /** CPU time of this process per row of the store-alone run (µs). */
+  storeCpuUsPerRow: number;
+}
+
+/** CPU time (user + system) of a process in ms, from /proc; NaN where there is none. */
+function processCpuMs(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks (USER_HZ = 100)
+  } catch {
+    return Number.NaN;
+  }
 }
 
 const TOPICS = ['hr.lifecycle', 'provisioning.commands.ldap', 'provisioning.results'] as const;
@@ -83,7 +98,7 @@ async function produce(prefix: string, records: number): Promise<void> {
  * The store alone: batches of 999 consumed records appended directly (no Kafka, no service), 8
  * at a time like the consumer's partitions (they are appended together, as in the service).
  */
-async function storeRate(records: number): Promise<number> {
+async function storeRate(records: number): Promise<{ perSec: number; cpuUsPerRow: number }> {
   const db = await createTestDatabase('benchauditstore');
   const database = await Database.open({ url: db.url, schema: 'audit', applicationName: 'bench-audit', migrations: AUDIT_MIGRATIONS, poolMax: 4 });
   try {
@@ -99,17 +114,19 @@ async function storeRate(records: number): Promise<number> {
       batches.push(batch);
     }
     const started = performance.now();
+    const cpu0 = process.cpuUsage();
     let n = 0;
     await pool(batches, 8, async (b) => {
       const appended = await repo.append(b);
       n += appended;
     });
     const rate = n / ((performance.now() - started) / 1000);
+    const cpu = process.cpuUsage(cpu0);
     // Sanity: what was appended verifies.
     const chain = new ChainService(database, repo, checkpointSigner(generateKeyPairSync('ed25519').privateKey), trustedKeys([]), pino({ level: 'silent' }));
     const report = await chain.verify();
     if (!report.ok) throw new Error(`store benchmark chain does not verify: ${JSON.stringify(report.problems.slice(0, 3))}`);
-    return rate;
+    return { perSec: rate, cpuUsPerRow: (cpu.user + cpu.system) / n };
   } finally {
     await database.close();
     await db.drop();
@@ -117,7 +134,7 @@ async function storeRate(records: number): Promise<number> {
 }
 
 async function oneRun(o: AuditBenchOptions): Promise<RunFigures & { rows: number }> {
-  const storePerSec = await storeRate(Math.min(o.records, 30_000));
+  const store = await storeRate(Math.min(o.records, 30_000));
   const db = await createTestDatabase('benchaudit');
   const role = await createTestRole(db.url, 'bench_audit');
   const prefix = uniqueTopicPrefix();
@@ -128,9 +145,15 @@ async function oneRun(o: AuditBenchOptions): Promise<RunFigures & { rows: number
     const started = performance.now();
     const env = serviceTestEnv({ databaseUrl: role.url, topicPrefix: prefix, extra: { DATABASE_MIGRATION_URL: db.url, LOG_LEVEL: 'warn', ...(o.profileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${o.profileDir}` } : {}) } });
     const audit = await services.start('audit', env);
+    let firstSeen: { n: number; cpuMs: number } | undefined;
+    let cpuMs = Number.NaN;
     for (;;) {
       const n = Number((await db.query<{ n: string | null }>('SELECT max(seq) AS n FROM audit.records'))[0]!.n ?? 0);
-      if (n >= expected) break;
+      if (n > 0 && !firstSeen) firstSeen = { n, cpuMs: processCpuMs(audit.child.pid) };
+      if (n >= expected) {
+        cpuMs = processCpuMs(audit.child.pid);
+        break;
+      }
       if (performance.now() - started > 600_000) throw new Error(`audit ingested ${n} of ${expected} records in 10 minutes`);
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -143,11 +166,20 @@ async function oneRun(o: AuditBenchOptions): Promise<RunFigures & { rows: number
     const report = (await res.json()) as { ok: boolean; records: number };
     const verifySeconds = (performance.now() - t0) / 1000;
     if (!report.ok || report.records !== expected) throw new Error(`verification failed: ${JSON.stringify(report).slice(0, 500)}`);
-    return { ingestPerSec: expected / Math.max(span, 0.001), verifyPerSec: expected / verifySeconds, wallSeconds, rows: expected, storePerSec };
+    const ingestCpuUsPerRow = firstSeen && expected > firstSeen.n ? ((cpuMs - firstSeen.cpuMs) * 1000) / (expected - firstSeen.n) : Number.NaN;
+    return { ingestPerSec: expected / Math.max(span, 0.001), verifyPerSec: expected / verifySeconds, wallSeconds, rows: expected, storePerSec: store.perSec, ingestCpuUsPerRow, storeCpuUsPerRow: store.cpuUsPerRow };
   } finally {
     await services.stopAll();
     await db.drop();
     await role.drop();
+  }
+}
+
+function loadAverage(): string {
+  try {
+    return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  } catch {
+    return 'n/a';
   }
 }
 
@@ -158,7 +190,8 @@ export async function auditBench(o: AuditBenchOptions): Promise<void> {
     const f = await oneRun(o);
     runs.push(f);
     process.stdout.write(
-      `  run ${r}: ingest ${fmt(f.ingestPerSec)} rows/s (first→last append), ${fmt(f.rows / f.wallSeconds)} rows/s incl. start-up; store alone ${fmt(f.storePerSec)} rows/s; verification ${fmt(f.verifyPerSec)} rows/s\n`,
+      `  run ${r}: ingest ${fmt(f.ingestPerSec)} rows/s (first→last append), ${fmt(f.rows / f.wallSeconds)} rows/s incl. start-up; store alone ${fmt(f.storePerSec)} rows/s; verification ${fmt(f.verifyPerSec)} rows/s; ` +
+        `CPU per row: audit process ${fmt(f.ingestCpuUsPerRow)} µs while ingesting, store alone ${fmt(f.storeCpuUsPerRow)} µs; load ${loadAverage()}\n`,
     );
   }
   const row = {
@@ -166,6 +199,8 @@ export async function auditBench(o: AuditBenchOptions): Promise<void> {
     'ingest incl. start-up rows/s': fmt(median(runs.map((r) => o.records / r.wallSeconds))),
     'store alone rows/s': fmt(median(runs.map((r) => r.storePerSec))),
     'verification rows/s (median)': fmt(median(runs.map((r) => r.verifyPerSec))),
+    'audit CPU µs/row (median)': fmt(median(runs.map((r) => r.ingestCpuUsPerRow))),
+    'store alone CPU µs/row (median)': fmt(median(runs.map((r) => r.storeCpuUsPerRow))),
   };
   process.stdout.write(`\n${table([row])}\n`);
 }

@@ -28,9 +28,25 @@ export interface CanonicalParts {
   headers?: string;
 }
 
+/** Canonical text of one member of a content: scalars directly, objects through canonicalJson. */
+function memberText(v: unknown): string {
+  if (v === null) return 'null';
+  switch (typeof v) {
+    case 'string':
+      return JSON.stringify(v);
+    case 'number':
+      if (!Number.isFinite(v)) throw new TypeError(`canonical JSON has no representation for ${v}`);
+      return JSON.stringify(v);
+    case 'boolean':
+      return v ? 'true' : 'false';
+    default:
+      return canonicalJson(v);
+  }
+}
+
 /**
  * `canonicalJson(content)`, reusing canonical texts already computed for its members: the same
- * text, without serializing the decoded value twice.
+ * text, without serializing the decoded value twice (scalar members are written directly).
  */
 export function canonicalContent(content: RecordContent, parts: CanonicalParts = {}): string {
   const c = content as unknown as Record<string, unknown>;
@@ -39,7 +55,7 @@ export function canonicalContent(content: RecordContent, parts: CanonicalParts =
   for (const k of Object.keys(c).sort()) {
     const v = c[k];
     if (v === undefined) continue;
-    const text = k === 'json' && parts.json !== undefined ? parts.json : k === 'headers' && parts.headers !== undefined ? parts.headers : canonicalJson(v);
+    const text = k === 'json' && parts.json !== undefined ? parts.json : k === 'headers' && parts.headers !== undefined ? parts.headers : memberText(v);
     out += `${first ? '' : ','}${JSON.stringify(k)}:${text}`;
     first = false;
   }
@@ -47,14 +63,30 @@ export function canonicalContent(content: RecordContent, parts: CanonicalParts =
 }
 
 export function contentHash(content: RecordContent, parts?: CanonicalParts): Buffer {
-  return createHash('sha256').update(RECORD_PREFIX).update(parts ? canonicalContent(content, parts) : canonicalJson(content), 'utf8').digest();
+  return createHash('sha256').update(RECORD_PREFIX).update(canonicalContent(content, parts), 'utf8').digest();
 }
+
+// prefix ‖ uint64be(n) ‖ hash(n-1) ‖ contentHash(n), assembled in one buffer (one hash update).
+const LINK_INPUT = Buffer.alloc(CHAIN_PREFIX.length + 8 + 2 * HASH_BYTES);
+CHAIN_PREFIX.copy(LINK_INPUT, 0);
+const TWO_32 = 4_294_967_296;
 
 export function linkHash(seq: number, prevHash: Buffer, content: Buffer): Buffer {
   if (!Number.isSafeInteger(seq) || seq < 1) throw new RangeError(`chain position must be a positive safe integer, got ${seq}`);
-  const pos = Buffer.alloc(8);
-  pos.writeBigUInt64BE(BigInt(seq));
-  return createHash('sha256').update(CHAIN_PREFIX).update(pos).update(prevHash).update(content).digest();
+  if (prevHash.length !== HASH_BYTES || content.length !== HASH_BYTES) {
+    // Only well-formed hashes take the fixed layout; anything else is hashed as given.
+    const pos = Buffer.alloc(8);
+    pos.writeBigUInt64BE(BigInt(seq));
+    return createHash('sha256').update(CHAIN_PREFIX).update(pos).update(prevHash).update(content).digest();
+  }
+  let p = CHAIN_PREFIX.length;
+  const high = Math.floor(seq / TWO_32);
+  LINK_INPUT.writeUInt32BE(high, p);
+  LINK_INPUT.writeUInt32BE(seq - high * TWO_32, p + 4);
+  p += 8;
+  prevHash.copy(LINK_INPUT, p);
+  content.copy(LINK_INPUT, p + HASH_BYTES);
+  return createHash('sha256').update(LINK_INPUT).digest();
 }
 
 export interface ChainHead {

@@ -76,8 +76,9 @@ export function encryptBytes(key: DataKey, plaintext: Buffer, aad: string): Buff
   const iv = nextIv();
   const cipher = createCipheriv('aes-256-gcm', key, iv);
   cipher.setAAD(Buffer.from(aad, 'utf8'));
-  const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
-  return Buffer.concat([iv, body, cipher.getAuthTag()]);
+  const body = cipher.update(plaintext);
+  const last = cipher.final();
+  return Buffer.concat([iv, body, last, cipher.getAuthTag()]);
 }
 
 export function decryptBytes(key: DataKey, blob: Buffer, aad: string): Buffer {
@@ -103,7 +104,19 @@ export function newDataKey(): Buffer {
 
 /** Assigns an own property even for keys like `__proto__` that JSON payloads may carry. */
 function setOwn(o: Record<string, unknown>, k: string, v: unknown): void {
-  Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+  if (k === '__proto__') Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+  else o[k] = v;
+}
+
+// Lower-cased member names, remembered (payloads repeat the same few names on every record).
+const lowerNames = new Map<string, string>();
+function lowerName(k: string): string {
+  let l = lowerNames.get(k);
+  if (l === undefined) {
+    l = k.toLowerCase();
+    if (lowerNames.size < 10_000) lowerNames.set(k, l);
+  }
+  return l;
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -169,7 +182,7 @@ export function sealRecordPii(json: unknown, key: DataKey, aad: string, schema: 
       if (!indexKeys && isIndexKey(k)) indexKeys = true;
       const x = v[k];
       const p = `${path}.${k}`;
-      const lower = k.toLowerCase();
+      const lower = lowerName(k);
       if (x !== null && (mapOfPii || PII_FIELDS.has(lower) || paths.has(p))) {
         setOwn(out, k, { [PII_MARKER]: entries.length });
         entries.push([p, x]);

@@ -11,6 +11,7 @@ const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 const PG_EPOCH_MS = 946_684_800_000;
 const TWO_32 = 4_294_967_296;
 const TEXT_OID = 25;
+const SAFE_DECIMAL = /^-?\d{1,16}$/;
 const CHUNK = 1 << 20;
 
 /** Encodes rows in the binary COPY format; one `row()` per row, then one value call per column. */
@@ -19,8 +20,9 @@ export class BinaryCopyWriter {
   private pos = 0;
   rows = 0;
 
-  constructor(initialBytes = 1 << 20) {
-    this.buf = Buffer.allocUnsafe(Math.max(initialBytes, 64));
+  /** `reuse`: a buffer of an earlier writer whose data was sent (see `buffer`), used if large enough. */
+  constructor(initialBytes = 1 << 20, reuse?: Buffer) {
+    this.buf = reuse && reuse.length >= initialBytes ? reuse : Buffer.allocUnsafe(Math.max(initialBytes, 64));
     SIGNATURE.copy(this.buf, 0);
     this.buf.writeInt32BE(0, 11); // flags
     this.buf.writeInt32BE(0, 15); // header extension length
@@ -54,9 +56,20 @@ export class BinaryCopyWriter {
   /** bigint from a safe integer or a decimal string (Kafka offsets). */
   int8(v: number | string | null): this {
     if (v === null) return this.null();
+    const n = typeof v === 'number' ? v : Number(v);
+    // Beyond 2^53 (or not a plain decimal) BigInt is exact, or refuses the text.
+    if (!Number.isSafeInteger(n) || (typeof v === 'string' && !SAFE_DECIMAL.test(v))) {
+      this.ensure(12);
+      this.buf.writeInt32BE(8, this.pos);
+      this.buf.writeBigInt64BE(BigInt(v), this.pos + 4);
+      this.pos += 12;
+      return this;
+    }
+    const high = Math.floor(n / TWO_32);
     this.ensure(12);
     this.buf.writeInt32BE(8, this.pos);
-    this.buf.writeBigInt64BE(BigInt(v), this.pos + 4);
+    this.buf.writeInt32BE(high, this.pos + 4);
+    this.buf.writeUInt32BE(n - high * TWO_32, this.pos + 8);
     this.pos += 12;
     return this;
   }
@@ -74,12 +87,13 @@ export class BinaryCopyWriter {
     return this;
   }
 
+  // Strings are written in one pass: room for the longest UTF-8 form (3 bytes per UTF-16 code
+  // unit), then the length of what was written goes in front.
   text(v: string | null): this {
     if (v === null) return this.null();
-    const len = Buffer.byteLength(v, 'utf8');
-    this.ensure(4 + len);
+    this.ensure(4 + 3 * v.length);
+    const len = v.length === 0 ? 0 : this.buf.write(v, this.pos + 4, 'utf8');
     this.buf.writeInt32BE(len, this.pos);
-    this.buf.write(v, this.pos + 4, len, 'utf8');
     this.pos += 4 + len;
     return this;
   }
@@ -87,11 +101,10 @@ export class BinaryCopyWriter {
   /** jsonb: version 1 followed by the JSON text. */
   jsonb(text: string | null): this {
     if (text === null) return this.null();
-    const len = Buffer.byteLength(text, 'utf8');
-    this.ensure(5 + len);
-    this.buf.writeInt32BE(len + 1, this.pos);
+    this.ensure(5 + 3 * text.length);
     this.buf[this.pos + 4] = 1;
-    this.buf.write(text, this.pos + 5, len, 'utf8');
+    const len = text.length === 0 ? 0 : this.buf.write(text, this.pos + 5, 'utf8');
+    this.buf.writeInt32BE(len + 1, this.pos);
     this.pos += 5 + len;
     return this;
   }
@@ -140,6 +153,11 @@ export class BinaryCopyWriter {
     }
     this.pos = p;
     return this;
+  }
+
+  /** The whole underlying buffer (to hand to the next writer once this one's data was sent). */
+  get buffer(): Buffer {
+    return this.buf;
   }
 
   /** The encoded data, trailer included. */

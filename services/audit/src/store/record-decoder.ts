@@ -36,6 +36,35 @@ function jsonPayload(headers: Record<string, string>, bytes: Buffer): unknown {
 }
 
 /**
+ * Whether a decoded value is already what JSON.parse(JSON.stringify(value)) would give back (up
+ * to -0, which serializes as 0 either way): strings, finite numbers, booleans, null, dense arrays
+ * and objects without toJSON whose members are all such values. Then the JSON round trip that
+ * makes the hashed value equal to what jsonb returns can be skipped.
+ */
+export function isPlainJson(v: unknown): boolean {
+  if (v === null) return true;
+  switch (typeof v) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isFinite(v);
+    case 'object': {
+      if (Array.isArray(v)) {
+        for (let i = 0; i < v.length; i++) if (!(i in v) || !isPlainJson(v[i])) return false;
+        return true;
+      }
+      if (typeof (v as { toJSON?: unknown }).toJSON === 'function' || ArrayBuffer.isView(v)) return false;
+      const o = v as Record<string, unknown>;
+      for (const k of Object.keys(o)) if (!isPlainJson(o[k])) return false;
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+/**
  * Decodes one Kafka record for the store: Avro single-object encoding with any schema version
  * this build knows, JSON when the content type says so; anything else is kept as raw bytes with
  * the reason it could not be decoded.
@@ -67,7 +96,7 @@ export function decodeRecord(m: ConsumedMessage<Buffer | null>): UnsealedContent
       json = null;
       schema = null;
       decodeError = 'decoded value holds characters PostgreSQL JSON cannot store; raw bytes kept';
-    } else {
+    } else if (!isPlainJson(json)) {
       json = JSON.parse(text) as unknown;
     }
   }

@@ -1,6 +1,5 @@
 import {
   anchorProblem,
-  canonicalJson,
   contentHash,
   sortedJson,
   deriveIndex,
@@ -118,6 +117,12 @@ function positionKey(c: { topic: string; partition: number; offset: string }): s
 }
 
 const RECORD_COLUMN_COUNT = RECORD_COLUMNS.split(',').length;
+/** Largest records COPY buffer kept between groups (bytes). */
+const MAX_KEPT_COPY_BUFFER = 64 * 1024 * 1024;
+/** Placeholder until a prepared record's content hash is computed. */
+const NO_HASH = Buffer.alloc(0);
+/** Placeholder until a prepared record's index columns are derived. */
+const NO_INDEX = deriveIndex({ topic: '', partition: 0, offset: '0', key: null, timestamp: 0, recordedAt: 0, headers: {}, payload: null, keyId: null, json: null, schema: null, decodeError: null });
 /** Rows appended in one transaction at most (several consumed batches). */
 const MAX_GROUP_ROWS = 20_000;
 
@@ -127,14 +132,25 @@ function literal(v: string): string {
 
 /** A record ready to be linked: stored content, its hash, and what the binary COPY needs. */
 interface Prepared {
+  /**
+   * The content; once hashed, its decoded value is dropped (set to null, `hasJson` says whether
+   * there was one): `parts.json` holds its canonical text, which is what is hashed and stored, so
+   * the object tree need not wait for the writer (less for the garbage collector to move).
+   */
   content: RecordContent;
   contentHash: Buffer;
-  parts: CanonicalParts;
+  parts: CanonicalParts & { json: string; headers: string };
+  hasJson: boolean;
+  /** The index columns (they do not depend on the recording time). */
+  index: RecordIndex;
   payloadBytes: Buffer | null;
   piiBytes: Buffer | null;
 }
 
-interface Linked extends Prepared {
+/** A prepared record at its chain position (its content, when its recording time was raised). */
+interface Linked {
+  prepared: Prepared;
+  content: RecordContent;
   seq: number;
   index: RecordIndex;
   prevHash: Buffer;
@@ -175,6 +191,11 @@ export class RecordRepository {
   private readonly waiting: Waiting[] = [];
   private writing = false;
   private readonly ensuredMonths = new Set<string>();
+  /**
+   * The records COPY buffer of the previous group, reused (appends are serialized by the single
+   * writer, and node-postgres copies each chunk into its own message before sending).
+   */
+  private copyBuffer: Buffer | undefined;
 
   constructor(
     private readonly db: Database,
@@ -318,7 +339,10 @@ export class RecordRepository {
     const preparedAt = this.clock ? this.clock() : Date.now();
     return decoded.map((d) => {
       const p = this.seal(d, d.personId ? personKeys.get(d.personId) : undefined, preparedAt);
-      return { ...p, contentHash: this.hashOf(p.content, p.parts) };
+      p.contentHash = this.hashOf(p.content, p.parts);
+      p.index = deriveIndex(p.content);
+      p.content.json = null;
+      return p;
     });
   }
 
@@ -373,7 +397,7 @@ export class RecordRepository {
 
   /** One transaction: chain lock, head, position claims, records (binary COPY), commit. */
   private async appendGroup(batches: Prepared[][]): Promise<number[]> {
-    const all = this.unique(batches.flat().map((p) => ({ ...p, topic: p.content.topic, partition: p.content.partition, offset: p.content.offset })));
+    const all = this.uniquePrepared(batches.flat());
     const started = process.hrtime.bigint();
     await this.ensureMonths(all);
     const client = await this.db.pool.connect();
@@ -470,27 +494,47 @@ export class RecordRepository {
     }
   }
 
-  private seal(d: UnsealedContent, key: PersonKey | undefined, recordedAt: number): Omit<Prepared, 'contentHash'> {
-    const { raw, personId: _p, ...rest } = d;
+  private seal(d: UnsealedContent, key: PersonKey | undefined, recordedAt: number): Prepared {
     const aad = recordAad(d.topic, d.partition, d.offset);
     // Free-text headers that may quote personal data (the dead-letter error) are sealed too.
-    const headers = sortedJson(key ? sealHeaders(rest.headers, key.key, aad) : rest.headers);
+    const headers = sortedJson(key ? sealHeaders(d.headers, key.key, aad) : d.headers);
+    const base = {
+      topic: d.topic,
+      partition: d.partition,
+      offset: d.offset,
+      key: d.key,
+      timestamp: d.timestamp,
+      recordedAt,
+      headers: headers.value as Record<string, string>,
+      schema: d.schema,
+      decodeError: d.decodeError,
+    };
     if (!key) {
-      const json = sortedJson(rest.json);
-      const content: RecordContent = { ...rest, recordedAt, headers: headers.value as Record<string, string>, json: json.value, payload: raw ? raw.toString('base64') : null };
-      return { content, parts: { json: json.text, headers: headers.text }, payloadBytes: raw, piiBytes: null };
+      const json = sortedJson(d.json);
+      const content: RecordContent = { ...base, payload: d.raw ? d.raw.toString('base64') : null, keyId: d.keyId, json: json.value };
+      return { content, contentHash: NO_HASH, parts: { json: json.text, headers: headers.text }, hasJson: d.json !== null, index: NO_INDEX, payloadBytes: d.raw, piiBytes: null };
     }
-    const payloadBytes = raw ? encryptBytes(key.key, raw, aad) : null;
+    const payloadBytes = d.raw ? encryptBytes(key.key, d.raw, aad) : null;
     const sealed = d.json === null ? { json: null, envelope: null, canonical: 'null' } : sealRecordPii(d.json, key.key, aad, d.schema?.name ?? null);
     const content: RecordContent = {
-      ...rest,
-      recordedAt,
-      keyId: key.keyId,
+      ...base,
       payload: payloadBytes ? payloadBytes.toString('base64') : null,
+      keyId: key.keyId,
       json: sealed.json,
       ...(sealed.envelope ? { pii: sealed.envelope.toString('base64') } : {}),
     };
-    return { content: { ...content, headers: headers.value as Record<string, string> }, parts: { json: sealed.canonical, headers: headers.text }, payloadBytes, piiBytes: sealed.envelope };
+    return { content, contentHash: NO_HASH, parts: { json: sealed.canonical, headers: headers.text }, hasJson: d.json !== null, index: NO_INDEX, payloadBytes, piiBytes: sealed.envelope };
+  }
+
+  /** The same for prepared records. */
+  private uniquePrepared(items: Prepared[]): Prepared[] {
+    const seen = new Set<string>();
+    return items.filter((p) => {
+      const k = positionKey(p.content);
+      if (seen.has(k)) return false;
+      seen.add(k);
+      return true;
+    });
   }
 
   /** One record per Kafka position within a batch too (a retried send delivered twice). */
@@ -518,7 +562,7 @@ export class RecordRepository {
       time = content.recordedAt;
       const seq = head.seq + i + 1;
       const hash = linkHash(seq, prev, ch);
-      const row: Linked = { ...p, seq, content, index: deriveIndex(content), prevHash: prev, hash };
+      const row: Linked = { prepared: p, content, seq, index: p.index, prevHash: prev, hash };
       prev = hash;
       return row;
     });
@@ -542,10 +586,12 @@ export class RecordRepository {
 
   /** The rows in the column order of RECORD_COLUMNS. */
   private recordRows(rows: Linked[]): BinaryCopyWriter {
-    const w = new BinaryCopyWriter(rows.length * 1536);
+    const w = new BinaryCopyWriter(rows.length * 2560, this.copyBuffer);
+    this.copyBuffer = undefined;
     for (const r of rows) {
       const c = r.content;
       const i = r.index;
+      const p = r.prepared;
       w.row(RECORD_COLUMN_COUNT)
         .int8(r.seq)
         .timestamptz(c.recordedAt)
@@ -554,10 +600,10 @@ export class RecordRepository {
         .int8(c.offset)
         .text(c.key)
         .timestamptz(c.timestamp)
-        .jsonb(r.parts.headers ?? canonicalJson(c.headers))
-        .bytea(r.payloadBytes)
+        .jsonb(p.parts.headers)
+        .bytea(p.payloadBytes)
         .uuid(c.keyId)
-        .jsonb(c.json === null ? null : (r.parts.json ?? canonicalJson(c.json)))
+        .jsonb(p.hasJson ? p.parts.json : null)
         .text(c.schema?.name ?? null)
         .int4(c.schema?.version ?? null)
         .text(c.schema?.fingerprint ?? null)
@@ -576,8 +622,10 @@ export class RecordRepository {
         .text(i.deadLetterOf)
         .bytea(r.prevHash)
         .bytea(r.hash)
-        .bytea(r.piiBytes);
+        .bytea(p.piiBytes);
     }
+    // Kept for the next group unless unusually large.
+    if (w.buffer.length <= MAX_KEPT_COPY_BUFFER) this.copyBuffer = w.buffer;
     return w;
   }
 }
