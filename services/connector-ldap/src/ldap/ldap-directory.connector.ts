@@ -409,7 +409,7 @@ export class LdapDirectoryConnector implements TargetConnector {
       const home = this.cfg.posix.homeDirectory.replace('{accountName}', d.accountName).replace('{uidNumber}', String(uidNumber));
       // homeDirectory is IA5String: ASCII only.
       if (!/^[\x20-\x7e]+$/.test(home)) {
-        throw new ConnectorError(ConnectorErrorCode.Rejected, `homeDirectory for ${d.accountName} would not be ASCII (IA5String); use {uidNumber} in posix.homeDirectory for such names`);
+        throw new ConnectorError(ConnectorErrorCode.Rejected, `homeDirectory for the account of person ${d.personId} would not be ASCII (IA5String); use {uidNumber} in posix.homeDirectory for such names`);
       }
       put('homeDirectory', [home]);
       put('loginShell', [this.cfg.posix.loginShell]);

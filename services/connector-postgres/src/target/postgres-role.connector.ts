@@ -280,7 +280,7 @@ export class PostgresRoleConnector implements TargetConnector {
     } catch (e) {
       const cause = (e as ConnectorError).options?.cause as { code?: string } | undefined;
       if (cause?.code === '2BP01') {
-        throw new ConnectorError(ConnectorErrorCode.Rejected, `role ${account.name} owns objects or holds privileges; the target's delete.ownedObjects policy is "${policy.ownedObjects}" (use reassign or drop)`, { cause: e });
+        throw new ConnectorError(ConnectorErrorCode.Rejected, `role oid ${account.ref} (person ${account.owner ?? 'unknown'}) owns objects or holds privileges; the target's delete.ownedObjects policy is "${policy.ownedObjects}" (use reassign or drop)`, { cause: e });
       }
       throw e;
     }
