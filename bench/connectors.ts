@@ -170,7 +170,7 @@ async function ldapRig(_tag: string, concurrency: number, durable: boolean): Pro
 async function scimRig(_tag: string, concurrency: number): Promise<Rig> {
   const server = await ScimTestServer.start();
   return {
-    targetsJson: JSON.stringify([{ id: 'app', baseUrl: server.url, auth: { type: 'bearer', token: server.token }, concurrency }]),
+    targetsJson: JSON.stringify([{ id: 'app', baseUrl: server.url, allowInsecureHttp: true, auth: { type: 'bearer', token: server.token }, concurrency }]),
     command: (i) => provisioningCommand({ personId: `p${i}`, target: 'app', targetKind: 'scim', accountName: `c${i}`, attributes: { givenName: 'Bench', familyName: `Person ${i}`, mail: `c${i}@example.org` } }),
     // Direct HTTP: the POST /Users a joiner needs, same concurrency.
     raw: async (n) => {

@@ -43,6 +43,8 @@ export function ldapTargetShape(env: Env) {
         uidNumber: z.object({ min: z.number().int().positive(), max: z.number().int().positive() }).strict().prefault({ min: 10000, max: 59999 }),
         /** A fixed primary group number, or "uid" for user private groups. */
         gidNumber: z.union([z.number().int().positive(), z.literal('uid')]).default('uid'),
+        /** With gidNumber "uid": where posixGroups are looked for, so that a new uid/gid number is no existing group's gidNumber (default: the directory's naming context holding usersBase). */
+        gidSearchBases: z.array(dn).min(1).optional(),
         /** {accountName} or {uidNumber}; must come out ASCII (IA5String). */
         homeDirectory: z.string().default('/home/{accountName}'),
         loginShell: z.string().default('/bin/bash'),
@@ -60,6 +62,12 @@ export function ldapTargetShape(env: Env) {
       })
       .strict()
       .optional(),
+    /**
+     * OpenLDAP: how a `password` attribute is written to userPassword — "ssha" (default: salted
+     * SHA-1, {SSHA}, which stock slapd verifies without modules) or "cleartext" for servers that
+     * hash it themselves (ppolicy with olcPPolicyHashCleartext: TRUE). AD always gets unicodePwd.
+     */
+    passwordHash: z.enum(['ssha', 'cleartext']).default('ssha'),
     /** Take over an existing, unmarked entry with the desired name instead of failing. */
     adoptExisting: z.boolean().default(false),
     /** AD: userPrincipalName = accountName@upnSuffix. */

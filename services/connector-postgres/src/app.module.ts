@@ -17,12 +17,11 @@ export const AppModule = {
       migrations: [Init1764000000000, ConnectorKitV21765000000000, ConnectorKitV31766000000000],
       targets: {
         useFactory: () =>
-          postgresTargets(config).map((t) => ({
-            config: t,
-            connector: new PostgresRoleConnector(t),
+          postgresTargets(config).map((t) => {
+            const connector = new PostgresRoleConnector(t);
             // Foreign roles are never adopted; PostgreSQL role names are case-sensitive.
-            planOptions: { adoptUnowned: false },
-          })),
+            return { config: t, connector, planOptions: connector.planOptions() };
+          }),
       },
     });
   },

@@ -43,6 +43,11 @@ export function scimTargetShape(env: Env) {
       .prefault({}),
     /** Take over an existing user with the desired userName that has no externalId (default: yes, SCIM apps usually pre-exist). */
     adoptExisting: z.boolean().default(true),
+    /**
+     * Allow http:// for baseUrl and tokenUrl. Only for tests and local development: over plain
+     * HTTP the bearer token, the OAuth2 client secret and every person's data travel unencrypted.
+     */
+    allowInsecureHttp: z.boolean().default(false),
     /** Extra headers every request carries (e.g. a tenant header). Not for secrets. */
     headers: z.record(z.string(), z.string()).default({}),
   };
@@ -55,7 +60,21 @@ function schemaFor(env: Env) {
       /** SCIM service providers as JSON or YAML (or CONNECTOR_TARGETS_FILE); required ("[]" serves none). */
       CONNECTOR_TARGETS: targetsEnv(scimTargetShape(env)),
     },
-  );
+  ).superRefine((c, ctx) => {
+    c.CONNECTOR_TARGETS.forEach((t, i) => {
+      for (const problem of insecureUrls(t)) ctx.addIssue({ code: 'custom', path: ['CONNECTOR_TARGETS', i, ...problem.path], message: problem.message });
+    });
+  });
+}
+
+/** http:// URLs of a target that does not allow them (tokens and client secrets must not travel unencrypted). */
+export function insecureUrls(t: { id: string; baseUrl: string; auth: { type: string; tokenUrl?: string }; allowInsecureHttp: boolean }): { path: string[]; message: string }[] {
+  if (t.allowInsecureHttp) return [];
+  const out: { path: string[]; message: string }[] = [];
+  const message = 'must be https:// (http:// sends the token and client secret unencrypted; allowInsecureHttp: true is for tests and local development only)';
+  if (/^http:/i.test(t.baseUrl)) out.push({ path: ['baseUrl'], message });
+  if (t.auth.tokenUrl !== undefined && /^http:/i.test(t.auth.tokenUrl)) out.push({ path: ['auth', 'tokenUrl'], message });
+  return out;
 }
 
 /** The schema (secrets given as { env } resolve against the process environment); deployment checks read its keys. */

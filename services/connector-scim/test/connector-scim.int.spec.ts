@@ -39,10 +39,11 @@ describe('connector-scim against real SCIM 2.0 servers', () => {
     app.store.users.set('victim', { id: 'victim', schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: 'victim', active: true, meta: {} });
     db = await createTestDatabase('scimc');
     const targets = [
-      { id: 'app', baseUrl: app.url, auth: { type: 'bearer', token: { env: 'APP_TOKEN' } } },
+      { id: 'app', baseUrl: app.url, allowInsecureHttp: true, auth: { type: 'bearer', token: { env: 'APP_TOKEN' } } },
       {
         id: 'quirky',
         baseUrl: quirky.url,
+        allowInsecureHttp: true,
         auth: { type: 'oauth2', tokenUrl: quirky.tokenUrl, clientId: quirky.client.id, clientSecret: { env: 'QUIRKY_SECRET' } },
         retry: { initialMs: 50, maxMs: 500 },
       },

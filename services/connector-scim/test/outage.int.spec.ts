@@ -28,6 +28,7 @@ describe(`fault: SCIM target down for ${OUTAGE_MS / 1000} s in the middle of a s
       {
         id: 'app',
         baseUrl: server.url,
+        allowInsecureHttp: true,
         auth: { type: 'bearer', token: server.token },
         callTimeoutMs: 2000,
         retry: { initialMs: 200, maxMs: 5000 },

@@ -41,8 +41,8 @@ describe('parking: a quarantined target does not hold back other targets', () =>
     db = await createTestDatabase('parking');
     const breaker = { consecutiveFailures: 3, openSeconds: 1, maxOpenSeconds: 4 };
     const targets = [
-      { id: 'up', baseUrl: up.url, auth: { type: 'bearer', token: up.token }, callTimeoutMs: 2000, retry: { initialMs: 200, maxMs: 2000 }, breaker },
-      { id: 'down', baseUrl: down.url, auth: { type: 'bearer', token: down.token }, callTimeoutMs: 2000, retry: { initialMs: 200, maxMs: 2000 }, breaker },
+      { id: 'up', baseUrl: up.url, allowInsecureHttp: true, auth: { type: 'bearer', token: up.token }, callTimeoutMs: 2000, retry: { initialMs: 200, maxMs: 2000 }, breaker },
+      { id: 'down', baseUrl: down.url, allowInsecureHttp: true, auth: { type: 'bearer', token: down.token }, callTimeoutMs: 2000, retry: { initialMs: 200, maxMs: 2000 }, breaker },
     ];
     const prefix = uniqueTopicPrefix();
     env = serviceTestEnv({ databaseUrl: db.url, topicPrefix: prefix, extra: { CONNECTOR_TARGETS: JSON.stringify(targets) } });

@@ -22,7 +22,7 @@ describe('fault: slow target, and a crash between the target write and the resul
     server = await ScimTestServer.start();
     db = await createTestDatabase('slowcrash');
     const prefix = uniqueTopicPrefix();
-    const targets = [{ id: 'app', baseUrl: server.url, auth: { type: 'bearer', token: server.token }, concurrency: 2, callTimeoutMs: 20_000 }];
+    const targets = [{ id: 'app', baseUrl: server.url, allowInsecureHttp: true, auth: { type: 'bearer', token: server.token }, concurrency: 2, callTimeoutMs: 20_000 }];
     env = serviceTestEnv({ databaseUrl: db.url, topicPrefix: prefix, extra: { CONNECTOR_TARGETS: JSON.stringify(targets), LOG_LEVEL: 'info' } });
     await services.start('connector-scim', env);
     sender = new CommandSender(prefix);

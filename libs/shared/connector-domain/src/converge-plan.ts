@@ -39,6 +39,17 @@ export interface PlanOptions {
   locationOf?: (desired: DesiredAccount, enabled: boolean) => string;
   /** Location equality (DNs compare case- and escaping-insensitively). */
   sameLocation?: (a: string, b: string) => boolean;
+  /**
+   * The target's canonical form of an attribute value, applied to the desired and the current
+   * values before they are compared (PostgreSQL: a timestamp as one ISO 8601 string, 'infinity'
+   * as null), so that two spellings of one value are no difference. UPDATE steps carry the
+   * canonical desired value.
+   */
+  normalizeAttribute?: (name: string, value: AttributeValue) => AttributeValue;
+}
+
+function normalized(attributes: Attributes, normalize: (name: string, value: AttributeValue) => AttributeValue): Attributes {
+  return Object.fromEntries(Object.entries(attributes).map(([name, value]) => [name, normalize(name, value)]));
 }
 
 export const DEFAULT_PLAN_OPTIONS: PlanOptions = {
@@ -108,6 +119,12 @@ export function membershipDifferences(desired: string[], current: string[], o: P
  */
 export function planConvergence(desired: DesiredAccount, current: TargetAccount | null, options: Partial<PlanOptions> = {}): Step[] {
   const o = { ...DEFAULT_PLAN_OPTIONS, ...options };
+  const normalize = o.normalizeAttribute;
+  if (normalize) {
+    desired = { ...desired, attributes: normalized(desired.attributes, normalize) };
+    if (current) current = { ...current, attributes: normalized(current.attributes, normalize) };
+  }
+
   if (current === null) {
     if (desired.state === 'ABSENT') return [];
     return [{ type: 'CREATE' }, ...desired.groups.map((group) => ({ type: 'ADD_MEMBERSHIP' as const, group }))];

@@ -1,6 +1,6 @@
 import { SpanKind, context, trace, type Link } from '@opentelemetry/api';
 import { avroCodec, deadLetterTopic, type SchemaName } from '@provisio/contracts';
-import { counter, failSpan, gauge, histogram, tracer } from '@provisio/observability';
+import { counter, failSpan, gauge, histogram, scrubString, tracer } from '@provisio/observability';
 import type { Logger } from 'pino';
 import { extractTraceContext, parseEnvelope, type EventEnvelope } from './envelope.js';
 import { classifyByFlag, type ErrorClass } from './messaging-error.js';
@@ -87,7 +87,8 @@ export function deadLetterMessage(r: InboundRecord, error: unknown, attempts: nu
     [DltHeader.group]: groupId,
     [DltHeader.errorClass]: err?.name ?? 'Error',
     [DltHeader.errorCode]: typeof err?.code === 'string' ? err.code : '',
-    [DltHeader.errorMessage]: String(err?.message ?? error).slice(0, 1000),
+    // Headers are read by anyone who may read the dead-letter topic: emails and personal DN/filter values masked.
+    [DltHeader.errorMessage]: scrubString(String(err?.message ?? error)).slice(0, 1000),
     [DltHeader.attempts]: String(attempts),
     [DltHeader.failedAt]: failedAt.toISOString(),
   };

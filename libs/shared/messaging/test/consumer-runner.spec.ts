@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { SpanKind, context, propagation, trace } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
 import { createLogger, startTelemetry, tracer } from '@provisio/observability';
-import { DltHeader, InMemoryBroker, MessagingError, MessagingErrorCode, createBatchListener, type ConsumedMessage, type MessageHandler } from '../src/index.js';
+import { DltHeader, InMemoryBroker, MessagingError, MessagingErrorCode, createBatchListener, deadLetterMessage, type ConsumedMessage, type MessageHandler } from '../src/index.js';
 import { Writable } from 'node:stream';
 
 const silent = createLogger({ service: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
@@ -197,5 +197,15 @@ describe('consumer runner', () => {
     await until(() => broker.committedOffset('g', 't', 0) === '2');
     expect(batches).toEqual([['a'], ['c']]);
     expect(broker.records('t.dlt').map((r) => r.value!.toString())).toEqual(['bad']);
+  });
+});
+
+describe('deadLetterMessage', () => {
+  it('masks emails (also URL-encoded) and personal DN values in the error message header', () => {
+    const record = { topic: 't', partition: 0, offset: '5', key: Buffer.from('p-1'), value: Buffer.from('x'), headers: {}, timestamp: '0' } as unknown as Parameters<typeof deadLetterMessage>[0];
+    const err = Object.assign(new Error('GET /Users?filter=userName%20eq%20%22ada%40example.org%22 answered 400; modify uid=ada,ou=people,dc=corp'), { code: 'TARGET_REJECTED' });
+    const message = deadLetterMessage(record, err, 1, 'g').headers[DltHeader.errorMessage]!;
+    expect(message).not.toMatch(/ada|example\.org/);
+    expect(message).toContain('ou=people,dc=corp');
   });
 });

@@ -1,7 +1,7 @@
 /**
  * PII and secret redaction for logs, configured once for every service. Keys are matched
- * case-insensitively wherever they appear in a logged object; email addresses are masked in any
- * string.
+ * case-insensitively wherever they appear in a logged object; email addresses (also URL-encoded)
+ * and the values of personal LDAP attributes in DNs and filters are masked in any string.
  */
 const PII_KEYS = new Set(
   [
@@ -14,7 +14,12 @@ const PII_KEYS = new Set(
   ].map((k) => k.toLowerCase()),
 );
 
-const EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g;
+// An email address also when it is URL-encoded (`ada%40example.org`, twice: `%2540`) or
+// JSON-escaped (`\u0040`), as in the query strings of SCIM filter URLs in error messages.
+const EMAIL = /[A-Za-z0-9._%+-]+(?:@|%40|%2540|\\u0040)[A-Za-z0-9.-]+\.[A-Za-z]{2,}/gi;
+// Personal values in LDAP DNs and filters (`uid=ada,ou=people`, `(cn=Ada Lovelace)`): the value
+// up to the next separator (`,` `+` `(` `)` `"` `;` `:` or a line end), escaped characters included.
+const DN_VALUE = /\b(uid|cn|sn|givenName|displayName|mail|sAMAccountName|userPrincipalName|employeeNumber)=((?:\\.|[^,+()"';:\r\n\\])+)/gi;
 export const REDACTED = '[redacted]';
 const MAX_DEPTH = 8;
 
@@ -23,7 +28,7 @@ export function isPiiKey(key: string): boolean {
 }
 
 export function scrubString(value: string): string {
-  return value.replace(EMAIL, '[email]');
+  return value.replace(EMAIL, '[email]').replace(DN_VALUE, (_m, attribute: string) => `${attribute}=${REDACTED}`);
 }
 
 /** A copy of `value` with PII keys replaced and email addresses masked. */

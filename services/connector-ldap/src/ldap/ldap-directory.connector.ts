@@ -30,6 +30,17 @@ interface GroupRef {
   memberAttribute: 'member' | 'uniqueMember' | 'memberUid';
 }
 
+/** True when `dn` lies below `base` (strictly: the base itself is no group). */
+export function dnUnder(dn: string, base: string): boolean {
+  try {
+    const d = parseDn(dn);
+    const b = parseDn(base);
+    return d.length > b.length && sameDn(formatDn(d.slice(d.length - b.length)), base);
+  } catch {
+    return false;
+  }
+}
+
 function dnKey(dn: string): string {
   try {
     return normalizeDn(dn);
@@ -168,7 +179,7 @@ export class LdapDirectoryConnector implements TargetConnector {
   }
 
   private isEnabled(v: EntryView): boolean {
-    if (this.dialect.name === 'openldap' && this.cfg.disable.method === 'move') return !v.dn.toLowerCase().endsWith(this.cfg.disable.disabledBase.toLowerCase());
+    if (this.dialect.name === 'openldap' && this.cfg.disable.method === 'move') return !sameDn(parentDn(v.dn), this.cfg.disable.disabledBase);
     return this.dialect.isEnabled(v, this.cfg.disable);
   }
 
@@ -377,7 +388,7 @@ export class LdapDirectoryConnector implements TargetConnector {
     // The password change is made (and refused, e.g. AD's unicodePwd without TLS) before anything is sent.
     let password: ModOp | undefined;
     for (const [k, v] of Object.entries(d.attributes)) {
-      if (k.toLowerCase() === 'password' && v !== null && !(Array.isArray(v) && v.length === 0)) password = this.dialect.passwordChange(toValues(v)[0]!, this.pool.encrypted);
+      if (k.toLowerCase() === 'password' && v !== null && !(Array.isArray(v) && v.length === 0)) password = this.dialect.passwordChange(toValues(v)[0]!, this.pool.encrypted, this.cfg.passwordHash);
     }
     // AD: an account that gets a password is created disabled and enabled once the password is
     // set (Windows refuses an enabled account whose password does not meet the policy yet).
@@ -392,13 +403,13 @@ export class LdapDirectoryConnector implements TargetConnector {
     put(this.cfg.owner.attribute, [this.ownerValue(d.personId)]);
     if (this.cfg.posix.enabled) {
       attrs['objectClass']!.push('posixAccount');
-      const uidNumber = await this.allocateUidNumber!((n) => this.numberTaken('uidNumber', n));
+      const uidNumber = await this.allocateUidNumber!((n) => this.posixNumberTaken(n));
       put('uidNumber', [String(uidNumber)]);
       put('gidNumber', [String(this.cfg.posix.gidNumber === 'uid' ? uidNumber : this.cfg.posix.gidNumber)]);
       const home = this.cfg.posix.homeDirectory.replace('{accountName}', d.accountName).replace('{uidNumber}', String(uidNumber));
       // homeDirectory is IA5String: ASCII only.
       if (!/^[\x20-\x7e]+$/.test(home)) {
-        throw new ConnectorError(ConnectorErrorCode.Rejected, `homeDirectory for ${d.accountName} would not be ASCII (IA5String); use {uidNumber} in posix.homeDirectory for such names`);
+        throw new ConnectorError(ConnectorErrorCode.Rejected, `homeDirectory for the account of person ${d.personId} would not be ASCII (IA5String); use {uidNumber} in posix.homeDirectory for such names`);
       }
       put('homeDirectory', [home]);
       put('loginShell', [this.cfg.posix.loginShell]);
@@ -432,8 +443,43 @@ export class LdapDirectoryConnector implements TargetConnector {
     return account;
   }
 
-  private async numberTaken(attribute: string, n: number): Promise<boolean> {
-    return (await this.findOne(`(${attribute}=${n})`)) !== undefined;
+  /**
+   * Whether a uid number is in use. With `gidNumber: uid` the number is also the new account's
+   * primary group, so it must not be any account's gidNumber either, nor the gidNumber of a
+   * posixGroup anywhere under `posix.gidSearchBases` (default: the directory's naming contexts,
+   * i.e. the whole suffix) — else the account would get that group as its primary group.
+   */
+  private async posixNumberTaken(n: number): Promise<boolean> {
+    const gidIsUid = this.cfg.posix.gidNumber === 'uid';
+    if ((await this.findOne(gidIsUid ? `(|(uidNumber=${n})(gidNumber=${n}))` : `(uidNumber=${n})`)) !== undefined) return true;
+    if (!gidIsUid) return false;
+    for (const base of await this.gidSearchBases()) {
+      const found = await this.pool.use('search posix groups', async (c) => {
+        try {
+          return (await c.search(base, { scope: 'sub', filter: `(&(objectClass=posixGroup)(gidNumber=${n}))`, attributes: ['1.1'], sizeLimit: 1 })).searchEntries.length > 0;
+        } catch (e) {
+          const code = ldapCode(e);
+          if (code === 32) return false;
+          if (code === 4) return true; // sizeLimitExceeded: more than one
+          throw e;
+        }
+      });
+      if (found) return true;
+    }
+    return false;
+  }
+
+  private gidBases: string[] | undefined;
+
+  private async gidSearchBases(): Promise<string[]> {
+    if (this.cfg.posix.gidSearchBases) return this.cfg.posix.gidSearchBases;
+    if (this.gidBases) return this.gidBases;
+    const contexts = await this.pool.use('read root DSE', async (c) => (await c.search('', { scope: 'base', filter: '(objectClass=*)', attributes: ['namingContexts'] })).searchEntries[0]);
+    const named = contexts ? view(contexts).get('namingContexts').filter((n) => n !== '') : [];
+    // Only the naming contexts that hold this target's entries (slapd lists cn=config etc. only to those who may read them).
+    const relevant = named.filter((n) => sameDn(n, this.cfg.usersBase) || dnUnder(this.cfg.usersBase, n));
+    this.gidBases = relevant.length ? relevant : [this.cfg.groupEntries?.base ?? this.cfg.usersBase];
+    return this.gidBases;
   }
 
   /** The account after a successful modify, from what was written (no read-back). */
@@ -467,7 +513,7 @@ export class LdapDirectoryConnector implements TargetConnector {
     // Refused (AD's unicodePwd without TLS) before the rename or any other change is sent.
     const passwordKey = Object.keys(patch.attributes ?? {}).find((k) => k.toLowerCase() === 'password');
     const passwordValue = passwordKey === undefined ? null : patch.attributes![passwordKey]!;
-    const passwordOp = passwordValue === null || (Array.isArray(passwordValue) && passwordValue.length === 0) ? undefined : this.dialect.passwordChange(toValues(passwordValue)[0]!, this.pool.encrypted);
+    const passwordOp = passwordValue === null || (Array.isArray(passwordValue) && passwordValue.length === 0) ? undefined : this.dialect.passwordChange(toValues(passwordValue)[0]!, this.pool.encrypted, this.cfg.passwordHash);
     if (patch.name !== undefined) {
       const target = this.dnFor(d, account.enabled || this.cfg.disable.method !== 'move');
       if (!sameDn(dn, target)) {
@@ -585,6 +631,11 @@ export class LdapDirectoryConnector implements TargetConnector {
     const cached = this.groupCache.get(key);
     if (cached && Date.now() - cached.at < 60_000) return cached.ref;
     const base = this.groupsBase();
+    // A group named by DN must lie under the configured group base: a command never reaches
+    // groups elsewhere in the directory (CN=Domain Admins,CN=Users,...).
+    if (name.includes('=') && !dnUnder(name, base)) {
+      throw new ConnectorError(ConnectorErrorCode.InvalidCommand, `group ${name} refused on target ${this.cfg.id}: not under the group base groupEntries.base (${base})`);
+    }
     const entry = name.includes('=')
       ? await this.pool.use('read group', async (c) => {
           try {
@@ -620,6 +671,11 @@ export class LdapDirectoryConnector implements TargetConnector {
   }
 
   async addGroupMembership(account: TargetAccount, group: string): Promise<void> {
+    // Additions only to managed groups (removals are limited by the kit's plan the same way).
+    const pattern = this.cfg.groups.managedPattern;
+    if (pattern !== undefined && !new RegExp(pattern).test(group)) {
+      throw new ConnectorError(ConnectorErrorCode.InvalidCommand, `group ${group} refused on target ${this.cfg.id}: not a managed group (groups.managedPattern ${pattern})`);
+    }
     const g = await this.resolveGroup(group);
     const value = g.memberAttribute === 'memberUid' ? account.name : account.location!;
     try {
@@ -666,7 +722,16 @@ export class LdapDirectoryConnector implements TargetConnector {
   }
 
   async listGroups(cursor: string | null, pageSize: number): Promise<Page<TargetGroup>> {
-    const entries = await this.pool.use('list groups', async (c) => (await c.search(this.groupsBase(), { scope: 'sub', filter: this.groupClassFilter(), attributes: ['cn', 'objectClass', this.dialect.refAttribute], explicitBufferAttributes: this.dialect.binaryAttributes })).searchEntries);
+    // Paged (RFC 2696) like the account listing: AD answers at most MaxPageSize (1,000) entries
+    // to a search without it, slapd its size limit.
+    const base = this.groupsBase();
+    const entries = await this.pool.use('list groups', async (c) => {
+      const out: Entry[] = [];
+      for await (const page of c.searchPaginated(base, { scope: 'sub', filter: this.groupClassFilter(), attributes: ['cn', 'objectClass', this.dialect.refAttribute], explicitBufferAttributes: this.dialect.binaryAttributes, paged: { pageSize: Math.min(500, Math.max(1, pageSize)) } })) {
+        out.push(...page.searchEntries);
+      }
+      return out;
+    });
     const all = entries.map((e) => ({ name: this.groupRefOf(e).name, ref: this.dialect.refOf(view(e)) || e.dn })).sort((a, b) => a.name.localeCompare(b.name));
     const start = cursor === null ? 0 : all.findIndex((g) => g.name > cursor);
     const items = start < 0 ? [] : all.slice(start, start + pageSize);

@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { ConnectorError, ConnectorErrorCode } from '@provisio/connector-kit';
 import { escapeFilterBytes } from './ldap-escape.js';
 
@@ -50,7 +51,13 @@ export interface Dialect {
   /** A new account that gets a password is created disabled, and enabled after the password is set (AD). */
   readonly enableAfterPassword: boolean;
   /** The password attribute and value; AD accepts unicodePwd only over an encrypted connection. */
-  passwordChange(password: string, encrypted: boolean): ModOp;
+  passwordChange(password: string, encrypted: boolean, hash?: 'ssha' | 'cleartext'): ModOp;
+}
+
+/** RFC 2307 style salted SHA-1 (`{SSHA}` base64(SHA1(password + salt) + salt)), 8 random salt bytes: what stock slapd verifies natively. */
+export function sshaHash(password: string, salt: Buffer = randomBytes(8)): string {
+  const digest = createHash('sha1').update(Buffer.from(password, 'utf8')).update(salt).digest();
+  return `{SSHA}${Buffer.concat([digest, salt]).toString('base64')}`;
 }
 
 /** Permanently locked in ppolicy terms ("000001010000Z": locked until an administrator unlocks). */
@@ -91,7 +98,7 @@ export const OpenLdapDialect: Dialect = {
   maintainsMemberReferences: false,
   nameChanges: (accountName) => [{ operation: 'replace', type: 'uid', values: [accountName] }],
   enableAfterPassword: false,
-  passwordChange: (password) => ({ operation: 'replace', type: 'userPassword', values: [password] }),
+  passwordChange: (password, _encrypted, hash = 'ssha') => ({ operation: 'replace', type: 'userPassword', values: [hash === 'cleartext' ? password : sshaHash(password)] }),
 };
 
 /** userAccountControl flags (MS-ADTS 2.2.16). */

@@ -5,7 +5,9 @@ import {
   type AccountPatch,
   type Attributes,
   type DesiredAccount,
+  type AttributeValue,
   type Page,
+  type PlanOptions,
   type TargetAccount,
   type TargetConnector,
   type TargetGroup,
@@ -26,6 +28,30 @@ export function quoteRole(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
+/**
+ * The one representation of a role's VALID UNTIL that reads, commands and comparisons use: an ISO
+ * 8601 string in UTC with milliseconds (`Date.toISOString()`), or null for "no expiry" — which
+ * PostgreSQL stores as NULL or as 'infinity' (node-pg reads the latter as the number Infinity).
+ * A value that is no timestamp is returned unchanged (and refused when written).
+ */
+export function canonicalValidUntil(value: AttributeValue | Date | undefined): AttributeValue {
+  if (value === null || value === undefined) return null;
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
+  if (typeof value === 'number') {
+    if (value === Infinity) return null;
+    if (value === -Infinity) return '-infinity';
+    return new Date(value).toISOString();
+  }
+  if (typeof value === 'string') {
+    const v = value.trim().toLowerCase();
+    if (v === 'infinity' || v === '+infinity' || v === '') return null;
+    if (v === '-infinity') return '-infinity';
+    const t = Date.parse(value);
+    return Number.isNaN(t) ? value : new Date(t).toISOString();
+  }
+  return value;
+}
+
 /** A string literal (standard_conforming_strings is forced on for the target pool). */
 export function quoteLiteral(value: string): string {
   if (value.includes('\u0000')) throw new ConnectorError(ConnectorErrorCode.Rejected, 'value must not contain NUL');
@@ -37,7 +63,8 @@ interface RoleRow {
   rolname: string;
   rolcanlogin: boolean;
   rolconnlimit: number;
-  rolvaliduntil: Date | null;
+  /** node-pg gives 'infinity' / '-infinity' as the numbers Infinity / -Infinity. */
+  rolvaliduntil: Date | number | null;
   comment: string | null;
   groups: string[] | null;
 }
@@ -74,6 +101,11 @@ export class PostgresRoleConnector implements TargetConnector {
     this.pool.on('error', () => undefined);
   }
 
+  /** How the kit compares this target: validUntil in its canonical form on both sides. */
+  planOptions(): Partial<PlanOptions> {
+    return { adoptUnowned: false, normalizeAttribute: (name, value) => (name === 'validUntil' ? canonicalValidUntil(value) : value) };
+  }
+
   private marker(personId: string): string {
     return `${this.config.markerPrefix}${personId}`;
   }
@@ -88,7 +120,7 @@ export class PostgresRoleConnector implements TargetConnector {
       name: r.rolname,
       owner: this.ownerOf(r.comment),
       enabled: r.rolcanlogin,
-      attributes: { connectionLimit: r.rolconnlimit < 0 ? null : r.rolconnlimit, validUntil: r.rolvaliduntil ? r.rolvaliduntil.toISOString() : null },
+      attributes: { connectionLimit: r.rolconnlimit < 0 ? null : r.rolconnlimit, validUntil: canonicalValidUntil(r.rolvaliduntil) },
       groups: r.groups ?? [],
     };
   }
@@ -125,21 +157,34 @@ export class PostgresRoleConnector implements TargetConnector {
       // The oid only counts while it is still this person's role (oids are reused after DROP ROLE).
       if (row && this.ownerOf(row.comment) === l.personId) return this.toAccount(row);
     }
+    // Then by the ownership marker (a role renamed since, or whose ref was never recorded), then by name.
+    const byMarker = await this.query<RoleRow>('read role', `SELECT ${ROLE_COLUMNS} FROM ${ROLES} WHERE d.description = $1 ORDER BY r.oid LIMIT 1`, [this.marker(l.personId)]);
+    if (byMarker.rows[0]) return this.toAccount(byMarker.rows[0]);
     const byName = await this.query<RoleRow>('read role', `SELECT ${ROLE_COLUMNS} FROM ${ROLES} WHERE r.rolname = $1`, [l.accountName]);
     return byName.rows[0] ? this.toAccount(byName.rows[0]) : null;
   }
 
-  /** One query for a batch: by oid where known (still this person's), else by name. */
+  /** One query for a batch: by oid where known (still this person's), else by ownership marker, else by name. */
   async readAccounts(locators: AccountLocator[]): Promise<Map<string, TargetAccount | null>> {
     const names = locators.map((l) => l.accountName);
     const refs = locators.filter((l) => l.accountRef && /^\d+$/.test(l.accountRef)).map((l) => l.accountRef!);
-    const r = await this.query<RoleRow>('read roles', `SELECT ${ROLE_COLUMNS} FROM ${ROLES} WHERE r.rolname = ANY($1::text[]) OR r.oid = ANY($2::oid[])`, [names, refs]);
+    const markers = locators.map((l) => this.marker(l.personId));
+    const r = await this.query<RoleRow>(
+      'read roles',
+      `SELECT ${ROLE_COLUMNS} FROM ${ROLES} WHERE r.rolname = ANY($1::text[]) OR r.oid = ANY($2::oid[]) OR d.description = ANY($3::text[]) ORDER BY r.oid`,
+      [names, refs, markers],
+    );
     const byName = new Map(r.rows.map((row) => [row.rolname, row]));
     const byOid = new Map(r.rows.map((row) => [row.oid, row]));
+    const byOwner = new Map<string, RoleRow>();
+    for (const row of r.rows) {
+      const owner = this.ownerOf(row.comment);
+      if (owner !== null && !byOwner.has(owner)) byOwner.set(owner, row);
+    }
     const out = new Map<string, TargetAccount | null>();
     for (const l of locators) {
       const viaRef = l.accountRef ? byOid.get(l.accountRef) : undefined;
-      const row = viaRef && this.ownerOf(viaRef.comment) === l.personId ? viaRef : byName.get(l.accountName);
+      const row = (viaRef && this.ownerOf(viaRef.comment) === l.personId ? viaRef : undefined) ?? byOwner.get(l.personId) ?? byName.get(l.accountName);
       out.set(l.personId, row ? this.toAccount(row) : null);
     }
     return out;
@@ -154,8 +199,10 @@ export class PostgresRoleConnector implements TargetConnector {
         else if (typeof value === 'string' && /^\d+$/.test(value)) out.push(`CONNECTION LIMIT ${Number(value)}`);
         else throw new ConnectorError(ConnectorErrorCode.Rejected, `attribute connectionLimit = ${JSON.stringify(value)}: must be a non-negative integer or null`);
       } else if (name === 'validUntil') {
-        if (value === null) out.push("VALID UNTIL 'infinity'");
-        else if (typeof value === 'string' && !Number.isNaN(Date.parse(value))) out.push(`VALID UNTIL ${quoteLiteral(new Date(value).toISOString())}`);
+        const v = canonicalValidUntil(value);
+        if (v === null) out.push("VALID UNTIL 'infinity'");
+        else if (v === '-infinity') out.push("VALID UNTIL '-infinity'");
+        else if (typeof v === 'string' && !Number.isNaN(Date.parse(v))) out.push(`VALID UNTIL ${quoteLiteral(v)}`);
         else throw new ConnectorError(ConnectorErrorCode.Rejected, `attribute validUntil = ${JSON.stringify(value)}: must be an ISO 8601 timestamp or null`);
       } else {
         throw new ConnectorError(ConnectorErrorCode.Rejected, `attribute ${name} is not supported by PostgreSQL targets (supported: ${ROLE_ATTRIBUTES.join(', ')})`);
@@ -185,7 +232,7 @@ export class PostgresRoleConnector implements TargetConnector {
     const until = attributes['validUntil'];
     return {
       connectionLimit: limit === null || limit === undefined ? null : Number(limit),
-      validUntil: typeof until === 'string' ? new Date(until).toISOString() : null,
+      validUntil: canonicalValidUntil(until),
     };
   }
 
@@ -233,7 +280,7 @@ export class PostgresRoleConnector implements TargetConnector {
     } catch (e) {
       const cause = (e as ConnectorError).options?.cause as { code?: string } | undefined;
       if (cause?.code === '2BP01') {
-        throw new ConnectorError(ConnectorErrorCode.Rejected, `role ${account.name} owns objects or holds privileges; the target's delete.ownedObjects policy is "${policy.ownedObjects}" (use reassign or drop)`, { cause: e });
+        throw new ConnectorError(ConnectorErrorCode.Rejected, `role oid ${account.ref} (person ${account.owner ?? 'unknown'}) owns objects or holds privileges; the target's delete.ownedObjects policy is "${policy.ownedObjects}" (use reassign or drop)`, { cause: e });
       }
       throw e;
     }
@@ -250,9 +297,37 @@ export class PostgresRoleConnector implements TargetConnector {
     return { items, next: items.length === pageSize ? items.at(-1)!.name : null };
   }
 
+  /**
+   * Grants only managed group roles: the name must match `groups.managedPattern` (when set), and
+   * neither the role nor any role it is a member of (directly or through others: membership
+   * allows SET ROLE to them) may be a superuser, CREATEROLE, REPLICATION or BYPASSRLS role, a
+   * predefined `pg_*` role (pg_read_server_files, pg_execute_server_program, ...), a login role or
+   * a role Provisio manages as someone's account. A refusal is permanent and names the rule.
+   */
   async addGroupMembership(account: TargetAccount, group: string): Promise<void> {
-    const exists = await this.query<{ n: number }>('find group role', 'SELECT 1 AS n FROM pg_roles WHERE rolname = $1', [group]);
-    if (exists.rowCount === 0) throw new ConnectorError(ConnectorErrorCode.GroupNotFound, `group role ${group} does not exist on target ${this.config.id}`);
+    const refuse = (rule: string) => new ConnectorError(ConnectorErrorCode.InvalidCommand, `group role ${group} refused on target ${this.config.id}: ${rule}`);
+    const pattern = this.config.groups.managedPattern;
+    if (pattern !== undefined && !new RegExp(pattern).test(group)) throw refuse(`not a managed group (groups.managedPattern ${pattern})`);
+    const r = await this.query<{ rolname: string; depth: number; rolsuper: boolean; rolcreaterole: boolean; rolreplication: boolean; rolbypassrls: boolean; rolcanlogin: boolean; comment: string | null }>(
+      'find group role',
+      `WITH RECURSIVE up(oid, depth) AS (
+         SELECT oid, 0 FROM pg_roles WHERE rolname = $1
+         UNION SELECT m.roleid, up.depth + 1 FROM pg_auth_members m JOIN up ON m.member = up.oid WHERE up.depth < 32)
+       SELECT g.rolname, min(up.depth)::int AS depth, g.rolsuper, g.rolcreaterole, g.rolreplication, g.rolbypassrls, g.rolcanlogin, d.description AS comment
+       FROM up JOIN pg_roles g ON g.oid = up.oid
+       LEFT JOIN pg_shdescription d ON d.objoid = g.oid AND d.classoid = 'pg_authid'::regclass
+       GROUP BY g.rolname, g.rolsuper, g.rolcreaterole, g.rolreplication, g.rolbypassrls, g.rolcanlogin, d.description ORDER BY 2`,
+      [group],
+    );
+    if (r.rows.length === 0) throw new ConnectorError(ConnectorErrorCode.GroupNotFound, `group role ${group} does not exist on target ${this.config.id}`);
+    for (const g of r.rows) {
+      const via = g.depth === 0 ? '' : ` through its membership in ${g.rolname}`;
+      const privileges = [g.rolsuper && 'SUPERUSER', g.rolcreaterole && 'CREATEROLE', g.rolreplication && 'REPLICATION', g.rolbypassrls && 'BYPASSRLS'].filter(Boolean);
+      if (privileges.length) throw refuse(`grants ${privileges.join(', ')}${via} (privileged roles are never granted)`);
+      if (g.rolname.startsWith('pg_')) throw refuse(`grants the predefined role ${g.rolname}${g.depth === 0 ? '' : ' through membership'} (predefined roles are never granted)`);
+      if (g.depth === 0 && g.rolcanlogin) throw refuse('is a login role (only NOLOGIN group roles are granted)');
+      if (this.ownerOf(g.comment) !== null) throw refuse(`${g.depth === 0 ? 'is' : `is a member of ${g.rolname},`} a role Provisio manages as a person's account`);
+    }
     await this.query('grant group role', `GRANT ${quoteRole(group)} TO ${quoteRole(account.name)}`);
   }
 

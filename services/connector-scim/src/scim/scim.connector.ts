@@ -10,7 +10,7 @@ import {
   type TargetConnector,
   type TargetGroup,
 } from '@provisio/connector-kit';
-import { QUIRK_PROFILES, type ScimTargetConfig } from '../config.js';
+import { QUIRK_PROFILES, insecureUrls, type ScimTargetConfig } from '../config.js';
 import { GROUP_SCHEMA, PATCH_SCHEMA, USER_SCHEMA, patchOperations, pathOf, readAttributes, setValue, type PatchOperation } from './scim-attributes.js';
 import { equalityLookup, plainFilterValue, scimString, type EqualityLookup } from './scim-filter.js';
 import { ScimHttp, TokenSource, type Json } from './scim-http.js';
@@ -28,10 +28,13 @@ export class ScimConnector implements TargetConnector {
   private update: 'patch' | 'put';
   private capitalized: boolean;
   private readonly groupIds = new Map<string, { id: string; at: number }>();
+  private readonly groupNames = new Map<string, { name: string; at: number }>();
   /** The last representation read per user id, for PUT and for merging multi-valued attributes. */
   private readonly resources = new Map<string, Json>();
 
   constructor(private readonly cfg: ScimTargetConfig) {
+    const insecure = insecureUrls(cfg);
+    if (insecure.length) throw new ConnectorError(ConnectorErrorCode.Configuration, `target ${cfg.id}: ${insecure.map((p) => `${p.path.join('.')} ${p.message}`).join('; ')}`);
     const profile = QUIRK_PROFILES[cfg.profile];
     this.update = cfg.quirks.update ?? profile.update;
     this.capitalized = cfg.quirks.capitalizedOps ?? profile.capitalizedOps;
@@ -95,9 +98,22 @@ export class ScimConnector implements TargetConnector {
     return r.status === 404 ? undefined : r.body;
   }
 
+  /**
+   * The user's groups by displayName, as commands name them. A service that lists a membership
+   * without `display` gives only the group's id: the id is resolved to the group's displayName
+   * (the ids of groups this connector resolved, else one GET per group, cached), so the
+   * membership compares equal to the command's group and is not added again on every command.
+   */
   private async membershipsOf(user: Json): Promise<string[]> {
     const listed = user['groups'] as Json[] | undefined;
-    if (Array.isArray(listed)) return listed.map((g) => String(g['display'] ?? g['value']));
+    if (Array.isArray(listed)) {
+      const names: string[] = [];
+      for (const g of listed) {
+        const display = g['display'];
+        names.push(typeof display === 'string' && display !== '' ? display : await this.groupName(String(g['value'])));
+      }
+      return names;
+    }
     const r = await this.http.request('GET', `/Groups?filter=${encodeURIComponent(`members.value eq ${scimString(String(user['id']))}`)}&attributes=displayName`);
     return ((r.body?.['Resources'] as Json[] | undefined) ?? []).map((g) => String(g['displayName']));
   }
@@ -224,6 +240,20 @@ export class ScimConnector implements TargetConnector {
     for (const u of users) items.push(this.toAccount(u, await this.membershipsOf(u)));
     const next = start + users.length;
     return { items, next: users.length > 0 && next <= total ? String(next) : null };
+  }
+
+  private async groupName(id: string): Promise<string> {
+    const now = Date.now();
+    for (const [name, v] of this.groupIds) if (v.id === id && now - v.at < 60_000) return name;
+    const cached = this.groupNames.get(id);
+    if (cached && now - cached.at < 60_000) return cached.name;
+    const r = await this.http.request('GET', `/Groups/${encodeURIComponent(id)}?attributes=displayName`, undefined, { accept: [404] });
+    const name = r.status === 404 ? undefined : r.body?.['displayName'];
+    // A group that is gone (or has no name) stays its id: it matches no command's group.
+    if (typeof name !== 'string' || name === '') return id;
+    this.groupNames.set(id, { name, at: now });
+    if (this.groupNames.size > 10_000) this.groupNames.delete(this.groupNames.keys().next().value!);
+    return name;
   }
 
   private async groupId(name: string): Promise<string> {
