@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SpanKind, context, trace } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
-import { Inbox, KafkaJsBroker, OutboxRelay, OutboxWriter, messagingTablesSql, traceIdOf, withTopicPrefix, type MessageBroker } from '../src/index.js';
+import { Inbox, KafkaJsBroker, OutboxRelay, OutboxWriter, envelopeHeaders, messagingTablesSql, traceIdOf, withTopicPrefix, type MessageBroker } from '../src/index.js';
 import { createLogger, startTelemetry, tracer } from '@provisio/observability';
 import { avroCodec, type ProvisioningResult } from '@provisio/contracts';
 import { createTestDatabase, kafkaBrokers, readTopic, uniqueTopicPrefix, waitFor, type TestDatabase } from '@provisio/testing';
@@ -83,6 +83,21 @@ describe('transactional outbox on real PostgreSQL and Kafka', () => {
     expect(values.filter((v) => v.key === 'p1').map((v) => v.value.version)).toEqual([1, 2, 3]);
     expect(values.some((v) => v.key === 'ghost')).toBe(false);
     for (const v of values) {
+      // Exactly the envelope (assembled in SQL by the writer) plus the trace context, nothing else.
+      const { traceparent, ...rest } = v.headers;
+      expect(traceparent).toBeDefined();
+      expect(rest).toEqual(
+        envelopeHeaders({
+          id: rest['ce_id']!,
+          type: 'dev.provisio.provisioning.result',
+          source: '/provisio/test',
+          subject: v.key,
+          time: rest['ce_time']!,
+          contentType: 'application/avro',
+          dataschema: `urn:provisio:schema:ProvisioningResult:${avroCodec().fingerprintOf('ProvisioningResult')}`,
+        }),
+      );
+      expect(rest['ce_time']).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
       expect(v.headers).toMatchObject({ ce_specversion: '1.0', ce_type: 'dev.provisio.provisioning.result', ce_source: '/provisio/test', ce_subject: v.key, 'content-type': 'application/avro' });
       expect(traceIdOf(v.headers)).toBe(span.spanContext().traceId);
     }
