@@ -14,6 +14,7 @@ export interface EventEnvelope {
 }
 
 export const AVRO_CONTENT_TYPE = 'application/avro';
+export const CE_SPECVERSION = '1.0';
 
 export const CeHeader = {
   id: 'ce_id',
@@ -28,7 +29,7 @@ export const CeHeader = {
 
 export function envelopeHeaders(env: EventEnvelope): Headers {
   const h: Headers = {
-    [CeHeader.specversion]: '1.0',
+    [CeHeader.specversion]: CE_SPECVERSION,
     [CeHeader.id]: env.id,
     [CeHeader.type]: env.type,
     [CeHeader.source]: env.source,

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SpanKind, context, trace } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
-import { Inbox, KafkaJsBroker, OutboxRelay, OutboxWriter, messagingTablesSql, traceIdOf, withTopicPrefix, type MessageBroker } from '../src/index.js';
+import { Inbox, KafkaJsBroker, OutboxRelay, OutboxWriter, envelopeHeaders, injectTraceContext, messagingTablesSql, traceIdOf, withTopicPrefix, type MessageBroker } from '../src/index.js';
 import { createLogger, startTelemetry, tracer } from '@provisio/observability';
 import { avroCodec, type ProvisioningResult } from '@provisio/contracts';
 import { createTestDatabase, kafkaBrokers, readTopic, uniqueTopicPrefix, waitFor, type TestDatabase } from '@provisio/testing';
@@ -83,6 +83,21 @@ describe('transactional outbox on real PostgreSQL and Kafka', () => {
     expect(values.filter((v) => v.key === 'p1').map((v) => v.value.version)).toEqual([1, 2, 3]);
     expect(values.some((v) => v.key === 'ghost')).toBe(false);
     for (const v of values) {
+      // Exactly the envelope (assembled in SQL by the writer) plus the trace context, nothing else.
+      const { traceparent, ...rest } = v.headers;
+      expect(traceparent).toBeDefined();
+      expect(rest).toEqual(
+        envelopeHeaders({
+          id: rest['ce_id']!,
+          type: 'dev.provisio.provisioning.result',
+          source: '/provisio/test',
+          subject: v.key,
+          time: rest['ce_time']!,
+          contentType: 'application/avro',
+          dataschema: `urn:provisio:schema:ProvisioningResult:${avroCodec().fingerprintOf('ProvisioningResult')}`,
+        }),
+      );
+      expect(rest['ce_time']).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
       expect(v.headers).toMatchObject({ ce_specversion: '1.0', ce_type: 'dev.provisio.provisioning.result', ce_source: '/provisio/test', ce_subject: v.key, 'content-type': 'application/avro' });
       expect(traceIdOf(v.headers)).toBe(span.spanContext().traceId);
     }
@@ -122,6 +137,29 @@ describe('transactional outbox on real PostgreSQL and Kafka', () => {
     const records = await readTopic(`${prefix}results`, 7);
     expect(records.map((r) => r.key!.toString())).toContain('after-failover');
     await b.stop();
+  });
+
+  it('stores exactly the envelope headers: trace context of the message, else of the active span, else none; no subject for an empty key', async () => {
+    const other = tracer().startSpan('incoming-record');
+    const incoming = injectTraceContext({}, trace.setSpan(context.active(), other));
+    other.end();
+    const c = await pool.connect();
+    try {
+      await c.query('BEGIN');
+      await writer.enqueue(c, [{ ...msg('h1', 1), traceHeaders: incoming }, msg('h2', 1), { ...msg('', 1), id: '0190a5b4-0000-7000-8000-00000000000a' }]);
+      const { rows } = await c.query<{ event_id: string; aggregateid: string; headers: Record<string, string> }>(`SELECT event_id, aggregateid, headers FROM ${schema}.outbox ORDER BY id DESC LIMIT 3`);
+      const [empty, plain, traced] = rows;
+      expect(traceIdOf(traced!.headers)).toBe(other.spanContext().traceId);
+      expect(plain!.headers['traceparent']).toBeUndefined();
+      expect(plain!.headers).toEqual(
+        envelopeHeaders({ id: plain!.event_id, type: 'dev.provisio.provisioning.result', source: '/provisio/test', subject: 'h2', time: plain!.headers['ce_time']!, contentType: 'application/avro', dataschema: plain!.headers['ce_dataschema'] }),
+      );
+      expect(empty!.headers['ce_id']).toBe('0190a5b4-0000-7000-8000-00000000000a');
+      expect(empty!.headers).not.toHaveProperty('ce_subject');
+    } finally {
+      await c.query('ROLLBACK');
+      c.release();
+    }
   });
 
   it('inbox: an event id is claimed once per consumer', async () => {

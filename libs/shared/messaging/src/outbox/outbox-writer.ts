@@ -1,6 +1,6 @@
 import { avroCodec, type SchemaName, type SchemaTypeMap } from '@provisio/contracts';
 import { quoteIdent, type SqlClient } from '@provisio/persistence';
-import { AVRO_CONTENT_TYPE, envelopeHeaders, extractTraceContext, injectTraceContext } from '../envelope.js';
+import { AVRO_CONTENT_TYPE, CE_SPECVERSION, CeHeader, extractTraceContext, injectTraceContext } from '../envelope.js';
 import type { Headers } from '../port.js';
 import { uuidv7 } from '../ids.js';
 
@@ -50,30 +50,54 @@ export class OutboxWriter {
     const rows = messages.map((m) => {
       const id = m.id ?? uuidv7();
       ids.push(id);
-      const headers = injectTraceContext(
-        envelopeHeaders({
-          id,
-          type: m.type,
-          source: this.source,
-          subject: m.key,
-          time: (m.time ?? new Date()).toISOString(),
-          contentType: AVRO_CONTENT_TYPE,
-          dataschema: `urn:provisio:schema:${m.schema}:${codec.fingerprintOf(m.schema)}`,
-        }),
-        m.traceHeaders ? extractTraceContext(m.traceHeaders) : undefined,
-      );
-      return { i: id, a: m.aggregateType, k: m.key, t: m.type, tp: m.topic, p: codec.encode(m.schema, m.value as never).toString('base64'), h: headers };
+      // Trace context (and nothing else) varies beyond what the columns carry already.
+      const trace = injectTraceContext({}, m.traceHeaders ? extractTraceContext(m.traceHeaders) : undefined);
+      return {
+        i: id,
+        a: m.aggregateType,
+        k: m.key,
+        t: m.type,
+        tp: m.topic,
+        p: codec.encode(m.schema, m.value as never).toString('base64'),
+        tm: (m.time ?? new Date()).toISOString(),
+        ds: `urn:provisio:schema:${m.schema}:${codec.fingerprintOf(m.schema)}`,
+        ...(Object.keys(trace).length > 0 ? { h: trace } : {}),
+      };
     });
     // One JSON document (payloads in base64) is cheaper to send than seven array parameters,
-    // which pg escapes element by element; rows keep their order (ids are per-key order).
+    // which pg escapes element by element; rows keep their order (ids are per-key order). The
+    // CloudEvents headers are assembled here from the row's own columns (the same JSON object
+    // envelopeHeaders builds, stored as jsonb), so each row sends only what varies; the
+    // relay's wake-up goes in the same round trip (delivered at commit).
     await sql.query(
-      `INSERT INTO ${this.table} (event_id, aggregatetype, aggregateid, type, topic, payload, headers)
-       SELECT x.i, x.a, x.k, x.t, x.tp, decode(x.p, 'base64'), x.h
-       FROM ROWS FROM (json_to_recordset($1::json) AS (i uuid, a text, k text, t text, tp text, p text, h jsonb)) WITH ORDINALITY AS x(i, a, k, t, tp, p, h, n)
-       ORDER BY x.n`,
-      [JSON.stringify(rows)],
+      `WITH ins AS (
+         INSERT INTO ${this.table} (event_id, aggregatetype, aggregateid, type, topic, payload, headers)
+         SELECT x.i::uuid, x.a, x.k, x.t, x.tp, decode(x.p, 'base64'),
+           jsonb_build_object($2::text, $3::text, $4::text, x.i, $5::text, x.t, $6::text, $7::text, $8::text, x.tm, $9::text, $10::text)
+             || CASE WHEN x.k <> '' THEN jsonb_build_object($11::text, x.k) ELSE '{}'::jsonb END
+             || CASE WHEN x.ds <> '' THEN jsonb_build_object($12::text, x.ds) ELSE '{}'::jsonb END
+             || coalesce(x.h, '{}'::jsonb)
+         FROM ROWS FROM (json_to_recordset($1::json) AS (i text, a text, k text, t text, tp text, p text, tm text, ds text, h jsonb)) WITH ORDINALITY AS x(i, a, k, t, tp, p, tm, ds, h, n)
+         ORDER BY x.n
+         RETURNING 1
+       )
+       SELECT pg_notify($13, '') FROM (SELECT count(*) FROM ins) c`,
+      [
+        JSON.stringify(rows),
+        CeHeader.specversion,
+        CE_SPECVERSION,
+        CeHeader.id,
+        CeHeader.type,
+        CeHeader.source,
+        this.source,
+        CeHeader.time,
+        CeHeader.contentType,
+        AVRO_CONTENT_TYPE,
+        CeHeader.subject,
+        CeHeader.dataschema,
+        this.channel,
+      ],
     );
-    await sql.query('SELECT pg_notify($1, $2)', [this.channel, '']);
     return ids;
   }
 }
