@@ -150,8 +150,11 @@ export class ChainService {
     const toSeq = o.toSeq ?? Number.MAX_SAFE_INTEGER;
     const checkpoints = all.filter((c) => c.statement.seq > start.seq && (o.toSeq === undefined || c.statement.seq <= toSeq));
     const verifier = new ChainVerifier({ chainId, start, checkpoints, trustedKeys: this.trusted });
-    for await (const page of this.repo.scan(start.seq, toSeq)) for (const row of page) verifier.push(entryOf(row));
-    const report = verifier.finish(o.toSeq === undefined ? await this.repo.ledgerEnd() : undefined);
+    // The ledger's end is read before the walk: records appended meanwhile are walked too, never
+    // mistaken for a truncated tail.
+    const ledgerEnd = o.toSeq === undefined ? await this.repo.ledgerEnd() : undefined;
+    for await (const page of this.repo.scan(start.seq, toSeq, 2000, undefined, true)) for (const row of page) verifier.push(entryOf(row));
+    const report = verifier.finish(ledgerEnd);
     if (o.committedOffsets && o.toSeq === undefined) extra.push(...committedOffsetProblems(await this.repo.ledgerOffsets(), o.committedOffsets, anchor.basis === 'anchor', report.lastPosition));
     return withProblems(report, extra);
   }

@@ -68,6 +68,10 @@ export interface RecordRow {
   prev_hash: Buffer;
   hash: Buffer;
   pii: Buffer | null;
+  /** With `scan(..., withLedger)`: the ledger's position of this Kafka record (null: unknown to it). */
+  ledger_seq?: string | null;
+  /** With `scan(..., withLedger)`: whether the ledger has a row at this record's position. */
+  ledger_here?: boolean;
 }
 
 export const RECORD_COLUMNS =
@@ -109,7 +113,9 @@ export function indexOf(r: RecordRow): RecordIndex {
 }
 
 export function entryOf(r: RecordRow): VerifiableEntry {
-  return { seq: Number(r.seq), hash: r.hash, prevHash: r.prev_hash, content: contentOf(r), index: indexOf(r) };
+  const entry: VerifiableEntry = { seq: Number(r.seq), hash: r.hash, prevHash: r.prev_hash, content: contentOf(r), index: indexOf(r) };
+  if (r.ledger_here !== undefined) entry.ledger = { seq: r.ledger_seq == null ? null : Number(r.ledger_seq), here: r.ledger_here };
+  return entry;
 }
 
 function positionKey(c: { topic: string; partition: number; offset: string }): string {
@@ -471,21 +477,29 @@ export class RecordRepository {
     return r.rows[0]?.n ?? 0;
   }
 
-  /** Rows in position order, from `afterSeq` (exclusive) up to `untilSeq`, in pages. */
-  async *scan(afterSeq: number, untilSeq: number = Number.MAX_SAFE_INTEGER, pageSize = 2000, sql: SqlClient = this.db.sql): AsyncGenerator<RecordRow[]> {
+  /**
+   * Rows in position order, from `afterSeq` (exclusive) up to `untilSeq`, in pages. `withLedger`
+   * adds what the position ledger says about each row (verification's cross-check).
+   */
+  async *scan(afterSeq: number, untilSeq: number = Number.MAX_SAFE_INTEGER, pageSize = 2000, sql: SqlClient = this.db.sql, withLedger = false): AsyncGenerator<RecordRow[]> {
+    const select = (where: string, limit: string) => {
+      const inner = `SELECT ${RECORD_COLUMNS} FROM ${this.records} WHERE ${where} ORDER BY seq, hash${limit}`;
+      if (!withLedger) return inner;
+      return `SELECT x.*,
+          (SELECT l.seq FROM ${this.positions} l WHERE l.topic = x.topic AND l.kafka_partition = x.kafka_partition AND l.kafka_offset = x.kafka_offset) AS ledger_seq,
+          EXISTS (SELECT 1 FROM ${this.positions} h WHERE h.seq = x.seq) AS ledger_here
+        FROM (${inner}) x ORDER BY x.seq, x.hash`;
+    };
     let after = afterSeq;
     for (;;) {
       // Equal positions (an inserted duplicate) must not be skipped: page by (seq, hash).
-      const r = await sql.query<RecordRow>(
-        `SELECT ${RECORD_COLUMNS} FROM ${this.records} WHERE seq > $1 AND seq <= $2 ORDER BY seq, hash LIMIT $3`,
-        [after, untilSeq, pageSize],
-      );
+      const r = await sql.query<RecordRow>(select('seq > $1 AND seq <= $2', ' LIMIT $3'), [after, untilSeq, pageSize]);
       if (r.rows.length === 0) return;
       let rows = r.rows;
       const last = Number(rows.at(-1)!.seq);
       if (rows.length === pageSize) {
         // Take the whole last position, even if it spans the page boundary.
-        const rest = await sql.query<RecordRow>(`SELECT ${RECORD_COLUMNS} FROM ${this.records} WHERE seq = $1 ORDER BY hash`, [last]);
+        const rest = await sql.query<RecordRow>(select('seq = $1', ''), [last]);
         rows = [...rows.filter((x) => Number(x.seq) !== last), ...rest.rows];
       }
       yield rows;
