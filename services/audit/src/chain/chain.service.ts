@@ -96,7 +96,8 @@ export class ChainService {
   constructor(
     private readonly db: Database,
     private readonly repo: RecordRepository,
-    private readonly signer: CheckpointSigner,
+    /** Null for a verify-only service (an auditor's CLI: public keys only, read-only role). */
+    private readonly signer: CheckpointSigner | null,
     private readonly trusted: TrustedKeys,
     private readonly logger: Logger,
     private readonly checkpointVerify: 'links' | 'full' = 'full',
@@ -106,11 +107,16 @@ export class ChainService {
   }
 
   get publicKey() {
-    return this.signer.publicKey;
+    return this.signing.publicKey;
   }
 
   get keyId(): string {
-    return this.signer.keyId;
+    return this.signing.keyId;
+  }
+
+  private get signing(): CheckpointSigner {
+    if (!this.signer) throw new Error('this chain service verifies only: it holds no signing key');
+    return this.signer;
   }
 
   async listCheckpoints(o: { afterId?: number; fromSeq?: number; toSeq?: number; limit?: number } = {}, sql: SqlClient = this.db.sql): Promise<(SignedCheckpoint & { id: number })[]> {
@@ -225,7 +231,7 @@ export class ChainService {
         return null;
       }
       verifiedGauge.set({}, 1);
-      const signed = this.signer.sign({
+      const signed = this.signing.sign({
         chainId,
         kind: 'periodic',
         seq: head.seq,

@@ -206,7 +206,8 @@ export class RecordRepository {
   constructor(
     private readonly db: Database,
     readonly schema: string,
-    private readonly keys: PersonKeyStore,
+    /** Null for a read-only store (verification without the PII key): it cannot append. */
+    private readonly keys: PersonKeyStore | null,
     /** Keys whose signed anchors the chain may start from. */
     private readonly trusted: TrustedKeys,
     /** Recording clock (epoch ms); the database clock when absent. Tests of retention set it. */
@@ -336,9 +337,11 @@ export class RecordRepository {
 
   /** Decodes, seals and hashes a batch (outside the chain lock). */
   private async prepare(batch: ConsumedMessage<Buffer | null>[]): Promise<Prepared[]> {
+    const keys = this.keys;
+    if (!keys) throw new Error('this audit store was opened for verification only (no PII key): it cannot append');
     const decoded = this.unique(batch.map(decodeRecord));
     const people = decoded.map((d) => d.personId).filter((p): p is string => p !== null);
-    const personKeys = people.length > 0 ? await this.keys.activeKeys(this.db.sql, people) : new Map<string, PersonKey>();
+    const personKeys = people.length > 0 ? await keys.activeKeys(this.db.sql, people) : new Map<string, PersonKey>();
     // The recording time is this process's clock, raised under the lock to the chain head's if
     // another replica's clock ran ahead (then those hashes are recomputed, cheaply: the canonical
     // texts of the large members are kept).
