@@ -35,7 +35,7 @@ describe('verification against a superuser who tampers with the store', () => {
   });
 
   /** Copies the database, tampers with the copy as superuser, verifies it. */
-  async function tamperAndVerify(tamper: (c: pg.Client) => Promise<void>, extra?: SignedCheckpoint[], fromSeq?: number, committedOffsets?: CommittedOffset[], from: TestDatabase = base): Promise<VerificationReport> {
+  async function tamperAndVerify(tamper: (c: pg.Client) => Promise<void>, extra?: SignedCheckpoint[], fromSeq?: number, committedOffsets?: CommittedOffset[], from: TestDatabase = base, storeOptions: { checkpointPageSize?: number } = {}): Promise<VerificationReport> {
     const name = uniqueId('audittamper_copy_').toLowerCase();
     const admin = new pg.Client({ connectionString: `${server()}/postgres` });
     await admin.connect();
@@ -46,7 +46,7 @@ describe('verification against a superuser who tampers with the store', () => {
     try {
       await c.query('SET session_replication_role = replica'); // superuser only: triggers off
       await tamper(c);
-      const store = await openStore(url, { migrate: false });
+      const store = await openStore(url, { migrate: false, ...storeOptions });
       try {
         return await store.chain.verify({ extraCheckpoints: extra, fromSeq, committedOffsets });
       } finally {
@@ -196,6 +196,26 @@ describe('verification against a superuser who tampers with the store', () => {
     expect((await tamperAndVerify(tamper, undefined, undefined, committed)).problems).toEqual(expect.arrayContaining([expect.objectContaining({ kind: 'truncated', position: 56 })]));
     // Untouched, the same offsets agree with the ledger.
     expect((await tamperAndVerify(async () => undefined, undefined, undefined, committed)).ok).toBe(true);
+  });
+
+  /** Rewrites records from 44 on, recomputing every hash: only the checkpoint at 60 can tell. */
+  const rewriteFrom44 = async (c: pg.Client) => {
+    const rows = (await c.query(`SELECT ${RECORD_COLUMNS} FROM audit.records WHERE seq >= 44 ORDER BY seq`)).rows as RecordRow[];
+    let prev = rows[0]!.prev_hash;
+    for (const row of rows) {
+      const entry = entryOf(row);
+      if (entry.seq === 44) entry.content!.headers = { ...entry.content!.headers, 'forged-by': 'mallory' };
+      const hash = linkHash(entry.seq, prev, contentHash(entry.content!));
+      await c.query('UPDATE audit.records SET headers = $2, prev_hash = $3, hash = $4 WHERE seq = $1', [entry.seq, JSON.stringify(entry.content!.headers), prev, hash]);
+      prev = hash;
+    }
+  };
+
+  it('checks every stored checkpoint, however many pages they take (a mismatch in the newest one is found)', async () => {
+    // One checkpoint per page: the one at 60 is on the second page.
+    const r = await tamperAndVerify(rewriteFrom44, undefined, undefined, undefined, base, { checkpointPageSize: 1 });
+    expect(r).toMatchObject({ ok: false, firstBadPosition: 41, checkpoints: { total: 2 } });
+    expect(r.problems[0]).toMatchObject({ kind: 'checkpoint-mismatch', position: 41, until: 60 });
   });
 
   it('finds a rewrite that recomputed every hash, through the signed checkpoint', async () => {

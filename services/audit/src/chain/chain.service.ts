@@ -101,6 +101,7 @@ export class ChainService {
     private readonly trusted: TrustedKeys,
     private readonly logger: Logger,
     private readonly checkpointVerify: 'links' | 'full' = 'full',
+    private readonly options: { checkpointPageSize?: number } = {},
   ) {
     this.table = `${quoteIdent(repo.schema)}.checkpoints`;
     this.baseline = new AccessBaseline(repo.schema);
@@ -128,6 +129,19 @@ export class ChainService {
     return r.rows.map((x) => ({ id: Number(x.id), ...signedOf(x) }));
   }
 
+  /** Every stored checkpoint with `fromSeq <= seq <= toSeq`, read in pages of `checkpointPageSize`. */
+  async allCheckpoints(fromSeq: number, toSeq?: number): Promise<(SignedCheckpoint & { id: number })[]> {
+    const limit = this.options.checkpointPageSize ?? 10_000;
+    const out: (SignedCheckpoint & { id: number })[] = [];
+    let afterId = 0;
+    for (;;) {
+      const page = await this.listCheckpoints({ afterId, fromSeq, toSeq, limit });
+      out.push(...page);
+      if (page.length < limit) return out;
+      afterId = page.at(-1)!.id;
+    }
+  }
+
   /**
    * Walks the chain (from the retention anchor, or from the last checkpoint before `fromSeq`)
    * recomputing every hash and index column, checks every signed checkpoint in range, and
@@ -137,7 +151,10 @@ export class ChainService {
     const chainId = await this.repo.chainId();
     const { start: anchor, rejected } = await this.repo.anchors();
     let start = { seq: anchor.seq, hash: anchor.hash };
-    const all = [...(await this.listCheckpoints()), ...(o.extraCheckpoints ?? []).map((c) => ({ id: 0, ...c }))];
+    // Every stored checkpoint that can matter (from the one the anchor names, or the anchor, up
+    // to toSeq), page by page: none is left out however many there are.
+    const fromCheckpoint = Math.min(anchor.anchor?.statement.previous?.seq ?? anchor.seq, anchor.seq);
+    const all = [...(await this.allCheckpoints(fromCheckpoint, o.toSeq)), ...(o.extraCheckpoints ?? []).map((c) => ({ id: 0, ...c }))];
     const extra: Problem[] = rejected.map((r) => ({ kind: 'bad-signature', position: r.seq, detail: r.detail }));
     // A genuine anchor still follows the checkpoints taken before it: the one it names must exist.
     const previous = anchor.anchor?.statement.previous;
