@@ -70,6 +70,7 @@ const dbEnv = z.object({
   AUDIT_SIGNING_KEY: z.string(),
   AUDIT_TRUSTED_KEYS: z.string().optional(),
   AUDIT_PII_KEY: z.string(),
+  AUDIT_CHECKPOINT_VERIFY: z.enum(['links', 'full']).default('links'),
 });
 
 /** `verify` needs no secret: public keys and a role that may read the schema. */
@@ -113,7 +114,7 @@ async function withStore<T>(env: Env, fn: (s: { chain: ChainService; repo: Recor
     const personKeys = new PersonKeyStore(cfg.DATABASE_SCHEMA, keys.piiKek);
     const trusted = trustedKeys([...keys.trustedPublicKeys, ...extraKeys]);
     const repo = new RecordRepository(db, cfg.DATABASE_SCHEMA, personKeys, trusted);
-    const chain = new ChainService(db, repo, checkpointSigner(keys.signingKey), trusted, pino({ level: 'warn' }));
+    const chain = new ChainService(db, repo, checkpointSigner(keys.signingKey), trusted, pino({ level: 'warn' }), cfg.AUDIT_CHECKPOINT_VERIFY);
     return await fn({ chain, repo, trusted, cfg, keys });
   } finally {
     await db.close();

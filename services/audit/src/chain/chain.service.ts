@@ -100,7 +100,8 @@ export class ChainService {
     private readonly signer: CheckpointSigner | null,
     private readonly trusted: TrustedKeys,
     private readonly logger: Logger,
-    private readonly checkpointVerify: 'links' | 'full' = 'full',
+    /** What is checked before signing; the default is the configuration's (AUDIT_CHECKPOINT_VERIFY). */
+    private readonly checkpointVerify: 'links' | 'full' = 'links',
     private readonly options: { checkpointPageSize?: number } = {},
   ) {
     this.table = `${quoteIdent(repo.schema)}.checkpoints`;
