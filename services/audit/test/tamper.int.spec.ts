@@ -297,6 +297,29 @@ describe('verification against a superuser who tampers with the store', () => {
     });
   });
 
+  it('the position ledger accepts no row without its record, so nobody (the runtime role included) can poison verification or appends through it', async () => {
+    const db = await createTestDatabase('auditledgerguard');
+    const store = await openStore(db.url);
+    try {
+      await store.repo.append(consumed(5));
+      const c = new pg.Client({ connectionString: db.url });
+      await c.connect();
+      try {
+        // Triggers on: what any role that may INSERT into the ledger runs into.
+        for (const seq of [6, 1_000_000_000_000]) {
+          await expect(c.query(`INSERT INTO audit.record_positions (topic, kafka_partition, kafka_offset, seq) VALUES ('hr.lifecycle', 0, $1, $1)`, [seq])).rejects.toMatchObject({ code: '23503' });
+        }
+      } finally {
+        await c.end();
+      }
+      expect(await store.repo.append(consumed(4))).toBe(4);
+      expect(await store.chain.verify()).toMatchObject({ ok: true, records: 9, lastPosition: 9 });
+    } finally {
+      await store.db.close();
+      await db.drop();
+    }
+  });
+
   it('records each Kafka record once, even when a batch is redelivered', async () => {
     const db = await createTestDatabase('auditdedupe');
     const store = await openStore(db.url);

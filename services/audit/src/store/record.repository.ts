@@ -421,8 +421,15 @@ export class RecordRepository {
       const head = top ? { seq: Number(top.seq), hash: top.hash, recordedAt: top.recorded_at.getTime() } : await this.emptyHead(client);
       let fresh = all;
       let rows = this.link(head, fresh);
-      try {
+      // Records first, then their ledger rows: the ledger accepts a row only for a record written
+      // before it in the transaction (migration LedgerNeedsRecords).
+      const write = async () => {
+        if (rows.length === 0) return;
+        await copyBinary(client, `${this.records} (${RECORD_COLUMNS})`, this.recordRows(rows));
         await copyBinary(client, `${this.positions} (topic, kafka_partition, kafka_offset, seq)`, this.positionRows(rows));
+      };
+      try {
+        await write();
       } catch (e) {
         if ((e as { code?: string }).code !== '23505') throw e;
         // Redelivered records (already in the chain): drop them and link the rest again.
@@ -430,9 +437,18 @@ export class RecordRepository {
         const known = await this.knownPositions(client, fresh);
         fresh = fresh.filter((p) => !known.has(positionKey(p.content)));
         rows = this.link(head, fresh);
-        if (rows.length > 0) await copyBinary(client, `${this.positions} (topic, kafka_partition, kafka_offset, seq)`, this.positionRows(rows));
+        try {
+          await write();
+        } catch (again) {
+          if ((again as { code?: string }).code !== '23505') throw again;
+          // Not a redelivery: the ledger already holds a position after the head that no record
+          // has (written with the guard trigger off). Say so instead of failing anonymously.
+          throw new Error(
+            `audit position ledger holds a position in ${head.seq + 1}..${head.seq + rows.length} without a record (the chain head is ${head.seq}): appends cannot continue until the schema owner removes it — run provisio-audit verify and see docs/audit.md`,
+            { cause: again },
+          );
+        }
       }
-      if (rows.length > 0) await copyBinary(client, `${this.records} (${RECORD_COLUMNS})`, this.recordRows(rows));
       await client.query('COMMIT');
       inserted = rows;
     } catch (e) {
