@@ -1,16 +1,17 @@
 // `provisio-audit` — verification and maintenance of the audit store from a shell:
 //   provisio-audit verify [--from-seq N] [--to-seq N] [--kafka-checkpoints] [--kafka-offsets] [--public-key FILE]...
+//     (public keys only: --public-key and/or AUDIT_TRUSTED_KEYS; a read-only role; no private key, no PII key)
 //   provisio-audit verify-export FILE --public-key FILE [--public-key FILE]... [--require-complete]   (offline, no database)
 //   provisio-audit checkpoint
 //   provisio-audit migrate [--require-least-privilege]
 //   provisio-audit retention --keep-months N
-// Database commands read DATABASE_URL, DATABASE_SCHEMA and the AUDIT_* keys like the service;
+// `checkpoint` and `retention` read DATABASE_URL, DATABASE_SCHEMA and the AUDIT_* keys like the service;
 // `migrate` and `retention` act as the schema owner (DATABASE_MIGRATION_URL) and are meant for
 // jobs that alone hold the owner's credentials (the service then runs with DATABASE_URL only).
 // The Kafka options read the services' KAFKA_* variables (TLS, SASL; cli-kafka.ts).
 // Exit status: 0 verified / done, 1 problems found, 2 usage or configuration error.
 import { createReadStream, readFileSync } from 'node:fs';
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { ExportVerifier, checkpointSigner, trustedKeys, type SignedCheckpoint, type TrustedKeys } from '@provisio/audit-domain';
@@ -24,7 +25,7 @@ import { z } from 'zod';
 import { AUDIT_MIGRATIONS } from './migrations/index.js';
 import { cliGroupId, cliKafka, type CliKafka } from './cli-kafka.js';
 import { ChainService, type CommittedOffset } from './chain/chain.service.js';
-import { parseAuditKeys } from './config.js';
+import { parseAuditKeys, parseTrustedKeys } from './config.js';
 import { RetentionService } from './retention/retention.service.js';
 import { AuditTopics } from './siem/feed-publisher.js';
 import { PersonKeyStore } from './store/person-keys.repository.js';
@@ -53,6 +54,15 @@ function publicKeys(files: string[] | undefined): KeyObject[] {
   });
 }
 
+/** The public half of AUDIT_SIGNING_KEY, when an operator runs verify with the service's variables. */
+function signingPublicKey(pem: string): KeyObject {
+  try {
+    return createPublicKey(createPrivateKey(pem));
+  } catch {
+    throw new ConfigError(['AUDIT_SIGNING_KEY: not a PEM private key']);
+  }
+}
+
 const dbEnv = z.object({
   DATABASE_URL: z.string().min(1),
   DATABASE_MIGRATION_URL: z.string().optional(),
@@ -60,6 +70,14 @@ const dbEnv = z.object({
   AUDIT_SIGNING_KEY: z.string(),
   AUDIT_TRUSTED_KEYS: z.string().optional(),
   AUDIT_PII_KEY: z.string(),
+  AUDIT_CHECKPOINT_VERIFY: z.enum(['links', 'full']).default('links'),
+});
+
+/** `verify` needs no secret: public keys and a role that may read the schema. */
+const verifyEnv = z.object({
+  DATABASE_URL: z.string().min(1),
+  DATABASE_SCHEMA: dbEnv.shape.DATABASE_SCHEMA,
+  AUDIT_TRUSTED_KEYS: z.string().optional(),
 });
 
 const migrateEnv = z.object({
@@ -96,8 +114,29 @@ async function withStore<T>(env: Env, fn: (s: { chain: ChainService; repo: Recor
     const personKeys = new PersonKeyStore(cfg.DATABASE_SCHEMA, keys.piiKek);
     const trusted = trustedKeys([...keys.trustedPublicKeys, ...extraKeys]);
     const repo = new RecordRepository(db, cfg.DATABASE_SCHEMA, personKeys, trusted);
-    const chain = new ChainService(db, repo, checkpointSigner(keys.signingKey), trusted, pino({ level: 'warn' }));
+    const chain = new ChainService(db, repo, checkpointSigner(keys.signingKey), trusted, pino({ level: 'warn' }), cfg.AUDIT_CHECKPOINT_VERIFY);
     return await fn({ chain, repo, trusted, cfg, keys });
+  } finally {
+    await db.close();
+  }
+}
+
+/**
+ * The store opened for verification only: DATABASE_URL (a read-only role is enough), the trusted
+ * public keys from AUDIT_TRUSTED_KEYS and --public-key. No signing key, no PII key: an auditor
+ * runs this without the service's secrets.
+ */
+async function withVerifier<T>(env: Env, extraKeys: KeyObject[], fn: (chain: ChainService) => Promise<T>): Promise<T> {
+  const cfg = loadConfig(verifyEnv, resolveFileVariables(env, Object.keys(verifyEnv.shape)));
+  const problems: string[] = [];
+  const keys = [...parseTrustedKeys(cfg.AUDIT_TRUSTED_KEYS, problems), ...extraKeys];
+  if (problems.length > 0) throw new ConfigError(problems);
+  if (keys.length === 0) throw new UsageError('verify needs the checkpoint public key: --public-key FILE (PEM) or AUDIT_TRUSTED_KEYS');
+  const db = await Database.open({ url: cfg.DATABASE_URL, schema: cfg.DATABASE_SCHEMA, applicationName: 'provisio-audit-verify', migrations: AUDIT_MIGRATIONS, migrate: false, poolMax: 2 });
+  try {
+    const trusted = trustedKeys(keys);
+    const repo = new RecordRepository(db, cfg.DATABASE_SCHEMA, null, trusted);
+    return await fn(new ChainService(db, repo, null, trusted, pino({ level: 'warn' })));
   } finally {
     await db.close();
   }
@@ -173,9 +212,14 @@ async function main(argv: string[]): Promise<number> {
   };
   switch (command) {
     case 'verify': {
-      const report = await withStore(
+      // Public keys only (AUDIT_SIGNING_KEY and AUDIT_PII_KEY are not read): with the service's
+      // private signing key set, its public half is trusted too, as before.
+      const signingPem = resolveFileVariables(process.env, ['AUDIT_SIGNING_KEY'])['AUDIT_SIGNING_KEY'];
+      const signingKey = signingPem ? [signingPublicKey(signingPem)] : [];
+      const report = await withVerifier(
         process.env,
-        async ({ chain }) => {
+        [...publicKeys(values['public-key']), ...signingKey],
+        async (chain) => {
           // The services' KAFKA_* variables (TLS, SASL, *_FILE secrets), read only when asked for.
           const kafka = (flag: string) => {
             if (!process.env['KAFKA_BROKERS']) throw new UsageError(`${flag} needs KAFKA_BROKERS`);
@@ -187,7 +231,6 @@ async function main(argv: string[]): Promise<number> {
           if (values['kafka-offsets']) committed = await committedOffsets(kafka('--kafka-offsets'));
           return chain.verify({ fromSeq: int('from-seq', values['from-seq']), toSeq: int('to-seq', values['to-seq']), extraCheckpoints: extra, committedOffsets: committed });
         },
-        publicKeys(values['public-key']),
       );
       out(JSON.stringify(report, null, 2));
       return report.ok ? 0 : 1;

@@ -46,6 +46,23 @@ export type AuditConfig = AuditEnvConfig;
 
 const PEM_BLOCK = /-----BEGIN [A-Z ]+-----[\s\S]+?-----END [A-Z ]+-----/g;
 
+/** The Ed25519 public keys of AUDIT_TRUSTED_KEYS (PEM, concatenated); problems are appended to `problems`. */
+export function parseTrustedKeys(text: string | undefined, problems: string[]): KeyObject[] {
+  const keys: KeyObject[] = [];
+  const before = problems.length;
+  for (const [i, pem] of (text?.match(PEM_BLOCK) ?? []).entries()) {
+    try {
+      const k = createPublicKey(pem);
+      if (k.asymmetricKeyType !== 'ed25519') problems.push(`AUDIT_TRUSTED_KEYS: key ${i + 1} must be Ed25519, got ${k.asymmetricKeyType ?? 'another key type'}`);
+      else keys.push(k);
+    } catch {
+      problems.push(`AUDIT_TRUSTED_KEYS: key ${i + 1} is not a PEM public key`);
+    }
+  }
+  if (text && keys.length === 0 && problems.length === before) problems.push('AUDIT_TRUSTED_KEYS: no PEM public key found');
+  return keys;
+}
+
 /** Parses the key material; errors name the variable and the rule, never the value. */
 export function parseAuditKeys(c: Pick<AuditEnvConfig, 'AUDIT_SIGNING_KEY' | 'AUDIT_TRUSTED_KEYS' | 'AUDIT_PII_KEY'>): AuditKeys {
   const problems: string[] = [];
@@ -56,17 +73,7 @@ export function parseAuditKeys(c: Pick<AuditEnvConfig, 'AUDIT_SIGNING_KEY' | 'AU
   } catch {
     problems.push('AUDIT_SIGNING_KEY: not a PEM private key');
   }
-  const trustedPublicKeys: KeyObject[] = [];
-  for (const [i, pem] of (c.AUDIT_TRUSTED_KEYS?.match(PEM_BLOCK) ?? []).entries()) {
-    try {
-      const k = createPublicKey(pem);
-      if (k.asymmetricKeyType !== 'ed25519') problems.push(`AUDIT_TRUSTED_KEYS: key ${i + 1} must be Ed25519, got ${k.asymmetricKeyType ?? 'another key type'}`);
-      else trustedPublicKeys.push(k);
-    } catch {
-      problems.push(`AUDIT_TRUSTED_KEYS: key ${i + 1} is not a PEM public key`);
-    }
-  }
-  if (c.AUDIT_TRUSTED_KEYS && trustedPublicKeys.length === 0 && problems.length === 0) problems.push('AUDIT_TRUSTED_KEYS: no PEM public key found');
+  const trustedPublicKeys = parseTrustedKeys(c.AUDIT_TRUSTED_KEYS, problems);
   const piiKek = Buffer.from(c.AUDIT_PII_KEY, 'base64');
   if (piiKek.length !== 32 || piiKek.toString('base64').replace(/=+$/, '') !== c.AUDIT_PII_KEY.trim().replace(/=+$/, '')) problems.push('AUDIT_PII_KEY: must be exactly 32 bytes, base64-encoded');
   if (problems.length > 0 || !signingKey) throw new ConfigError(problems);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { projectRoot } from '@provisio/devstack';
 import { KafkaJsBroker, withTopicPrefix } from '@provisio/messaging';
-import { createTestDatabase, kafkaBrokers, uniqueTopicPrefix, type TestDatabase } from '@provisio/testing';
+import { createTestDatabase, createTestRole, kafkaBrokers, uniqueTopicPrefix, type TestDatabase } from '@provisio/testing';
 import pg from 'pg';
 import { AuditQueries } from '../src/api/audit-queries.js';
 import { ExportService } from '../src/api/export.service.js';
@@ -116,6 +116,45 @@ describe('provisio-audit CLI', () => {
     expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
     expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, firstBadPosition: null, records: 30, problems: [] });
   });
+
+  it('verify: an auditor with public keys only and a read-only role (no signing key, no PII key): exit 0 intact, 1 tampered', async () => {
+    const rdb = await createTestDatabase('auditcliro');
+    const s = await openStore(rdb.url);
+    const auditor = await createTestRole(rdb.url, 'audit_auditor');
+    try {
+      await s.repo.append(consumed(20));
+      await s.chain.checkpoint();
+      await s.repo.append(consumed(5));
+      const su = new pg.Client({ connectionString: rdb.url });
+      await su.connect();
+      try {
+        await su.query(`GRANT USAGE ON SCHEMA audit TO "${auditor.name}"`);
+        await su.query(`GRANT SELECT ON ALL TABLES IN SCHEMA audit TO "${auditor.name}"`);
+        // Nothing but the database URL of the read-only role and a public key.
+        const withFile = run(['verify', '--public-key', join(dir, 'public.pem')], { DATABASE_URL: auditor.url });
+        expect({ status: withFile.status, stderr: withFile.stderr }).toEqual({ status: 0, stderr: '' });
+        expect(JSON.parse(withFile.stdout)).toMatchObject({ ok: true, records: 25, checkpoints: { verified: 1 } });
+        const withEnv = run(['verify'], { DATABASE_URL: auditor.url, AUDIT_TRUSTED_KEYS: pem });
+        expect({ status: withEnv.status, stderr: withEnv.stderr }).toEqual({ status: 0, stderr: '' });
+        // Without any public key there is nothing to check signatures with.
+        const noKey = run(['verify'], { DATABASE_URL: auditor.url });
+        expect(noKey.status).toBe(2);
+        expect(noKey.stderr).toMatch(/--public-key FILE \(PEM\) or AUDIT_TRUSTED_KEYS/);
+
+        await su.query('SET session_replication_role = replica');
+        await su.query(`UPDATE audit.records SET payload_json = jsonb_set(payload_json, '{kind}', '"LEAVER"') WHERE seq = 7`);
+      } finally {
+        await su.end();
+      }
+      const tampered = run(['verify', '--public-key', join(dir, 'public.pem')], { DATABASE_URL: auditor.url });
+      expect({ status: tampered.status, stderr: tampered.stderr }).toEqual({ status: 1, stderr: '' });
+      expect(JSON.parse(tampered.stdout)).toMatchObject({ ok: false, firstBadPosition: 7 });
+    } finally {
+      await s.db.close();
+      await auditor.drop();
+      await rdb.drop();
+    }
+  }, 60_000);
 
   it('verify --kafka-checkpoints: a tail cut from records, ledger and stored checkpoints is found only with the Kafka copy', async () => {
     const tdb = await createTestDatabase('auditclikafka');

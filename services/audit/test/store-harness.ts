@@ -25,11 +25,11 @@ export interface Store {
 }
 
 /** The audit store on a database, without Nest or Kafka (for tamper and retention tests). */
-export async function openStore(url: string, o: { migrate?: boolean; clock?: () => number } = {}): Promise<Store> {
+export async function openStore(url: string, o: { migrate?: boolean; clock?: () => number; checkpointPageSize?: number } = {}): Promise<Store> {
   const db = await Database.open({ url, schema: 'audit', applicationName: 'audit-test', migrations: AUDIT_MIGRATIONS, migrate: o.migrate ?? true, poolMax: 3 });
   const keys = new PersonKeyStore('audit', kek);
   const repo = new RecordRepository(db, 'audit', keys, trusted, o.clock);
-  return { db, repo, keys, chain: new ChainService(db, repo, signer, trusted, logger) };
+  return { db, repo, keys, chain: new ChainService(db, repo, signer, trusted, logger, 'full', o.checkpointPageSize === undefined ? {} : { checkpointPageSize: o.checkpointPageSize }) };
 }
 
 let offset = 0;

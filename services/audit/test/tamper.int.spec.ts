@@ -3,7 +3,7 @@ import { canonicalJson, contentHash, linkHash, type SignedCheckpoint, type Verif
 import { TestEnv, createTestDatabase, requireEnv, uniqueId, type TestDatabase } from '@provisio/testing';
 import pg from 'pg';
 import type { CommittedOffset } from '../src/chain/chain.service.js';
-import { entryOf } from '../src/store/record.repository.js';
+import { RECORD_COLUMNS, entryOf, type RecordRow } from '../src/store/record.repository.js';
 import { consumed, openStore, signer } from './store-harness.js';
 
 /**
@@ -13,6 +13,7 @@ import { consumed, openStore, signer } from './store-harness.js';
  */
 describe('verification against a superuser who tampers with the store', () => {
   let base: TestDatabase;
+  let base70: TestDatabase | undefined;
   const server = () => requireEnv(TestEnv.postgresServer);
   let lastCheckpoint: SignedCheckpoint;
 
@@ -30,21 +31,22 @@ describe('verification against a superuser who tampers with the store', () => {
 
   afterAll(async () => {
     await base?.drop();
+    await base70?.drop();
   });
 
   /** Copies the database, tampers with the copy as superuser, verifies it. */
-  async function tamperAndVerify(tamper: (c: pg.Client) => Promise<void>, extra?: SignedCheckpoint[], fromSeq?: number, committedOffsets?: CommittedOffset[]): Promise<VerificationReport> {
+  async function tamperAndVerify(tamper: (c: pg.Client) => Promise<void>, extra?: SignedCheckpoint[], fromSeq?: number, committedOffsets?: CommittedOffset[], from: TestDatabase = base, storeOptions: { checkpointPageSize?: number } = {}): Promise<VerificationReport> {
     const name = uniqueId('audittamper_copy_').toLowerCase();
     const admin = new pg.Client({ connectionString: `${server()}/postgres` });
     await admin.connect();
-    await admin.query(`CREATE DATABASE "${name}" TEMPLATE "${base.name}"`);
+    await admin.query(`CREATE DATABASE "${name}" TEMPLATE "${from.name}"`);
     const url = `${server()}/${name}`;
     const c = new pg.Client({ connectionString: url });
     await c.connect();
     try {
       await c.query('SET session_replication_role = replica'); // superuser only: triggers off
       await tamper(c);
-      const store = await openStore(url, { migrate: false });
+      const store = await openStore(url, { migrate: false, ...storeOptions });
       try {
         return await store.chain.verify({ extraCheckpoints: extra, fromSeq, committedOffsets });
       } finally {
@@ -196,6 +198,26 @@ describe('verification against a superuser who tampers with the store', () => {
     expect((await tamperAndVerify(async () => undefined, undefined, undefined, committed)).ok).toBe(true);
   });
 
+  /** Rewrites records from 44 on, recomputing every hash: only the checkpoint at 60 can tell. */
+  const rewriteFrom44 = async (c: pg.Client) => {
+    const rows = (await c.query(`SELECT ${RECORD_COLUMNS} FROM audit.records WHERE seq >= 44 ORDER BY seq`)).rows as RecordRow[];
+    let prev = rows[0]!.prev_hash;
+    for (const row of rows) {
+      const entry = entryOf(row);
+      if (entry.seq === 44) entry.content!.headers = { ...entry.content!.headers, 'forged-by': 'mallory' };
+      const hash = linkHash(entry.seq, prev, contentHash(entry.content!));
+      await c.query('UPDATE audit.records SET headers = $2, prev_hash = $3, hash = $4 WHERE seq = $1', [entry.seq, JSON.stringify(entry.content!.headers), prev, hash]);
+      prev = hash;
+    }
+  };
+
+  it('checks every stored checkpoint, however many pages they take (a mismatch in the newest one is found)', async () => {
+    // One checkpoint per page: the one at 60 is on the second page.
+    const r = await tamperAndVerify(rewriteFrom44, undefined, undefined, undefined, base, { checkpointPageSize: 1 });
+    expect(r).toMatchObject({ ok: false, firstBadPosition: 41, checkpoints: { total: 2 } });
+    expect(r.problems[0]).toMatchObject({ kind: 'checkpoint-mismatch', position: 41, until: 60 });
+  });
+
   it('finds a rewrite that recomputed every hash, through the signed checkpoint', async () => {
     const r = await tamperAndVerify(async (c) => {
       const rows = (await c.query(`SELECT ${'seq, recorded_at, topic, kafka_partition, kafka_offset, record_key, kafka_timestamp, headers, payload, key_id, payload_json, schema_name, schema_version, schema_fingerprint, decode_error, ce_id, ce_type, ce_source, trace_id, person_id, entity_id, cause_ids, event_time, target, target_kind, outcome, dead_letter_of, prev_hash, hash'} FROM audit.records WHERE seq >= 44 ORDER BY seq`)).rows;
@@ -210,6 +232,92 @@ describe('verification against a superuser who tampers with the store', () => {
     });
     expect(r.problems[0]).toMatchObject({ kind: 'checkpoint-mismatch', position: 41, until: 60 });
     expect(r.firstBadPosition).toBe(41);
+  });
+
+  describe('attribution: the first bad position is the first one actually wrong (70 records, checkpoints at 40 and 60)', () => {
+    const at = (tamper: (c: pg.Client) => Promise<void>) => tamperAndVerify(tamper, undefined, undefined, undefined, base70);
+    const found = (r: VerificationReport) => r.problems.map((p) => [p.kind, p.position]);
+    /** A copy of record 10 put at `seq`, the records from `seq` on shifted up by one (ledger untouched). */
+    const insertCopyOf10 = (seq: number) => async (c: pg.Client) => {
+      await c.query('UPDATE audit.records SET seq = seq + 1 WHERE seq >= $1', [seq]);
+      await c.query('CREATE TEMP TABLE copy AS SELECT * FROM audit.records WHERE seq = 10');
+      await c.query('UPDATE copy SET seq = $1', [seq]);
+      await c.query('INSERT INTO audit.records SELECT * FROM copy');
+    };
+
+    beforeAll(async () => {
+      base70 = await createTestDatabase('audittamper70');
+      const store = await openStore(base70.url);
+      await store.repo.append(consumed(40));
+      expect((await store.chain.checkpoint())?.statement.seq).toBe(40);
+      await store.repo.append(consumed(20));
+      expect((await store.chain.checkpoint())?.statement.seq).toBe(60);
+      expect(await store.repo.append(consumed(10))).toBe(10);
+      await store.db.close();
+    }, 60_000);
+
+    it('a copy of record 10 inserted at 50, the rest shifted up: inserted at 50, not 10..49', async () => {
+      const r = await at(insertCopyOf10(50));
+      expect(r).toMatchObject({ ok: false, firstBadPosition: 50, checkpoints: { verified: 2 } });
+      expect(found(r)).toEqual([['inserted', 50]]);
+    });
+
+    it('a copy of record 10 inserted at 65: inserted at 65', async () => {
+      const r = await at(insertCopyOf10(65));
+      expect(r).toMatchObject({ ok: false, firstBadPosition: 65 });
+      expect(found(r)).toEqual([['inserted', 65]]);
+    });
+
+    it('a forged row appended at 71 with a made-up predecessor (its own hash recomputed): inserted at 71, nothing deleted', async () => {
+      const r = await at(async (c) => {
+        const row = (await c.query(`SELECT ${RECORD_COLUMNS} FROM audit.records WHERE seq = 70`)).rows[0] as RecordRow;
+        const offset = String(BigInt(row.kafka_offset) + 1_000_000n);
+        const prevHash = Buffer.alloc(32, 0xab);
+        const entry = entryOf({ ...row, seq: '71', kafka_offset: offset });
+        const hash = linkHash(71, prevHash, contentHash(entry.content!));
+        await c.query('CREATE TEMP TABLE forged AS SELECT * FROM audit.records WHERE seq = 70');
+        await c.query('UPDATE forged SET seq = 71, kafka_offset = $1, prev_hash = $2, hash = $3', [offset, prevHash, hash]);
+        await c.query('INSERT INTO audit.records SELECT * FROM forged');
+      });
+      expect(r).toMatchObject({ ok: false, firstBadPosition: 71 });
+      expect(found(r)).toEqual([['inserted', 71]]);
+    });
+
+    it('records 64 and 66 swapped: reordered at 64 and 66, 65 not accused', async () => {
+      const r = await at(async (c) => {
+        await c.query('UPDATE audit.records SET seq = -1 WHERE seq = 64');
+        await c.query('UPDATE audit.records SET seq = 64 WHERE seq = 66');
+        await c.query('UPDATE audit.records SET seq = 66 WHERE seq = -1');
+      });
+      expect(r).toMatchObject({ ok: false, firstBadPosition: 64 });
+      expect(found(r)).toEqual([
+        ['reordered', 64],
+        ['reordered', 66],
+      ]);
+    });
+  });
+
+  it('the position ledger accepts no row without its record, so nobody (the runtime role included) can poison verification or appends through it', async () => {
+    const db = await createTestDatabase('auditledgerguard');
+    const store = await openStore(db.url);
+    try {
+      await store.repo.append(consumed(5));
+      const c = new pg.Client({ connectionString: db.url });
+      await c.connect();
+      try {
+        // Triggers on: what any role that may INSERT into the ledger runs into.
+        for (const seq of [6, 1_000_000_000_000]) {
+          await expect(c.query(`INSERT INTO audit.record_positions (topic, kafka_partition, kafka_offset, seq) VALUES ('hr.lifecycle', 0, $1, $1)`, [seq])).rejects.toMatchObject({ code: '23503' });
+        }
+      } finally {
+        await c.end();
+      }
+      expect(await store.repo.append(consumed(4))).toBe(4);
+      expect(await store.chain.verify()).toMatchObject({ ok: true, records: 9, lastPosition: 9 });
+    } finally {
+      await store.db.close();
+      await db.drop();
+    }
   });
 
   it('records each Kafka record once, even when a batch is redelivered', async () => {

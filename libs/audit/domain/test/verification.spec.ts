@@ -4,10 +4,23 @@ import fc from 'fast-check';
 import { ChainVerifier, checkpointSigner, contentHash, deriveIndex, genesisHash, linkHash, trustedKeys, type VerificationReport } from '../src/index.js';
 import { CHAIN_ID, buildChain, checkpointAt, content, keys, type Row } from './fixtures.js';
 
-function verify(rows: Row[], o: { checkpoints?: ReturnType<typeof checkpointAt>[]; knownEnd?: number } = {}): VerificationReport {
+/** The position ledger of an untouched chain: Kafka position → chain position. */
+interface Ledger {
+  byKafka: Map<string, number>;
+  positions: Set<number>;
+}
+const kafkaKey = (r: Row) => `${r.content.topic}/${r.content.partition}/${r.content.offset}`;
+function ledgerOf(rows: Row[]): Ledger {
+  return { byKafka: new Map(rows.map((r) => [kafkaKey(r), r.seq])), positions: new Set(rows.map((r) => r.seq)) };
+}
+
+function verify(rows: Row[], o: { checkpoints?: ReturnType<typeof checkpointAt>[]; knownEnd?: number; ledger?: Ledger } = {}): VerificationReport {
   const v = new ChainVerifier({ chainId: CHAIN_ID, start: { seq: 0, hash: genesisHash(CHAIN_ID) }, checkpoints: o.checkpoints ?? [], trustedKeys: keys });
-  for (const r of [...rows].sort((a, b) => a.seq - b.seq)) v.push({ seq: r.seq, hash: r.hash, prevHash: r.prevHash, content: r.content, index: r.index });
-  return v.finish(o.knownEnd);
+  for (const r of [...rows].sort((a, b) => a.seq - b.seq)) {
+    const ledger = o.ledger ? { seq: o.ledger.byKafka.get(kafkaKey(r)) ?? null, here: o.ledger.positions.has(r.seq) } : undefined;
+    v.push({ seq: r.seq, hash: r.hash, prevHash: r.prevHash, content: r.content, index: r.index, ledger });
+  }
+  return v.finish(o.knownEnd ?? (o.ledger ? Math.max(...o.ledger.positions) : undefined));
 }
 
 /** What a tamperer who can also recompute hashes (they are not keyed) does after a change. */
@@ -94,6 +107,50 @@ describe('ChainVerifier', () => {
     const r = verify(rows);
     expect(r.firstBadPosition).toBe(5);
     expect(kinds(r)).toContain('reordered');
+  });
+
+  describe('attributes a tampering to the positions actually wrong (70 records, checkpoints at 40 and 60)', () => {
+    const chain = () => {
+      const rows = buildChain(70);
+      return { rows, checkpoints: [checkpointAt(rows, 40), checkpointAt(rows, 60)], ledger: ledgerOf(rows) };
+    };
+    /** A copy of record `of` put at `at`, the records from `at` on shifted up by one. */
+    const insertCopy = (rows: Row[], of: number, at: number): Row[] => [...rows.map((r) => (r.seq >= at ? { ...r, seq: r.seq + 1 } : r)), { ...rows[of - 1]!, seq: at }];
+
+    for (const withLedger of [true, false]) {
+      const label = withLedger ? 'with the position ledger' : 'from the chain alone';
+      it.each([50, 65])(`a copy of record 10 inserted at %i, the rest renumbered: inserted there, nothing before it accused (${label})`, (at) => {
+        const { rows, checkpoints, ledger } = chain();
+        const r = verify(insertCopy(rows, 10, at), { checkpoints, ...(withLedger ? { ledger } : {}) });
+        expect(r).toMatchObject({ ok: false, firstBadPosition: at, checkpoints: { verified: 2 } });
+        expect(r.problems).toEqual([expect.objectContaining({ kind: 'inserted', position: at })]);
+        expect(r.problems[0]!.detail).toMatch(new RegExp(`copy of record 10.*records ${at + 1}\\.\\.71 after it are intact but renumbered`));
+      });
+
+      it(`records 64 and 66 swapped: reordered at 64 and 66, 65 untouched (${label})`, () => {
+        const { rows, checkpoints, ledger } = chain();
+        [rows[63]!.seq, rows[65]!.seq] = [66, 64];
+        const r = verify(rows, { checkpoints, ...(withLedger ? { ledger } : {}) });
+        expect(r).toMatchObject({ ok: false, firstBadPosition: 64 });
+        expect(r.problems.map((p) => [p.kind, p.position])).toEqual([
+          ['reordered', 64],
+          ['reordered', 66],
+        ]);
+      });
+    }
+
+    it('a forged row appended at 71 with a made-up predecessor: inserted at 71, nothing deleted', () => {
+      const { rows, checkpoints, ledger } = chain();
+      const forgedContent = content(71, { offset: '9071' });
+      const prevHash = Buffer.alloc(32, 7);
+      const selfConsistent: Row = { seq: 71, prevHash, hash: linkHash(71, prevHash, contentHash(forgedContent)), content: forgedContent, index: deriveIndex(forgedContent) };
+      const withLedger = verify([...rows, selfConsistent], { checkpoints, ledger });
+      expect(withLedger).toMatchObject({ ok: false, firstBadPosition: 71 });
+      expect(withLedger.problems).toEqual([expect.objectContaining({ kind: 'inserted', position: 71 })]);
+      // Without the ledger, a row whose hash does not even fit its position is not part of the chain either.
+      const chainOnly = verify([...rows, { ...selfConsistent, hash: Buffer.alloc(32, 9) }], { checkpoints });
+      expect(chainOnly.problems).toEqual([expect.objectContaining({ kind: 'inserted', position: 71 })]);
+    });
   });
 
   it('finds a truncated tail from a signed checkpoint or the position ledger', () => {

@@ -96,21 +96,29 @@ export class ChainService {
   constructor(
     private readonly db: Database,
     private readonly repo: RecordRepository,
-    private readonly signer: CheckpointSigner,
+    /** Null for a verify-only service (an auditor's CLI: public keys only, read-only role). */
+    private readonly signer: CheckpointSigner | null,
     private readonly trusted: TrustedKeys,
     private readonly logger: Logger,
-    private readonly checkpointVerify: 'links' | 'full' = 'full',
+    /** What is checked before signing; the default is the configuration's (AUDIT_CHECKPOINT_VERIFY). */
+    private readonly checkpointVerify: 'links' | 'full' = 'links',
+    private readonly options: { checkpointPageSize?: number } = {},
   ) {
     this.table = `${quoteIdent(repo.schema)}.checkpoints`;
     this.baseline = new AccessBaseline(repo.schema);
   }
 
   get publicKey() {
-    return this.signer.publicKey;
+    return this.signing.publicKey;
   }
 
   get keyId(): string {
-    return this.signer.keyId;
+    return this.signing.keyId;
+  }
+
+  private get signing(): CheckpointSigner {
+    if (!this.signer) throw new Error('this chain service verifies only: it holds no signing key');
+    return this.signer;
   }
 
   async listCheckpoints(o: { afterId?: number; fromSeq?: number; toSeq?: number; limit?: number } = {}, sql: SqlClient = this.db.sql): Promise<(SignedCheckpoint & { id: number })[]> {
@@ -122,6 +130,19 @@ export class ChainService {
     return r.rows.map((x) => ({ id: Number(x.id), ...signedOf(x) }));
   }
 
+  /** Every stored checkpoint with `fromSeq <= seq <= toSeq`, read in pages of `checkpointPageSize`. */
+  async allCheckpoints(fromSeq: number, toSeq?: number): Promise<(SignedCheckpoint & { id: number })[]> {
+    const limit = this.options.checkpointPageSize ?? 10_000;
+    const out: (SignedCheckpoint & { id: number })[] = [];
+    let afterId = 0;
+    for (;;) {
+      const page = await this.listCheckpoints({ afterId, fromSeq, toSeq, limit });
+      out.push(...page);
+      if (page.length < limit) return out;
+      afterId = page.at(-1)!.id;
+    }
+  }
+
   /**
    * Walks the chain (from the retention anchor, or from the last checkpoint before `fromSeq`)
    * recomputing every hash and index column, checks every signed checkpoint in range, and
@@ -131,7 +152,10 @@ export class ChainService {
     const chainId = await this.repo.chainId();
     const { start: anchor, rejected } = await this.repo.anchors();
     let start = { seq: anchor.seq, hash: anchor.hash };
-    const all = [...(await this.listCheckpoints()), ...(o.extraCheckpoints ?? []).map((c) => ({ id: 0, ...c }))];
+    // Every stored checkpoint that can matter (from the one the anchor names, or the anchor, up
+    // to toSeq), page by page: none is left out however many there are.
+    const fromCheckpoint = Math.min(anchor.anchor?.statement.previous?.seq ?? anchor.seq, anchor.seq);
+    const all = [...(await this.allCheckpoints(fromCheckpoint, o.toSeq)), ...(o.extraCheckpoints ?? []).map((c) => ({ id: 0, ...c }))];
     const extra: Problem[] = rejected.map((r) => ({ kind: 'bad-signature', position: r.seq, detail: r.detail }));
     // A genuine anchor still follows the checkpoints taken before it: the one it names must exist.
     const previous = anchor.anchor?.statement.previous;
@@ -150,8 +174,11 @@ export class ChainService {
     const toSeq = o.toSeq ?? Number.MAX_SAFE_INTEGER;
     const checkpoints = all.filter((c) => c.statement.seq > start.seq && (o.toSeq === undefined || c.statement.seq <= toSeq));
     const verifier = new ChainVerifier({ chainId, start, checkpoints, trustedKeys: this.trusted });
-    for await (const page of this.repo.scan(start.seq, toSeq)) for (const row of page) verifier.push(entryOf(row));
-    const report = verifier.finish(o.toSeq === undefined ? await this.repo.ledgerEnd() : undefined);
+    // The ledger's end is read before the walk: records appended meanwhile are walked too, never
+    // mistaken for a truncated tail.
+    const ledgerEnd = o.toSeq === undefined ? await this.repo.ledgerEnd() : undefined;
+    for await (const page of this.repo.scan(start.seq, toSeq, 2000, undefined, true)) for (const row of page) verifier.push(entryOf(row));
+    const report = verifier.finish(ledgerEnd);
     if (o.committedOffsets && o.toSeq === undefined) extra.push(...committedOffsetProblems(await this.repo.ledgerOffsets(), o.committedOffsets, anchor.basis === 'anchor', report.lastPosition));
     return withProblems(report, extra);
   }
@@ -222,7 +249,7 @@ export class ChainService {
         return null;
       }
       verifiedGauge.set({}, 1);
-      const signed = this.signer.sign({
+      const signed = this.signing.sign({
         chainId,
         kind: 'periodic',
         seq: head.seq,

@@ -68,6 +68,10 @@ export interface RecordRow {
   prev_hash: Buffer;
   hash: Buffer;
   pii: Buffer | null;
+  /** With `scan(..., withLedger)`: the ledger's position of this Kafka record (null: unknown to it). */
+  ledger_seq?: string | null;
+  /** With `scan(..., withLedger)`: whether the ledger has a row at this record's position. */
+  ledger_here?: boolean;
 }
 
 export const RECORD_COLUMNS =
@@ -109,7 +113,9 @@ export function indexOf(r: RecordRow): RecordIndex {
 }
 
 export function entryOf(r: RecordRow): VerifiableEntry {
-  return { seq: Number(r.seq), hash: r.hash, prevHash: r.prev_hash, content: contentOf(r), index: indexOf(r) };
+  const entry: VerifiableEntry = { seq: Number(r.seq), hash: r.hash, prevHash: r.prev_hash, content: contentOf(r), index: indexOf(r) };
+  if (r.ledger_here !== undefined) entry.ledger = { seq: r.ledger_seq == null ? null : Number(r.ledger_seq), here: r.ledger_here };
+  return entry;
 }
 
 function positionKey(c: { topic: string; partition: number; offset: string }): string {
@@ -200,7 +206,8 @@ export class RecordRepository {
   constructor(
     private readonly db: Database,
     readonly schema: string,
-    private readonly keys: PersonKeyStore,
+    /** Null for a read-only store (verification without the PII key): it cannot append. */
+    private readonly keys: PersonKeyStore | null,
     /** Keys whose signed anchors the chain may start from. */
     private readonly trusted: TrustedKeys,
     /** Recording clock (epoch ms); the database clock when absent. Tests of retention set it. */
@@ -330,9 +337,11 @@ export class RecordRepository {
 
   /** Decodes, seals and hashes a batch (outside the chain lock). */
   private async prepare(batch: ConsumedMessage<Buffer | null>[]): Promise<Prepared[]> {
+    const keys = this.keys;
+    if (!keys) throw new Error('this audit store was opened for verification only (no PII key): it cannot append');
     const decoded = this.unique(batch.map(decodeRecord));
     const people = decoded.map((d) => d.personId).filter((p): p is string => p !== null);
-    const personKeys = people.length > 0 ? await this.keys.activeKeys(this.db.sql, people) : new Map<string, PersonKey>();
+    const personKeys = people.length > 0 ? await keys.activeKeys(this.db.sql, people) : new Map<string, PersonKey>();
     // The recording time is this process's clock, raised under the lock to the chain head's if
     // another replica's clock ran ahead (then those hashes are recomputed, cheaply: the canonical
     // texts of the large members are kept).
@@ -412,8 +421,15 @@ export class RecordRepository {
       const head = top ? { seq: Number(top.seq), hash: top.hash, recordedAt: top.recorded_at.getTime() } : await this.emptyHead(client);
       let fresh = all;
       let rows = this.link(head, fresh);
-      try {
+      // Records first, then their ledger rows: the ledger accepts a row only for a record written
+      // before it in the transaction (migration LedgerNeedsRecords).
+      const write = async () => {
+        if (rows.length === 0) return;
+        await copyBinary(client, `${this.records} (${RECORD_COLUMNS})`, this.recordRows(rows));
         await copyBinary(client, `${this.positions} (topic, kafka_partition, kafka_offset, seq)`, this.positionRows(rows));
+      };
+      try {
+        await write();
       } catch (e) {
         if ((e as { code?: string }).code !== '23505') throw e;
         // Redelivered records (already in the chain): drop them and link the rest again.
@@ -421,9 +437,18 @@ export class RecordRepository {
         const known = await this.knownPositions(client, fresh);
         fresh = fresh.filter((p) => !known.has(positionKey(p.content)));
         rows = this.link(head, fresh);
-        if (rows.length > 0) await copyBinary(client, `${this.positions} (topic, kafka_partition, kafka_offset, seq)`, this.positionRows(rows));
+        try {
+          await write();
+        } catch (again) {
+          if ((again as { code?: string }).code !== '23505') throw again;
+          // Not a redelivery: the ledger already holds a position after the head that no record
+          // has (written with the guard trigger off). Say so instead of failing anonymously.
+          throw new Error(
+            `audit position ledger holds a position in ${head.seq + 1}..${head.seq + rows.length} without a record (the chain head is ${head.seq}): appends cannot continue until the schema owner removes it — run provisio-audit verify and see docs/audit.md`,
+            { cause: again },
+          );
+        }
       }
-      if (rows.length > 0) await copyBinary(client, `${this.records} (${RECORD_COLUMNS})`, this.recordRows(rows));
       await client.query('COMMIT');
       inserted = rows;
     } catch (e) {
@@ -471,21 +496,29 @@ export class RecordRepository {
     return r.rows[0]?.n ?? 0;
   }
 
-  /** Rows in position order, from `afterSeq` (exclusive) up to `untilSeq`, in pages. */
-  async *scan(afterSeq: number, untilSeq: number = Number.MAX_SAFE_INTEGER, pageSize = 2000, sql: SqlClient = this.db.sql): AsyncGenerator<RecordRow[]> {
+  /**
+   * Rows in position order, from `afterSeq` (exclusive) up to `untilSeq`, in pages. `withLedger`
+   * adds what the position ledger says about each row (verification's cross-check).
+   */
+  async *scan(afterSeq: number, untilSeq: number = Number.MAX_SAFE_INTEGER, pageSize = 2000, sql: SqlClient = this.db.sql, withLedger = false): AsyncGenerator<RecordRow[]> {
+    const select = (where: string, limit: string) => {
+      const inner = `SELECT ${RECORD_COLUMNS} FROM ${this.records} WHERE ${where} ORDER BY seq, hash${limit}`;
+      if (!withLedger) return inner;
+      return `SELECT x.*,
+          (SELECT l.seq FROM ${this.positions} l WHERE l.topic = x.topic AND l.kafka_partition = x.kafka_partition AND l.kafka_offset = x.kafka_offset) AS ledger_seq,
+          EXISTS (SELECT 1 FROM ${this.positions} h WHERE h.seq = x.seq) AS ledger_here
+        FROM (${inner}) x ORDER BY x.seq, x.hash`;
+    };
     let after = afterSeq;
     for (;;) {
       // Equal positions (an inserted duplicate) must not be skipped: page by (seq, hash).
-      const r = await sql.query<RecordRow>(
-        `SELECT ${RECORD_COLUMNS} FROM ${this.records} WHERE seq > $1 AND seq <= $2 ORDER BY seq, hash LIMIT $3`,
-        [after, untilSeq, pageSize],
-      );
+      const r = await sql.query<RecordRow>(select('seq > $1 AND seq <= $2', ' LIMIT $3'), [after, untilSeq, pageSize]);
       if (r.rows.length === 0) return;
       let rows = r.rows;
       const last = Number(rows.at(-1)!.seq);
       if (rows.length === pageSize) {
         // Take the whole last position, even if it spans the page boundary.
-        const rest = await sql.query<RecordRow>(`SELECT ${RECORD_COLUMNS} FROM ${this.records} WHERE seq = $1 ORDER BY hash`, [last]);
+        const rest = await sql.query<RecordRow>(select('seq = $1', ''), [last]);
         rows = [...rows.filter((x) => Number(x.seq) !== last), ...rest.rows];
       }
       yield rows;
