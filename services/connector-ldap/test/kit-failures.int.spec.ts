@@ -58,7 +58,7 @@ describe('connector kit failure handling against a real slapd', () => {
 
   const status = async (target: string) => {
     const token = await mintToken(['connector:read']);
-    return (await (await fetch(`${service.url}/v1/targets/${target}`, { headers: { authorization: `Bearer ${token}` } })).json()) as { quarantine: { state: string }; parked: { count: number } };
+    return (await (await fetch(`${service.url}/v1/targets/${target}`, { headers: { authorization: `Bearer ${token}` } })).json()) as { quarantine: { state: string; reason: string | null }; parked: { count: number } };
   };
 
   it('dead-letters a create whose DN collides with an entry the read cannot find; everyone else is applied, no quarantine', async () => {
@@ -128,6 +128,8 @@ describe('connector kit failure handling against a real slapd', () => {
     }
     expect(s.quarantine.state).not.toBe('closed');
     expect(s.parked.count).toBeGreaterThan(0);
+    // The reason tells credentials from an outage.
+    expect(s.quarantine.reason).toMatch(/TARGET_UNAUTHORIZED/);
     const metrics = await (await fetch(`${service.url}/metrics`)).text();
     expect(metrics).toMatch(/provisio_connector_errors_total\{[^}]*target="auth"[^}]*error_class="auth"[^}]*code="TARGET_UNAUTHORIZED"[^}]*\} [1-9]/);
     expect(results.values().filter((r) => r.target === 'auth')).toEqual([]);

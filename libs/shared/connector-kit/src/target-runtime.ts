@@ -175,7 +175,7 @@ export class TargetRuntime {
         this.pausedUntil = Math.max(this.pausedUntil, this.now() + wait);
         this.breaker.onSuccess(this.now(), probe);
       } else if (err.countsAgainstTarget) {
-        this.breaker.onFailure(this.now(), probe);
+        this.breaker.onFailure(this.now(), probe, err.code);
       } else {
         // The target answered (a data error, a refusal): it is healthy.
         this.breaker.onSuccess(this.now(), probe);
