@@ -28,13 +28,15 @@ describe('connector kit failure handling against a real slapd', () => {
   const entry = async (dn: string) => (await admin.search(dn, { scope: 'base', attributes: ['*', 'entryUUID'] }).catch(() => ({ searchEntries: [] }))).searchEntries[0];
 
   beforeAll(async () => {
-    slapd = await startSlapd({ databaseConfig: [`access to * by dn.exact="${CONNECTOR_DN}" write by * read`] });
+    // The connector may write everywhere except one container (an ACL on part of the tree).
+    slapd = await startSlapd({ databaseConfig: [`access to dn.subtree="ou=locked,ou=acl,${BASE}" by * read`, `access to * by dn.exact="${CONNECTOR_DN}" write by * read`] });
     admin = new Client({ url: slapd.url });
     await admin.bind(slapd.rootDn, slapd.rootPassword);
     // The connector's own bind entry, with a password that is not the one the connector is configured with (rotated).
     await admin.add(CONNECTOR_DN, { objectClass: ['top', 'organizationalRole', 'simpleSecurityObject'], cn: 'connector', userPassword: 'rotated-elsewhere' });
     // The probe's ping reads the users base.
     await admin.add(`ou=auth,${BASE}`, { objectClass: ['top', 'organizationalUnit'], ou: 'auth' });
+    for (const dn of [`ou=acl,${BASE}`, `ou=locked,ou=acl,${BASE}`, `ou=open,ou=acl,${BASE}`]) await admin.add(dn, { objectClass: ['top', 'organizationalUnit'], ou: dn.split(',')[0]!.slice(3) });
     db = await createTestDatabase('ldapkit');
     const root = { url: slapd.url, bindDn: slapd.rootDn, bindPassword: slapd.rootPassword, disable, retry: { initialMs: 100, maxMs: 1000 }, breaker: { consecutiveFailures: 3, openSeconds: 1, maxOpenSeconds: 2 } };
     const targets = [
@@ -42,6 +44,7 @@ describe('connector kit failure handling against a real slapd', () => {
       { ...root, id: 'coll', usersBase: `ou=coll,${BASE}`, dnTemplate: 'cn={attr.cn}' },
       { ...root, id: 'dis', usersBase: `ou=dis,${BASE}`, groupEntries: { base: `ou=groups,${BASE}` } },
       { ...root, id: 'auth', usersBase: `ou=auth,${BASE}`, bindDn: CONNECTOR_DN, bindPassword: 'the-new-one' },
+      { ...root, id: 'acl', usersBase: `ou=acl,${BASE}`, dnTemplate: 'uid={accountName},ou={attr.ou}', bindDn: CONNECTOR_DN, bindPassword: 'the-new-one' },
     ];
     const prefix = uniqueTopicPrefix();
     service = await bootstrap(serviceTestEnv({ databaseUrl: db.url, topicPrefix: prefix, extra: { CONNECTOR_TARGETS: JSON.stringify(targets) } }));
@@ -140,5 +143,20 @@ describe('connector kit failure handling against a real slapd', () => {
     for (const c of commands) expect((await resultFor(c.commandId)).status).toBe('APPLIED');
     expect(dlt.records).toHaveLength(dead);
     expect((await status('auth')).quarantine.state).toBe('closed');
+  }, 120_000);
+
+  it('a permission refused for one entry only (the target answers everything else) fails that command instead of stalling the partition', async () => {
+    const dead = dlt.records.length;
+    const person = (id: string, ou: string) => provisioningCommand({ personId: id, target: 'acl', targetKind: 'ldap', accountName: id, attributes: { sn: 'S', ou } });
+    const locked = person('acl-x', 'locked');
+    const others = [person('acl-y', 'open'), person('acl-z', 'open')];
+    await sender.send('ldap', [locked, ...others]);
+    const r = await resultFor(locked.commandId);
+    expect(r.status).toBe('FAILED');
+    expect(r.error).toMatchObject({ code: 'TARGET_REJECTED', retriable: false });
+    expect(r.error!.message).toMatch(/^permission refused for this command after \d+ attempts while the target answered other calls/);
+    for (const c of others) expect((await resultFor(c.commandId)).status).toBe('APPLIED');
+    expect(dlt.records.length).toBe(dead + 1);
+    expect((await status('acl')).quarantine.state).toBe('closed');
   }, 120_000);
 });
