@@ -122,7 +122,7 @@ describe('connector-ldap against a real slapd', () => {
     const r2 = await resultFor(v2.commandId);
     expect(r2.operations.map((o) => o.type)).toEqual(['RENAME', 'UPDATE']);
     expect(r2.operations[1]!.detail).toBe('cn,ou,sn,title');
-    expect((await resultFor(v3.commandId)).operations.map((o) => o.type)).toEqual(['DISABLE', 'REMOVE_MEMBERSHIP']);
+    expect((await resultFor(v3.commandId)).operations.map((o) => o.type)).toEqual(['REMOVE_MEMBERSHIP', 'DISABLE']);
     const dn = `uid=jsmith,ou=marketing,${PEOPLE}`;
     expect(await entry(`uid=jdoe,ou=sales,${PEOPLE}`)).toBeUndefined();
     const e = await entry(dn);

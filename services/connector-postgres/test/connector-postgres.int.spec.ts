@@ -71,7 +71,7 @@ describe('connector-postgres against a real PostgreSQL', () => {
         concurrency: 4,
         delete: { ownedObjects: 'reassign', reassignTo: role('heir') },
         groups: { managedPattern: `^${p}_` },
-        reconcile: { orphans: 'disable', pageSize: 2 },
+        reconcile: { orphans: 'disable', pageSize: 2, maxOrphanShare: 1 },
       },
     ];
     service = await bootstrap(serviceTestEnv({ databaseUrl: state.url, topicPrefix: prefix, extra: { CONNECTOR_TARGETS: JSON.stringify(targets), PG_MAIN_URL: target.url } }));

@@ -97,24 +97,26 @@ export class CircuitBreaker {
     }
   }
 
-  onFailure(now: number, probe: boolean): void {
+  /** A failure that says something about the target's health; `cause` (an error code) goes into the reason. */
+  onFailure(now: number, probe: boolean, cause?: string): void {
+    const why = cause ? `, last: ${cause}` : '';
     this.consecutive++;
     this.record(now, false);
     if (this.current === 'half_open') {
       if (!probe) return;
       this.probeInFlight = false;
       this.openPeriod = Math.min(this.options.maxOpenMs, this.openPeriod * 2);
-      this.open(now, 'probe failed');
+      this.open(now, `probe failed${why}`);
       return;
     }
     if (this.current !== 'closed') return;
     if (this.consecutive >= this.options.consecutiveFailures) {
-      this.open(now, `${this.consecutive} consecutive failures`);
+      this.open(now, `${this.consecutive} consecutive failures${why}`);
       return;
     }
     const failed = this.outcomes.filter((o) => !o.ok).length;
     if (this.outcomes.length >= this.options.minimumCalls && failed / this.outcomes.length >= this.options.failureRate) {
-      this.open(now, `${failed} of the last ${this.outcomes.length} calls failed`);
+      this.open(now, `${failed} of the last ${this.outcomes.length} calls failed${why}`);
     }
   }
 

@@ -15,17 +15,29 @@ export enum ConnectorErrorCode {
   /** An account with the desired name exists and belongs to someone else (or to nobody, and adoption is off). */
   NotManaged = 'ACCOUNT_NOT_MANAGED',
   GroupNotFound = 'GROUP_NOT_FOUND',
-  /** Credentials or permissions of the connector on the target are wrong: an operator must act. */
+  /**
+   * Credentials or permissions of the connector on the target are wrong (failed bind, 401/403, a
+   * refused token). A target-level problem, not the command's: retried like an outage (counts
+   * toward quarantine, commands are parked and wait), with its own error class `auth` so alerts
+   * tell "credentials" from "down". Resumes by itself once an operator fixes the credentials.
+   */
   Unauthorized = 'TARGET_UNAUTHORIZED',
+  /**
+   * A create or rename was refused because an object with that name already exists (LDAP 68,
+   * HTTP 409). The kit re-reads the account: a real race converges again; an object the
+   * connector's read cannot find (a colliding DN, a uniqueness constraint elsewhere) makes the
+   * command fail permanently (dead letter). Says nothing about the target's health.
+   */
+  AlreadyExists = 'TARGET_ALREADY_EXISTS',
   Unsupported = 'UNSUPPORTED',
   Configuration = 'CONFIGURATION',
   /** Thrown by connector code without saying what it is (a bug, an unexpected reply): a few attempts, then permanent. */
   Unclassified = 'CONNECTOR_UNCLASSIFIED',
 }
 
-export type ConnectorErrorClass = 'transient' | 'rate_limited' | 'permanent';
+export type ConnectorErrorClass = 'transient' | 'rate_limited' | 'auth' | 'permanent';
 
-const TRANSIENT = new Set<ConnectorErrorCode>([ConnectorErrorCode.Unavailable, ConnectorErrorCode.Timeout, ConnectorErrorCode.Quarantined, ConnectorErrorCode.Unclassified]);
+const TRANSIENT = new Set<ConnectorErrorCode>([ConnectorErrorCode.Unavailable, ConnectorErrorCode.Timeout, ConnectorErrorCode.Quarantined, ConnectorErrorCode.Unauthorized, ConnectorErrorCode.Unclassified]);
 
 /**
  * The one error type of connectors and the kit. `retriable` drives retry versus FAILED result and
@@ -51,12 +63,13 @@ export class ConnectorError extends Error {
 
   get errorClass(): ConnectorErrorClass {
     if (this.code === ConnectorErrorCode.RateLimited) return 'rate_limited';
+    if (this.code === ConnectorErrorCode.Unauthorized) return 'auth';
     return this.retriable ? 'transient' : 'permanent';
   }
 
   /** Whether the failure says something about the target's health (feeds the circuit breaker). */
   get countsAgainstTarget(): boolean {
-    return this.code === ConnectorErrorCode.Unavailable || this.code === ConnectorErrorCode.Timeout;
+    return this.code === ConnectorErrorCode.Unavailable || this.code === ConnectorErrorCode.Timeout || this.code === ConnectorErrorCode.Unauthorized;
   }
 }
 

@@ -111,7 +111,8 @@ export function membershipDifferences(desired: string[], current: string[], o: P
 
 /**
  * Read → compare → the difference: the steps that make `current` match `desired`, in the order
- * they must run (rename before attribute changes, enable/disable, then memberships). An empty
+ * they must run (rename before attribute changes, enable/disable, then memberships; for a
+ * DISABLED account of this person, membership removals and DISABLE first). An empty
  * plan means the target already matches — duplicates and replays cost one read.
  *
  * Throws a permanent ConnectorError when the account found belongs to another person, or to no
@@ -142,6 +143,13 @@ export function planConvergence(desired: DesiredAccount, current: TargetAccount 
     steps.push({ type: 'CLAIM' });
   }
   if (desired.state === 'ABSENT') return [{ type: 'DELETE' }];
+  const { add, remove } = membershipDifferences(desired.groups, current.groups, o);
+  // A leaver's deprovisioning comes first, so that a refused rename or attribute update cannot keep access alive.
+  const deprovisionFirst = desired.state === 'DISABLED' && steps.length === 0;
+  if (deprovisionFirst) {
+    for (const group of remove) steps.push({ type: 'REMOVE_MEMBERSHIP', group });
+    if (current.enabled) steps.push({ type: 'DISABLE' });
+  }
   const moved = o.locationOf !== undefined && current.location !== undefined && !(o.sameLocation ?? ((a, b) => a === b))(current.location, o.locationOf(desired, current.enabled));
   if (current.name !== desired.accountName || moved) steps.push({ type: 'RENAME', to: desired.accountName });
   const writeOnly = o.writeOnlyAttributes;
@@ -149,9 +157,8 @@ export function planConvergence(desired: DesiredAccount, current: TargetAccount 
   const changed = attributeDifferences(compared, current.attributes, o.caseInsensitiveAttributes, o.caseInsensitiveAttributeNames);
   if (Object.keys(changed).length > 0) steps.push({ type: 'UPDATE', attributes: changed });
   if (desired.state === 'ACTIVE' && !current.enabled) steps.push({ type: 'ENABLE' });
-  if (desired.state === 'DISABLED' && current.enabled) steps.push({ type: 'DISABLE' });
-  const { add, remove } = membershipDifferences(desired.groups, current.groups, o);
-  for (const group of remove) steps.push({ type: 'REMOVE_MEMBERSHIP', group });
+  if (desired.state === 'DISABLED' && current.enabled && !deprovisionFirst) steps.push({ type: 'DISABLE' });
+  if (!deprovisionFirst) for (const group of remove) steps.push({ type: 'REMOVE_MEMBERSHIP', group });
   for (const group of add) steps.push({ type: 'ADD_MEMBERSHIP', group });
   return steps;
 }

@@ -34,9 +34,17 @@ describe('planConvergence', () => {
     expect(planConvergence(withPassword, account())).toEqual([{ type: 'UPDATE', attributes: { password: 'Initial-1' } }]);
   });
 
-  it('renames before updating, then enables/disables, then fixes memberships', () => {
+  it('renames before updating, then enables, then fixes memberships', () => {
+    const steps = planConvergence(desired({ accountName: 'ada2', groups: ['ops'], attributes: { mail: 'm' } }), account({ enabled: false, attributes: { mail: 'x' }, groups: ['devs'] }));
+    expect(steps.map((s) => s.type)).toEqual(['RENAME', 'UPDATE', 'ENABLE', 'REMOVE_MEMBERSHIP', 'ADD_MEMBERSHIP']);
+  });
+
+  it("puts a leaver's deprovisioning first: membership removals and DISABLE before any rename or attribute update", () => {
     const steps = planConvergence(desired({ accountName: 'ada2', state: 'DISABLED', groups: ['ops'], attributes: { mail: 'm' } }), account({ attributes: { mail: 'x' }, groups: ['devs'] }));
-    expect(steps.map((s) => s.type)).toEqual(['RENAME', 'UPDATE', 'DISABLE', 'REMOVE_MEMBERSHIP', 'ADD_MEMBERSHIP']);
+    expect(steps.map((s) => s.type)).toEqual(['REMOVE_MEMBERSHIP', 'DISABLE', 'RENAME', 'UPDATE', 'ADD_MEMBERSHIP']);
+    // Adopting an unowned account claims it first: nothing is disabled on an account that is not (yet) ours.
+    const adopted = planConvergence(desired({ state: 'DISABLED', attributes: { mail: 'm' } }), account({ owner: null, groups: [] }), { adoptUnowned: true });
+    expect(adopted.map((s) => s.type)).toEqual(['CLAIM', 'UPDATE', 'DISABLE', 'ADD_MEMBERSHIP']);
   });
 
   it('deletes an owned account for ABSENT and never touches an account of someone else', () => {

@@ -8,11 +8,22 @@ import { AppliedStateRepository, type AppliedRow } from './applied-state.reposit
 import { KeyedMutex, forEachLimit, sleep } from './concurrency.js';
 import { ConnectorMetrics } from './connector-metrics.js';
 import { desiredFromCommand } from './command-parser.js';
-import { converge } from './converger.js';
+import { converge, partialOutcome, type PartialOutcome } from './converger.js';
 import { ParkedCommandsRepository, type ParkedCommand } from './parked-commands.repository.js';
 import type { ResultWriter, SettledCommand } from './result-writer.js';
 import type { TargetRegistry } from './target-registry.js';
 import type { TargetRuntime } from './target-runtime.js';
+
+/**
+ * Refused credentials or permissions count as a target problem (quarantine, parking) — but when the
+ * breaker stays closed over several attempts, the target answers other calls and refuses only
+ * this command's (an ACL on one entry, a 403 on one resource): that is the command's problem,
+ * and retrying it forever would stall its partition. It becomes permanent.
+ */
+function refusedForThisCommand(err: ConnectorError, attempt: number, runtime: TargetRuntime): ConnectorError {
+  if (err.code !== ConnectorErrorCode.Unauthorized || !runtime.admitsCommands() || attempt < runtime.config.breaker.consecutiveFailures + 2) return err;
+  return new ConnectorError(ConnectorErrorCode.Rejected, `permission refused for this command after ${attempt} attempts while the target answered other calls: ${err.message}`, { cause: err });
+}
 
 /** Stops a batch whose partition was taken away (rebalance, shutdown); retriable so the runner leaves it uncommitted. */
 class PartitionLost extends ConnectorError {
@@ -186,6 +197,9 @@ export class CommandProcessor {
     }
     const untrack = runtime.track(typeof c.issuedAt === 'number' ? c.issuedAt : item.message.timestamp);
     const started = Date.now();
+    // Writes of earlier attempts (a create before a transient failure) and the ref they gave.
+    const done: TargetOperation[] = [];
+    let knownRef = row?.accountRef ?? null;
     try {
       await this.locks.run(key, async () => {
         for (let attempt = 1; ; attempt++) {
@@ -193,24 +207,34 @@ export class CommandProcessor {
           try {
             const first = prefetched.has(key) ? prefetched.get(key) : undefined;
             prefetched.delete(key);
-            const outcome = await converge(runtime, desired, row?.accountRef ?? null, first);
-            await this.settle(item, desired, outcome.status, outcome.operations, outcome.accountRef, null, ctx);
+            const outcome = await converge(runtime, desired, knownRef, first);
+            const operations = [...done, ...outcome.operations];
+            const status = operations.length > 0 ? 'APPLIED' : outcome.status;
+            await this.settle(item, desired, status, operations, outcome.accountRef, null, ctx);
             applied.set(key, { personId: desired.personId, target: desired.target, version: desired.version, accountRef: outcome.accountRef });
-            ConnectorMetrics.commands.inc({ ...labels, status: outcome.status });
+            ConnectorMetrics.commands.inc({ ...labels, status });
             return;
           } catch (e) {
             if (e instanceof PartitionLost) throw e;
+            const partial = partialOutcome(e);
+            if (partial) {
+              done.push(...partial.operations);
+              knownRef = partial.accountRef ?? knownRef;
+            }
             let err = toConnectorError(e);
             if (err.code === ConnectorErrorCode.Unclassified && attempt >= (this.options.unclassifiedAttempts ?? 5)) {
               err = new ConnectorError(ConnectorErrorCode.Rejected, `gave up after ${attempt} attempts: ${err.message}`, { cause: err });
             }
-            if (!err.retriable) {
-              await this.fail(item, desired, err, ctx);
-              return;
-            }
-            if (this.parked && !runtime.admitsCommands()) {
+            if (this.parked && !runtime.admitsCommands() && err.retriable) {
               // The target was quarantined while this command was tried: it waits in the database, not here.
               await this.park(item, desired, runtime, state, ctx);
+              return;
+            }
+            err = refusedForThisCommand(err, attempt, runtime);
+            if (!err.retriable) {
+              // The result tells what was written before the failure; the ref is kept so the next command reads by it.
+              await this.fail(item, desired, err, ctx, { operations: done, accountRef: knownRef });
+              if (knownRef !== null) applied.set(key, { personId: desired.personId, target: desired.target, version: row?.version ?? 0, accountRef: knownRef });
               return;
             }
             ConnectorMetrics.retries.inc({ ...labels, error_class: err.errorClass });
@@ -237,12 +261,12 @@ export class CommandProcessor {
   }
 
   /** FAILED result (when the command is readable enough to address one) and the dead letter. */
-  private async fail(item: Item, desired: DesiredAccount | null, err: ConnectorError, ctx: ConsumeContext): Promise<void> {
+  private async fail(item: Item, desired: DesiredAccount | null, err: ConnectorError, ctx: ConsumeContext, partial?: PartialOutcome): Promise<void> {
     const runtime = desired ? this.targets.get(desired.target) : undefined;
     ConnectorMetrics.errors.inc({ target: String(item.command.target ?? ''), kind: runtime?.kind ?? String(item.command.targetKind ?? ''), error_class: 'permanent', code: err.code });
     ConnectorMetrics.commands.inc({ target: String(item.command.target ?? ''), kind: runtime?.kind ?? String(item.command.targetKind ?? ''), status: 'FAILED' });
     if (typeof item.command.personId === 'string' && item.command.personId !== '' && typeof item.command.commandId === 'string') {
-      await this.settle(item, desired, 'FAILED', [], null, err, ctx);
+      await this.settle(item, desired, 'FAILED', partial?.operations ?? [], partial?.accountRef ?? null, err, ctx);
     }
     await ctx.deadLetter(item.message, err);
   }
@@ -414,12 +438,14 @@ export class CommandProcessor {
         if (err.code === ConnectorErrorCode.Unclassified && attempts >= (this.options.unclassifiedAttempts ?? 5)) {
           err = new ConnectorError(ConnectorErrorCode.Rejected, `gave up after ${attempts} attempts: ${err.message}`, { cause: err });
         }
+        err = refusedForThisCommand(err, attempts, runtime);
         if (err.retriable) {
           this.drainAttempts.set(p.id, attempts);
           ConnectorMetrics.retries.inc({ ...labels, error_class: err.errorClass });
           throw new DrainBlocked(err);
         }
-        return this.failParked(sql, runtime, p, command, desired, err);
+        const partial = partialOutcome(e);
+        return this.failParked(sql, runtime, p, command, desired, err, partial ? { ...partial, accountRef: partial.accountRef ?? row?.accountRef ?? null } : undefined);
       }
     });
   }
@@ -441,11 +467,19 @@ export class CommandProcessor {
   }
 
   /** A parked command that cannot be applied: its dead letter (the record as consumed), then the FAILED result. */
-  private async failParked(sql: SqlClient, runtime: TargetRuntime, p: ParkedCommand, command: ProvisioningCommand, desired: DesiredAccount | null, err: ConnectorError): Promise<() => void> {
+  private async failParked(
+    sql: SqlClient,
+    runtime: TargetRuntime,
+    p: ParkedCommand,
+    command: ProvisioningCommand,
+    desired: DesiredAccount | null,
+    err: ConnectorError,
+    partial?: PartialOutcome,
+  ): Promise<() => void> {
     if (!this.broker) throw new Error('dead-lettering a parked command needs the message broker');
     // Sent before the transaction commits: a failed commit sends it again (at least once, as for consumed records).
     await this.broker.send([deadLetterMessage(p.record, err, (this.drainAttempts.get(p.id) ?? 0) + 1, p.consumerGroup)]);
-    const settled = typeof command.personId === 'string' && command.personId !== '' && typeof command.commandId === 'string' ? [this.settled(command, desired, 'FAILED', [], null, err, p.record.headers)] : [];
+    const settled = typeof command.personId === 'string' && command.personId !== '' && typeof command.commandId === 'string' ? [this.settled(command, desired, 'FAILED', partial?.operations ?? [], partial?.accountRef ?? null, err, p.record.headers)] : [];
     await this.results.writeIn(sql, settled);
     await this.parked!.remove(sql, p.id);
     return () => {

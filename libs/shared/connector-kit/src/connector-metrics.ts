@@ -17,5 +17,6 @@ export const ConnectorMetrics = {
   driftAccounts: gauge('provisio_connector_drift_accounts', 'Findings of the last reconciliation run, by drift kind', ['target', 'kind', 'drift']),
   reconciliations: counter('provisio_connector_reconciliations_total', 'Reconciliation runs, by status', ['target', 'kind', 'status']),
   reconciliationDuration: histogram('provisio_connector_reconciliation_duration_seconds', 'Duration of reconciliation runs', ['target', 'kind'], [1, 5, 10, 30, 60, 120, 300, 900, 3600]),
+  orphansHeld: counter('provisio_connector_reconciliation_orphans_held_total', 'Correcting runs that reported orphans without correcting them because they exceeded the orphan safety limit', ['target', 'kind']),
   accountsScanned: gauge('provisio_connector_reconciliation_accounts_scanned', 'Accounts the last reconciliation run read from the target', ['target', 'kind']),
 };

@@ -3,7 +3,7 @@ export { ParkedCommandsRepository, type ParkedCommand, type ParkedCount, type Pa
 export { ParkedCommandDrainer, type ParkedDrainerOptions } from './parked-drainer.js';
 export { desiredFromCommand } from './command-parser.js';
 export { connectorTablesSql, connectorTablesV2DownSql, connectorTablesV2Sql, connectorTablesV3DownSql, connectorTablesV3Sql } from './connector-tables.js';
-export { converge, type ConvergeOutcome } from './converger.js';
+export { converge, partialOutcome, type ConvergeOutcome, type PartialOutcome } from './converger.js';
 export { ConnectorMetrics } from './connector-metrics.js';
 export { KeyedMutex, Semaphore, forEachLimit, withTimeout } from './concurrency.js';
 export { AppliedStateRepository, type AppliedRow, type AppliedUpdate, type StoredDesired } from './applied-state.repository.js';

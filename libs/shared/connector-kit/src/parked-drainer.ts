@@ -76,8 +76,11 @@ export class ParkedCommandDrainer {
     for (const runtime of this.targets.all()) {
       const c = counts.get(runtime.id);
       runtime.setParked(c ?? { count: 0, oldestParkedAt: null, oldestRecordAt: null });
-      if (!c || this.stopped || this.draining.has(runtime.id) || !this.due(runtime)) continue;
-      const run = this.drain(runtime).finally(() => this.draining.delete(runtime.id));
+      if (this.stopped || this.draining.has(runtime.id)) continue;
+      // Quarantined with nothing parked: no command will probe it, so the drainer does (health would stay degraded until the next command).
+      const probeOnly = !c && runtime.breaker.state === 'open' && runtime.probeDue();
+      if (!probeOnly && (!c || !this.due(runtime))) continue;
+      const run = (probeOnly ? runtime.probe() : this.drain(runtime)).finally(() => this.draining.delete(runtime.id));
       this.draining.set(runtime.id, run);
     }
   }

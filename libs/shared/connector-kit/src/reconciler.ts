@@ -165,10 +165,12 @@ export class Reconciler {
       summary.desiredAccounts = detector.desiredCount;
       const findings: DriftFinding[] = [];
       const orphans = new Map<string, TargetAccount>();
+      let managed = 0;
       let cursor: string | null = null;
       do {
         const page = await this.withRetries(runtime, () => runtime.connector.listAccounts(cursor, runtime.config.reconcile.pageSize));
         for (const account of page.items) {
+          if (account.owner !== null) managed++;
           for (const f of detector.observe(account)) {
             findings.push(f);
             if (f.kind === 'ORPHAN' && f.accountRef) orphans.set(f.accountRef, account);
@@ -180,7 +182,13 @@ export class Reconciler {
       summary.accountsScanned = detector.accountsSeen;
 
       if (summary.mode === 'correct') {
-        await this.correct(runtime, findings, versions, orphans, settled);
+        const held = this.orphanLimit(runtime, orphans.size, managed);
+        if (held) {
+          summary.error = held;
+          ConnectorMetrics.orphansHeld.inc(labels);
+          this.logger.warn({ target: runtime.id, runId: summary.runId, orphans: orphans.size, managed }, held);
+        }
+        await this.correct(runtime, findings, versions, held ? new Map() : orphans, settled, held);
       } else {
         for (const finding of findings) settled.push({ finding, action: 'REPORTED', error: null });
       }
@@ -212,12 +220,23 @@ export class Reconciler {
     versions: Map<string, { desiredVersion: number; accountRef: string | null }>,
     orphans: Map<string, TargetAccount>,
     settled: Settled[],
+    orphansHeld: string | null,
   ): Promise<void> {
     const byPerson = new Map<string, DriftFinding[]>();
+    const orphanFindings: DriftFinding[] = [];
     for (const f of findings) {
       if (f.personId !== null && CORRECTABLE.has(f.kind)) byPerson.set(f.personId, [...(byPerson.get(f.personId) ?? []), f]);
-      else if (f.kind === 'ORPHAN' && runtime.config.reconcile.orphans !== 'report' && f.accountRef && orphans.has(f.accountRef)) {
-        const account = orphans.get(f.accountRef)!;
+      else if (f.kind === 'ORPHAN' && runtime.config.reconcile.orphans !== 'report' && f.accountRef && orphans.has(f.accountRef)) orphanFindings.push(f);
+      else settled.push({ finding: f, action: 'REPORTED', error: f.kind === 'ORPHAN' ? orphansHeld : null });
+    }
+    for (const f of orphanFindings) {
+      const account = orphans.get(f.accountRef!)!;
+      // "No desired state" was true when the run started; a joiner's command may have created the account since. Re-check under its lock.
+      await this.locks.run(AppliedStateRepository.key(account.owner ?? '', runtime.id), async () => {
+        if (account.owner !== null && (await this.applied.desiredOf(this.db.sql, account.owner, runtime.id))) {
+          settled.push({ finding: f, action: 'REPORTED', error: 'not corrected: a command for this person arrived during the run' });
+          return;
+        }
         try {
           if (runtime.config.reconcile.orphans === 'delete') await this.withRetries(runtime, () => runtime.connector.deleteAccount(account), 'delete');
           else if (account.enabled) await this.withRetries(runtime, () => runtime.connector.disableAccount(account, { personId: account.owner ?? '', target: runtime.id, version: 0, state: 'DISABLED', accountName: account.name, attributes: {}, groups: [] }), 'disable');
@@ -225,7 +244,7 @@ export class Reconciler {
         } catch (e) {
           settled.push({ finding: f, action: 'CORRECTION_FAILED', error: (e as Error).message.slice(0, 500) });
         }
-      } else settled.push({ finding: f, action: 'REPORTED', error: null });
+      });
     }
     await forEachLimit([...byPerson], runtime.config.concurrency, async ([personId, list]) => {
       const key = AppliedStateRepository.key(personId, runtime.id);
@@ -246,6 +265,15 @@ export class Reconciler {
         }
       });
     });
+  }
+
+  /** Why this run must not correct its orphans (the safety limit), or null. */
+  private orphanLimit(runtime: TargetRuntime, orphans: number, managed: number): string | null {
+    const r = runtime.config.reconcile;
+    if (r.orphans === 'report' || orphans === 0) return null;
+    const share = managed > 0 ? orphans / managed : 1;
+    if (orphans <= r.maxOrphanCorrections && share <= r.maxOrphanShare) return null;
+    return `orphan safety limit: ${orphans} of ${managed} managed accounts are orphans (limit ${r.maxOrphanCorrections} and ${Math.round(r.maxOrphanShare * 100)}%); reported, none ${r.orphans === 'delete' ? 'deleted' : 'disabled'} — check the applied state, then raise reconcile.maxOrphanCorrections / maxOrphanShare to correct them`;
   }
 
   /** A few attempts for transient trouble; a run is not a place to wait out a long outage. */

@@ -114,7 +114,16 @@ export class TargetRuntime {
     this.publishLag();
   }
 
-  /** Runs one target call under quarantine, rate limit, concurrency limit and timeout. */
+  /** Probes a quarantined target whose quarantine period is over (a ping); outcome goes to the breaker. Never throws. */
+  async probe(): Promise<void> {
+    await this.call('probe', async () => undefined).catch(() => undefined);
+  }
+
+  /**
+   * Runs one target call under quarantine, rate limit, concurrency limit and timeout. A call that
+   * timed out keeps its concurrency slot until it settles on the target (at most another
+   * callTimeoutMs), so timeouts cannot pile more concurrent work onto a slow target than allowed.
+   */
   async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
     const admission = this.breaker.admit(this.now());
     if (!admission.allowed) {
@@ -126,17 +135,35 @@ export class TargetRuntime {
       await this.takeToken();
       const release = await this.slots.acquire();
       const started = process.hrtime.bigint();
+      let running: Promise<unknown> = Promise.resolve();
+      let settledOnTarget = true;
+      const hold = (p: Promise<unknown>) => {
+        settledOnTarget = false;
+        running = p.then(
+          () => void (settledOnTarget = true),
+          () => void (settledOnTarget = true),
+        );
+      };
       try {
         // A probe asks the target whether it is back before risking a real command on it.
-        if (probe) await this.timed(() => this.connector.ping(), 'ping');
-        const result = await this.timed(fn, operation);
+        if (probe) await this.timed(() => this.connector.ping(), 'ping', hold);
+        const result = await this.timed(fn, operation, hold);
         ConnectorMetrics.callDuration.observe({ ...this.labels, operation }, Number(process.hrtime.bigint() - started) / 1e9);
         ConnectorMetrics.operations.inc({ ...this.labels, operation, outcome: 'ok' });
         this.breaker.onSuccess(this.now(), probe);
         settled = true;
         return result;
       } finally {
-        release();
+        if (settledOnTarget) release();
+        else {
+          // Timed out: the slot stays taken while the call still runs on the target (bounded by another callTimeoutMs).
+          let timer: NodeJS.Timeout | undefined;
+          const grace = new Promise<void>((r) => (timer = setTimeout(r, this.config.callTimeoutMs)));
+          void Promise.race([running, grace]).then(() => {
+            clearTimeout(timer);
+            release();
+          });
+        }
       }
     } catch (e) {
       const err = toConnectorError(e);
@@ -148,7 +175,7 @@ export class TargetRuntime {
         this.pausedUntil = Math.max(this.pausedUntil, this.now() + wait);
         this.breaker.onSuccess(this.now(), probe);
       } else if (err.countsAgainstTarget) {
-        this.breaker.onFailure(this.now(), probe);
+        this.breaker.onFailure(this.now(), probe, err.code);
       } else {
         // The target answered (a data error, a refusal): it is healthy.
         this.breaker.onSuccess(this.now(), probe);
@@ -172,8 +199,10 @@ export class TargetRuntime {
     }
   }
 
-  private timed<T>(fn: () => Promise<T>, operation: string): Promise<T> {
-    return withTimeout(fn(), this.config.callTimeoutMs, () => new ConnectorError(ConnectorErrorCode.Timeout, `${operation} on target ${this.id} took longer than ${this.config.callTimeoutMs} ms`));
+  private timed<T>(fn: () => Promise<T>, operation: string, hold?: (p: Promise<unknown>) => void): Promise<T> {
+    const p = fn();
+    hold?.(p);
+    return withTimeout(p, this.config.callTimeoutMs, () => new ConnectorError(ConnectorErrorCode.Timeout, `${operation} on target ${this.id} took longer than ${this.config.callTimeoutMs} ms`));
   }
 
   /** Tracks a command from the moment it is taken from the queue until it is settled (queue lag). */

@@ -97,6 +97,13 @@ export const commonTargetShape = {
       mode: z.enum(['report', 'correct']).default('report'),
       /** What a correcting run does with accounts marked as Provisio's that no person wants. */
       orphans: z.enum(['report', 'disable', 'delete']).default('report'),
+      /**
+       * Safety limit of orphan corrections per run: above this many orphans, or above this share
+       * of the managed accounts the run saw, the run reports orphans but corrects none (an empty
+       * or lost applied-state table must not disable or delete every managed account).
+       */
+      maxOrphanCorrections: z.number().int().nonnegative().default(10),
+      maxOrphanShare: z.number().min(0).max(1).default(0.1),
       pageSize: z.number().int().positive().max(10_000).default(500),
     })
     .strict()

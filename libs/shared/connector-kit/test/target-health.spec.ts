@@ -61,7 +61,7 @@ describe('connector readiness with a quarantined or unreachable target', () => {
         status: 'degraded',
         checks: {
           kafka: { status: 'up', ms: expect.any(Number) },
-          'target:quarantined': { status: 'degraded', error: expect.stringMatching(/^quarantined since \S+ \(1 consecutive failures?\); next probe \S+; 0 command\(s\) parked$/), ms: expect.any(Number) },
+          'target:quarantined': { status: 'degraded', error: expect.stringMatching(/^quarantined since \S+ \(1 consecutive failures?, last: TARGET_UNAVAILABLE\); next probe \S+; 0 command\(s\) parked$/), ms: expect.any(Number) },
           'target:unreachable': { status: 'degraded', error: 'connect ECONNREFUSED 10.0.0.9:636', ms: expect.any(Number) },
           'target:fine': { status: 'up', ms: expect.any(Number) },
         },

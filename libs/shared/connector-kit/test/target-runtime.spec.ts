@@ -27,7 +27,7 @@ describe('TargetRuntime', () => {
     await expect(rt.call('read', down)).rejects.toMatchObject({ code: 'TARGET_UNAVAILABLE' });
     await expect(rt.call('read', down)).rejects.toMatchObject({ code: 'TARGET_QUARANTINED', retriable: true, retryAfterMs: 10_000 });
     expect(calls).toBe(2);
-    expect(rt.status().quarantine).toMatchObject({ state: 'open', reason: '2 consecutive failures' });
+    expect(rt.status().quarantine).toMatchObject({ state: 'open', reason: '2 consecutive failures, last: TARGET_UNAVAILABLE' });
     await expect(rt.health()).rejects.toThrow(/quarantined since/);
 
     // After the period: a probe (ping) and then the call; success resumes by itself.

@@ -23,7 +23,8 @@ export function fromLdapError(e: unknown, what: string): ConnectorError {
   if (e instanceof ResultCodeError) {
     if (TRANSIENT_CODES.has(e.code)) return new ConnectorError(ConnectorErrorCode.Unavailable, message, { cause: e });
     if (AUTH_CODES.has(e.code)) return new ConnectorError(ConnectorErrorCode.Unauthorized, message, { cause: e });
-    if (e.code === 68) return new ConnectorError(ConnectorErrorCode.Unavailable, `${message} (created concurrently; re-reading)`, { cause: e });
+    // entryAlreadyExists: the kit re-reads; a race converges, a collision with an entry it cannot find fails the command.
+    if (e.code === 68) return new ConnectorError(ConnectorErrorCode.AlreadyExists, message, { cause: e });
     if (e.code === 8 || e.code === 13) return new ConnectorError(ConnectorErrorCode.Configuration, message, { cause: e });
     return new ConnectorError(ConnectorErrorCode.Rejected, message, { cause: e });
   }

@@ -12,7 +12,9 @@ export function fromPostgresError(e: unknown, what: string): ConnectorError {
   const message = `${what}: ${(e as Error).message ?? String(e)}`;
   if (isTransientDatabaseError(e)) return new ConnectorError(ConnectorErrorCode.Unavailable, message, { cause: e });
   if (typeof code !== 'string') return new ConnectorError(ConnectorErrorCode.Unavailable, message, { cause: e });
-  if (code === '42710' || code === '23505' || code.startsWith('XX') || code === '55006') {
+  // duplicate_object (CREATE ROLE / RENAME TO a taken name): the kit re-reads; a race converges, anything else fails the command.
+  if (code === '42710') return new ConnectorError(ConnectorErrorCode.AlreadyExists, message, { cause: e });
+  if (code === '23505' || code.startsWith('XX') || code === '55006') {
     // Created concurrently, "tuple concurrently updated", object in use: re-read and try again.
     return new ConnectorError(ConnectorErrorCode.Unavailable, message, { cause: e });
   }

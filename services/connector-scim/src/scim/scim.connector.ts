@@ -155,8 +155,8 @@ export class ScimConnector implements TargetConnector {
     const body: Json = { schemas: [USER_SCHEMA], userName: d.accountName, externalId: d.personId, active: d.state !== 'DISABLED' };
     for (const [k, v] of Object.entries(d.attributes)) setValue(body, pathOf(k), v);
     const r = await this.http.request('POST', '/Users', body, { accept: [409] });
-    // 409: someone created it meanwhile; the next attempt reads it and adopts or refuses it.
-    if (r.status === 409) throw new ConnectorError(ConnectorErrorCode.Unavailable, `userName ${d.accountName} was created concurrently; re-reading`);
+    // 409: a uniqueness conflict. The kit re-reads: created meanwhile → adopt or refuse it; not findable (e.g. a unique email) → FAILED.
+    if (r.status === 409) throw new ConnectorError(ConnectorErrorCode.AlreadyExists, `userName ${d.accountName}: the service answered 409 (uniqueness conflict)`, { status: 409 });
     return this.toAccount(this.remember(r.body!), []);
   }
 
