@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Topics, type ProvisioningResult } from '@provisio/contracts';
 import { startSlapd, type RunningSlapd } from '@provisio/devstack';
 import type { RunningService } from '@provisio/platform';
-import { CommandSender, TopicCollector, createTestDatabase, mintToken, provisioningCommand, serviceTestEnv, uniqueTopicPrefix, waitFor, type TestDatabase } from '@provisio/testing';
+import { CommandSender, TopicCollector, createTestDatabase, mintToken, provisioningCommand, serviceTestEnv, targetReadiness, uniqueTopicPrefix, waitFor, type TestDatabase } from '@provisio/testing';
 import { Client } from 'ldapts';
 import { bootstrap } from '../src/bootstrap.js';
 
@@ -84,9 +84,7 @@ describe(`fault: LDAP target (slapd) down for ${OUTAGE_MS / 1000} s in the middl
         observed.add(s.quarantine.state);
         maxParked = Math.max(maxParked, s.parked.count);
         if (i > 2) {
-          const r = await fetch(`${service.url}/health/ready`);
-          const body = (await r.json()) as { status: string; checks: Record<string, { status: string }> };
-          readiness.push({ status: r.status, report: body.status, target: body.checks['target:dir']!.status });
+          readiness.push(await targetReadiness(service.url, 'dir'));
         }
         await new Promise((r) => setTimeout(r, 250));
       }
@@ -138,6 +136,6 @@ describe(`fault: LDAP target (slapd) down for ${OUTAGE_MS / 1000} s in the middl
     expect(s.quarantine.state).toBe('closed');
     expect(s.parked.count).toBe(0);
     expect(await (await fetch(`${service.url}/metrics`)).text()).toMatch(/provisio_connector_quarantine_state\{[^}]*target="dir"[^}]*\} 0\n/);
-    await waitFor(async () => ((await (await fetch(`${service.url}/health/ready`)).json()) as { status: string }).status === 'ok', { what: 'no longer degraded' });
+    await waitFor(async () => (await targetReadiness(service.url, 'dir')).report === 'ok', { what: 'no longer degraded' });
   }, OUTAGE_MS + 180_000);
 });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Topics, type ProvisioningResult } from '@provisio/contracts';
 import type { RunningService } from '@provisio/platform';
-import { CommandSender, ScimTestServer, TopicCollector, createTestDatabase, mintToken, provisioningCommand, serviceTestEnv, uniqueTopicPrefix, waitFor, type TestDatabase } from '@provisio/testing';
+import { CommandSender, ScimTestServer, TopicCollector, createTestDatabase, mintToken, provisioningCommand, serviceTestEnv, targetReadiness, uniqueTopicPrefix, waitFor, type TestDatabase } from '@provisio/testing';
 import { bootstrap } from '../src/bootstrap.js';
 
 /** The issue's outage is 2 minutes; PROVISIO_TEST_OUTAGE_MS shortens it for quick local runs. */
@@ -68,9 +68,7 @@ describe(`fault: SCIM target down for ${OUTAGE_MS / 1000} s in the middle of a s
         const s = (await (await fetch(`${service.url}/v1/targets/app`, { headers: { authorization: `Bearer ${token}` } })).json()) as { quarantine: { state: string } };
         observed.add(s.quarantine.state);
         if (i > 2) {
-          const r = await fetch(`${service.url}/health/ready`);
-          const body = (await r.json()) as { status: string; checks: Record<string, { status: string }> };
-          readiness.push({ status: r.status, report: body.status, target: body.checks['target:app']!.status });
+          readiness.push(await targetReadiness(service.url, 'app'));
         }
         await new Promise((r) => setTimeout(r, 250));
       }
@@ -104,6 +102,6 @@ describe(`fault: SCIM target down for ${OUTAGE_MS / 1000} s in the middle of a s
     const status = (await (await fetch(`${service.url}/v1/targets/app`, { headers: { authorization: `Bearer ${token}` } })).json()) as { quarantine: { state: string } };
     expect(status.quarantine.state).toBe('closed');
     expect(await (await fetch(`${service.url}/metrics`)).text()).toMatch(/provisio_connector_quarantine_state\{[^}]*target="app"[^}]*\} 0\n/);
-    await waitFor(async () => ((await (await fetch(`${service.url}/health/ready`)).json()) as { status: string }).status === 'ok', { what: 'no longer degraded' });
+    await waitFor(async () => (await targetReadiness(service.url, 'app')).report === 'ok', { what: 'no longer degraded' });
   }, OUTAGE_MS + 180_000);
 });

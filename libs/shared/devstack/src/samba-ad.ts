@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { promisify } from 'node:util';
 import { PrerequisiteError, commandExists, isAlive, portOpen, waitUntil } from './process-utils.js';
-import { spawnTied } from './tied-process.js';
+import { keepOutput, spawnTied } from './tied-process.js';
 
 /** The Debian packages a Samba AD DC needs (`samba` alone does not provision or run a DC). */
 export const SAMBA_AD_PACKAGES = ['samba', 'samba-ad-provision', 'samba-dsdb-modules', 'samba-vfs-modules'] as const;
@@ -241,12 +241,7 @@ export async function startSambaAd(o: SambaAdOptions = {}): Promise<RunningSamba
     // -i: foreground, logs on stdout, stops at EOF on stdin (the pipe closes when we die);
     // -M single: one process, no forked workers.
     child = spawnTied(sambaBinary(), ['-i', '-M', 'single', '-s', smbConf, '-d', '1'], { stdinPipe: true, processGroup: true });
-    const keep = (b: Buffer) => {
-      output.push(b.toString());
-      if (output.length > 200) output.shift();
-    };
-    child.stdout!.on('data', keep);
-    child.stderr!.on('data', keep);
+    keepOutput(child, output);
     const me = child;
     try {
       await waitUntil('samba', async () => (await portOpen(389)) && existsSync(caFile) && (await tlsAnswers(636)), 60_000, 200, () =>

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { spawnTied } from './tied-process.js';
+import { keepOutput, spawnTied } from './tied-process.js';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -130,12 +130,7 @@ export async function startSlapd(o: SlapdOptions = {}): Promise<RunningSlapd> {
     // -d keeps slapd in the foreground as our child. A child outlives a parent that is killed, so
     // it is tied to this process: SIGKILL on parent death (setpriv), else a watchdog shell.
     child = spawnTied(binary, ['-f', join(dir, 'slapd.conf'), '-h', listeners, '-d', 'none']);
-    const keep = (b: Buffer) => {
-      output.push(b.toString());
-      if (output.length > 200) output.shift();
-    };
-    child.stdout!.on('data', keep);
-    child.stderr!.on('data', keep);
+    keepOutput(child, output);
     const me = child;
     try {
       await waitUntil(

@@ -48,3 +48,13 @@ export function spawnTied(binary: string, args: string[], o: TiedOptions = {}): 
   }
   return child;
 }
+
+/** Keeps the last `max` chunks a server writes on stdout and stderr in `into`, for start-up errors. */
+export function keepOutput(child: ChildProcess, into: string[], max = 200): void {
+  const keep = (b: Buffer) => {
+    into.push(b.toString());
+    if (into.length > max) into.shift();
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+}

@@ -112,3 +112,10 @@ export class TopicCollector<T = unknown> {
     await this.consumer?.disconnect();
   }
 }
+
+/** A connector's readiness answer and one target's check in it (HTTP status, overall report, the target's status). */
+export async function targetReadiness(serviceUrl: string, target: string): Promise<{ status: number; report: string; target: string }> {
+  const r = await fetch(`${serviceUrl}/health/ready`);
+  const body = (await r.json()) as { status: string; checks: Record<string, { status: string } | undefined> };
+  return { status: r.status, report: body.status, target: body.checks[`target:${target}`]?.status ?? 'missing' };
+}

@@ -1,5 +1,5 @@
 export { ALL_TEST_SCOPES, auditTestKeys, createTestDatabase, createTestRole, kafkaBrokers, mintToken, readTopic, serviceTestEnv, testKafka, uniqueId, uniqueTopicPrefix, waitFor, type TestDatabase, type TestRole } from './helpers.js';
 export { TestEnv, requireEnv } from '@provisio/devstack';
 export { ServiceProcesses, freePort, type RunningProcess } from './service-processes.js';
-export { CommandSender, TopicCollector, provisioningCommand, type Collected } from './connector-helpers.js';
+export { CommandSender, TopicCollector, provisioningCommand, targetReadiness, type Collected } from './connector-helpers.js';
 export { ScimStore, ScimTestServer, type ScimFaults } from './scim-server.js';
