@@ -128,7 +128,11 @@ export class AccessBaseline {
     const kept: { state: AppliedState & { carried: CarriedSince }; row: AppliedStateRow }[] = [];
     for (const { target } of targets.rows) {
       const byAccount = new Map<string, AppliedStateRow[]>();
-      for (const row of await this.appliedStates(client, { target, maxSeq: cut })) byAccount.set(row.person_id, [...(byAccount.get(row.person_id) ?? []), row]);
+      for (const row of await this.appliedStates(client, { target, maxSeq: cut })) {
+        const history = byAccount.get(row.person_id);
+        if (history) history.push(row);
+        else byAccount.set(row.person_id, [row]);
+      }
       for (const history of byAccount.values()) {
         const state = carryForward(history.map(appliedStateOf));
         kept.push({ state, row: history.find((h) => h.result_id === state.resultId)! });
