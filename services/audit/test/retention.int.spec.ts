@@ -75,6 +75,40 @@ describe('retention', () => {
     expect(r).toMatchObject({ ok: false, firstBadPosition: 24 });
   });
 
+  it('lets appends go on while it verifies the months it drops, and holds them only for the cut', async () => {
+    const other = await createTestDatabase('auditretention3');
+    const s = await openStore(other.url, { clock: () => clock });
+    const blocker = await other.client();
+    try {
+      const from = monthStart(4);
+      const name = `records_p${from.getUTCFullYear()}${String(from.getUTCMonth() + 1).padStart(2, '0')}`;
+      await other.query(`CREATE TABLE audit.${name} PARTITION OF audit.records FOR VALUES FROM ('${from.toISOString()}') TO ('${monthStart(3).toISOString()}')`);
+      clock = from.getTime() + DAY;
+      await s.repo.append(consumed(6));
+      clock = Date.now();
+      await s.repo.append(consumed(3));
+      // Stop retention where it gathers the carried access (after verifying, before the cut), then append meanwhile.
+      await blocker.query('BEGIN; LOCK TABLE audit.access_baseline IN SHARE MODE');
+      const running = new RetentionService(other.url, s.repo, s.chain, signer, trusted, logger).apply(1);
+      running.catch(() => undefined);
+      const waiting = async () =>
+        (await other.query<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'provisio-audit-retention' AND wait_event_type = 'Lock'`))[0]!.n === '1';
+      for (let i = 0; i < 200 && !(await waiting()); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(await waiting()).toBe(true);
+      const appended = await Promise.race([s.repo.append(consumed(3)).then(() => 'appended'), new Promise((r) => setTimeout(() => r('blocked'), 10_000))]);
+      expect(appended).toBe('appended');
+      await blocker.query('COMMIT');
+      const out = await running;
+      expect(out).toMatchObject({ dropped: [name], anchor: { seq: 6 } });
+      expect(await s.chain.verify()).toMatchObject({ ok: true, startedAfter: 6, records: 6 });
+    } finally {
+      await blocker.query('ROLLBACK').catch(() => undefined);
+      blocker.release();
+      await s.db.close();
+      await other.drop();
+    }
+  });
+
   it('refuses to drop partitions when the chain up to the cut does not verify', async () => {
     const other = await createTestDatabase('auditretention2');
     const s = await openStore(other.url, { clock: () => clock });
