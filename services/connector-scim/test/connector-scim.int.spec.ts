@@ -154,4 +154,30 @@ describe('connector-scim against real SCIM 2.0 servers', () => {
     const metrics = await (await fetch(`${service.url}/metrics`)).text();
     expect(metrics).toMatch(/provisio_connector_errors_total\{[^}]*target="quirky"[^}]*error_class="rate_limited"[^}]*\} 4/);
   });
+  it('a uniqueness conflict on another attribute (a taken email) fails that person for good, says so without personal data, and stalls no one else', async () => {
+    app.store.uniqueEmails = true;
+    try {
+      const first = provisioningCommand({ personId: 'p-lin1', target: 'app', targetKind: 'scim', accountName: 'lin.first', attributes: { mail: 'lin@example.org' } });
+      const second = provisioningCommand({ personId: 'p-lin2', target: 'app', targetKind: 'scim', accountName: 'lin.second', attributes: { mail: 'LIN@example.org' } });
+      const after = provisioningCommand({ personId: 'p-after', target: 'app', targetKind: 'scim', accountName: 'after.conflict', attributes: { mail: 'after@example.org' } });
+      // Different people run in parallel: the first holds the address before the others come.
+      await sender.send('scim', [first]);
+      expect(await resultFor(first.commandId)).toMatchObject({ status: 'APPLIED', operations: [{ type: 'CREATE', detail: null }] });
+      await sender.send('scim', [second, after]);
+      const failed = await resultFor(second.commandId);
+      expect(failed).toMatchObject({ status: 'FAILED', accountRef: null, error: { code: 'TARGET_ALREADY_EXISTS', retriable: false } });
+      expect(failed.error!.message).toMatch(/409/);
+      expect(failed.error!.message).not.toMatch(/lin\.second|lin@example/i);
+      expect(await resultFor(after.commandId)).toMatchObject({ status: 'APPLIED' });
+      // Nothing half-written: no account for the refused person, one for each of the others.
+      expect(usersNamed(app, 'lin.second')).toHaveLength(0);
+      expect(usersNamed(app, 'lin.first')).toHaveLength(1);
+      expect(usersNamed(app, 'after.conflict')).toHaveLength(1);
+      // The permanent failure is dead-lettered (once).
+      await dlt.waitFor((records) => (records.length >= 1 ? records : undefined), { what: 'the dead-lettered conflict' });
+      expect(dlt.records).toHaveLength(1);
+    } finally {
+      app.store.uniqueEmails = false;
+    }
+  });
 });

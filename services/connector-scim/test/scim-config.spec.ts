@@ -57,3 +57,29 @@ describe('connector-scim memberships without display', () => {
     expect(calls.filter((c) => c.startsWith('GET /Groups/g-42'))).toHaveLength(1);
   });
 });
+
+describe('connector-scim error messages', () => {
+  it('name the resource and the looked-up attribute, never the value a look-up filter carries', async () => {
+    const [cfg] = load([{ id: 'a', baseUrl: 'https://app.example.com/scim/v2', auth: bearer }]).CONNECTOR_TARGETS;
+    const connector = new ScimConnector(cfg!);
+    const realFetch = globalThis.fetch;
+    const requested: string[] = [];
+    globalThis.fetch = (async (url: string | URL) => {
+      requested.push(String(url));
+      return new Response(JSON.stringify({ detail: 'backend exploded' }), { status: 500, headers: { 'content-type': 'application/scim+json' } });
+    }) as typeof fetch;
+    try {
+      const desired = { personId: 'p-grace', target: 'a', version: 1, state: 'ACTIVE' as const, accountName: 'grace.hopper', attributes: {}, groups: [] };
+      const failure = await connector.readAccount({ personId: 'p-grace', accountName: 'grace.hopper', accountRef: null, desired }).then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
+      // The filter did go to the service, but the message keeps only the path.
+      expect(requested.some((u) => u.includes('filter=') && /p-grace|grace\.hopper/.test(u))).toBe(true);
+      expect(failure?.message).toMatch(/^GET \/Users\?… answered 500 \(backend exploded\)$/);
+      expect(failure?.message).not.toMatch(/grace|hopper|p-grace/);
+    } finally {
+      globalThis.fetch = realFetch;
+    }
+  });
+});

@@ -11,6 +11,8 @@ type Json = Record<string, unknown>;
 export class ScimStore {
   readonly users = new Map<string, Json>();
   readonly groups = new Map<string, Json>();
+  /** Email addresses unique across users too (as some services enforce): a clash answers 409 uniqueness. */
+  uniqueEmails = false;
 
   groupsOf(userId: string): { value: string; display: unknown; type: string }[] {
     return [...this.groups.values()]
@@ -78,6 +80,13 @@ function ingressFor(kind: 'users' | 'groups') {
     const uniqueKey = kind === 'users' ? 'userName' : 'displayName';
     const clash = [...map.values()].find((r) => String(r[uniqueKey]).toLowerCase() === String(data[uniqueKey]).toLowerCase() && r['id'] !== resource.id);
     if (clash) throw new SCIMMY.Types.Error(409, 'uniqueness', `${uniqueKey} ${String(data[uniqueKey])} is already taken`);
+    if (kind === 'users' && store.uniqueEmails) {
+      const emailsOf = (r: Json) => ((r['emails'] as Json[] | undefined) ?? []).map((e) => String(e['value']).toLowerCase());
+      const wanted = new Set(emailsOf(data));
+      if ([...map.values()].some((r) => r['id'] !== resource.id && emailsOf(r).some((e) => wanted.has(e)))) {
+        throw new SCIMMY.Types.Error(409, 'uniqueness', 'an email address is already taken by another user');
+      }
+    }
     const now = new Date().toISOString();
     if (resource.id) {
       const existing = map.get(resource.id);

@@ -32,6 +32,8 @@ function cleanParts(value: string): string[] {
 
 /** A filter for resources whose attribute equals a value, and the exact test the answers must pass. */
 export interface EqualityLookup {
+  /** The attribute looked up by (messages name it, never the value: that is personal data). */
+  attribute: string;
   filter: string;
   /** True when the filter is `attr eq "value"`; false when it only narrows (`co`/`pr`) and the answers are many. */
   exact: boolean;
@@ -51,9 +53,9 @@ export function equalityLookup(attribute: string, value: string, caseExact: bool
   const norm = (s: string) => (caseExact ? s : s.toLowerCase());
   const wanted = norm(value);
   const matches = (r: Json) => typeof r[attribute] === 'string' && norm(r[attribute]) === wanted;
-  if (plainFilterValue(value)) return { filter: `${attribute} eq ${scimString(value)}`, exact: true, matches };
+  if (plainFilterValue(value)) return { attribute, filter: `${attribute} eq ${scimString(value)}`, exact: true, matches };
   const part = cleanParts(value).reduce((a, b) => (b.length > a.length ? b : a), '');
-  return { filter: part === '' ? `${attribute} pr` : `${attribute} co ${scimString(part)}`, exact: false, matches };
+  return { attribute, filter: part === '' ? `${attribute} pr` : `${attribute} co ${scimString(part)}`, exact: false, matches };
 }
 
 /** Whether a value can go into an `eq` literal as it is (the bulk look-up leaves the others to single reads). */

@@ -81,6 +81,10 @@ export class ScimHttp {
   ) {}
 
   async request(method: string, path: string, body?: unknown, o: { accept?: number[] } = {}): Promise<ScimResponse> {
+    // Messages (results, logs, the audit trail) name the resource, never the query: a look-up
+    // filter carries the person's userName or externalId.
+    const query = path.indexOf('?');
+    const shown = query < 0 ? path : `${path.slice(0, query)}?…`;
     for (let attempt = 1; ; attempt++) {
       const token = await this.tokens.token();
       let res: Response;
@@ -93,7 +97,7 @@ export class ScimHttp {
         });
       } catch (e) {
         const timeout = (e as Error).name === 'TimeoutError';
-        throw new ConnectorError(timeout ? ConnectorErrorCode.Timeout : ConnectorErrorCode.Unavailable, `${method} ${path}: ${timeout ? 'timed out' : ((e as { cause?: Error }).cause?.message ?? (e as Error).message)}`, { cause: e });
+        throw new ConnectorError(timeout ? ConnectorErrorCode.Timeout : ConnectorErrorCode.Unavailable, `${method} ${shown}: ${timeout ? 'timed out' : ((e as { cause?: Error }).cause?.message ?? (e as Error).message)}`, { cause: e });
       }
       const text = await res.text();
       let json: Json | undefined;
@@ -103,7 +107,7 @@ export class ScimHttp {
         json = undefined;
       }
       if (res.ok || o.accept?.includes(res.status)) return { status: res.status, body: json };
-      const what = `${method} ${path} answered ${res.status}${detailOf(json)}`;
+      const what = `${method} ${shown} answered ${res.status}${detailOf(json)}`;
       if (res.status === 401 && attempt === 1 && this.tokens.invalidate()) continue;
       if (res.status === 429) throw new ConnectorError(ConnectorErrorCode.RateLimited, what, { status: 429, retryAfterMs: parseRetryAfter(res.headers.get('retry-after'), Date.now()) ?? 1000 });
       if (res.status >= 500 && res.status !== 501) {

@@ -86,10 +86,10 @@ export class ScimConnector implements TargetConnector {
       found.push(...page.filter((x) => lookup.matches(x)));
       seen += page.length;
       if (lookup.exact || page.length === 0 || seen >= Number(r.body?.['totalResults'] ?? seen)) break;
-      if (seen >= 20_000) throw new ConnectorError(ConnectorErrorCode.Rejected, `look-up ${lookup.filter} on ${resource} matches more than ${seen} resources; narrow the name`);
+      if (seen >= 20_000) throw new ConnectorError(ConnectorErrorCode.Rejected, `look-up by ${lookup.attribute} on ${resource} matches more than ${seen} resources; narrow the name`);
       start += page.length;
     }
-    if (found.length > 1) throw new ConnectorError(ConnectorErrorCode.Rejected, `more than one ${resource === 'Users' ? 'user' : 'group'} matches ${lookup.filter} exactly`);
+    if (found.length > 1) throw new ConnectorError(ConnectorErrorCode.Rejected, `more than one ${resource === 'Users' ? 'user' : 'group'} has this ${lookup.attribute} exactly`);
     return found[0];
   }
 
@@ -156,7 +156,7 @@ export class ScimConnector implements TargetConnector {
     for (const [k, v] of Object.entries(d.attributes)) setValue(body, pathOf(k), v);
     const r = await this.http.request('POST', '/Users', body, { accept: [409] });
     // 409: a uniqueness conflict. The kit re-reads: created meanwhile → adopt or refuse it; not findable (e.g. a unique email) → FAILED.
-    if (r.status === 409) throw new ConnectorError(ConnectorErrorCode.AlreadyExists, `userName ${d.accountName}: the service answered 409 (uniqueness conflict)`, { status: 409 });
+    if (r.status === 409) throw new ConnectorError(ConnectorErrorCode.AlreadyExists, `POST /Users answered 409: a uniqueness conflict (the userName or another unique attribute, e.g. an email, is taken)`, { status: 409 });
     return this.toAccount(this.remember(r.body!), []);
   }
 
