@@ -256,19 +256,42 @@ export async function connectorBench(kind: ConnectorKind, o: ConnectorBenchOptio
 export interface ReconcileBenchOptions {
   accounts: number;
   runs: number;
+  /** Group memberships per account (of GROUPS groups on the target); 0 for none. */
+  groupsPerAccount: number;
+  mode: 'report' | 'correct';
 }
 
-async function seedDesired(state: TestDatabase, schema: string, target: string, n: number, name: (i: number) => string): Promise<void> {
+/** Groups on the reconciled target; account i belongs to groups (i + 7j) mod GROUPS, j < groupsPerAccount. */
+const GROUPS = 20;
+const groupsOf = (i: number, k: number): number[] => Array.from({ length: k }, (_, j) => (i + 7 * j) % GROUPS);
+/** The target's memberships of account i, with 1 % missing one (i % 100 = 50) and 1 % holding one more (i % 100 = 75). */
+const targetGroupsOf = (i: number, k: number): number[] => {
+  const g = groupsOf(i, k);
+  if (k > 0 && i % 100 === 50) return g.slice(1);
+  if (k > 0 && k < GROUPS && i % 100 === 75) return [...g, (i + 7 * k) % GROUPS];
+  return g;
+};
+
+async function seedDesired(state: TestDatabase, schema: string, target: string, n: number, name: (i: number) => string, groupPrefix: string, k: number): Promise<void> {
   await state.query(
     `INSERT INTO ${schema}.applied_versions (person_id, target, version, account_name, account_ref, status, desired, desired_version)
      SELECT 'p' || i, $1::text, 1, $2::text || i, NULL, 'APPLIED',
-            jsonb_build_object('personId', 'p' || i, 'target', $1::text, 'version', 1, 'state', 'ACTIVE', 'accountName', $2::text || i, 'attributes', $3::jsonb, 'groups', '[]'::jsonb), 1
+            jsonb_build_object('personId', 'p' || i, 'target', $1::text, 'version', 1, 'state', 'ACTIVE', 'accountName', $2::text || i, 'attributes', $3::jsonb,
+              'groups', COALESCE((SELECT jsonb_agg($5::text || ((i + 7 * j) % ${GROUPS}) ORDER BY (i + 7 * j) % ${GROUPS}) FROM generate_series(0, $6::int - 1) AS j), '[]'::jsonb)), 1
      FROM generate_series(0, $4::int - 1) AS i`,
-    [target, name(0).replace(/0$/, ''), JSON.stringify({}), n],
+    [target, name(0).replace(/0$/, ''), JSON.stringify({}), n, groupPrefix, k],
   );
 }
 
-async function reconcileRun(kind: 'ldap' | 'postgres', n: number): Promise<{ seconds: number; scanned: number; drift: Record<string, number> }> {
+interface ReconcileFigures {
+  seconds: number;
+  scanned: number;
+  drift: Record<string, number>;
+  corrected: number;
+  correctionFailures: number;
+}
+
+async function reconcileRun(kind: 'ldap' | 'postgres', n: number, k: number, mode: 'report' | 'correct'): Promise<ReconcileFigures> {
   const tag = randomBytes(3).toString('hex');
   const state = await createTestDatabase('benchrec');
   const services = new ServiceProcesses();
@@ -292,7 +315,15 @@ async function reconcileRun(kind: 'ldap' | 'postgres', n: number): Promise<{ sec
         await dropRoles(target, tag);
         await target.drop();
       };
-      targetsJson = JSON.stringify([{ id: 'pg', url: target.url, markerPrefix: marker, reconcile: { pageSize: 5000 } }]);
+      if (k > 0) {
+        const members: string[][] = Array.from({ length: GROUPS }, () => []);
+        for (let i = 0; i < n; i++) for (const g of targetGroupsOf(i, k)) members[g]!.push(`"b${tag}_${i}"`);
+        for (let g = 0; g < GROUPS; g++) {
+          await target.query(`CREATE ROLE "b${tag}_g${g}" NOLOGIN`);
+          for (let from = 0; from < members[g]!.length; from += 2000) await target.query(`GRANT "b${tag}_g${g}" TO ${members[g]!.slice(from, from + 2000).join(', ')}`);
+        }
+      }
+      targetsJson = JSON.stringify([{ id: 'pg', url: target.url, markerPrefix: marker, groups: { managedPattern: `^b${tag}_g` }, reconcile: { pageSize: 5000 } }]);
     } else {
       const dir = await mkdtemp(join(tmpdir(), 'provisio-bench-ldif-'));
       const file = join(dir, 'people.ldif');
@@ -302,37 +333,57 @@ async function reconcileRun(kind: 'ldap' | 'postgres', n: number): Promise<{ sec
           `dn: uid=b${i},ou=people,dc=example,dc=org\nobjectClass: top\nobjectClass: person\nobjectClass: organizationalPerson\nobjectClass: inetOrgPerson\nuid: b${i}\ncn: b${i}\nsn: b${i}\ndescription: provisio:managed person=p${i}\n${i % 100 === 0 ? 'title: drifted\n' : ''}`,
         );
       }
+      const members: string[][] = Array.from({ length: GROUPS }, () => []);
+      for (let i = 0; i < n; i++) for (const g of targetGroupsOf(i, k)) members[g]!.push(`member: uid=b${i},ou=people,dc=example,dc=org\n`);
+      if (k > 0) for (let g = 0; g < GROUPS; g++) lines.push(`dn: cn=g${g},ou=groups,dc=example,dc=org\nobjectClass: top\nobjectClass: groupOfNames\ncn: g${g}\n${members[g]!.join('')}`);
       await writeFile(file, lines.join('\n'));
       const slapd = await startSlapd({ preloadFile: file });
       cleanup = async () => {
         await slapd.destroy();
         await rm(dir, { recursive: true, force: true });
       };
-      targetsJson = JSON.stringify([{ id: 'dir', url: slapd.url, bindDn: slapd.rootDn, bindPassword: slapd.rootPassword, usersBase: `ou=people,${slapd.suffix}`, reconcile: { pageSize: 1000 } }]);
+      targetsJson = JSON.stringify([
+        {
+          id: 'dir', url: slapd.url, bindDn: slapd.rootDn, bindPassword: slapd.rootPassword, usersBase: `ou=people,${slapd.suffix}`, reconcile: { pageSize: 1000 },
+          ...(k > 0 ? { groupEntries: { base: `ou=groups,${slapd.suffix}` } } : {}),
+        },
+      ]);
     }
     const prefix = uniqueTopicPrefix();
-    const svc = await services.start(`connector-${kind}`, serviceTestEnv({ databaseUrl: state.url, topicPrefix: prefix, extra: { CONNECTOR_TARGETS: targetsJson, LOG_LEVEL: 'warn' } }));
+    const svc = await services.start(`connector-${kind}`, serviceTestEnv({ databaseUrl: state.url, topicPrefix: prefix, extra: { CONNECTOR_TARGETS: targetsJson, LOG_LEVEL: 'warn', ...connectorNodeOptions() } }));
     const target = kind === 'postgres' ? 'pg' : 'dir';
     const schema = kind === 'postgres' ? 'connector_postgres' : 'connector_ldap';
-    await seedDesired(state, schema, target, n, (i) => (kind === 'postgres' ? `b${tag}_${i}` : `b${i}`));
+    await seedDesired(state, schema, target, n, (i) => (kind === 'postgres' ? `b${tag}_${i}` : `b${i}`), kind === 'postgres' ? `b${tag}_g` : 'g', k);
     if (kind === 'ldap') await state.query(`UPDATE ${schema}.applied_versions SET desired = jsonb_set(desired, '{attributes}', '{"title": null}') WHERE target = 'dir'`);
     const token = await mintToken(['connector:read', 'connector:write']);
     const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-    const run = (await (await fetch(`${svc.url}/v1/targets/${target}/reconciliations`, { method: 'POST', headers: auth, body: '{"mode":"report"}' })).json()) as { runId: string };
+    const run = (await (await fetch(`${svc.url}/v1/targets/${target}/reconciliations`, { method: 'POST', headers: auth, body: JSON.stringify({ mode }) })).json()) as { runId: string };
     for (;;) {
       await new Promise((r) => setTimeout(r, 500));
       const s = (await (await fetch(`${svc.url}/v1/targets/${target}/reconciliations/${run.runId}`, { headers: auth })).json()) as {
         status: string;
         accountsScanned: number;
         drift: Record<string, number>;
+        corrected: number;
+        correctionFailures: number;
         startedAt: string;
         finishedAt: string;
         error: string | null;
       };
       if (s.status === 'RUNNING') continue;
       if (s.status !== 'SUCCEEDED') throw new Error(`reconciliation ${s.status}: ${s.error}`);
-      return { seconds: (Date.parse(s.finishedAt) - Date.parse(s.startedAt)) / 1000, scanned: s.accountsScanned, drift: s.drift };
+      return { seconds: (Date.parse(s.finishedAt) - Date.parse(s.startedAt)) / 1000, scanned: s.accountsScanned, drift: s.drift, corrected: s.corrected, correctionFailures: s.correctionFailures };
     }
+  } catch (e) {
+    const output = (() => {
+      try {
+        return services.get(`connector-${kind}`).output.join('').slice(-4000);
+      } catch {
+        return '(not running)';
+      }
+    })();
+    process.stderr.write(`--- connector-${kind} output ---\n${output}\n`);
+    throw e;
   } finally {
     await services.stopAll();
     await cleanup();
@@ -341,12 +392,15 @@ async function reconcileRun(kind: 'ldap' | 'postgres', n: number): Promise<{ sec
 }
 
 export async function reconcileBench(kind: 'ldap' | 'postgres', o: ReconcileBenchOptions): Promise<void> {
-  process.stdout.write(`reconcile-${kind}: ${o.accounts} accounts on the target, ${o.runs} runs (goal: under 60 s)\n`);
-  const runs: { seconds: number; scanned: number; drift: Record<string, number> }[] = [];
+  process.stdout.write(
+    `reconcile-${kind}: ${o.accounts} accounts on the target, ${o.groupsPerAccount} group memberships each (of ${GROUPS} groups), ${o.mode} mode, ${o.runs} runs (goal: under 60 s)\n`,
+  );
+  const runs: ReconcileFigures[] = [];
   for (let r = 1; r <= o.runs; r++) {
-    const f = await reconcileRun(kind, o.accounts);
+    const f = await reconcileRun(kind, o.accounts, o.groupsPerAccount, o.mode);
     runs.push(f);
-    process.stdout.write(`  run ${r}: ${f.scanned} accounts scanned in ${fmt(f.seconds, 1)} s (${fmt(f.scanned / f.seconds)} accounts/s); drift ${JSON.stringify(f.drift)}\n`);
+    const corrected = o.mode === 'correct' ? `; corrected ${f.corrected}, correction failures ${f.correctionFailures}` : '';
+    process.stdout.write(`  run ${r}: ${f.scanned} accounts scanned in ${fmt(f.seconds, 1)} s (${fmt(f.scanned / f.seconds)} accounts/s); drift ${JSON.stringify(f.drift)}${corrected}; load ${(await loadAverage()).toFixed(1)}\n`);
   }
-  process.stdout.write(`\n${table([{ target: kind, accounts: o.accounts, 'seconds (median)': fmt(median(runs.map((r) => r.seconds)), 1), 'accounts/s (median)': fmt(median(runs.map((r) => r.scanned / r.seconds))) }])}\n\n`);
+  process.stdout.write(`\n${table([{ target: kind, accounts: o.accounts, memberships: o.accounts * o.groupsPerAccount, mode: o.mode, 'seconds (median)': fmt(median(runs.map((r) => r.seconds)), 1), 'accounts/s (median)': fmt(median(runs.map((r) => r.scanned / r.seconds))) }])}\n\n`);
 }

@@ -21,6 +21,8 @@ const { values, positionals } = parseArgs({
     commands: { type: 'string', default: '2000' },
     'target-concurrency': { type: 'string', default: '8' },
     accounts: { type: 'string', default: '100000' },
+    'groups-per-account': { type: 'string', default: '3' },
+    mode: { type: 'string', default: 'report' },
     'no-sync': { type: 'boolean', default: false },
     rows: { type: 'string', default: '100000' },
     changed: { type: 'string', default: '0.01' },
@@ -38,6 +40,8 @@ process.env[TestEnv.authPublicKey] = publicKey.export({ type: 'spki', format: 'p
 process.env[TestEnv.authPrivateKey] = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 
 const connector = { commands: Number(values.commands), runs: Number(values.runs), concurrency: Number(values['target-concurrency']), durable: !values['no-sync'] };
+if (values.mode !== 'report' && values.mode !== 'correct') throw new Error(`--mode ${values.mode}: must be report or correct`);
+const reconcile = { accounts: Number(values.accounts), runs: Number(values.runs), groupsPerAccount: Number(values['groups-per-account']), mode: values.mode } as const;
 const suites: Record<string, () => Promise<void>> = {
   pipeline: () => pipelineBench({ joiners: Number(values.joiners), runs: Number(values.runs), concurrency: Number(values.concurrency) }),
   policy: () => policyBench({ persons: Number(values.persons), movers: Number(values.movers), runs: Number(values.runs) }),
@@ -45,8 +49,8 @@ const suites: Record<string, () => Promise<void>> = {
   'connector-postgres': () => connectorBench('postgres', connector),
   'connector-ldap': () => connectorBench('ldap', connector),
   'connector-scim': () => connectorBench('scim', connector),
-  'reconcile-postgres': () => reconcileBench('postgres', { accounts: Number(values.accounts), runs: Number(values.runs) }),
-  'reconcile-ldap': () => reconcileBench('ldap', { accounts: Number(values.accounts), runs: Number(values.runs) }),
+  'reconcile-postgres': () => reconcileBench('postgres', reconcile),
+  'reconcile-ldap': () => reconcileBench('ldap', reconcile),
   'hr-ingest': () => hrIngestBench({ rows: Number(values.rows), runs: Number(values.runs), changedShare: Number(values.changed) }),
 };
 const chosen = positionals.length > 0 ? positionals : Object.keys(suites);

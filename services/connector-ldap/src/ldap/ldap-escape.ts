@@ -11,8 +11,13 @@ const hex = (b: number) => `\\${b.toString(16).padStart(2, '0')}`;
 /** Characters RFC 4514 requires escaping anywhere in a value, plus `=` (allowed, but confuses naive parsers). */
 const DN_SPECIAL = new Set(['"', '+', ',', ';', '<', '>', '\\', '=', '\u0000']);
 
+// eslint-disable-next-line no-control-regex -- control characters are what it looks for
+const NEEDS_DN_ESCAPE = /["+,;<>\\=\u0000-\u001f\u007f]|^[ #]| $/;
+
 /** Escapes one attribute value for use in a DN (RFC 4514 §2.4). */
 export function escapeDnValue(value: string): string {
+  // Most values need no escape at all (reconciliation normalizes every member DN it reads).
+  if (!NEEDS_DN_ESCAPE.test(value)) return value;
   let out = '';
   const chars = [...value];
   chars.forEach((ch, i) => {
@@ -25,31 +30,36 @@ export function escapeDnValue(value: string): string {
   return out;
 }
 
+const HEX_PAIR = /^[0-9a-fA-F]{2}$/;
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 /** Reverses escapeDnValue and also reads `\<char>` escapes and hex-escaped UTF-8 sequences. */
 export function unescapeDnValue(escaped: string): string {
-  const bytes: number[] = [];
-  const enc = new TextEncoder();
+  // No escapes: the value itself (lone surrogates become U+FFFD, as through UTF-8 and back).
+  if (!escaped.includes('\\')) return escaped.toWellFormed();
+  const parts: Buffer[] = [];
+  let plain = 0;
   for (let i = 0; i < escaped.length; ) {
-    const ch = escaped[i]!;
-    if (ch === '\\') {
-      const pair = escaped.slice(i + 1, i + 3);
-      if (/^[0-9a-fA-F]{2}$/.test(pair)) {
-        bytes.push(parseInt(pair, 16));
-        i += 3;
-        continue;
-      }
-      const next = escaped[i + 1];
-      if (next === undefined) throw new SyntaxError('DN value ends with a lone backslash');
-      bytes.push(...enc.encode(next));
-      i += 2;
+    if (escaped[i] !== '\\') {
+      i++;
       continue;
     }
-    const cp = escaped.codePointAt(i)!;
-    const s = String.fromCodePoint(cp);
-    bytes.push(...enc.encode(s));
-    i += s.length;
+    if (i > plain) parts.push(Buffer.from(escaped.slice(plain, i), 'utf8'));
+    const pair = escaped.slice(i + 1, i + 3);
+    if (HEX_PAIR.test(pair)) {
+      parts.push(Buffer.from([parseInt(pair, 16)]));
+      i += 3;
+    } else {
+      const next = escaped.codePointAt(i + 1);
+      if (next === undefined) throw new SyntaxError('DN value ends with a lone backslash');
+      const ch = String.fromCodePoint(next);
+      parts.push(Buffer.from(ch, 'utf8'));
+      i += 1 + ch.length;
+    }
+    plain = i;
   }
-  return new TextDecoder('utf-8', { fatal: true }).decode(new Uint8Array(bytes));
+  if (plain < escaped.length) parts.push(Buffer.from(escaped.slice(plain), 'utf8'));
+  return UTF8.decode(Buffer.concat(parts));
 }
 
 export interface Rdn {
