@@ -23,11 +23,25 @@ describe('retention', () => {
   let store: Store;
   let clock = Date.now();
 
-  async function addMonthPartition(monthsBack: number): Promise<void> {
+  /** Creates the partition of the month `monthsBack` months ago (as the owner would) and returns its name. */
+  async function addMonthPartition(monthsBack: number, on: TestDatabase = db): Promise<string> {
     const from = monthStart(monthsBack);
     const to = monthStart(monthsBack - 1);
     const name = `records_p${from.getUTCFullYear()}${String(from.getUTCMonth() + 1).padStart(2, '0')}`;
-    await db.query(`CREATE TABLE IF NOT EXISTS audit.${name} PARTITION OF audit.records FOR VALUES FROM ('${from.toISOString()}') TO ('${to.toISOString()}')`);
+    await on.query(`CREATE TABLE IF NOT EXISTS audit.${name} PARTITION OF audit.records FOR VALUES FROM ('${from.toISOString()}') TO ('${to.toISOString()}')`);
+    return name;
+  }
+
+  /** A store of its own: 6 records four months ago (partition `name`), 3 now. */
+  async function storeWithOldMonth(prefix: string): Promise<{ other: TestDatabase; s: Store; name: string }> {
+    const other = await createTestDatabase(prefix);
+    const s = await openStore(other.url, { clock: () => clock });
+    const name = await addMonthPartition(4, other);
+    clock = monthStart(4).getTime() + DAY;
+    await s.repo.append(consumed(6));
+    clock = Date.now();
+    await s.repo.append(consumed(3));
+    return { other, s, name };
   }
 
   beforeAll(async () => {
@@ -76,17 +90,9 @@ describe('retention', () => {
   });
 
   it('lets appends go on while it verifies the months it drops, and holds them only for the cut', async () => {
-    const other = await createTestDatabase('auditretention3');
-    const s = await openStore(other.url, { clock: () => clock });
+    const { other, s, name } = await storeWithOldMonth('auditretention3');
     const blocker = await other.client();
     try {
-      const from = monthStart(4);
-      const name = `records_p${from.getUTCFullYear()}${String(from.getUTCMonth() + 1).padStart(2, '0')}`;
-      await other.query(`CREATE TABLE audit.${name} PARTITION OF audit.records FOR VALUES FROM ('${from.toISOString()}') TO ('${monthStart(3).toISOString()}')`);
-      clock = from.getTime() + DAY;
-      await s.repo.append(consumed(6));
-      clock = Date.now();
-      await s.repo.append(consumed(3));
       // Stop retention where it gathers the carried access (after verifying, before the cut), then append meanwhile.
       await blocker.query('BEGIN; LOCK TABLE audit.access_baseline IN SHARE MODE');
       const running = new RetentionService(other.url, s.repo, s.chain, signer, trusted, logger).apply(1);
@@ -110,16 +116,8 @@ describe('retention', () => {
   });
 
   it('refuses to drop partitions when the chain up to the cut does not verify', async () => {
-    const other = await createTestDatabase('auditretention2');
-    const s = await openStore(other.url, { clock: () => clock });
+    const { other, s } = await storeWithOldMonth('auditretention2');
     try {
-      const from = monthStart(4);
-      const name = `records_p${from.getUTCFullYear()}${String(from.getUTCMonth() + 1).padStart(2, '0')}`;
-      await other.query(`CREATE TABLE audit.${name} PARTITION OF audit.records FOR VALUES FROM ('${from.toISOString()}') TO ('${monthStart(3).toISOString()}')`);
-      clock = from.getTime() + DAY;
-      await s.repo.append(consumed(6));
-      clock = Date.now();
-      await s.repo.append(consumed(3));
       await other.query('SET session_replication_role = replica; UPDATE audit.records SET target = $$x$$ WHERE seq = 2; SET session_replication_role = origin');
       await expect(new RetentionService(other.url, s.repo, s.chain, signer, trusted, logger).apply(1)).rejects.toThrow(RetentionError);
       expect((await other.query<{ n: string }>('SELECT count(*) AS n FROM audit.records'))[0]!.n).toBe('9');
