@@ -147,7 +147,7 @@ async function ldapRig(_tag: string, concurrency: number, durable: boolean): Pro
   const slapd = await startSlapd({ noSync: !durable });
   const dir = await mkdtemp(join(tmpdir(), 'provisio-bench-ldif-'));
   return {
-    targetsJson: JSON.stringify([{ id: 'dir', url: slapd.url, bindDn: slapd.rootDn, bindPassword: slapd.rootPassword, usersBase: `ou=people,${slapd.suffix}`, concurrency, connections: 4 }]),
+    targetsJson: JSON.stringify([{ id: 'dir', url: slapd.url, allowInsecureLdap: true, bindDn: slapd.rootDn, bindPassword: slapd.rootPassword, usersBase: `ou=people,${slapd.suffix}`, concurrency, connections: 4 }]),
     command: (i) => provisioningCommand({ personId: `p${i}`, target: 'dir', targetKind: 'ldap', accountName: `c${i}`, attributes: { cn: `Bench ${i}`, sn: `Person ${i}`, mail: `c${i}@example.org` } }),
     // ldapadd from ldap-utils: the same entries (with the owner marker the connector writes), one connection.
     raw: async (n) => {
@@ -344,7 +344,7 @@ async function reconcileRun(kind: 'ldap' | 'postgres', n: number, k: number, mod
       };
       targetsJson = JSON.stringify([
         {
-          id: 'dir', url: slapd.url, bindDn: slapd.rootDn, bindPassword: slapd.rootPassword, usersBase: `ou=people,${slapd.suffix}`, reconcile: { pageSize: 1000 },
+          id: 'dir', url: slapd.url, allowInsecureLdap: true, bindDn: slapd.rootDn, bindPassword: slapd.rootPassword, usersBase: `ou=people,${slapd.suffix}`, reconcile: { pageSize: 1000 },
           ...(k > 0 ? { groupEntries: { base: `ou=groups,${slapd.suffix}` } } : {}),
         },
       ]);

@@ -11,6 +11,8 @@ export function ldapTargetShape(env: Env) {
     url: z.string().regex(/^ldaps?:\/\/[^/\s]+\/?$/, 'must be ldap://host:port or ldaps://host:port'),
     /** Upgrade ldap:// connections with StartTLS before binding. */
     startTls: z.boolean().default(false),
+    /** Allow ldap:// without StartTLS: the bind password and every entry travel in clear. For tests and local development only. */
+    allowInsecureLdap: z.boolean().default(false),
     tls: z
       .object({ caFile: z.string().optional(), rejectUnauthorized: z.boolean().default(true), servername: z.string().optional() })
       .strict()
@@ -84,7 +86,18 @@ function schemaFor(env: Env) {
       /** Directories as JSON or YAML (or CONNECTOR_TARGETS_FILE); required ("[]" serves none). */
       CONNECTOR_TARGETS: targetsEnv(ldapTargetShape(env)),
     },
-  );
+  ).superRefine((c, ctx) => {
+    c.CONNECTOR_TARGETS.forEach((t, i) => {
+      const problem = plaintextLdap(t);
+      if (problem) ctx.addIssue({ code: 'custom', path: ['CONNECTOR_TARGETS', i, 'url'], message: problem });
+    });
+  });
+}
+
+/** Why a target's connection would carry the bind password in clear, or null when it is encrypted (ldaps://, StartTLS) or explicitly allowed. */
+export function plaintextLdap(t: { url: string; startTls: boolean; allowInsecureLdap: boolean }): string | null {
+  if (t.allowInsecureLdap || t.startTls || /^ldaps:/i.test(t.url)) return null;
+  return 'ldap:// without startTls sends the bind password and the entries unencrypted: use ldaps:// or startTls: true (allowInsecureLdap: true is for tests and local development only)';
 }
 
 /** The schema (secrets given as { env } resolve against the process environment); deployment checks read its keys. */

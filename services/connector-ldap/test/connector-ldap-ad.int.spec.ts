@@ -91,7 +91,7 @@ describe('connector-ldap, Active Directory dialect, against a Samba AD DC', () =
     targetsJson = JSON.stringify([
       { id: 'ad-ldaps', url: ad.ldapsUrl, ...common, dnTemplate: 'cn={accountName},ou={attr.department}' },
       { id: 'ad-starttls', url: ad.url, startTls: true, ...common },
-      { id: 'ad-plain', url: ad.url, ...common, tls: {} },
+      { id: 'ad-plain', url: ad.url, allowInsecureLdap: true, ...common, tls: {} },
     ]);
     const prefix = uniqueTopicPrefix();
     service = await bootstrap(serviceTestEnv({ databaseUrl: db.url, topicPrefix: prefix, extra: { CONNECTOR_TARGETS: targetsJson, AD_TEST_PASSWORD: ad.adminPassword } }));

@@ -67,7 +67,7 @@ describe('connector-ldap against a real slapd', () => {
         objectClasses: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'],
       },
       { id: 'dir-ldaps', url: slapd.ldapsUrl, tls: { caFile: slapd.caFile }, ...common, disable: { method: 'attribute', attribute: 'employeeType', disabledValue: 'disabled' } },
-      { id: 'dir-move', url: slapd.url, ...common, usersBase: `ou=staff,${BASE}`, disable: { method: 'move', disabledBase: `ou=disabled,${BASE}` } },
+      { id: 'dir-move', url: slapd.url, startTls: true, tls: { caFile: slapd.caFile }, ...common, usersBase: `ou=staff,${BASE}`, disable: { method: 'move', disabledBase: `ou=disabled,${BASE}` } },
     ]);
     service = await bootstrap(serviceTestEnv({ databaseUrl: db.url, topicPrefix: prefix, extra: { CONNECTOR_TARGETS: targetsJson, LDAP_TEST_PASSWORD: slapd.rootPassword } }));
     sender = new CommandSender(prefix);

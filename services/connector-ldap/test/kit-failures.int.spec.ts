@@ -38,7 +38,7 @@ describe('connector kit failure handling against a real slapd', () => {
     await admin.add(`ou=auth,${BASE}`, { objectClass: ['top', 'organizationalUnit'], ou: 'auth' });
     for (const dn of [`ou=acl,${BASE}`, `ou=locked,ou=acl,${BASE}`, `ou=open,ou=acl,${BASE}`]) await admin.add(dn, { objectClass: ['top', 'organizationalUnit'], ou: dn.split(',')[0]!.slice(3) });
     db = await createTestDatabase('ldapkit');
-    const root = { url: slapd.url, bindDn: slapd.rootDn, bindPassword: slapd.rootPassword, disable, retry: { initialMs: 100, maxMs: 1000 }, breaker: { consecutiveFailures: 3, openSeconds: 1, maxOpenSeconds: 2 } };
+    const root = { url: slapd.url, allowInsecureLdap: true, bindDn: slapd.rootDn, bindPassword: slapd.rootPassword, disable, retry: { initialMs: 100, maxMs: 1000 }, breaker: { consecutiveFailures: 3, openSeconds: 1, maxOpenSeconds: 2 } };
     const targets = [
       // Two persons with the same cn get the same DN.
       { ...root, id: 'coll', usersBase: `ou=coll,${BASE}`, dnTemplate: 'cn={attr.cn}' },

@@ -60,7 +60,7 @@ describe('connector-ldap reads each account once per command', () => {
     await admin.add(NOBODY, { objectClass: ['top', 'organizationalRole'], cn: 'nobody' });
     await admin.add(`cn=devs,${GROUPS}`, { objectClass: ['top', 'groupOfNames'], cn: 'devs', member: NOBODY });
     await admin.add(`cn=unix,${GROUPS}`, { objectClass: ['top', 'posixGroup'], cn: 'unix', gidNumber: '5000' });
-    const targets = [{ id: 'dir', url: slapd.url, bindDn: slapd.rootDn, bindPassword: { env: 'LDAP_TEST_PASSWORD' }, usersBase: PEOPLE, groupEntries: { base: GROUPS, placeholderMember: NOBODY }, disable: { method: 'ppolicy' } }];
+    const targets = [{ id: 'dir', url: slapd.url, allowInsecureLdap: true, bindDn: slapd.rootDn, bindPassword: { env: 'LDAP_TEST_PASSWORD' }, usersBase: PEOPLE, groupEntries: { base: GROUPS, placeholderMember: NOBODY }, disable: { method: 'ppolicy' } }];
     const cfg = loadConnectorLdapConfig({ ...serviceTestEnv({ databaseUrl: 'postgres://127.0.0.1/unused', topicPrefix: 'x.' }), CONNECTOR_TARGETS: JSON.stringify(targets), LDAP_TEST_PASSWORD: slapd.rootPassword }).CONNECTOR_TARGETS[0]!;
     connector = new LdapDirectoryConnector(cfg);
     // Count every search the connector sends, whatever it is for.

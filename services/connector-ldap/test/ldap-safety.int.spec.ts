@@ -30,6 +30,7 @@ describe('connector-ldap safety against a real slapd', () => {
       {
         id: 'dir',
         url: slapd.url,
+        allowInsecureLdap: true,
         bindDn: bind?.dn ?? slapd.rootDn,
         bindPassword: { env: 'LDAP_TEST_PASSWORD' },
         usersBase: PEOPLE,

@@ -36,6 +36,7 @@ describe(`fault: LDAP target (slapd) down for ${OUTAGE_MS / 1000} s in the middl
       {
         id: 'dir',
         url: slapd.url,
+        allowInsecureLdap: true,
         bindDn: slapd.rootDn,
         bindPassword: slapd.rootPassword,
         usersBase: PEOPLE,

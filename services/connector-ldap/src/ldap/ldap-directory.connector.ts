@@ -14,7 +14,7 @@ import {
 } from '@provisio/connector-kit';
 import { Attribute, Change, type Client, type Entry } from 'ldapts';
 import { randomUUID } from 'node:crypto';
-import type { LdapTargetConfig } from '../config.js';
+import { plaintextLdap, type LdapTargetConfig } from '../config.js';
 import { eq, escapeDnValue, formatDn, normalizeDn, parentDn, parseDn, sameDn } from './ldap-escape.js';
 import { PostReadControl } from './post-read.js';
 import { LdapSessionPool, fromLdapError, ldapCode } from './ldap-session.js';
@@ -122,6 +122,8 @@ export class LdapDirectoryConnector implements TargetConnector {
     private readonly cfg: LdapTargetConfig,
     private readonly allocateUidNumber?: (isTaken: (n: number) => Promise<boolean>) => Promise<number>,
   ) {
+    const plaintext = plaintextLdap(cfg);
+    if (plaintext) throw new ConnectorError(ConnectorErrorCode.Configuration, `target ${cfg.id}: ${plaintext}`);
     this.dialect = dialectOf(cfg.dialect);
     this.template = cfg.dnTemplate ?? this.dialect.defaultDnTemplate;
     this.objectClasses = cfg.objectClasses ?? this.dialect.userObjectClasses;
