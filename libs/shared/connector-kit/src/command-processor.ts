@@ -13,17 +13,7 @@ import { ParkedCommandsRepository, type ParkedCommand } from './parked-commands.
 import type { ResultWriter, SettledCommand } from './result-writer.js';
 import type { TargetRegistry } from './target-registry.js';
 import type { TargetRuntime } from './target-runtime.js';
-
-/**
- * Refused credentials or permissions count as a target problem (quarantine, parking) — but when the
- * breaker stays closed over several attempts, the target answers other calls and refuses only
- * this command's (an ACL on one entry, a 403 on one resource): that is the command's problem,
- * and retrying it forever would stall its partition. It becomes permanent.
- */
-function refusedForThisCommand(err: ConnectorError, attempt: number, runtime: TargetRuntime): ConnectorError {
-  if (err.code !== ConnectorErrorCode.Unauthorized || !runtime.admitsCommands() || attempt < runtime.config.breaker.consecutiveFailures + 2) return err;
-  return new ConnectorError(ConnectorErrorCode.Rejected, `permission refused for this command after ${attempt} attempts while the target answered other calls: ${err.message}`, { cause: err });
-}
+import { givenUpForThisCommand } from './give-up.js';
 
 /** Stops a batch whose partition was taken away (rebalance, shutdown); retriable so the runner leaves it uncommitted. */
 class PartitionLost extends ConnectorError {
@@ -230,7 +220,7 @@ export class CommandProcessor {
               await this.park(item, desired, runtime, state, ctx);
               return;
             }
-            err = refusedForThisCommand(err, attempt, runtime);
+            err = givenUpForThisCommand(err, attempt, runtime);
             if (!err.retriable) {
               // The result tells what was written before the failure; the ref is kept so the next command reads by it.
               await this.fail(item, desired, err, ctx, { operations: done, accountRef: knownRef });
@@ -438,7 +428,7 @@ export class CommandProcessor {
         if (err.code === ConnectorErrorCode.Unclassified && attempts >= (this.options.unclassifiedAttempts ?? 5)) {
           err = new ConnectorError(ConnectorErrorCode.Rejected, `gave up after ${attempts} attempts: ${err.message}`, { cause: err });
         }
-        err = refusedForThisCommand(err, attempts, runtime);
+        err = givenUpForThisCommand(err, attempts, runtime);
         if (err.retriable) {
           this.drainAttempts.set(p.id, attempts);
           ConnectorMetrics.retries.inc({ ...labels, error_class: err.errorClass });

@@ -66,6 +66,8 @@ export const commonTargetShape = {
       initialMs: z.number().int().positive().default(250),
       maxMs: z.number().int().positive().default(30_000),
       multiplier: z.number().min(1).default(2),
+      /** Transient failures of one command, while the target answers other calls, before it fails for good (dead letter) instead of stalling its partition. */
+      maxAttemptsWhileHealthy: z.number().int().min(2).default(20),
     })
     .strict()
     .prefault({}),
