@@ -5,7 +5,7 @@ import { createLogger } from '@provisio/observability';
 import { Database } from '@provisio/persistence';
 import { createTestDatabase, type TestDatabase } from '@provisio/testing';
 import { z } from 'zod';
-import { AppliedStateRepository, KeyedMutex, Reconciler, TargetRegistry, commonTargetShape, connectorTablesSql, connectorTablesV2Sql, connectorTablesV3Sql } from '../src/index.js';
+import { AppliedStateRepository, KeyedMutex, ReconcileScheduler, Reconciler, TargetRegistry, commonTargetShape, connectorTablesSql, connectorTablesV2Sql, connectorTablesV3Sql } from '../src/index.js';
 
 const SCHEMA = 'orph';
 
@@ -129,4 +129,36 @@ describe('Reconciler: orphan corrections', () => {
     expect(run.error).toBeNull();
     expect(target.accounts.get('ref-s4')!.enabled).toBe(false);
   });
+  it('scheduled runs: a target with reconcile.intervalMinutes is reconciled by itself, not again before the interval; one without never', async () => {
+    const every = new MemoryTarget();
+    const never = new MemoryTarget();
+    every.add('s-1');
+    const registry = new TargetRegistry(
+      'mem',
+      [
+        // Every 0.03 min = 1.8 s.
+        { config: z.object(commonTargetShape).parse({ id: 'sched-every', reconcile: { mode: 'report', intervalMinutes: 0.03 } }), connector: every },
+        { config: z.object(commonTargetShape).parse({ id: 'sched-never', reconcile: { mode: 'report' } }), connector: never },
+      ],
+      logger,
+    );
+    const reconciler = new Reconciler(db, new OutboxWriter(SCHEMA, 'test'), applied, registry, new KeyedMutex(), logger, SCHEMA);
+    const scheduler = new ReconcileScheduler(reconciler, registry, logger, 200);
+    scheduler.start();
+    try {
+      await new Promise((r) => setTimeout(r, 4_500));
+    } finally {
+      scheduler.stop();
+      await reconciler.drain();
+    }
+    const runs = (await reconciler.list('sched-every', 50)).sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+    // Right at start, then once the interval since the last finished run has passed: 2-3 runs in 4.5 s, never one per tick.
+    expect(runs.length).toBeGreaterThanOrEqual(2);
+    expect(runs.length).toBeLessThanOrEqual(3);
+    expect(runs.every((r) => r.trigger === 'SCHEDULE' && r.status === 'SUCCEEDED' && r.mode === 'report' && r.accountsScanned === 1)).toBe(true);
+    for (let i = 1; i < runs.length; i++) {
+      expect(Date.parse(runs[i]!.startedAt) - Date.parse(runs[i - 1]!.finishedAt!)).toBeGreaterThanOrEqual(1_800 - 50);
+    }
+    expect(await reconciler.list('sched-never', 50)).toEqual([]);
+  }, 30_000);
 });
