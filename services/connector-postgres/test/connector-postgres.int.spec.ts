@@ -204,4 +204,26 @@ describe('connector-postgres against a real PostgreSQL', () => {
     expect((await fetch(`${service.url}/v1/targets/${TARGET}/reconciliations`, { method: 'POST', headers: auth, body: '{"mode":"fix-everything"}' })).status).toBe(400);
     expect((await fetch(`${service.url}/v1/targets/nope`, { headers: auth })).status).toBe(404);
   }, 90_000);
+  it('lists the group roles that exist on the target, page by page, behind connector:read', async () => {
+    const read = { authorization: `Bearer ${await mintToken(['connector:read'])}` };
+    const names: string[] = [];
+    let cursor: string | null = null;
+    for (let pages = 0; pages < 1000; pages++) {
+      const r = await fetch(`${service.url}/v1/targets/${TARGET}/groups?limit=50${cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`}`, { headers: read });
+      expect(r.status).toBe(200);
+      const page = (await r.json()) as { items: { name: string; ref: string; memberCount?: number }[]; next: string | null };
+      names.push(...page.items.map((g) => g.name));
+      cursor = page.next;
+      if (cursor === null) break;
+    }
+    expect(cursor).toBeNull();
+    // Group roles of this run are there; login roles and Provisio's own accounts are not groups.
+    expect(names).toEqual(expect.arrayContaining([role('devs'), role('ops'), role('heir')]));
+    expect(names).not.toContain(role('foreign'));
+    expect(names.some((n) => n.startsWith('pg_'))).toBe(false);
+    expect(new Set(names).size).toBe(names.length);
+    expect((await fetch(`${service.url}/v1/targets/${TARGET}/groups`)).status).toBe(401);
+    expect((await fetch(`${service.url}/v1/targets/${TARGET}/groups?limit=0`, { headers: read })).status).toBe(400);
+    expect((await fetch(`${service.url}/v1/targets/nowhere/groups`, { headers: read })).status).toBe(404);
+  });
 });

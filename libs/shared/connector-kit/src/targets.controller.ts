@@ -1,4 +1,5 @@
-import { BadRequestException, Body, ConflictException, Controller, Get, HttpCode, Inject, NotFoundException, Param, Post, Query } from '@nestjs/common';
+import { BadRequestException, Body, ConflictException, Controller, Get, HttpCode, Inject, NotFoundException, Param, Post, Query, ServiceUnavailableException } from '@nestjs/common';
+import { toConnectorError, type Page, type TargetGroup } from '@provisio/connector-domain';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, RequireScopes, Scopes, type Principal } from '@provisio/auth';
 import { ReconcileConflict, Reconciler, type ReconcileMode, type RunSummary } from './reconciler.js';
@@ -32,6 +33,26 @@ export class TargetsController {
   @ApiOperation({ summary: 'One target: quarantine state (circuit breaker), commands in flight, queue lag' })
   one(@Param('target') target: string): TargetStatus {
     return this.runtime(target).status();
+  }
+
+  @Get(':target/groups')
+  @RequireScopes(Scopes.connectorRead)
+  @ApiOperation({
+    summary: 'Groups (or group roles) that exist on the target, one page at a time',
+    description: 'What commands may name in `groups`: read from the target itself (through its rate limit, concurrency and breaker). `next` is the cursor of the following page, null at the end.',
+  })
+  async groups(@Param('target') target: string, @Query('cursor') cursor?: string, @Query('limit') limit?: string): Promise<Page<TargetGroup>> {
+    const runtime = this.runtime(target);
+    const n = limit === undefined ? 100 : Number(limit);
+    if (!Number.isInteger(n) || n < 1 || n > 1000) throw new BadRequestException(`limit = ${JSON.stringify(limit)}: must be an integer from 1 to 1000`);
+    if (cursor !== undefined && (cursor.length === 0 || cursor.length > 1024)) throw new BadRequestException('cursor: must be the `next` value of the previous page');
+    try {
+      return await runtime.call('list groups', () => runtime.connector.listGroups(cursor ?? null, n));
+    } catch (e) {
+      const err = toConnectorError(e);
+      if (err.retriable) throw new ServiceUnavailableException(`target ${target} did not answer: ${err.code}`);
+      throw new BadRequestException(`target ${target} refused the listing: ${err.code}`);
+    }
   }
 
   @Post(':target/reconciliations')
