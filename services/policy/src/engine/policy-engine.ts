@@ -6,11 +6,13 @@ import {
   applyLifecycleEvent,
   evaluate,
   newPersonRecord,
+  policyDecision,
   sameDesired,
   UTC,
   type AllocationRequest,
   type CompiledPolicy,
   type Evaluation,
+  type IssuedCommand,
   type LifecycleFacts,
   type PersonRecord,
   type TimeZone,
@@ -44,6 +46,7 @@ export interface BatchOutcome {
 
 const commandsIssued = counter('provisio_policy_commands_total', 'Provisioning commands issued, by target and reason', ['target', 'reason']);
 const evaluations = counter('provisio_policy_evaluations_total', 'Person evaluations, by reason', ['reason']);
+const decisionsCounter = counter('provisio_policy_decisions_total', 'PolicyDecision records written (one per person evaluation that issued commands), by reason', ['reason']);
 const violationsCounter = counter('provisio_policy_sod_violations_total', 'SoD violation events, by rule and status', ['rule', 'status']);
 const evalSeconds = histogram(
   'provisio_policy_batch_seconds',
@@ -221,9 +224,21 @@ export class PolicyEngine {
     if (evaluation.allocations.length > 0) return evaluation.allocations;
     evaluations.inc({ reason: item.reason });
 
+    // A decision record explains every evaluation that issues commands. The explanation costs a
+    // second evaluation with traces, so only persons whose desired state changed pay for it; it
+    // reads the same input (state before this step) and so decides the same desired states.
+    const changed = new Set<string>();
+    for (const t of evaluation.targets) if (t.desired !== null && !sameDesired(state.targets[t.target]?.desired ?? null, t.desired)) changed.add(t.target);
+    const decisionId = changed.size > 0 ? uuidv7(now) : null;
+    // The loop below replaces state.targets' entries: the explanation reads the state before it.
+    const previousTargets = decisionId !== null ? { ...state.targets } : state.targets;
+    const issued = new Map<string, IssuedCommand>();
+    // This person's commands, written after their decision.
+    const commands: OutboxMessage[] = [];
+
     for (const t of evaluation.targets) {
       const prev = state.targets[t.target];
-      const desiredChanged = t.desired !== null && !sameDesired(prev?.desired ?? null, t.desired);
+      const desiredChanged = changed.has(t.target);
       const memoryChanged = prev !== undefined && (prev.lostAt !== t.memory.lostAt || !sameRetained(prev.retained, t.memory.retained));
       if (!desiredChanged && !memoryChanged) continue;
       const version = (prev?.version ?? 0) + (desiredChanged ? 1 : 0);
@@ -246,11 +261,12 @@ export class PolicyEngine {
             lifecycleKind: item.event?.kind ?? null,
             policyVersion: active.version,
             reason: item.reason,
+            decisionId,
           },
           hrEffectiveAt: item.hrEffectiveAt,
           issuedAt: now,
         };
-        w.messages.push({
+        commands.push({
           id: commandId,
           topic: Topics.commands(t.kind),
           key: item.personId,
@@ -262,6 +278,7 @@ export class PolicyEngine {
         });
         commandsIssued.inc({ target: t.target, reason: item.reason });
         outcome.commands++;
+        issued.set(t.target, { commandId, version, state: desired.state, accountName: desired.accountName });
       }
       state.targets[t.target] = {
         ...(prev ?? { appliedVersion: null, lastStatus: null, lastError: null, targetKind: t.kind }),
@@ -285,6 +302,42 @@ export class PolicyEngine {
         commandId: commandId ?? w.targets.get(key)?.commandId ?? null,
       });
     }
+
+    if (decisionId !== null) {
+      const explained = evaluate(active.policy, {
+        person: record,
+        now,
+        trigger: item.event?.kind ?? null,
+        manual: state.manual,
+        exceptions: state.exceptions,
+        allocations: state.allocations,
+        previous: previousTargets,
+        explain: true,
+      });
+      const decision = policyDecision({
+        decisionId,
+        personId: item.personId,
+        cause: { lifecycleEventId: item.event?.eventId ?? null, lifecycleKind: item.event?.kind ?? null, reason: item.reason, hrEffectiveAt: item.hrEffectiveAt },
+        policyVersion: active.version,
+        decidedAt: now,
+        explained,
+        commands: issued,
+      });
+      // Before its commands in the outbox (and so on Kafka, per relay batch): the same transaction
+      // writes both, so a decision exists exactly when its commands do.
+      w.messages.push({
+        id: decisionId,
+        topic: Topics.policyDecisions,
+        key: item.personId,
+        aggregateType: 'person',
+        type: EventTypes.policyDecision,
+        schema: 'PolicyDecision',
+        value: decision,
+        ...(item.traceHeaders ? { traceHeaders: item.traceHeaders } : {}),
+      });
+      decisionsCounter.inc({ reason: item.reason });
+    }
+    for (const m of commands) w.messages.push(m);
 
     this.recordViolations(item, state, evaluation, active.version, now, w);
     await this.endAssignments(sql, item.personId, state, evaluation);
