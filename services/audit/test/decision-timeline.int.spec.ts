@@ -138,10 +138,14 @@ describe('audit timeline with the policy decision', () => {
           { group: 'staff', grantedBy: [expect.any(Number), expect.any(Number)], sourcesOmitted: 0 },
         ],
         attributes: [
-          { attribute: 'accountName', expression: 'lower(concat(substring(givenName, 0, 1), familyName))', facts: ['givenName', 'familyName'], uniqueNamespace: null },
-          { attribute: 'cn', expression: "join(' ', givenName, familyName)", facts: ['givenName', 'familyName'], uniqueNamespace: null },
+          { attribute: 'accountName', expression: 0, uniqueNamespace: null },
+          { attribute: 'cn', expression: 1, uniqueNamespace: null },
         ],
       }),
+    ]);
+    expect(d['expressions']).toEqual([
+      { expression: 'lower(concat(substring(givenName, 0, 1), familyName))', facts: ['givenName', 'familyName'] },
+      { expression: "join(' ', givenName, familyName)", facts: ['givenName', 'familyName'] },
     ]);
     // Grants are listed once in the decision and referred to by index.
     const grants = d['grants'] as Record<string, unknown>[];

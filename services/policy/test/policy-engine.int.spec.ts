@@ -162,11 +162,12 @@ describe('policy service on the real broker', () => {
         { group: 'sales', grantedBy: [expect.any(Number)], sourcesOmitted: 0 },
         { group: 'staff', grantedBy: [expect.any(Number)], sourcesOmitted: 0 },
       ],
-      attributes: [
-        { attribute: 'accountName', expression: 'lower(concat(substring(givenName, 0, 1), familyName))', facts: ['givenName', 'familyName'], uniqueNamespace: 'uid' },
-        { attribute: 'mail', expression: "concat(accountName, '@example.com')", facts: ['accountName'], uniqueNamespace: null },
-      ],
     });
+    const dirTarget = decision.targets.find((t) => t.target === 'dir')!;
+    expect(dirTarget.attributes.map((a) => ({ ...a, ...decision.expressions[a.expression] }))).toEqual([
+      { attribute: 'accountName', expression: 'lower(concat(substring(givenName, 0, 1), familyName))', facts: ['givenName', 'familyName'], uniqueNamespace: 'uid' },
+      { attribute: 'mail', expression: "concat(accountName, '@example.com')", facts: ['accountName'], uniqueNamespace: null },
+    ]);
     // Same event again, an identical update, and an older (replayed) leaver: no command.
     await send(joiner);
     await send(event('p-join', 'UPDATE', { userName: 'John.Doe@x', department: 'Sales' }, joiner.recordedAt + 1));

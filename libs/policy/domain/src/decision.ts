@@ -1,4 +1,4 @@
-import type { DecisionConditionStep, DecisionGrant, DecisionTarget, PolicyDecision } from '@provisio/contracts';
+import type { DecisionConditionStep, DecisionExpression, DecisionGrant, DecisionTarget, PolicyDecision } from '@provisio/contracts';
 import type { ConditionTrace } from './conditions.js';
 import type { Evaluation, Source, TargetDecision } from './evaluator.js';
 
@@ -107,6 +107,8 @@ export class GrantTable {
   omitted = 0;
   private readonly index = new Map<string, number>();
   private readonly overflow = new Set<string>();
+  /** Evaluations share Source objects between the groups they grant: their keys are computed once. */
+  private readonly keys = new Map<Source, string>();
 
   /** Indices of a grant list's distinct sources, at most DECISION_LIMITS.sourcesPerGrant; the rest counted. */
   refs(sources: readonly Source[] | undefined): { refs: number[]; omitted: number } {
@@ -114,7 +116,8 @@ export class GrantTable {
     const seen = new Set<string>();
     let omitted = 0;
     for (const s of sources ?? []) {
-      const key = grantKey(s);
+      let key = this.keys.get(s);
+      if (key === undefined) this.keys.set(s, (key = grantKey(s)));
       if (seen.has(key)) continue;
       seen.add(key);
       const i = refs.length < DECISION_LIMITS.sourcesPerGrant ? this.indexOf(key, s) : -1;
@@ -140,8 +143,26 @@ export class GrantTable {
   }
 }
 
+/** The attribute expressions of one decision, each listed once with the facts it reads. */
+export class ExpressionTable {
+  readonly expressions: DecisionExpression[] = [];
+  private readonly index = new Map<string, number>();
+
+  ref(expression: string, facts: readonly string[]): number {
+    const text = cut(expression, DECISION_LIMITS.expressionChars);
+    const key = `${text}\u0000${facts.join('\u0000')}`;
+    let i = this.index.get(key);
+    if (i === undefined) {
+      i = this.expressions.length;
+      this.index.set(key, i);
+      this.expressions.push({ expression: text, facts: [...facts] });
+    }
+    return i;
+  }
+}
+
 /** One target's part of a decision, from its explained evaluation and the command it produced. */
-export function decisionTarget(t: TargetDecision, command: IssuedCommand, grants: GrantTable): DecisionTarget {
+export function decisionTarget(t: TargetDecision, command: IssuedCommand, grants: GrantTable, expressions: ExpressionTable): DecisionTarget {
   const scope = flattenTrace(t.scopeTrace);
   const account = grants.refs(t.accountSources);
   return {
@@ -164,12 +185,7 @@ export function decisionTarget(t: TargetDecision, command: IssuedCommand, grants
       const b = grants.refs(g.sources);
       return { group: g.name, grantedBy: b.refs, sourcesOmitted: b.omitted };
     }),
-    attributes: (t.attributes ?? []).map((a) => ({
-      attribute: a.name,
-      expression: cut(a.expression, DECISION_LIMITS.expressionChars),
-      facts: Object.keys(a.facts),
-      uniqueNamespace: a.unique,
-    })),
+    attributes: (t.attributes ?? []).map((a) => ({ attribute: a.name, expression: expressions.ref(a.expression, Object.keys(a.facts)), uniqueNamespace: a.unique })),
   };
 }
 
@@ -180,10 +196,11 @@ export function decisionTarget(t: TargetDecision, command: IssuedCommand, grants
  */
 export function policyDecision(i: DecisionInput): PolicyDecision {
   const grants = new GrantTable();
+  const expressions = new ExpressionTable();
   const targets: DecisionTarget[] = [];
   for (const t of i.explained.targets) {
     const command = i.commands.get(t.target);
-    if (command) targets.push(decisionTarget(t, command, grants));
+    if (command) targets.push(decisionTarget(t, command, grants, expressions));
   }
   return {
     decisionId: i.decisionId,
@@ -193,6 +210,7 @@ export function policyDecision(i: DecisionInput): PolicyDecision {
     phase: i.explained.phase,
     grants: grants.grants,
     grantsOmitted: grants.omitted,
+    expressions: expressions.expressions,
     targets,
     decidedAt: i.decidedAt,
   };

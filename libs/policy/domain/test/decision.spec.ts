@@ -58,10 +58,17 @@ describe('the policy decision record', () => {
     // Each grant is listed once, whichever groups and targets it grants.
     expect(new Set(d.grants.map((g) => JSON.stringify(g))).size).toBe(d.grants.length);
     expect(d.grantsOmitted).toBe(0);
-    expect(dir.attributes).toEqual([
+    expect(dir.attributes.map((a) => ({ ...a, ...d.expressions[a.expression] }))).toEqual([
       { attribute: 'accountName', expression: 'lower(stripDiacritics(concat(substring(givenName, 0, 1), familyName)))', facts: ['givenName', 'familyName'], uniqueNamespace: 'uid' },
       { attribute: 'cn', expression: "join(' ', givenName, familyName)", facts: ['givenName', 'familyName'], uniqueNamespace: null },
       { attribute: 'mail', expression: "concat(accountName, '@example.com')", facts: ['accountName'], uniqueNamespace: null },
+    ]);
+    // db's account name is another expression; each is listed once.
+    expect(d.expressions.map((e) => e.expression)).toEqual([
+      'lower(stripDiacritics(concat(substring(givenName, 0, 1), familyName)))',
+      "join(' ', givenName, familyName)",
+      "concat(accountName, '@example.com')",
+      "lower(regexReplace(userName, '@.*$', ''))",
     ]);
     // No scope condition: everyone is in scope, nothing to trace.
     expect(d.targets[1]).toMatchObject({ target: 'db', scope: [], inScope: true, accountName: 'jdoe', groups: [{ group: 'readonly' }] });
