@@ -315,6 +315,16 @@ describe('policy service on the real broker', () => {
       cause: { reason: 'policy-change', policyVersion: 2 },
       hrEffectiveAt: null,
     });
+    // Re-evaluated without explanations first, then explained for the persons that changed: the
+    // decision names the new version, no lifecycle event, and the group the new version grants.
+    const reevaluated = commandsFor('p-join', 'dir')[1]!;
+    const decision = await waitFor(async () => decisions.find((d) => d.decisionId === reevaluated.cause.decisionId), { what: 'the policy-change decision' });
+    expect(decision).toMatchObject({ personId: 'p-join', policyVersion: 2, cause: { lifecycleEventId: null, lifecycleKind: null, reason: 'policy-change', hrEffectiveAt: null } });
+    const dirDecision = decision.targets.find((t) => t.target === 'dir')!;
+    expect(dirDecision).toMatchObject({ commandId: reevaluated.commandId, version: 2 });
+    expect(dirDecision.groups.find((g) => g.group === 'everyone')!.grantedBy.map((i) => decision.grants[i])).toEqual([
+      { kind: 'BIRTHRIGHT', rule: 'all', assignment: null, role: 'staff', path: ['staff'], until: null },
+    ]);
     await waitFor(async () => ((await api('GET', '/v1/policy/active')).body['reevaluation'] as unknown as { complete: boolean }).complete, {
       what: 're-evaluation complete',
     });

@@ -46,7 +46,11 @@ export interface BatchOutcome {
 
 const commandsIssued = counter('provisio_policy_commands_total', 'Provisioning commands issued, by target and reason', ['target', 'reason']);
 const evaluations = counter('provisio_policy_evaluations_total', 'Person evaluations, by reason', ['reason']);
-const decisionsCounter = counter('provisio_policy_decisions_total', 'PolicyDecision records written (one per person evaluation that issued commands), by reason', ['reason']);
+const decisionsCounter = counter(
+  'provisio_policy_decisions_total',
+  'PolicyDecision records written (one per person evaluation that issued commands), by reason',
+  ['reason'],
+);
 const violationsCounter = counter('provisio_policy_sod_violations_total', 'SoD violation events, by rule and status', ['rule', 'status']);
 const evalSeconds = histogram(
   'provisio_policy_batch_seconds',
@@ -149,7 +153,10 @@ export class PolicyEngine {
     }
 
     await this.persons.savePersons(sql, [...w.persons.values()]);
-    await this.persons.saveEvaluations(sql, [...w.evaluations.values()].filter((e) => !w.persons.has(e.record.personId)));
+    await this.persons.saveEvaluations(
+      sql,
+      [...w.evaluations.values()].filter((e) => !w.persons.has(e.record.personId)),
+    );
     await this.persons.saveTargets(sql, [...w.targets.values()]);
     const violations = [...w.violations.values()];
     await this.persons.saveViolations(
@@ -212,6 +219,12 @@ export class PolicyEngine {
       };
       states.set(item.personId, state);
     }
+    // A decision record explains every evaluation that issues commands. Explanations cost an
+    // evaluation with traces: joiners, movers, leavers, rehires and conversions nearly always
+    // change something, so they are evaluated with explanations at once; updates and
+    // re-evaluations (mostly no-ops) without, and again with explanations only when a desired
+    // state changed. Both decide the same (the evaluator's property tests).
+    const explainFirst = item.event !== undefined && item.event.kind !== 'UPDATE';
     const evaluation = evaluate(active.policy, {
       person: record,
       now,
@@ -220,18 +233,16 @@ export class PolicyEngine {
       exceptions: state.exceptions,
       allocations: state.allocations,
       previous: state.targets,
+      explain: explainFirst,
     });
     if (evaluation.allocations.length > 0) return evaluation.allocations;
     evaluations.inc({ reason: item.reason });
 
-    // A decision record explains every evaluation that issues commands. The explanation costs a
-    // second evaluation with traces, so only persons whose desired state changed pay for it; it
-    // reads the same input (state before this step) and so decides the same desired states.
     const changed = new Set<string>();
     for (const t of evaluation.targets) if (t.desired !== null && !sameDesired(state.targets[t.target]?.desired ?? null, t.desired)) changed.add(t.target);
     const decisionId = changed.size > 0 ? uuidv7(now) : null;
-    // The loop below replaces state.targets' entries: the explanation reads the state before it.
-    const previousTargets = decisionId !== null ? { ...state.targets } : state.targets;
+    // The loop below replaces state.targets' entries: a second evaluation reads the state before it.
+    const previousTargets = decisionId !== null && !explainFirst ? { ...state.targets } : state.targets;
     const issued = new Map<string, IssuedCommand>();
     // This person's commands, written after their decision.
     const commands: OutboxMessage[] = [];
@@ -304,20 +315,27 @@ export class PolicyEngine {
     }
 
     if (decisionId !== null) {
-      const explained = evaluate(active.policy, {
-        person: record,
-        now,
-        trigger: item.event?.kind ?? null,
-        manual: state.manual,
-        exceptions: state.exceptions,
-        allocations: state.allocations,
-        previous: previousTargets,
-        explain: true,
-      });
+      const explained = explainFirst
+        ? evaluation
+        : evaluate(active.policy, {
+            person: record,
+            now,
+            trigger: item.event?.kind ?? null,
+            manual: state.manual,
+            exceptions: state.exceptions,
+            allocations: state.allocations,
+            previous: previousTargets,
+            explain: true,
+          });
       const decision = policyDecision({
         decisionId,
         personId: item.personId,
-        cause: { lifecycleEventId: item.event?.eventId ?? null, lifecycleKind: item.event?.kind ?? null, reason: item.reason, hrEffectiveAt: item.hrEffectiveAt },
+        cause: {
+          lifecycleEventId: item.event?.eventId ?? null,
+          lifecycleKind: item.event?.kind ?? null,
+          reason: item.reason,
+          hrEffectiveAt: item.hrEffectiveAt,
+        },
         policyVersion: active.version,
         decidedAt: now,
         explained,
@@ -348,7 +366,12 @@ export class PolicyEngine {
     if (evaluation.nextEvaluationAt !== state.nextEvaluationAt) w.schedule.set(item.personId, evaluation.nextEvaluationAt);
     const write = { record: state.record, evaluatedVersion: active.version, nextEvaluationAt: evaluation.nextEvaluationAt };
     if (!state.stored || item.event || w.persons.has(item.personId)) w.persons.set(item.personId, write);
-    else if (state.evaluatedVersion !== active.version || evaluation.nextEvaluationAt !== state.nextEvaluationAt || rolesChanged || w.evaluations.has(item.personId)) {
+    else if (
+      state.evaluatedVersion !== active.version ||
+      evaluation.nextEvaluationAt !== state.nextEvaluationAt ||
+      rolesChanged ||
+      w.evaluations.has(item.personId)
+    ) {
       w.evaluations.set(item.personId, write);
     }
     state.evaluatedVersion = active.version;
