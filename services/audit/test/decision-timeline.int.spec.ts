@@ -51,7 +51,13 @@ describe('audit timeline with the policy decision', () => {
   const personId = randomUUID();
   const traceId = randomUUID().replace(/-/g, '');
   const headers = (id: string, type: string) => ({
-    ce_specversion: '1.0', ce_id: id, ce_type: type, ce_source: '/provisio/test', ce_subject: personId, ce_time: new Date().toISOString(), 'content-type': 'application/avro',
+    ce_specversion: '1.0',
+    ce_id: id,
+    ce_type: type,
+    ce_source: '/provisio/test',
+    ce_subject: personId,
+    ce_time: new Date().toISOString(),
+    'content-type': 'application/avro',
     traceparent: `00-${traceId}-${'2'.repeat(16)}-01`,
   });
 
@@ -89,30 +95,82 @@ describe('audit timeline with the policy decision', () => {
   it("orders a joiner's timeline HR event → decision (with its explanation) → command → result", async () => {
     const now = Date.now();
     const joiner: LifecycleEvent = {
-      eventId: randomUUID(), kind: 'JOINER', stage: 'EFFECTIVE', personId, effectiveAt: now, recordedAt: now,
+      eventId: randomUUID(),
+      kind: 'JOINER',
+      stage: 'EFFECTIVE',
+      personId,
+      effectiveAt: now,
+      recordedAt: now,
       source: { system: 'workday', workerId: 'W-77', sequence: null, sourceTimestamp: null, batchId: null, channel: 'API' },
       attributes: {
-        workerType: 'employee', status: 'active', userName: 'ada.lovelace', givenName: 'Ada', familyName: 'Lovelace', displayName: null, email: 'ada.lovelace@example.com',
-        employeeNumber: null, managerPersonId: null, department: 'R&D', division: null, costCenter: null, company: null, organization: null, location: null, jobTitle: null,
-        countryCode: null, hireDate: null, terminationDate: null, onLeave: null, custom: {},
+        workerType: 'employee',
+        status: 'active',
+        userName: 'ada.lovelace',
+        givenName: 'Ada',
+        familyName: 'Lovelace',
+        displayName: null,
+        email: 'ada.lovelace@example.com',
+        employeeNumber: null,
+        managerPersonId: null,
+        department: 'R&D',
+        division: null,
+        costCenter: null,
+        company: null,
+        organization: null,
+        location: null,
+        jobTitle: null,
+        countryCode: null,
+        hireDate: null,
+        terminationDate: null,
+        onLeave: null,
+        custom: {},
       },
-      changedAttributes: [], previousAttributes: null, reason: null, timeZone: null,
+      changedAttributes: [],
+      previousAttributes: null,
+      reason: null,
+      timeZone: null,
     };
-    await producer.send({ topic: `${prefix}${Topics.lifecycle}`, messages: [{ key: personId, value: avroCodec().encode('LifecycleEvent', joiner), headers: headers(joiner.eventId, EventTypes.lifecycle('JOINER')) }] });
+    await producer.send({
+      topic: `${prefix}${Topics.lifecycle}`,
+      messages: [{ key: personId, value: avroCodec().encode('LifecycleEvent', joiner), headers: headers(joiner.eventId, EventTypes.lifecycle('JOINER')) }],
+    });
 
     // The connector's part: apply the command and report.
-    const command = await waitFor(async () => (await timeline()).find((r) => r.ceType === EventTypes.command), { timeoutMs: 60_000, what: 'the command in audit' });
+    const command = await waitFor(async () => (await timeline()).find((r) => r.ceType === EventTypes.command), {
+      timeoutMs: 60_000,
+      what: 'the command in audit',
+    });
     const c = command.payload as { commandId: string; version: number; target: string };
     const result: ProvisioningResult = {
-      resultId: randomUUID(), commandId: c.commandId, personId, target: c.target, targetKind: 'ldap', version: c.version, status: 'APPLIED',
-      operations: [{ type: 'CREATE', detail: null }, { type: 'ADD_MEMBERSHIP', detail: 'rnd' }, { type: 'ADD_MEMBERSHIP', detail: 'staff' }], accountRef: 'entry-1', error: null, hrEffectiveAt: now, appliedAt: Date.now(),
+      resultId: randomUUID(),
+      commandId: c.commandId,
+      personId,
+      target: c.target,
+      targetKind: 'ldap',
+      version: c.version,
+      status: 'APPLIED',
+      operations: [
+        { type: 'CREATE', detail: null },
+        { type: 'ADD_MEMBERSHIP', detail: 'rnd' },
+        { type: 'ADD_MEMBERSHIP', detail: 'staff' },
+      ],
+      accountRef: 'entry-1',
+      error: null,
+      hrEffectiveAt: now,
+      appliedAt: Date.now(),
     };
-    await producer.send({ topic: `${prefix}${Topics.results}`, messages: [{ key: personId, value: avroCodec().encode('ProvisioningResult', result), headers: headers(result.resultId, EventTypes.result) }] });
+    await producer.send({
+      topic: `${prefix}${Topics.results}`,
+      messages: [{ key: personId, value: avroCodec().encode('ProvisioningResult', result), headers: headers(result.resultId, EventTypes.result) }],
+    });
 
-    const records = await waitFor(async () => {
-      const t = await timeline();
-      return t.some((r) => r.ceType === EventTypes.result) ? t : undefined;
-    }, { timeoutMs: 30_000, what: 'the result in audit' });
+    const records = await waitFor(
+      async () => {
+        const t = await timeline();
+        return t.some((r) => r.ceType === EventTypes.result) ? t : undefined;
+      },
+      { timeoutMs: 30_000, what: 'the result in audit' },
+    );
     expect(records.map((r) => r.ceType)).toEqual([EventTypes.lifecycle('JOINER'), EventTypes.policyDecision, EventTypes.command, EventTypes.result]);
     expect(records.map((r) => r.topic)).toEqual([Topics.lifecycle, Topics.policyDecisions, Topics.commands('ldap'), Topics.results]);
     const [event, decision, cmd, res] = records;
@@ -124,10 +182,23 @@ describe('audit timeline with the policy decision', () => {
     expect(res!.causedBy).toEqual([c.commandId]);
     expect(event!.entityId).toBe(joiner.eventId);
     // The explanation, captured when the policy decided.
-    expect(d).toMatchObject({ personId, policyVersion: 1, phase: 'ACTIVE', cause: { lifecycleEventId: joiner.eventId, lifecycleKind: 'JOINER', reason: 'lifecycle', hrEffectiveAt: now } });
+    expect(d).toMatchObject({
+      personId,
+      policyVersion: 1,
+      phase: 'ACTIVE',
+      cause: { lifecycleEventId: joiner.eventId, lifecycleKind: 'JOINER', reason: 'lifecycle', hrEffectiveAt: now },
+    });
     expect(d.targets).toEqual([
       expect.objectContaining({
-        target: 'dir', targetKind: 'ldap', commandId: c.commandId, version: 1, state: 'ACTIVE', accountName: 'alovelace', inScope: true, entitled: true, reason: 'active and entitled',
+        target: 'dir',
+        targetKind: 'ldap',
+        commandId: c.commandId,
+        version: 1,
+        state: 'ACTIVE',
+        accountName: 'alovelace',
+        inScope: true,
+        entitled: true,
+        reason: 'active and entitled',
         scope: [
           { depth: 0, op: 'all', attribute: null, expected: null, actual: null, result: true },
           { depth: 1, op: 'equals', attribute: 'workerType', expected: '"employee"', actual: '"employee"', result: true },
@@ -152,13 +223,18 @@ describe('audit timeline with the policy decision', () => {
     const groups = (d.targets![0]!['groups'] as { group: string; grantedBy: number[] }[]).map((g) => [g.group, g.grantedBy.map((i) => grants[i])]);
     expect(groups).toEqual([
       ['rnd', [{ kind: 'BIRTHRIGHT', rule: 'rnd', assignment: null, role: 'rnd', path: ['rnd'], until: null }]],
-      ['staff', expect.arrayContaining([
-        { kind: 'BIRTHRIGHT', rule: 'all', assignment: null, role: 'staff', path: ['staff'], until: null },
-        { kind: 'BIRTHRIGHT', rule: 'rnd', assignment: null, role: 'rnd', path: ['rnd', 'staff'], until: null },
-      ])],
+      [
+        'staff',
+        expect.arrayContaining([
+          { kind: 'BIRTHRIGHT', rule: 'all', assignment: null, role: 'staff', path: ['staff'], until: null },
+          { kind: 'BIRTHRIGHT', rule: 'rnd', assignment: null, role: 'rnd', path: ['rnd', 'staff'], until: null },
+        ]),
+      ],
     ]);
     // Stored sealed: neither the account name nor the HR value the scope read is in the clear.
-    const stored = await auditDb.query<{ text: string; payload: Buffer }>(`SELECT payload_json::text AS text, payload FROM audit.records WHERE topic = $1`, [`${Topics.policyDecisions}`]);
+    const stored = await auditDb.query<{ text: string; payload: Buffer }>(`SELECT payload_json::text AS text, payload FROM audit.records WHERE topic = $1`, [
+      `${Topics.policyDecisions}`,
+    ]);
     expect(stored).toHaveLength(1);
     for (const secret of ['alovelace', 'ada.lovelace@example.com']) {
       expect(stored[0]!.text).not.toContain(secret);
@@ -182,7 +258,13 @@ describe('audit timeline with the policy decision', () => {
     });
     expect(JSON.stringify(decision.payload)).not.toMatch(/alovelace|ada\.lovelace/);
     // Causal order does not need the keys; the shredding itself is recorded last.
-    expect(records.map((r) => r.ceType)).toEqual([EventTypes.lifecycle('JOINER'), EventTypes.policyDecision, EventTypes.command, EventTypes.result, 'dev.provisio.audit.action.pii-shredded']);
+    expect(records.map((r) => r.ceType)).toEqual([
+      EventTypes.lifecycle('JOINER'),
+      EventTypes.policyDecision,
+      EventTypes.command,
+      EventTypes.result,
+      'dev.provisio.audit.action.pii-shredded',
+    ]);
     const report = await fetch(`${audit.url}/v1/verification`, { headers: { authorization: `Bearer ${read}` } });
     expect(((await report.json()) as VerificationReport).ok).toBe(true);
   }, 60_000);

@@ -97,7 +97,12 @@ describe('policy service on the real broker', () => {
     consumer = kafka.consumer({ groupId: `${prefix}reader`, maxWaitTimeInMs: 50 });
     await Promise.all([producer.connect(), consumer.connect()]);
     await consumer.subscribe({
-      topics: [`${prefix}${Topics.commands('postgres')}`, `${prefix}${Topics.commands('ldap')}`, `${prefix}${Topics.policyViolations}`, `${prefix}${Topics.policyDecisions}`],
+      topics: [
+        `${prefix}${Topics.commands('postgres')}`,
+        `${prefix}${Topics.commands('ldap')}`,
+        `${prefix}${Topics.policyViolations}`,
+        `${prefix}${Topics.policyDecisions}`,
+      ],
       fromBeginning: true,
     });
     await consumer.run({
@@ -151,7 +156,11 @@ describe('policy service on the real broker', () => {
       { kind: 'BIRTHRIGHT', rule: 'all', assignment: null, role: 'staff', path: ['staff'], until: null },
     ]);
     expect(dirGrants.accountGrantedBy.map((i) => decision.grants[i]!.rule).sort()).toEqual(['all', 'sales']);
-    expect(decision.targets.map((t) => [t.target, t.commandId, t.version]).sort()).toEqual(commandsFor('p-join').map((c) => [c.target, c.commandId, c.version]).sort());
+    expect(decision.targets.map((t) => [t.target, t.commandId, t.version]).sort()).toEqual(
+      commandsFor('p-join')
+        .map((c) => [c.target, c.commandId, c.version])
+        .sort(),
+    );
     expect(decision.targets.find((t) => t.target === 'dir')).toMatchObject({
       state: 'ACTIVE',
       accountName: 'jdoe',
@@ -165,7 +174,12 @@ describe('policy service on the real broker', () => {
     });
     const dirTarget = decision.targets.find((t) => t.target === 'dir')!;
     expect(dirTarget.attributes.map((a) => ({ ...a, ...decision.expressions[a.expression] }))).toEqual([
-      { attribute: 'accountName', expression: 'lower(concat(substring(givenName, 0, 1), familyName))', facts: ['givenName', 'familyName'], uniqueNamespace: 'uid' },
+      {
+        attribute: 'accountName',
+        expression: 'lower(concat(substring(givenName, 0, 1), familyName))',
+        facts: ['givenName', 'familyName'],
+        uniqueNamespace: 'uid',
+      },
       { attribute: 'mail', expression: "concat(accountName, '@example.com')", facts: ['accountName'], uniqueNamespace: null },
     ]);
     // Same event again, an identical update, and an older (replayed) leaver: no command.
@@ -319,7 +333,11 @@ describe('policy service on the real broker', () => {
     // decision names the new version, no lifecycle event, and the group the new version grants.
     const reevaluated = commandsFor('p-join', 'dir')[1]!;
     const decision = await waitFor(async () => decisions.find((d) => d.decisionId === reevaluated.cause.decisionId), { what: 'the policy-change decision' });
-    expect(decision).toMatchObject({ personId: 'p-join', policyVersion: 2, cause: { lifecycleEventId: null, lifecycleKind: null, reason: 'policy-change', hrEffectiveAt: null } });
+    expect(decision).toMatchObject({
+      personId: 'p-join',
+      policyVersion: 2,
+      cause: { lifecycleEventId: null, lifecycleKind: null, reason: 'policy-change', hrEffectiveAt: null },
+    });
     const dirDecision = decision.targets.find((t) => t.target === 'dir')!;
     expect(dirDecision).toMatchObject({ commandId: reevaluated.commandId, version: 2 });
     expect(dirDecision.groups.find((g) => g.group === 'everyone')!.grantedBy.map((i) => decision.grants[i])).toEqual([

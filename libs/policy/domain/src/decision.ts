@@ -185,7 +185,11 @@ export function decisionTarget(t: TargetDecision, command: IssuedCommand, grants
       const b = grants.refs(g.sources);
       return { group: g.name, grantedBy: b.refs, sourcesOmitted: b.omitted };
     }),
-    attributes: (t.attributes ?? []).map((a) => ({ attribute: a.name, expression: expressions.ref(a.expression, Object.keys(a.facts)), uniqueNamespace: a.unique })),
+    attributes: (t.attributes ?? []).map((a) => ({
+      attribute: a.name,
+      expression: expressions.ref(a.expression, Object.keys(a.facts)),
+      uniqueNamespace: a.unique,
+    })),
   };
 }
 

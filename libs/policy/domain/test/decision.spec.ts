@@ -1,6 +1,17 @@
 import { describe, expect, it } from '@jest/globals';
 import { avroCodec, type PolicyDecision } from '@provisio/contracts';
-import { DECISION_LIMITS, evaluate, flattenTrace, GrantTable, policyDecision, type ConditionTrace, type Evaluation, type IssuedCommand, type Source, type TargetMemory } from '../src/index.js';
+import {
+  DECISION_LIMITS,
+  evaluate,
+  flattenTrace,
+  GrantTable,
+  policyDecision,
+  type ConditionTrace,
+  type Evaluation,
+  type IssuedCommand,
+  type Source,
+  type TargetMemory,
+} from '../src/index.js';
 import { DAY, input, NOW, person, testPolicy } from './fixtures.js';
 
 const policy = testPolicy();
@@ -27,7 +38,15 @@ describe('the policy decision record', () => {
   it("captures a joiner's explanation per commanded target: scope and why, account and group grants with role paths, attribute expressions and facts", () => {
     const p = person({ department: 'Engineering' });
     const explained = evaluate(policy, input(p, { allocations: { uid: 'jdoe' }, trigger: 'JOINER', explain: true }));
-    const d = policyDecision({ decisionId: 'dec-1', personId: 'p-1', cause, policyVersion: 4, decidedAt: NOW, explained, commands: commandsFor(explained, ['dir', 'db']) });
+    const d = policyDecision({
+      decisionId: 'dec-1',
+      personId: 'p-1',
+      cause,
+      policyVersion: 4,
+      decidedAt: NOW,
+      explained,
+      commands: commandsFor(explained, ['dir', 'db']),
+    });
 
     expect(d).toMatchObject({ decisionId: 'dec-1', personId: 'p-1', cause, policyVersion: 4, phase: 'ACTIVE', decidedAt: NOW });
     expect(d.targets.map((t) => t.target)).toEqual(['dir', 'db']);
@@ -54,12 +73,20 @@ describe('the policy decision record', () => {
     const [r] = resolved(d);
     expect(r!.account).toEqual(expect.arrayContaining([all, engStaff]));
     expect(r!.groups).toEqual({ eng: [eng], staff: expect.arrayContaining([all, engStaff]) });
-    expect(dir.groups.map((g) => [g.group, g.sourcesOmitted])).toEqual([['eng', 0], ['staff', 0]]);
+    expect(dir.groups.map((g) => [g.group, g.sourcesOmitted])).toEqual([
+      ['eng', 0],
+      ['staff', 0],
+    ]);
     // Each grant is listed once, whichever groups and targets it grants.
     expect(new Set(d.grants.map((g) => JSON.stringify(g))).size).toBe(d.grants.length);
     expect(d.grantsOmitted).toBe(0);
     expect(dir.attributes.map((a) => ({ ...a, ...d.expressions[a.expression] }))).toEqual([
-      { attribute: 'accountName', expression: 'lower(stripDiacritics(concat(substring(givenName, 0, 1), familyName)))', facts: ['givenName', 'familyName'], uniqueNamespace: 'uid' },
+      {
+        attribute: 'accountName',
+        expression: 'lower(stripDiacritics(concat(substring(givenName, 0, 1), familyName)))',
+        facts: ['givenName', 'familyName'],
+        uniqueNamespace: 'uid',
+      },
       { attribute: 'cn', expression: "join(' ', givenName, familyName)", facts: ['givenName', 'familyName'], uniqueNamespace: null },
       { attribute: 'mail', expression: "concat(accountName, '@example.com')", facts: ['accountName'], uniqueNamespace: null },
     ]);
@@ -81,27 +108,71 @@ describe('the policy decision record', () => {
 
   it('lists only the targets that got a command', () => {
     const explained = evaluate(policy, input(person(), { allocations: { uid: 'jdoe' }, explain: true }));
-    const d = policyDecision({ decisionId: 'dec-2', personId: 'p-1', cause, policyVersion: 1, decidedAt: NOW, explained, commands: commandsFor(explained, ['db']) });
+    const d = policyDecision({
+      decisionId: 'dec-2',
+      personId: 'p-1',
+      cause,
+      policyVersion: 1,
+      decidedAt: NOW,
+      explained,
+      commands: commandsFor(explained, ['db']),
+    });
     expect(d.targets.map((t) => t.target)).toEqual(['db']);
   });
 
   it('explains a mover: groups kept through the grace period are RETAINED until its end; an out-of-scope target says why', () => {
     const before = evaluate(policy, input(person({ department: 'Engineering' }), { allocations: { uid: 'jdoe' } }));
-    const previous: Record<string, TargetMemory> = Object.fromEntries(before.targets.filter((t) => t.desired).map((t) => [t.target, { version: 1, desired: t.desired, ...t.memory }]));
+    const previous: Record<string, TargetMemory> = Object.fromEntries(
+      before.targets.filter((t) => t.desired).map((t) => [t.target, { version: 1, desired: t.desired, ...t.memory }]),
+    );
     const explained = evaluate(policy, input(person({ department: 'Sales' }), { allocations: { uid: 'jdoe' }, previous, trigger: 'MOVER', explain: true }));
-    const d = policyDecision({ decisionId: 'dec-3', personId: 'p-1', cause: { ...cause, lifecycleKind: 'MOVER' }, policyVersion: 1, decidedAt: NOW, explained, commands: commandsFor(explained, ['dir']) });
+    const d = policyDecision({
+      decisionId: 'dec-3',
+      personId: 'p-1',
+      cause: { ...cause, lifecycleKind: 'MOVER' },
+      policyVersion: 1,
+      decidedAt: NOW,
+      explained,
+      commands: commandsFor(explained, ['dir']),
+    });
     const groups = resolved(d)[0]!.groups;
     expect(groups['eng']).toEqual([{ kind: 'RETAINED', rule: null, assignment: null, role: null, path: [], until: NOW + 7 * DAY }]);
     expect(groups['sales']).toEqual([{ kind: 'BIRTHRIGHT', rule: 'sales', assignment: null, role: 'sales', path: ['sales'], until: null }]);
 
     const intern = evaluate(policy, input(person({ workerType: 'intern' }), { allocations: { uid: 'jdoe' }, previous, explain: true }));
-    const gone = policyDecision({ decisionId: 'dec-4', personId: 'p-1', cause, policyVersion: 1, decidedAt: NOW, explained: intern, commands: commandsFor(intern, ['dir']) });
-    expect(gone.targets[0]).toMatchObject({ inScope: false, entitled: false, state: 'DISABLED', reason: 'no longer in scope: account disabled, memberships removed', groups: [], scope: [{ op: 'in', actual: '"intern"', result: false }] });
+    const gone = policyDecision({
+      decisionId: 'dec-4',
+      personId: 'p-1',
+      cause,
+      policyVersion: 1,
+      decidedAt: NOW,
+      explained: intern,
+      commands: commandsFor(intern, ['dir']),
+    });
+    expect(gone.targets[0]).toMatchObject({
+      inScope: false,
+      entitled: false,
+      state: 'DISABLED',
+      reason: 'no longer in scope: account disabled, memberships removed',
+      groups: [],
+      scope: [{ op: 'in', actual: '"intern"', result: false }],
+    });
   });
 
   it('names manual assignments as the grant', () => {
-    const explained = evaluate(policy, input(person(), { allocations: { uid: 'jdoe' }, manual: [{ id: 'as-1', role: null, target: 'dir', group: 'vip', expiresAt: null }], explain: true }));
-    const d = policyDecision({ decisionId: 'dec-5', personId: 'p-1', cause, policyVersion: 1, decidedAt: NOW, explained, commands: commandsFor(explained, ['dir']) });
+    const explained = evaluate(
+      policy,
+      input(person(), { allocations: { uid: 'jdoe' }, manual: [{ id: 'as-1', role: null, target: 'dir', group: 'vip', expiresAt: null }], explain: true }),
+    );
+    const d = policyDecision({
+      decisionId: 'dec-5',
+      personId: 'p-1',
+      cause,
+      policyVersion: 1,
+      decidedAt: NOW,
+      explained,
+      commands: commandsFor(explained, ['dir']),
+    });
     expect(resolved(d)[0]!.groups['vip']).toEqual([{ kind: 'MANUAL', rule: null, assignment: 'as-1', role: null, path: [], until: null }]);
   });
 
@@ -123,7 +194,8 @@ describe('the policy decision record', () => {
     // The same grants again: the same indices, nothing added.
     expect(table.refs(sources.slice(0, 3)).refs).toEqual([0, 1, 2]);
     // The table is full at DECISION_LIMITS.grants: further distinct grants are counted, not listed.
-    for (let i = 0; i < 20; i++) table.refs(Array.from({ length: 8 }, (_, j) => ({ kind: 'birthright', rule: `x${i}-${j}`, role: 'r', path: ['r'] }) as Source));
+    for (let i = 0; i < 20; i++)
+      table.refs(Array.from({ length: 8 }, (_, j) => ({ kind: 'birthright', rule: `x${i}-${j}`, role: 'r', path: ['r'] }) as Source));
     expect(table.grants).toHaveLength(DECISION_LIMITS.grants);
     expect(table.omitted).toBe(8 + 20 * 8 - DECISION_LIMITS.grants);
     const full = table.refs([{ kind: 'birthright', rule: 'late', role: 'r', path: ['r'] }]);
