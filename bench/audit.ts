@@ -65,7 +65,7 @@ function personRecords(i: number, base: number) {
   const command: ProvisioningCommand = {
     commandId: randomUUID(), personId, target: 'ldap-main', targetKind: 'ldap', version: 1, state: 'ACTIVE', accountName: `user${i}`,
     attributes: { givenName: 'Bench', sn: `Person ${i}`, mail: `user${i}@example.com` }, groups: ['staff', 'engineering'],
-    cause: { lifecycleEventId: event.eventId, lifecycleKind: 'JOINER', policyVersion: 1, reason: 'lifecycle' }, hrEffectiveAt: base, issuedAt: base,
+    cause: { lifecycleEventId: event.eventId, lifecycleKind: 'JOINER', policyVersion: 1, reason: 'lifecycle', decisionId: null }, hrEffectiveAt: base, issuedAt: base,
   };
   const result: ProvisioningResult = {
     resultId: randomUUID(), commandId: command.commandId, personId, target: 'ldap-main', targetKind: 'ldap', version: 1, status: 'APPLIED',

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { avroCodec, EventTypes, type HrAttributes, type LifecycleEvent } from '@provisio/contracts';
 import { evaluate, loadPolicyOrThrow, newPersonRecord, type PersonRecord } from '@provisio/policy-domain';
 import { ServiceProcesses, createTestDatabase, mintToken, serviceTestEnv, testKafka, uniqueTopicPrefix, waitFor } from '@provisio/testing';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fmt, median, percentile, table } from './stats.ts';
@@ -109,7 +109,45 @@ function attributes(i: number, dept = DEPARTMENTS[i % 40]!): HrAttributes {
   };
 }
 
-export function pureEvaluationRate(persons: number): number {
+/** CPU time (user + system) of a process in ms, from /proc; NaN where there is none. */
+function processCpuMs(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks (USER_HZ = 100)
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** CPU time of every PostgreSQL process on this machine in ms (other users' queries included); NaN without /proc. */
+function postgresCpuMs(): number {
+  try {
+    let total = 0;
+    for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        if (!/^\d+ \(postgres/.test(stat)) continue;
+        const fields = stat.split(') ')[1]!.split(' ');
+        total += ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+      } catch {
+        /* exited */
+      }
+    }
+    return total;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+function loadAverage(): string {
+  try {
+    return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  } catch {
+    return '?';
+  }
+}
+
+export function pureEvaluationRate(persons: number, explain = false): number {
   const { policy } = loadPolicyOrThrow([{ name: 'bench.yaml', content: realisticPolicy() }]);
   const records: PersonRecord[] = Array.from({ length: persons }, (_, i) => ({ ...newPersonRecord(`p${i}`, attributes(i)), startAt: 0 }));
   const now = Date.now();
@@ -129,6 +167,7 @@ export function pureEvaluationRate(persons: number): number {
       exceptions: [],
       allocations: Object.fromEntries(TARGETS.map((t) => [`${t}-name`, `x${person.personId}`])),
       previous: {},
+      explain,
     });
     groups += e.targets.reduce((n, t) => n + (t.desired?.groups.length ?? 0), 0);
   }
@@ -168,6 +207,15 @@ interface RunFigures {
   moverP50: number;
   moverP99: number;
   moverPerSec: number;
+  /** Pure evaluation with explanations (what a decision record costs on top), persons/s. */
+  explainPerSec: number;
+  /** CPU of the policy process / of all PostgreSQL processes per person, activation → every command on Kafka (µs). */
+  reevalCpuUsPerPerson: number;
+  reevalPgCpuUsPerPerson: number;
+  /** The same per mover of the storm (µs). */
+  stormCpuUsPerMover: number;
+  stormPgCpuUsPerMover: number;
+  load: string;
 }
 
 const progress = (line: string) => process.stderr.write(`[bench policy ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
@@ -180,6 +228,7 @@ function moverEvent(n: number, by = 17): LifecycleEvent {
 async function oneRun(o: PolicyBenchOptions): Promise<RunFigures> {
   progress(`pure evaluation of ${o.persons} persons`);
   const evalPerSec = pureEvaluationRate(o.persons);
+  const explainPerSec = pureEvaluationRate(o.persons, true);
   const db = await createTestDatabase('benchpolicy');
   const prefix = uniqueTopicPrefix();
   const dir = mkdtempSync(join(tmpdir(), 'bench-policy-'));
@@ -253,6 +302,9 @@ async function oneRun(o: PolicyBenchOptions): Promise<RunFigures> {
     const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
     progress('activating a new version: re-evaluation of everyone, with live movers (10/s) meanwhile');
     const started = performance.now();
+    const pid = service.child.pid;
+    const cpu0 = processCpuMs(pid);
+    const pg0 = postgresCpuMs();
     const activated = await fetch(`${service.url}/v1/policy/versions?activate=true`, {
       method: 'POST',
       headers,
@@ -286,6 +338,8 @@ async function oneRun(o: PolicyBenchOptions): Promise<RunFigures> {
     await trickle;
     await waitFor(async () => provisioned.size >= o.persons, { timeoutMs: 1_800_000, intervalMs: 200, what: `commands of the new version (${provisioned.size})` });
     const publishedPerSec = o.persons / ((performance.now() - started) / 1000);
+    const reevalCpuUsPerPerson = ((processCpuMs(pid) - cpu0) * 1000) / o.persons;
+    const reevalPgCpuUsPerPerson = ((postgresCpuMs() - pg0) * 1000) / o.persons;
     await waitFor(async () => latenciesOf(live).length >= live.size, { timeoutMs: 600_000, intervalMs: 200, what: 'commands of the live movers' });
     const liveLatencies = latenciesOf(live);
 
@@ -305,6 +359,8 @@ async function oneRun(o: PolicyBenchOptions): Promise<RunFigures> {
     progress(`mover storm: ${o.movers} movers`);
     const storm = new Set<string>();
     const stormStarted = performance.now();
+    const stormCpu0 = processCpuMs(pid);
+    const stormPg0 = postgresCpuMs();
     for (let i = 0; i < o.movers; i += 500) {
       const batch = Array.from({ length: Math.min(500, o.movers - i) }, (_, j) => moverEvent(i + j));
       for (const e of batch) storm.add(e.eventId);
@@ -316,6 +372,8 @@ async function oneRun(o: PolicyBenchOptions): Promise<RunFigures> {
       what: `${o.movers} mover commands (got ${latenciesOf(storm).length})`,
     });
     const moverPerSec = o.movers / ((performance.now() - stormStarted) / 1000);
+    const stormCpuUsPerMover = ((processCpuMs(pid) - stormCpu0) * 1000) / o.movers;
+    const stormPgCpuUsPerMover = ((postgresCpuMs() - stormPg0) * 1000) / o.movers;
     const stormLatencies = latenciesOf(storm);
     return {
       evalPerSec,
@@ -328,6 +386,12 @@ async function oneRun(o: PolicyBenchOptions): Promise<RunFigures> {
       moverP50: percentile(stormLatencies, 50),
       moverP99: percentile(stormLatencies, 99),
       moverPerSec,
+      explainPerSec,
+      reevalCpuUsPerPerson,
+      reevalPgCpuUsPerPerson,
+      stormCpuUsPerMover,
+      stormPgCpuUsPerMover,
+      load: loadAverage(),
     };
   } finally {
     await consumer.disconnect().catch(() => undefined);
@@ -347,7 +411,9 @@ export async function policyBench(o: PolicyBenchOptions): Promise<void> {
       `  run ${r}: evaluation ${fmt(f.evalPerSec)} persons/s; re-evaluation through PostgreSQL ${fmt(f.reevalPerSec)} persons/s, ` +
         `all commands on Kafka ${fmt(f.publishedPerSec)} persons/s ` +
         `(live movers meanwhile: ${f.liveCount}, event→command p50 ${fmt(f.liveP50)} ms, p99 ${fmt(f.liveP99)} ms); simulation ${fmt(f.simulationSec, 1)} s; ` +
-        `mover storm ${fmt(f.moverPerSec)} movers/s, event→command p50 ${fmt(f.moverP50)} ms, p99 ${fmt(f.moverP99)} ms\n`,
+        `mover storm ${fmt(f.moverPerSec)} movers/s, event→command p50 ${fmt(f.moverP50)} ms, p99 ${fmt(f.moverP99)} ms; ` +
+        `evaluation with explanations ${fmt(f.explainPerSec)} persons/s; CPU per person (re-evaluation) policy ${fmt(f.reevalCpuUsPerPerson)} µs, PostgreSQL ${fmt(f.reevalPgCpuUsPerPerson)} µs; ` +
+        `CPU per mover (storm) policy ${fmt(f.stormCpuUsPerMover)} µs, PostgreSQL ${fmt(f.stormPgCpuUsPerMover)} µs; load average ${f.load}\n`,
     );
   }
   const row = {
@@ -358,6 +424,9 @@ export async function policyBench(o: PolicyBenchOptions): Promise<void> {
     [`simulation s (${o.persons})`]: fmt(median(runs.map((r) => r.simulationSec)), 1),
     'storm movers/s': fmt(median(runs.map((r) => r.moverPerSec))),
     'storm p50/p99 ms': `${fmt(median(runs.map((r) => r.moverP50)))} / ${fmt(median(runs.map((r) => r.moverP99)))}`,
+    'explain eval persons/s': fmt(median(runs.map((r) => r.explainPerSec))),
+    'CPU µs/person re-eval (policy / PG)': `${fmt(median(runs.map((r) => r.reevalCpuUsPerPerson)))} / ${fmt(median(runs.map((r) => r.reevalPgCpuUsPerPerson)))}`,
+    'CPU µs/mover storm (policy / PG)': `${fmt(median(runs.map((r) => r.stormCpuUsPerMover)))} / ${fmt(median(runs.map((r) => r.stormPgCpuUsPerMover)))}`,
   };
   process.stdout.write(`\n${table([row])}\n`);
 }

@@ -198,11 +198,12 @@ describe('Kafka security: SASL/SCRAM over TLS, one principal per service, least-
       async () => {
         const r = await fetch(`${services.get('audit').url}/v1/persons/${personId}/timeline`, { headers: { authorization: `Bearer ${token}` } });
         const body = (await r.json()) as { records: { ceType: string }[] };
-        return body.records.length >= 3 ? body.records : undefined;
+        return body.records.length >= 4 ? body.records : undefined;
       },
-      { timeoutMs: 45_000, what: 'three audit records' },
+      { timeoutMs: 45_000, what: 'four audit records' },
     );
-    expect(timeline.map((r) => r.ceType)).toEqual([EventTypes.lifecycle('JOINER'), EventTypes.command, EventTypes.result]);
+    // The decision went through policy's Write ACL on policy.decisions and audit's prefix Read ACL.
+    expect(timeline.map((r) => r.ceType)).toEqual([EventTypes.lifecycle('JOINER'), EventTypes.policyDecision, EventTypes.command, EventTypes.result]);
   }, 120_000);
 
   it('lets `provisio-audit verify --kafka-checkpoints`, run as the audit principal, read the checkpoints audit published; a principal without the grant cannot', async () => {

@@ -23,7 +23,7 @@ export function joinerRecords(personId: string, o: { traceId?: string; target?: 
   };
   const command = (commandId: string, groups: string[], version: number): ProvisioningCommand => ({
     commandId, personId, target, targetKind: 'ldap', version, state: 'ACTIVE', accountName: 'ada_lovelace', attributes: { givenName: 'Ada', mail: 'ada@example.com' }, groups,
-    cause: { lifecycleEventId: event.eventId, lifecycleKind: 'JOINER', policyVersion: 1, reason: 'lifecycle' }, hrEffectiveAt: base, issuedAt: base + 1000,
+    cause: { lifecycleEventId: event.eventId, lifecycleKind: 'JOINER', policyVersion: 1, reason: 'lifecycle', decisionId: null }, hrEffectiveAt: base, issuedAt: base + 1000,
   });
   const cmd = command(randomUUID(), ['staff'], 1);
   const failedCmd = command(randomUUID(), ['staff', 'admins'], 2);

@@ -42,6 +42,7 @@ export class AppModule {
           topics: [
             { topic: Topics.lifecycle },
             { topic: Topics.results },
+            { topic: Topics.policyDecisions },
             { topic: Topics.policyViolations },
             { topic: Topics.policyChanges },
             ...TARGET_KINDS.map((k) => ({ topic: Topics.commands(k) })),

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { EventTypes, Topics, avroCodec, type LifecycleEvent, type PolicyViolation, type ProvisioningCommand } from '@provisio/contracts';
+import { EventTypes, Topics, avroCodec, type LifecycleEvent, type PolicyDecision, type PolicyViolation, type ProvisioningCommand } from '@provisio/contracts';
 import { createTestDatabase, mintToken, serviceTestEnv, testKafka, uniqueTopicPrefix, waitFor, type TestDatabase } from '@provisio/testing';
 import type { Consumer, Producer } from 'kafkajs';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -65,6 +65,7 @@ describe('policy service on the real broker', () => {
   let consumer: Consumer;
   const commands: ProvisioningCommand[] = [];
   const violations: PolicyViolation[] = [];
+  const decisions: PolicyDecision[] = [];
   let token: string;
 
   const send = async (e: LifecycleEvent) =>
@@ -96,12 +97,18 @@ describe('policy service on the real broker', () => {
     consumer = kafka.consumer({ groupId: `${prefix}reader`, maxWaitTimeInMs: 50 });
     await Promise.all([producer.connect(), consumer.connect()]);
     await consumer.subscribe({
-      topics: [`${prefix}${Topics.commands('postgres')}`, `${prefix}${Topics.commands('ldap')}`, `${prefix}${Topics.policyViolations}`],
+      topics: [
+        `${prefix}${Topics.commands('postgres')}`,
+        `${prefix}${Topics.commands('ldap')}`,
+        `${prefix}${Topics.policyViolations}`,
+        `${prefix}${Topics.policyDecisions}`,
+      ],
       fromBeginning: true,
     });
     await consumer.run({
       eachMessage: async ({ topic, message }) => {
         if (topic.endsWith(Topics.policyViolations)) violations.push(avroCodec().decode('PolicyViolation', message.value!));
+        else if (topic.endsWith(Topics.policyDecisions)) decisions.push(avroCodec().decode('PolicyDecision', message.value!));
         else commands.push(avroCodec().decode('ProvisioningCommand', message.value!));
       },
     });
@@ -133,6 +140,48 @@ describe('policy service on the real broker', () => {
       groups: ['sales', 'staff'],
       attributes: { mail: 'jdoe@example.com' },
     });
+    // One decision explains both commands, and both name it.
+    await waitFor(async () => decisions.filter((d) => d.personId === 'p-join').length === 1, { what: 'the decision' });
+    const decision = decisions.find((d) => d.personId === 'p-join')!;
+    for (const c of commandsFor('p-join')) expect(c.cause.decisionId).toBe(decision.decisionId);
+    expect(decision).toMatchObject({
+      cause: { lifecycleEventId: joiner.eventId, lifecycleKind: 'JOINER', reason: 'lifecycle', hrEffectiveAt: joiner.effectiveAt },
+      policyVersion: 1,
+      phase: 'ACTIVE',
+    });
+    // Grants are listed once and referred to by index.
+    const dirGrants = decision.targets.find((t) => t.target === 'dir')!;
+    expect(dirGrants.groups.map((g) => decision.grants[g.grantedBy[0]!])).toEqual([
+      { kind: 'BIRTHRIGHT', rule: 'sales', assignment: null, role: 'sales', path: ['sales'], until: null },
+      { kind: 'BIRTHRIGHT', rule: 'all', assignment: null, role: 'staff', path: ['staff'], until: null },
+    ]);
+    expect(dirGrants.accountGrantedBy.map((i) => decision.grants[i]!.rule).sort()).toEqual(['all', 'sales']);
+    expect(decision.targets.map((t) => [t.target, t.commandId, t.version]).sort()).toEqual(
+      commandsFor('p-join')
+        .map((c) => [c.target, c.commandId, c.version])
+        .sort(),
+    );
+    expect(decision.targets.find((t) => t.target === 'dir')).toMatchObject({
+      state: 'ACTIVE',
+      accountName: 'jdoe',
+      inScope: true,
+      reason: 'active and entitled',
+      scope: [{ depth: 0, op: 'equals', attribute: 'workerType', expected: '"employee"', actual: '"employee"', result: true }],
+      groups: [
+        { group: 'sales', grantedBy: [expect.any(Number)], sourcesOmitted: 0 },
+        { group: 'staff', grantedBy: [expect.any(Number)], sourcesOmitted: 0 },
+      ],
+    });
+    const dirTarget = decision.targets.find((t) => t.target === 'dir')!;
+    expect(dirTarget.attributes.map((a) => ({ ...a, ...decision.expressions[a.expression] }))).toEqual([
+      {
+        attribute: 'accountName',
+        expression: 'lower(concat(substring(givenName, 0, 1), familyName))',
+        facts: ['givenName', 'familyName'],
+        uniqueNamespace: 'uid',
+      },
+      { attribute: 'mail', expression: "concat(accountName, '@example.com')", facts: ['accountName'], uniqueNamespace: null },
+    ]);
     // Same event again, an identical update, and an older (replayed) leaver: no command.
     await send(joiner);
     await send(event('p-join', 'UPDATE', { userName: 'John.Doe@x', department: 'Sales' }, joiner.recordedAt + 1));
@@ -155,6 +204,8 @@ describe('policy service on the real broker', () => {
     await waitFor(async () => commandsFor('p-twin').length === 2, { what: 'twin commands' });
     expect(commandsFor('p-twin', 'dir')[0]!.accountName).toBe('jdoe2');
     expect(commandsFor('p-join')).toHaveLength(2);
+    // The duplicate, the identical update and the replayed leaver issued no command: no decision either.
+    expect(decisions.filter((d) => d.personId === 'p-join')).toHaveLength(1);
   });
 
   it('mover: new access at once, old access kept for the grace period (a pending timed action)', async () => {
@@ -180,7 +231,8 @@ describe('policy service on the real broker', () => {
 
   it('leaver: disabled with memberships removed at once', async () => {
     await send(event('p-move', 'LEAVER', { userName: 'mover@x', givenName: 'Mo', familyName: 'Ver', department: 'Engineering', status: 'terminated' }));
-    await waitFor(async () => commandsFor('p-move', 'dir').length === 3, { what: 'leaver command' });
+    // Commands of one person on two topics: the reader may see either first.
+    await waitFor(async () => commandsFor('p-move', 'dir').length === 3 && commandsFor('p-move', 'db').length === 3, { what: 'leaver commands' });
     expect(commandsFor('p-move', 'dir')[2]).toMatchObject({ version: 3, state: 'DISABLED', groups: [] });
     expect(commandsFor('p-move', 'db')[2]).toMatchObject({ version: 3, state: 'DISABLED' });
   });
@@ -277,6 +329,20 @@ describe('policy service on the real broker', () => {
       cause: { reason: 'policy-change', policyVersion: 2 },
       hrEffectiveAt: null,
     });
+    // Re-evaluated without explanations first, then explained for the persons that changed: the
+    // decision names the new version, no lifecycle event, and the group the new version grants.
+    const reevaluated = commandsFor('p-join', 'dir')[1]!;
+    const decision = await waitFor(async () => decisions.find((d) => d.decisionId === reevaluated.cause.decisionId), { what: 'the policy-change decision' });
+    expect(decision).toMatchObject({
+      personId: 'p-join',
+      policyVersion: 2,
+      cause: { lifecycleEventId: null, lifecycleKind: null, reason: 'policy-change', hrEffectiveAt: null },
+    });
+    const dirDecision = decision.targets.find((t) => t.target === 'dir')!;
+    expect(dirDecision).toMatchObject({ commandId: reevaluated.commandId, version: 2 });
+    expect(dirDecision.groups.find((g) => g.group === 'everyone')!.grantedBy.map((i) => decision.grants[i])).toEqual([
+      { kind: 'BIRTHRIGHT', rule: 'all', assignment: null, role: 'staff', path: ['staff'], until: null },
+    ]);
     await waitFor(async () => ((await api('GET', '/v1/policy/active')).body['reevaluation'] as unknown as { complete: boolean }).complete, {
       what: 're-evaluation complete',
     });

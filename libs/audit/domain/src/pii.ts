@@ -38,6 +38,17 @@ const PII_PATHS: Record<string, ReadonlySet<string>> = {
 };
 const NO_PATHS: ReadonlySet<string> = new Set();
 
+/**
+ * Field names (lower case) that are personal data wherever they occur in one schema's payload:
+ * a PolicyDecision's scope steps quote the person's HR value each comparison read (`actual`;
+ * the account name is sealed by name like everywhere). Group names, rule ids, expressions and
+ * fact names are policy, not personal data.
+ */
+const PII_SCHEMA_FIELDS: Record<string, ReadonlySet<string>> = {
+  PolicyDecision: new Set(['actual']),
+};
+const NO_FIELDS: ReadonlySet<string> = new Set();
+
 /** Kafka headers whose value is free text that may carry personal data (the dead-letter error). */
 export const PII_HEADERS: readonly string[] = ['dlt-error-message'];
 /** Prefix of a sealed header value: `$pii:` + base64(iv‖ciphertext‖tag). */
@@ -141,6 +152,7 @@ function isEnvelopeMarker(v: unknown): v is { [PII_MARKER]: number } {
  */
 export function sealPersonalData(json: unknown, key: DataKey, aad: string, schema: string | null): { json: unknown; sealed: number } {
   let sealed = 0;
+  const fields = (schema !== null ? PII_SCHEMA_FIELDS[schema] : undefined) ?? NO_FIELDS;
   const walk = (v: unknown, path: string, mapOfPii: boolean): unknown => {
     if (Array.isArray(v)) return v.map((x, i) => walk(x, `${path}[${i}]`, false));
     if (!isPlainObject(v)) return v;
@@ -148,7 +160,7 @@ export function sealPersonalData(json: unknown, key: DataKey, aad: string, schem
     for (const [k, x] of Object.entries(v)) {
       const p = `${path}.${k}`;
       const lower = k.toLowerCase();
-      if (x !== null && (mapOfPii || isPiiField(k))) {
+      if (x !== null && (mapOfPii || isPiiField(k) || fields.has(lower))) {
         setOwn(out, k, sealValue(key, x, `${aad}|${p}`));
         sealed++;
       } else if (isPlainObject(x) && PII_MAPS.has(lower) && (lower !== 'attributes' || (schema !== null && ATTRIBUTE_MAP_SCHEMAS.has(schema)))) {
@@ -172,6 +184,7 @@ export function sealPersonalData(json: unknown, key: DataKey, aad: string, schem
 export function sealRecordPii(json: unknown, key: DataKey, aad: string, schema: string | null): { json: unknown; envelope: Buffer | null; sealed: number; canonical: string } {
   const entries: [string, unknown][] = [];
   const paths = (schema !== null ? PII_PATHS[schema] : undefined) ?? NO_PATHS;
+  const fields = (schema !== null ? PII_SCHEMA_FIELDS[schema] : undefined) ?? NO_FIELDS;
   let indexKeys = false;
   // Members are copied in canonical order, so the canonical text is JSON.stringify of the copy.
   const walk = (v: unknown, path: string, mapOfPii: boolean): unknown => {
@@ -183,7 +196,7 @@ export function sealRecordPii(json: unknown, key: DataKey, aad: string, schema: 
       const x = v[k];
       const p = `${path}.${k}`;
       const lower = lowerName(k);
-      if (x !== null && (mapOfPii || PII_FIELDS.has(lower) || paths.has(p))) {
+      if (x !== null && (mapOfPii || PII_FIELDS.has(lower) || paths.has(p) || fields.has(lower))) {
         setOwn(out, k, { [PII_MARKER]: entries.length });
         entries.push([p, x]);
       } else if (isPlainObject(x) && PII_MAPS.has(lower) && (lower !== 'attributes' || (schema !== null && ATTRIBUTE_MAP_SCHEMAS.has(schema)))) {

@@ -36,6 +36,12 @@ describe('causal order', () => {
     expect(causalIdsOf({ resultId: 'r', commandId: 'c' })).toEqual({ entityId: 'r', causeIds: ['c'] });
     expect(causalIdsOf({ commandId: 'c', cause: { lifecycleEventId: 'e', decisionId: 'd' } })).toEqual({ entityId: 'c', causeIds: ['d', 'e'] });
     expect(causalIdsOf({ decisionId: 'd', lifecycleEventId: 'e' })).toEqual({ entityId: 'd', causeIds: ['e'] });
+    // A PolicyDecision: its own id, caused by the HR event; the commands it lists (targets[].commandId) are its effects, not causes.
+    const decision = { decisionId: 'd', personId: 'p', cause: { lifecycleEventId: 'e', lifecycleKind: 'JOINER', reason: 'lifecycle', hrEffectiveAt: 1 }, targets: [{ target: 'dir', commandId: 'c' }] };
+    expect(causalIdsOf(decision)).toEqual({ entityId: 'd', causeIds: ['e'] });
+    expect(deriveIndex(content(4, { topic: 'policy.decisions', json: decision, headers: { ce_id: 'd', ce_type: 'dev.provisio.policy.decision' } }))).toMatchObject({
+      entityId: 'd', causeIds: ['e'], ceType: 'dev.provisio.policy.decision', target: null, outcome: null,
+    });
     const dlt = deriveIndex(content(3, { topic: 'provisioning.commands.ldap.dlt', json: { commandId: 'c' }, headers: { ce_id: 'c', 'dlt-original-topic': 'provisioning.commands.ldap' } }));
     expect(dlt).toMatchObject({ entityId: null, causeIds: ['c'], deadLetterOf: 'provisioning.commands.ldap' });
   });

@@ -125,4 +125,31 @@ describe('personal data sealed in one envelope per record', () => {
     expect(revealHeader(stored, 'dlt-error-message', key, recordAad('provisioning.results', 0, '4'))).toBeNull();
     expect(revealHeader(headers, 'dlt-error-message', null, aad)).toBe('uid=ada violates objectClass');
   });
+  it("seals a policy decision's account names and the HR values its scope steps read; rules, groups, expressions and fact names stay readable", () => {
+    const key = newDataKey();
+    const aad = recordAad('policy.decisions', 0, '9');
+    const decision = {
+      decisionId: 'd-1', personId: 'p-1', cause: { lifecycleEventId: 'ev-1', lifecycleKind: 'JOINER', reason: 'lifecycle', hrEffectiveAt: 1 }, policyVersion: 3, phase: 'ACTIVE', decidedAt: 2,
+      grants: [{ kind: 'BIRTHRIGHT', rule: 'all', assignment: null, role: 'staff', path: ['staff'], until: null }], grantsOmitted: 0,
+      expressions: [{ expression: "lower(concat(accountName, '@example.com'))", facts: ['accountName'] }],
+      targets: [{
+        target: 'dir', targetKind: 'ldap', commandId: 'c-1', version: 1, state: 'ACTIVE', accountName: 'ada.lovelace', inScope: true, entitled: true, reason: 'active and entitled', error: null, targetRemoved: false,
+        scope: [{ depth: 0, op: 'all', attribute: null, expected: null, actual: null, result: true }, { depth: 1, op: 'endsWith', attribute: 'email', expected: '"@example.com"', actual: '"ada@example.com"', result: true }],
+        scopeStepsOmitted: 0,
+        accountGrantedBy: [0], accountSourcesOmitted: 0,
+        groups: [{ group: 'staff', grantedBy: [0], sourcesOmitted: 0 }],
+        attributes: [{ attribute: 'mail', expression: 0, uniqueNamespace: null }],
+      }],
+    };
+    const sealed = sealRecordPii(decision, key, aad, 'PolicyDecision');
+    expect(sealed.sealed).toBe(2);
+    const text = JSON.stringify(sealed.json);
+    for (const secret of ['ada.lovelace', 'ada@example.com']) expect(text).not.toContain(secret);
+    expect(sealed.json).toMatchObject({ decisionId: 'd-1', targets: [{ commandId: 'c-1', scope: [{ op: 'all', actual: null }, { attribute: 'email', expected: '"@example.com"', actual: { $pii: 1 } }], accountName: { $pii: 0 }, groups: [{ group: 'staff' }], attributes: [{ attribute: 'mail', expression: 0 }] }], expressions: [{ expression: "lower(concat(accountName, '@example.com'))", facts: ['accountName'] }] });
+    expect(revealPersonalData(JSON.parse(JSON.stringify(sealed.json)), key, aad, sealed.envelope)).toEqual({ json: decision, shredded: false });
+    const gone = revealPersonalData(JSON.parse(JSON.stringify(sealed.json)), null, aad, sealed.envelope);
+    expect(gone).toMatchObject({ shredded: true, json: { targets: [{ accountName: null, scope: [{}, { attribute: 'email', actual: null }], groups: [{ group: 'staff' }] }] } });
+    // `actual` is personal in a decision only: elsewhere it is not a personal field by name.
+    expect(sealRecordPii({ actual: 'x' }, key, aad, 'PolicyViolation').envelope).toBeNull();
+  });
 });

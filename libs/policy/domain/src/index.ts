@@ -57,3 +57,4 @@ export {
 export { POLICY_JSON_SCHEMA } from './policy-schema.js';
 export { diffAccount, SimulationAggregator, type AccountChange, type ChangeKind, type SimulationSummary, type TargetSummary } from './simulation.js';
 export { dateFormatter, formatDate, parseDate, parseDuration, parseTimePoint, TimeZone, UTC, type WallClock } from './time.js';
+export { DECISION_LIMITS, decisionTarget, ExpressionTable, flattenTrace, GrantTable, policyDecision, type DecisionInput, type IssuedCommand } from './decision.js';

@@ -7,6 +7,7 @@ export const EventTypes = {
   command: 'dev.provisio.provisioning.command',
   result: 'dev.provisio.provisioning.result',
   auditRecord: 'dev.provisio.audit.record',
+  policyDecision: 'dev.provisio.policy.decision',
   policyViolation: 'dev.provisio.policy.violation',
   policyChange: 'dev.provisio.policy.change',
   drift: 'dev.provisio.connector.drift',
@@ -19,6 +20,7 @@ export function schemaForEventType(type: string): SchemaName | undefined {
   if (type === EventTypes.command) return 'ProvisioningCommand';
   if (type === EventTypes.result) return 'ProvisioningResult';
   if (type === EventTypes.auditRecord) return 'AuditRecord';
+  if (type === EventTypes.policyDecision) return 'PolicyDecision';
   if (type === EventTypes.policyViolation) return 'PolicyViolation';
   if (type === EventTypes.policyChange) return 'PolicyChange';
   if (type === EventTypes.drift) return 'DriftEvent';

@@ -4,6 +4,11 @@ export const Topics = {
   results: 'provisioning.results',
   /** One command topic per target kind: provisioning.commands.ldap, .scim, .postgres, ... */
   commands: (targetKind: string): string => `provisioning.commands.${targetKind}`,
+  /**
+   * PolicyDecision: why a person evaluation changed desired states (the explanation at decision
+   * time), one per evaluation that issued commands; key = personId.
+   */
+  policyDecisions: 'policy.decisions',
   /** Segregation-of-duties findings (PolicyViolation), key = personId. */
   policyViolations: 'policy.violations',
   /** Policy versions, activations, manual assignments and SoD exceptions (PolicyChange). */

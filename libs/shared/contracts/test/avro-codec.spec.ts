@@ -79,4 +79,14 @@ describe('AvroCodec', () => {
     const bytes = oldWriter.encode('Thing' as never, { id: 'x', color: 'BLUE' } as never);
     expect(newReader.decodeAny(bytes)).toEqual({ schema: 'Thing', writerVersion: 1, fingerprint: expect.any(String), value: { id: 'x', color: 'BLUE', size: null } });
   });
+  it('reads a ProvisioningCommand written with v1 (no cause.decisionId) as v2 with decisionId null', () => {
+    const command = {
+      commandId: 'c-1', personId: 'p-1', target: 'pg', targetKind: 'postgres', version: 1, state: 'ACTIVE', accountName: 'ada', attributes: {}, groups: ['staff'],
+      cause: { lifecycleEventId: 'e-1', lifecycleKind: 'JOINER', policyVersion: 1, reason: 'lifecycle' }, hrEffectiveAt: null, issuedAt: 1,
+    };
+    const v1Writer = new AvroCodec({ ...SCHEMA_VERSIONS, ProvisioningCommand: SCHEMA_VERSIONS.ProvisioningCommand.slice(0, 1) });
+    const bytes = v1Writer.encode('ProvisioningCommand', command as never);
+    expect(codec.decodeAny(bytes)).toMatchObject({ schema: 'ProvisioningCommand', writerVersion: 1, value: { ...command, cause: { ...command.cause, decisionId: null } } });
+    expect(codec.decodeAny(codec.encode('ProvisioningCommand', { ...command, cause: { ...command.cause, decisionId: 'd-1' } } as never))).toMatchObject({ writerVersion: 2, value: { cause: { decisionId: 'd-1' } } });
+  });
 });

@@ -55,6 +55,7 @@ export const TOPICS: TopicDefinition[] = [
   { name: Topics.lifecycle, partitions: 12, retention: '30d', deadLetter: true, writers: ['hr-ingest'], readers: ['policy'], description: 'LifecycleEvent per person (joiner, mover, leaver, ...)' },
   ...TARGET_KINDS.map((k): TopicDefinition => ({ name: Topics.commands(k), partitions: 12, retention: '14d', deadLetter: true, writers: ['policy'], readers: [`connector-${k}`], description: `ProvisioningCommand for ${k} targets (desired state, versioned)` })),
   { name: Topics.results, partitions: 12, retention: '14d', deadLetter: true, writers: connectors, readers: ['policy'], description: 'ProvisioningResult of every command' },
+  { name: Topics.policyDecisions, partitions: 12, retention: '30d', deadLetter: true, writers: ['policy'], readers: [], description: 'PolicyDecision: why a person evaluation changed desired states (explanation at decision time; commands name it)' },
   { name: Topics.policyViolations, partitions: 3, retention: '30d', deadLetter: true, writers: ['policy'], readers: [], description: 'PolicyViolation: segregation-of-duties findings' },
   { name: Topics.policyChanges, partitions: 3, retention: '30d', deadLetter: true, writers: ['policy'], readers: [], description: 'PolicyChange: policy versions, activations, manual assignments, SoD exceptions' },
   { name: Topics.drift, partitions: 3, retention: '30d', deadLetter: true, writers: connectors, readers: [], description: 'DriftEvent per finding and ReconciliationRun per run of connector reconciliation' },

@@ -25,7 +25,7 @@ describe('Kafka catalog', () => {
       expect(names).toContain(`${t}.dlt`);
     }
     expect(names).toEqual(expect.arrayContaining([Topics.siem, Topics.checkpoints]));
-    expect(names).toEqual(expect.arrayContaining([Topics.policyViolations, Topics.policyChanges, `${Topics.policyChanges}.dlt`]));
+    expect(names).toEqual(expect.arrayContaining([Topics.policyDecisions, `${Topics.policyDecisions}.dlt`, Topics.policyViolations, Topics.policyChanges, `${Topics.policyChanges}.dlt`]));
     expect(names).not.toContain(`${Topics.siem}.dlt`);
   });
 
@@ -133,7 +133,7 @@ describe('ACLs', () => {
   });
 
   it("keeps audit's ingest principal read-only on the pipeline: only the separate replay principal writes replayable topics", () => {
-    const pipeline = [Topics.lifecycle, ...['ldap', 'scim', 'postgres'].map((k) => Topics.commands(k)), Topics.results, Topics.policyChanges, Topics.policyViolations, Topics.drift];
+    const pipeline = [Topics.lifecycle, ...['ldap', 'scim', 'postgres'].map((k) => Topics.commands(k)), Topics.results, Topics.policyDecisions, Topics.policyChanges, Topics.policyViolations, Topics.drift];
     for (const t of pipeline) {
       expect({ t, write: allowed(b, user('audit'), 'Write', t), dltWrite: allowed(b, user('audit'), 'Write', `${t}.dlt`) }).toEqual({ t, write: false, dltWrite: false });
       expect({ t, read: allowed(b, user('audit'), 'Read', t) }).toEqual({ t, read: true });

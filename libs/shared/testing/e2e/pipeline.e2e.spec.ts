@@ -46,7 +46,7 @@ describe('end to end: joiner → PostgreSQL role, audited', () => {
     expect(codes).toEqual(Object.fromEntries(SERVICES.map((s) => [s.name, 'graceful'])));
   }, 60_000);
 
-  it('creates the role and records HR event → command → result in causal order under one trace id', async () => {
+  it('creates the role and records HR event → policy decision → command → result in causal order under one trace id', async () => {
     const token = await mintToken(['hr:write', 'audit:read']);
     const res = await fetch(`${services.get('hr-ingest').url}/v1/sources/workday/workers/W-1001`, {
       method: 'PUT',
@@ -67,14 +67,16 @@ describe('end to end: joiner → PostgreSQL role, audited', () => {
       async () => {
         const r = await fetch(`${services.get('audit').url}/v1/persons/${personId}/timeline`, { headers: { authorization: `Bearer ${token}` } });
         const body = (await r.json()) as { records: TimelineRecord[] };
-        return body.records.length >= 3 ? body.records : undefined;
+        return body.records.length >= 4 ? body.records : undefined;
       },
-      { timeoutMs: 30_000, what: 'three audit records' },
+      { timeoutMs: 30_000, what: 'four audit records' },
     );
-    expect(timeline.map((r) => r.ceType)).toEqual([EventTypes.lifecycle('JOINER'), EventTypes.command, EventTypes.result]);
-    expect(timeline.map((r) => r.topic)).toEqual([Topics.lifecycle, Topics.commands('postgres'), Topics.results]);
-    const [event, command, result] = timeline.map((r) => r.payload);
-    expect(command).toMatchObject({ personId, state: 'ACTIVE', accountName: roleName, version: 1, cause: { lifecycleEventId: event!['eventId'] } });
+    expect(timeline.map((r) => r.ceType)).toEqual([EventTypes.lifecycle('JOINER'), EventTypes.policyDecision, EventTypes.command, EventTypes.result]);
+    expect(timeline.map((r) => r.topic)).toEqual([Topics.lifecycle, Topics.policyDecisions, Topics.commands('postgres'), Topics.results]);
+    const [event, decision, command, result] = timeline.map((r) => r.payload);
+    expect(decision).toMatchObject({ personId, cause: { lifecycleEventId: event!['eventId'], lifecycleKind: 'JOINER', reason: 'lifecycle' }, phase: 'ACTIVE' });
+    expect(command).toMatchObject({ personId, state: 'ACTIVE', accountName: roleName, version: 1, cause: { lifecycleEventId: event!['eventId'], decisionId: decision!['decisionId'] } });
+    expect(decision!['targets']).toEqual(expect.arrayContaining([expect.objectContaining({ commandId: command!['commandId'], accountName: roleName, state: 'ACTIVE' })]));
     expect(result).toMatchObject({ personId, commandId: command!['commandId'], status: 'APPLIED', operations: [{ type: 'CREATE', detail: null }] });
     const traceIds = new Set(timeline.map((r) => r.traceId));
     expect(traceIds.size).toBe(1);
@@ -87,7 +89,7 @@ describe('end to end: joiner → PostgreSQL role, audited', () => {
     for (const kind of ['ldap', 'scim']) {
       const command: ProvisioningCommand = {
         commandId: `cmd-${kind}`, personId: `person-${kind}`, target: kind, targetKind: kind, version: 1, state: 'ACTIVE', accountName: 'x', attributes: {}, groups: [],
-        cause: { lifecycleEventId: null, lifecycleKind: null, policyVersion: 0, reason: 'test' }, hrEffectiveAt: null, issuedAt: Date.now(),
+        cause: { lifecycleEventId: null, lifecycleKind: null, policyVersion: 0, reason: 'test', decisionId: null }, hrEffectiveAt: null, issuedAt: Date.now(),
       };
       await producer.send({ topic: `${prefix}${Topics.commands(kind)}`, messages: [{ key: command.personId, value: avroCodec().encode('ProvisioningCommand', command), headers: { ce_id: command.commandId, ce_type: EventTypes.command } }] });
     }

@@ -12,7 +12,7 @@ export function provisioningCommand(over: Partial<ProvisioningCommand> & Pick<Pr
     state: 'ACTIVE',
     attributes: {},
     groups: [],
-    cause: { lifecycleEventId: null, lifecycleKind: null, policyVersion: 0, reason: 'test' },
+    cause: { lifecycleEventId: null, lifecycleKind: null, policyVersion: 0, reason: 'test', decisionId: null },
     hrEffectiveAt: null,
     issuedAt: Date.now(),
     ...over,

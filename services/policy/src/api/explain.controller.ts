@@ -30,7 +30,8 @@ export class ExplainController {
     description:
       'For each target: in scope or not and why (the scope condition with the facts it read), the account state and the lifecycle rule behind it, ' +
       'each group with the birthright rule, role path or manual assignment that grants it, each attribute with its expression and the HR facts used, ' +
-      'the policy version, the last command sent and what the target applied; SoD findings; pending timed actions.',
+      'the policy version, the last command sent and what the target applied; SoD findings; pending timed actions. ' +
+      'This evaluates the current state now; the explanation as it was when a command was issued is the PolicyDecision (policy.decisions) that the command names in cause.decisionId, in the audit timeline.',
   })
   @ApiResponse({ status: 404, description: 'The policy service has never seen this person' })
   async explain(@Param('personId') personId: string): Promise<unknown> {

@@ -6,11 +6,13 @@ import {
   applyLifecycleEvent,
   evaluate,
   newPersonRecord,
+  policyDecision,
   sameDesired,
   UTC,
   type AllocationRequest,
   type CompiledPolicy,
   type Evaluation,
+  type IssuedCommand,
   type LifecycleFacts,
   type PersonRecord,
   type TimeZone,
@@ -44,6 +46,11 @@ export interface BatchOutcome {
 
 const commandsIssued = counter('provisio_policy_commands_total', 'Provisioning commands issued, by target and reason', ['target', 'reason']);
 const evaluations = counter('provisio_policy_evaluations_total', 'Person evaluations, by reason', ['reason']);
+const decisionsCounter = counter(
+  'provisio_policy_decisions_total',
+  'PolicyDecision records written (one per person evaluation that issued commands), by reason',
+  ['reason'],
+);
 const violationsCounter = counter('provisio_policy_sod_violations_total', 'SoD violation events, by rule and status', ['rule', 'status']);
 const evalSeconds = histogram(
   'provisio_policy_batch_seconds',
@@ -146,7 +153,10 @@ export class PolicyEngine {
     }
 
     await this.persons.savePersons(sql, [...w.persons.values()]);
-    await this.persons.saveEvaluations(sql, [...w.evaluations.values()].filter((e) => !w.persons.has(e.record.personId)));
+    await this.persons.saveEvaluations(
+      sql,
+      [...w.evaluations.values()].filter((e) => !w.persons.has(e.record.personId)),
+    );
     await this.persons.saveTargets(sql, [...w.targets.values()]);
     const violations = [...w.violations.values()];
     await this.persons.saveViolations(
@@ -209,6 +219,12 @@ export class PolicyEngine {
       };
       states.set(item.personId, state);
     }
+    // A decision record explains every evaluation that issues commands. Explanations cost an
+    // evaluation with traces: joiners, movers, leavers, rehires and conversions nearly always
+    // change something, so they are evaluated with explanations at once; updates and
+    // re-evaluations (mostly no-ops) without, and again with explanations only when a desired
+    // state changed. Both decide the same (the evaluator's property tests).
+    const explainFirst = item.event !== undefined && item.event.kind !== 'UPDATE';
     const evaluation = evaluate(active.policy, {
       person: record,
       now,
@@ -217,13 +233,23 @@ export class PolicyEngine {
       exceptions: state.exceptions,
       allocations: state.allocations,
       previous: state.targets,
+      explain: explainFirst,
     });
     if (evaluation.allocations.length > 0) return evaluation.allocations;
     evaluations.inc({ reason: item.reason });
 
+    const changed = new Set<string>();
+    for (const t of evaluation.targets) if (t.desired !== null && !sameDesired(state.targets[t.target]?.desired ?? null, t.desired)) changed.add(t.target);
+    const decisionId = changed.size > 0 ? uuidv7(now) : null;
+    // The loop below replaces state.targets' entries: a second evaluation reads the state before it.
+    const previousTargets = decisionId !== null && !explainFirst ? { ...state.targets } : state.targets;
+    const issued = new Map<string, IssuedCommand>();
+    // This person's commands, written after their decision.
+    const commands: OutboxMessage[] = [];
+
     for (const t of evaluation.targets) {
       const prev = state.targets[t.target];
-      const desiredChanged = t.desired !== null && !sameDesired(prev?.desired ?? null, t.desired);
+      const desiredChanged = changed.has(t.target);
       const memoryChanged = prev !== undefined && (prev.lostAt !== t.memory.lostAt || !sameRetained(prev.retained, t.memory.retained));
       if (!desiredChanged && !memoryChanged) continue;
       const version = (prev?.version ?? 0) + (desiredChanged ? 1 : 0);
@@ -246,11 +272,12 @@ export class PolicyEngine {
             lifecycleKind: item.event?.kind ?? null,
             policyVersion: active.version,
             reason: item.reason,
+            decisionId,
           },
           hrEffectiveAt: item.hrEffectiveAt,
           issuedAt: now,
         };
-        w.messages.push({
+        commands.push({
           id: commandId,
           topic: Topics.commands(t.kind),
           key: item.personId,
@@ -262,6 +289,7 @@ export class PolicyEngine {
         });
         commandsIssued.inc({ target: t.target, reason: item.reason });
         outcome.commands++;
+        issued.set(t.target, { commandId, version, state: desired.state, accountName: desired.accountName });
       }
       state.targets[t.target] = {
         ...(prev ?? { appliedVersion: null, lastStatus: null, lastError: null, targetKind: t.kind }),
@@ -286,6 +314,49 @@ export class PolicyEngine {
       });
     }
 
+    if (decisionId !== null) {
+      const explained = explainFirst
+        ? evaluation
+        : evaluate(active.policy, {
+            person: record,
+            now,
+            trigger: item.event?.kind ?? null,
+            manual: state.manual,
+            exceptions: state.exceptions,
+            allocations: state.allocations,
+            previous: previousTargets,
+            explain: true,
+          });
+      const decision = policyDecision({
+        decisionId,
+        personId: item.personId,
+        cause: {
+          lifecycleEventId: item.event?.eventId ?? null,
+          lifecycleKind: item.event?.kind ?? null,
+          reason: item.reason,
+          hrEffectiveAt: item.hrEffectiveAt,
+        },
+        policyVersion: active.version,
+        decidedAt: now,
+        explained,
+        commands: issued,
+      });
+      // Before its commands in the outbox (and so on Kafka, per relay batch): the same transaction
+      // writes both, so a decision exists exactly when its commands do.
+      w.messages.push({
+        id: decisionId,
+        topic: Topics.policyDecisions,
+        key: item.personId,
+        aggregateType: 'person',
+        type: EventTypes.policyDecision,
+        schema: 'PolicyDecision',
+        value: decision,
+        ...(item.traceHeaders ? { traceHeaders: item.traceHeaders } : {}),
+      });
+      decisionsCounter.inc({ reason: item.reason });
+    }
+    for (const m of commands) w.messages.push(m);
+
     this.recordViolations(item, state, evaluation, active.version, now, w);
     await this.endAssignments(sql, item.personId, state, evaluation);
 
@@ -295,7 +366,12 @@ export class PolicyEngine {
     if (evaluation.nextEvaluationAt !== state.nextEvaluationAt) w.schedule.set(item.personId, evaluation.nextEvaluationAt);
     const write = { record: state.record, evaluatedVersion: active.version, nextEvaluationAt: evaluation.nextEvaluationAt };
     if (!state.stored || item.event || w.persons.has(item.personId)) w.persons.set(item.personId, write);
-    else if (state.evaluatedVersion !== active.version || evaluation.nextEvaluationAt !== state.nextEvaluationAt || rolesChanged || w.evaluations.has(item.personId)) {
+    else if (
+      state.evaluatedVersion !== active.version ||
+      evaluation.nextEvaluationAt !== state.nextEvaluationAt ||
+      rolesChanged ||
+      w.evaluations.has(item.personId)
+    ) {
       w.evaluations.set(item.personId, write);
     }
     state.evaluatedVersion = active.version;

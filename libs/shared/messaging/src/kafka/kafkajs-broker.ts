@@ -32,6 +32,34 @@ function kafkaLogger(logger: Logger) {
     };
 }
 
+/** Bytes (keys, values, headers) of one produce request at most, unless one message alone is larger. */
+export const SEND_CHUNK_BYTES = 512 * 1024;
+
+function sizeOf(m: OutgoingMessage): number {
+  let n = (m.key?.length ?? 0) + (m.value?.length ?? 0) + 64;
+  for (const [k, v] of Object.entries(m.headers ?? {})) n += k.length + String(v).length + 8;
+  return n;
+}
+
+/** Messages in order, cut into runs of at most `max` bytes (a larger message is a run of its own). */
+export function chunksOf(messages: OutgoingMessage[], max: number): OutgoingMessage[][] {
+  const out: OutgoingMessage[][] = [];
+  let run: OutgoingMessage[] = [];
+  let bytes = 0;
+  for (const m of messages) {
+    const n = sizeOf(m);
+    if (run.length > 0 && bytes + n > max) {
+      out.push(run);
+      run = [];
+      bytes = 0;
+    }
+    run.push(m);
+    bytes += n;
+  }
+  if (run.length > 0) out.push(run);
+  return out;
+}
+
 /** The kafkajs driver of the messaging port. */
 export class KafkaJsBroker implements MessageBroker {
   private readonly kafka: Kafka;
@@ -48,19 +76,36 @@ export class KafkaJsBroker implements MessageBroker {
   async send(messages: OutgoingMessage[]): Promise<void> {
     if (messages.length === 0) return;
     const producer = await this.getProducer();
-    const byTopic = new Map<string, OutgoingMessage[]>();
-    for (const m of messages) {
-      const list = byTopic.get(m.topic) ?? [];
-      list.push(m);
-      byTopic.set(m.topic, list);
+    try {
+      // One request per chunk, in order: each partition's record batch stays below the broker's
+      // message.max.bytes (1 MiB by default) whatever the relay's batch holds.
+      for (const chunk of chunksOf(messages, SEND_CHUNK_BYTES)) {
+        const byTopic = new Map<string, OutgoingMessage[]>();
+        for (const m of chunk) {
+          const list = byTopic.get(m.topic) ?? [];
+          list.push(m);
+          byTopic.set(m.topic, list);
+        }
+        await producer.sendBatch({
+          acks: -1,
+          topicMessages: [...byTopic].map(([topic, list]) => ({
+            topic,
+            messages: list.map((m) => ({ key: m.key, value: m.value, headers: m.headers })),
+          })),
+        });
+      }
+    } catch (e) {
+      // kafkajs retries what can be retried itself; a send that still fails may have been appended
+      // on some partitions while the producer's sequence numbers were not advanced, and every
+      // later send of this idempotent session would fail as out of order. Start a new session:
+      // the caller's retry then publishes again (at least once; consumers deduplicate on ce_id).
+      if (this.producer === producer) {
+        this.producer = undefined;
+        this.producerConnecting = undefined;
+        await producer.disconnect().catch(() => undefined);
+      }
+      throw e;
     }
-    await producer.sendBatch({
-      acks: -1,
-      topicMessages: [...byTopic].map(([topic, list]) => ({
-        topic,
-        messages: list.map((m) => ({ key: m.key, value: m.value, headers: m.headers })),
-      })),
-    });
   }
 
   async subscribe(spec: SubscriptionSpec, listener: BatchListener): Promise<RunningSubscription> {
