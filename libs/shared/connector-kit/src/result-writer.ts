@@ -18,10 +18,13 @@ interface Queued {
 }
 
 /**
- * Writes results and the applied state in one transaction per flush ("group commit"): while one
+ * Writes results and the applied state in one statement per flush ("group commit"): while one
  * flush runs, settled commands queue up and go together in the next, so many concurrent commands
- * share a commit without waiting for a timer. Each caller's promise resolves once its result is
- * committed to the outbox — the command's offset may be committed only after that.
+ * share a commit without waiting for a timer. The applied-state upsert and the outbox insert are
+ * one statement (a data-modifying CTE), atomic on its own: a flush is one round trip, not a
+ * transaction's four — what a slow target, whose flushes carry few commands each, pays per command.
+ * Each caller's promise resolves once its result is committed to the outbox — the command's
+ * offset may be committed only after that.
  */
 export class ResultWriter {
   private queue: Queued[] = [];
@@ -42,11 +45,12 @@ export class ResultWriter {
   }
 
   /**
-   * Applied state and results inside the caller's transaction, for work that must commit with
-   * something else (a parked command's removal). At most one update per person × target.
+   * Applied state and results in one statement: inside the caller's transaction for work that
+   * must commit with something else (a parked command's removal), or on the pool (a flush). At
+   * most one update per person × target.
    */
   async writeIn(sql: SqlClient, items: SettledCommand[]): Promise<void> {
-    await this.applied.save(sql, items.flatMap((i) => (i.applied ? [i.applied] : [])));
+    const updates = items.flatMap((i) => (i.applied ? [i.applied] : []));
     await this.outbox.enqueue(
       sql,
       items.map(({ result, traceHeaders }) => ({
@@ -59,6 +63,7 @@ export class ResultWriter {
         schema: 'ProvisioningResult' as const,
         value: result,
       })),
+      updates.length > 0 ? this.applied.upsert(updates) : undefined,
     );
   }
 
@@ -79,7 +84,7 @@ export class ResultWriter {
         }
         this.queue = rest;
         try {
-          await this.db.transaction((tx) => this.writeIn(tx.sql, batch.map((q) => q.item)));
+          await this.writeIn(this.db.sql, batch.map((q) => q.item));
           for (const q of batch) q.resolve();
         } catch (e) {
           for (const q of batch) q.reject(e);
