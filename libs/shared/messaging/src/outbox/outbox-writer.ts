@@ -45,8 +45,8 @@ export class OutboxWriter {
 
   /**
    * `alongside`: another data-modifying statement (placeholders $1..$n of its own values) run in
-   * the same statement, as a CTE before the insert — atomic with the outbox rows without a
-   * transaction, in one round trip (the connector kit's applied state and its results).
+   * the same statement, as a CTE before the insert: one round trip for both (the connector kit's
+   * applied state and its results).
    */
   async enqueue(sql: SqlClient, messages: OutboxMessage[], alongside?: { text: string; values: unknown[] }): Promise<string[]> {
     if (messages.length === 0) {
