@@ -31,6 +31,8 @@ interface Figures {
   cpuMsPerCommand: number;
   /** 1-minute load average when the run ended. */
   load: number;
+  /** Times the connector's main thread went to sleep (voluntary context switches: the event loop waiting for I/O or a timer) per command. */
+  sleepsPerCommand: number;
 }
 
 /** User + system CPU time of a process in ms (Linux /proc; NaN elsewhere). */
@@ -39,6 +41,15 @@ async function cpuMs(pid: number | undefined): Promise<number> {
     const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).replace(/^.*\) /, '').split(' ');
     // Fields after the name: state is [0]; utime and stime are the 14th and 15th of the line.
     return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** Voluntary context switches of a process's main thread (the event loop blocking in epoll); NaN off Linux. */
+async function voluntarySwitches(pid: number | undefined): Promise<number> {
+  try {
+    return Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))?.[1] ?? Number.NaN);
   } catch {
     return Number.NaN;
   }
@@ -215,11 +226,13 @@ async function oneRun(kind: ConnectorKind, o: ConnectorBenchOptions): Promise<Fi
     const results = collectResults(prefix, o.commands, 600_000);
     const svc = await services.start(`connector-${kind}`, serviceTestEnv({ databaseUrl: state.url, topicPrefix: prefix, extra: { CONNECTOR_TARGETS: rig.targetsJson, LOG_LEVEL: 'warn', ...rig.extraEnv, ...connectorNodeOptions() } }));
     const cpuAtReady = await cpuMs(svc.child.pid);
+    const sleepsAtReady = await voluntarySwitches(svc.child.pid);
     const appliedAt = await results;
     const cpuMsPerCommand = ((await cpuMs(svc.child.pid)) - cpuAtReady) / o.commands;
+    const sleepsPerCommand = ((await voluntarySwitches(svc.child.pid)) - sleepsAtReady) / o.commands;
     if (process.env['BENCH_SHOW_METRICS']) process.stderr.write((await (await fetch(`${svc.url}/metrics`)).text()).split('\n').filter((l) => new RegExp(process.env['BENCH_SHOW_METRICS']!).test(l)).join('\n') + '\n');
     if (process.env['BENCH_SHOW_OUTPUT']) process.stderr.write(services.get(`connector-${kind}`).output.join('').slice(-3000));
-    return { commandsPerSec: steadyRate(appliedAt), rawPerSec, cpuMsPerCommand, load: await loadAverage() };
+    return { commandsPerSec: steadyRate(appliedAt), rawPerSec, cpuMsPerCommand, load: await loadAverage(), sleepsPerCommand };
   } finally {
     await services.stopAll();
     await rig.cleanup();
@@ -234,7 +247,7 @@ export async function connectorBench(kind: ConnectorKind, o: ConnectorBenchOptio
     const f = await oneRun(kind, o);
     runs.push(f);
     process.stdout.write(
-      `  run ${r}: ${fmt(f.commandsPerSec)} commands/s (steady state); raw ${fmt(f.rawPerSec)} writes/s; ratio ${fmt(f.commandsPerSec / f.rawPerSec, 2)}; connector CPU ${fmt(f.cpuMsPerCommand, 2)} ms/command; load ${fmt(f.load, 1)}\n`,
+      `  run ${r}: ${fmt(f.commandsPerSec)} commands/s (steady state); raw ${fmt(f.rawPerSec)} writes/s; ratio ${fmt(f.commandsPerSec / f.rawPerSec, 2)}; connector CPU ${fmt(f.cpuMsPerCommand, 2)} ms/command; event-loop sleeps ${fmt(f.sleepsPerCommand, 2)}/command; load ${fmt(f.load, 1)}\n`,
     );
   }
   const raw = kind === 'ldap' ? 'ldapadd' : kind === 'postgres' ? 'direct SQL' : 'direct HTTP';

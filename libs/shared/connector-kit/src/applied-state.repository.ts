@@ -57,8 +57,18 @@ export class AppliedStateRepository {
   /** One statement for many updates; the caller guarantees one update per pair. */
   async save(sql: SqlClient, updates: AppliedUpdate[]): Promise<void> {
     if (updates.length === 0) return;
-    await sql.query(
-      `INSERT INTO ${this.table} AS a (person_id, target, version, account_name, account_ref, status, desired, desired_version, last_error)
+    const q = this.upsert(updates);
+    await sql.query(q.text, q.values);
+  }
+
+  /**
+   * The upsert of `save` as a statement to run alongside others in one statement (the result
+   * writer runs it as a data-modifying CTE beside the outbox insert: one round trip, atomic
+   * without a transaction). Its placeholders are $1..$9.
+   */
+  upsert(updates: AppliedUpdate[]): { text: string; values: unknown[] } {
+    return {
+      text: `INSERT INTO ${this.table} AS a (person_id, target, version, account_name, account_ref, status, desired, desired_version, last_error)
        SELECT u.person_id, u.target, COALESCE(u.applied, 0), u.account_name, u.account_ref, u.status, u.desired, u.desired_version, u.last_error
        FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::bigint[], $9::text[])
          AS u(person_id, target, applied, account_name, account_ref, status, desired, desired_version, last_error)
@@ -71,7 +81,7 @@ export class AppliedStateRepository {
          desired_version = GREATEST(EXCLUDED.desired_version, COALESCE(a.desired_version, 0)),
          last_error = EXCLUDED.last_error,
          updated_at = now()`,
-      [
+      values: [
         updates.map((u) => u.personId),
         updates.map((u) => u.target),
         updates.map((u) => u.appliedVersion),
@@ -82,7 +92,7 @@ export class AppliedStateRepository {
         updates.map((u) => u.desired.version),
         updates.map((u) => u.error),
       ],
-    );
+    };
   }
 
   /** Every desired state the connector knows for a target (reconciliation). */

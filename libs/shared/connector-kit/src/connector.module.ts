@@ -69,6 +69,12 @@ export interface ConnectorModuleOptions {
   providers?: Provider[];
   /** Persons of one batch converged concurrently (default 64). */
   maxParallelPersons?: number;
+  /**
+   * Least time between the starts of two result flushes while commands keep settling (default
+   * 10 ms): against a slow target each flush, and the relay pass and Kafka send it wakes, then
+   * carries several commands rather than one or two. A command after a quiet spell is flushed at once.
+   */
+  resultFlushIntervalMs?: number;
 }
 
 @Module({})
@@ -98,7 +104,7 @@ export class ConnectorModule {
         {
           provide: ResultWriter,
           inject: [Database, OutboxWriter, AppliedStateRepository],
-          useFactory: (db: Database, outbox: OutboxWriter, applied: AppliedStateRepository) => new ResultWriter(db, outbox, applied),
+          useFactory: (db: Database, outbox: OutboxWriter, applied: AppliedStateRepository) => new ResultWriter(db, outbox, applied, 500, o.resultFlushIntervalMs ?? 10),
         },
         {
           provide: COMMAND_PROCESSOR,

@@ -48,7 +48,8 @@ export class OutboxRelay {
 
   constructor(private readonly o: OutboxRelayOptions) {
     this.table = `${quoteIdent(o.schema)}.outbox`;
-    this.batchSize = o.batchSize ?? 500;
+    // Written into the statement (a multi-statement query takes no parameters).
+    this.batchSize = Math.max(1, Math.floor(Number(o.batchSize ?? 500)));
     this.pollMs = o.pollIntervalMs ?? 500;
   }
 
@@ -160,23 +161,29 @@ export class OutboxRelay {
   private async publishOnce(): Promise<number> {
     const client = await this.o.pool.connect();
     try {
-      await client.query('BEGIN');
-      const { rows } = await client.query<Row>(
-        `SELECT id, aggregateid, topic, payload, headers, created_at FROM ${this.table} ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
-        [this.batchSize],
-      );
+      // One round trip opens the transaction and takes the batch: the rows are deleted (and so
+      // locked until the commit; a failed send rolls the delete back) and returned. Then the
+      // send, then the commit: two round trips a pass, where select-then-delete took four.
+      const results = (await client.query<Row>(
+        `BEGIN; DELETE FROM ${this.table} WHERE id IN (SELECT id FROM ${this.table} ORDER BY id LIMIT ${this.batchSize} FOR UPDATE SKIP LOCKED)
+         RETURNING id, aggregateid, topic, payload, headers, created_at`,
+      )) as unknown as pg.QueryResult<Row>[];
+      const rows = results[1]!.rows;
       if (rows.length === 0) {
         await client.query('COMMIT');
         return 0;
       }
+      // DELETE … RETURNING gives no order: ids (bigserial, as decimal strings) are sorted here.
+      rows.sort((a, b) => a.id.length - b.id.length || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
       await this.send(rows);
-      await client.query(`DELETE FROM ${this.table} WHERE id = ANY($1::bigint[])`, [rows.map((r) => r.id)]);
       await client.query('COMMIT');
       const now = Date.now();
+      const perTopic = new Map<string, number>();
       for (const r of rows) {
-        published.inc({ schema: this.o.schema, topic: r.topic });
+        perTopic.set(r.topic, (perTopic.get(r.topic) ?? 0) + 1);
         delay.observe({ schema: this.o.schema }, (now - r.created_at.getTime()) / 1000);
       }
+      for (const [topic, n] of perTopic) published.inc({ schema: this.o.schema, topic }, n);
       return rows.length;
     } catch (e) {
       await client.query('ROLLBACK').catch(() => undefined);

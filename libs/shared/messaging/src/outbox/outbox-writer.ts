@@ -43,8 +43,16 @@ export class OutboxWriter {
     this.channel = outboxChannel(schema);
   }
 
-  async enqueue(sql: SqlClient, messages: OutboxMessage[]): Promise<string[]> {
-    if (messages.length === 0) return [];
+  /**
+   * `alongside`: another data-modifying statement (placeholders $1..$n of its own values) run in
+   * the same statement, as a CTE before the insert: one round trip for both (the connector kit's
+   * applied state and its results).
+   */
+  async enqueue(sql: SqlClient, messages: OutboxMessage[], alongside?: { text: string; values: unknown[] }): Promise<string[]> {
+    if (messages.length === 0) {
+      if (alongside) await sql.query(alongside.text, alongside.values);
+      return [];
+    }
     const codec = avroCodec();
     const ids: string[] = [];
     const rows = messages.map((m) => {
@@ -64,25 +72,28 @@ export class OutboxWriter {
         ...(Object.keys(trace).length > 0 ? { h: trace } : {}),
       };
     });
+    const before = alongside?.values.length ?? 0;
+    const $ = (n: number) => `$${n + before}`;
     // One JSON document (payloads in base64) is cheaper to send than seven array parameters,
     // which pg escapes element by element; rows keep their order (ids are per-key order). The
     // CloudEvents headers are assembled here from the row's own columns (the same JSON object
     // envelopeHeaders builds, stored as jsonb), so each row sends only what varies; the
     // relay's wake-up goes in the same round trip (delivered at commit).
     await sql.query(
-      `WITH ins AS (
+      `WITH ${alongside ? `alongside AS (${alongside.text}), ` : ''}ins AS (
          INSERT INTO ${this.table} (event_id, aggregatetype, aggregateid, type, topic, payload, headers)
          SELECT x.i::uuid, x.a, x.k, x.t, x.tp, decode(x.p, 'base64'),
-           jsonb_build_object($2::text, $3::text, $4::text, x.i, $5::text, x.t, $6::text, $7::text, $8::text, x.tm, $9::text, $10::text)
-             || CASE WHEN x.k <> '' THEN jsonb_build_object($11::text, x.k) ELSE '{}'::jsonb END
-             || CASE WHEN x.ds <> '' THEN jsonb_build_object($12::text, x.ds) ELSE '{}'::jsonb END
+           jsonb_build_object(${$(2)}::text, ${$(3)}::text, ${$(4)}::text, x.i, ${$(5)}::text, x.t, ${$(6)}::text, ${$(7)}::text, ${$(8)}::text, x.tm, ${$(9)}::text, ${$(10)}::text)
+             || CASE WHEN x.k <> '' THEN jsonb_build_object(${$(11)}::text, x.k) ELSE '{}'::jsonb END
+             || CASE WHEN x.ds <> '' THEN jsonb_build_object(${$(12)}::text, x.ds) ELSE '{}'::jsonb END
              || coalesce(x.h, '{}'::jsonb)
-         FROM ROWS FROM (json_to_recordset($1::json) AS (i text, a text, k text, t text, tp text, p text, tm text, ds text, h jsonb)) WITH ORDINALITY AS x(i, a, k, t, tp, p, tm, ds, h, n)
+         FROM ROWS FROM (json_to_recordset(${$(1)}::json) AS (i text, a text, k text, t text, tp text, p text, tm text, ds text, h jsonb)) WITH ORDINALITY AS x(i, a, k, t, tp, p, tm, ds, h, n)
          ORDER BY x.n
          RETURNING 1
        )
-       SELECT pg_notify($13, '') FROM (SELECT count(*) FROM ins) c`,
+       SELECT pg_notify(${$(13)}, '') FROM (SELECT count(*) FROM ins) c`,
       [
+        ...(alongside?.values ?? []),
         JSON.stringify(rows),
         CeHeader.specversion,
         CE_SPECVERSION,
