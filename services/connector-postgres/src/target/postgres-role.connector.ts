@@ -52,6 +52,15 @@ export function canonicalValidUntil(value: AttributeValue | Date | undefined): A
   return value;
 }
 
+/** How long one pg_terminate_backend waits for the backend to exit, and how often the sessions are swept after the commit. */
+const TERMINATE_WAIT_MS = 2_000;
+const TERMINATE_ROUNDS = 3;
+
+/** Terminates the sessions of a role (a quoted identifier), waiting for each backend to exit; fails with 42501 without pg_signal_backend. */
+function terminateStatement(role: string): string {
+  return `SELECT pg_terminate_backend(pid, ${TERMINATE_WAIT_MS}) FROM pg_stat_activity WHERE usesysid = ${quoteLiteral(role)}::regrole AND pid <> pg_backend_pid()`;
+}
+
 /** A string literal (standard_conforming_strings is forced on for the target pool). */
 export function quoteLiteral(value: string): string {
   if (value.includes('\u0000')) throw new ConnectorError(ConnectorErrorCode.Rejected, 'value must not contain NUL');
@@ -67,6 +76,8 @@ interface RoleRow {
   rolvaliduntil: Date | number | null;
   comment: string | null;
   groups: string[] | null;
+  /** Only read when sessions matter: a NOLOGIN role with sessions still open (other than ours). */
+  sessions?: boolean;
 }
 
 // The marker comment by a join on pg_shdescription: shobj_description() is a SQL function planned
@@ -75,6 +86,9 @@ const ROLE_COLUMNS = `r.oid::text AS oid, r.rolname, r.rolcanlogin, r.rolconnlim
   d.description AS comment,
   ARRAY(SELECT g.rolname::text FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid ORDER BY g.rolname) AS groups`;
 const ROLES = `pg_roles r LEFT JOIN pg_shdescription d ON d.objoid = r.oid AND d.classoid = 'pg_authid'::regclass`;
+// Whether a NOLOGIN role still has sessions: an uncorrelated sub-select, so pg_stat_activity is read
+// once per query (and not at all when every role read can log in).
+const SESSIONS_COLUMN = `CASE WHEN r.rolcanlogin THEN false ELSE r.oid = ANY (SELECT a.usesysid FROM pg_stat_activity a WHERE a.usesysid IS NOT NULL AND a.pid <> pg_backend_pid()) END AS sessions`;
 
 /**
  * PostgreSQL login roles as accounts. Every role it creates carries a COMMENT marker naming the
@@ -84,6 +98,8 @@ const ROLES = `pg_roles r LEFT JOIN pg_shdescription d ON d.objoid = r.oid AND d
  */
 export class PostgresRoleConnector implements TargetConnector {
   readonly pool: pg.Pool;
+  /** The columns a read for a command selects: with the open-sessions check when disabling terminates sessions. */
+  private readonly readColumns: string;
 
   constructor(
     private readonly config: PostgresTargetConfig,
@@ -99,6 +115,7 @@ export class PostgresRoleConnector implements TargetConnector {
         connectionTimeoutMillis: Math.min(10_000, config.callTimeoutMs),
       });
     this.pool.on('error', () => undefined);
+    this.readColumns = config.disable.terminateSessions ? `${ROLE_COLUMNS}, ${SESSIONS_COLUMN}` : ROLE_COLUMNS;
   }
 
   /** How the kit compares this target: validUntil in its canonical form on both sides. */
@@ -114,12 +131,19 @@ export class PostgresRoleConnector implements TargetConnector {
     return comment?.startsWith(this.config.markerPrefix) ? comment.slice(this.config.markerPrefix.length) : null;
   }
 
-  private toAccount(r: RoleRow): TargetAccount {
+  /**
+   * A role as an account. For a command that wants the role disabled (or gone), a NOLOGIN role
+   * whose sessions are still open reads as enabled while `disable.terminateSessions` is on: the
+   * disable is not done until they are ended (a termination that failed after the NOLOGIN, or
+   * a role set NOLOGIN by hand), so the plan disables again instead of reporting NO_CHANGE.
+   */
+  private toAccount(r: RoleRow, desired?: DesiredAccount): TargetAccount {
+    const sessionsOpen = r.sessions === true && desired !== undefined && desired.state !== 'ACTIVE';
     return {
       ref: r.oid,
       name: r.rolname,
       owner: this.ownerOf(r.comment),
-      enabled: r.rolcanlogin,
+      enabled: r.rolcanlogin || sessionsOpen,
       attributes: { connectionLimit: r.rolconnlimit < 0 ? null : r.rolconnlimit, validUntil: canonicalValidUntil(r.rolvaliduntil) },
       groups: r.groups ?? [],
     };
@@ -152,16 +176,16 @@ export class PostgresRoleConnector implements TargetConnector {
 
   async readAccount(l: AccountLocator): Promise<TargetAccount | null> {
     if (l.accountRef && /^\d+$/.test(l.accountRef)) {
-      const byRef = await this.query<RoleRow>('read role', `SELECT ${ROLE_COLUMNS} FROM ${ROLES} WHERE r.oid = $1::oid`, [l.accountRef]);
+      const byRef = await this.query<RoleRow>('read role', `SELECT ${this.readColumns} FROM ${ROLES} WHERE r.oid = $1::oid`, [l.accountRef]);
       const row = byRef.rows[0];
       // The oid only counts while it is still this person's role (oids are reused after DROP ROLE).
-      if (row && this.ownerOf(row.comment) === l.personId) return this.toAccount(row);
+      if (row && this.ownerOf(row.comment) === l.personId) return this.toAccount(row, l.desired);
     }
     // Then by the ownership marker (a role renamed since, or whose ref was never recorded), then by name.
-    const byMarker = await this.query<RoleRow>('read role', `SELECT ${ROLE_COLUMNS} FROM ${ROLES} WHERE d.description = $1 ORDER BY r.oid LIMIT 1`, [this.marker(l.personId)]);
-    if (byMarker.rows[0]) return this.toAccount(byMarker.rows[0]);
-    const byName = await this.query<RoleRow>('read role', `SELECT ${ROLE_COLUMNS} FROM ${ROLES} WHERE r.rolname = $1`, [l.accountName]);
-    return byName.rows[0] ? this.toAccount(byName.rows[0]) : null;
+    const byMarker = await this.query<RoleRow>('read role', `SELECT ${this.readColumns} FROM ${ROLES} WHERE d.description = $1 ORDER BY r.oid LIMIT 1`, [this.marker(l.personId)]);
+    if (byMarker.rows[0]) return this.toAccount(byMarker.rows[0], l.desired);
+    const byName = await this.query<RoleRow>('read role', `SELECT ${this.readColumns} FROM ${ROLES} WHERE r.rolname = $1`, [l.accountName]);
+    return byName.rows[0] ? this.toAccount(byName.rows[0], l.desired) : null;
   }
 
   /** One query for a batch: by oid where known (still this person's), else by ownership marker, else by name. */
@@ -171,7 +195,7 @@ export class PostgresRoleConnector implements TargetConnector {
     const markers = locators.map((l) => this.marker(l.personId));
     const r = await this.query<RoleRow>(
       'read roles',
-      `SELECT ${ROLE_COLUMNS} FROM ${ROLES} WHERE r.rolname = ANY($1::text[]) OR r.oid = ANY($2::oid[]) OR d.description = ANY($3::text[]) ORDER BY r.oid`,
+      `SELECT ${this.readColumns} FROM ${ROLES} WHERE r.rolname = ANY($1::text[]) OR r.oid = ANY($2::oid[]) OR d.description = ANY($3::text[]) ORDER BY r.oid`,
       [names, refs, markers],
     );
     const byName = new Map(r.rows.map((row) => [row.rolname, row]));
@@ -185,7 +209,7 @@ export class PostgresRoleConnector implements TargetConnector {
     for (const l of locators) {
       const viaRef = l.accountRef ? byOid.get(l.accountRef) : undefined;
       const row = (viaRef && this.ownerOf(viaRef.comment) === l.personId ? viaRef : undefined) ?? byOwner.get(l.personId) ?? byName.get(l.accountName);
-      out.set(l.personId, row ? this.toAccount(row) : null);
+      out.set(l.personId, row ? this.toAccount(row, l.desired) : null);
     }
     return out;
   }
@@ -258,29 +282,63 @@ export class PostgresRoleConnector implements TargetConnector {
     await this.query('enable role', `ALTER ROLE ${quoteRole(account.name)} LOGIN`);
   }
 
+  /**
+   * NOLOGIN and, with `disable.terminateSessions`, the end of the role's sessions in one
+   * transaction: a termination that fails (no pg_signal_backend → 42501, a dropped connection)
+   * rolls the NOLOGIN back, so the retry does both again. After the commit the sessions are swept
+   * once more (one that logged in while the NOLOGIN was not yet committed); any still open fail
+   * the call as transient, and the retry's read sees the role as not yet disabled.
+   */
   async disableAccount(account: TargetAccount): Promise<void> {
-    await this.query('disable role', `ALTER ROLE ${quoteRole(account.name)} NOLOGIN`);
-    if (this.config.disable.terminateSessions) await this.terminateSessions(account.name);
+    const role = quoteRole(account.name);
+    if (!this.config.disable.terminateSessions) {
+      await this.query('disable role', `ALTER ROLE ${role} NOLOGIN`);
+      return;
+    }
+    await this.transaction('disable role', [`ALTER ROLE ${role} NOLOGIN`, terminateStatement(role)]);
+    await this.sweepSessions(account, 'disable role');
   }
 
-  private async terminateSessions(role: string): Promise<void> {
-    await this.query('terminate sessions', 'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid()', [role]);
+  /** Terminates what is left of the role's sessions (each query a transaction of its own, so pg_stat_activity is read afresh) until none is. */
+  private async sweepSessions(account: TargetAccount, what: string): Promise<void> {
+    for (let round = 0; round < TERMINATE_ROUNDS; round++) {
+      const left = await this.query(
+        `${what}: terminate sessions`,
+        `SELECT pg_terminate_backend(pid, ${TERMINATE_WAIT_MS}) FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid()`,
+        [account.name],
+      );
+      if (left.rowCount === 0) return;
+    }
+    throw new ConnectorError(ConnectorErrorCode.Unavailable, `${what}: sessions of role oid ${account.ref} are still open after ${TERMINATE_ROUNDS} terminations`);
   }
 
+  /**
+   * One transaction: the role's sessions ended (first, so that none holds a lock DROP OWNED
+   * waits for), then per `delete.ownedObjects` its objects reassigned and/or dropped, then the
+   * role. REASSIGN/DROP OWNED need the privileges of the role: a connector that is no superuser
+   * makes itself a member first (CREATEROLE allows it; the membership goes with the role).
+   */
   async deleteAccount(account: TargetAccount): Promise<void> {
     const role = quoteRole(account.name);
     const policy = this.config.delete;
-    if (policy.terminateSessions) await this.terminateSessions(account.name);
     const statements: string[] = [];
+    if (policy.terminateSessions) statements.push(terminateStatement(role));
+    if (policy.ownedObjects !== 'refuse') statements.push(`GRANT ${role} TO CURRENT_USER`);
     if (policy.ownedObjects === 'reassign') statements.push(`REASSIGN OWNED BY ${role} TO ${quoteRole(policy.reassignTo!)}`, `DROP OWNED BY ${role}`);
     if (policy.ownedObjects === 'drop') statements.push(`DROP OWNED BY ${role}`);
     statements.push(`DROP ROLE IF EXISTS ${role}`);
     try {
       await this.transaction('drop role', statements);
     } catch (e) {
-      const cause = (e as ConnectorError).options?.cause as { code?: string } | undefined;
+      const cause = (e as ConnectorError).options?.cause as { code?: string; detail?: string } | undefined;
       if (cause?.code === '2BP01') {
-        throw new ConnectorError(ConnectorErrorCode.Rejected, `role oid ${account.ref} (person ${account.owner ?? 'unknown'}) owns objects or holds privileges; the target's delete.ownedObjects policy is "${policy.ownedObjects}" (use reassign or drop)`, { cause: e });
+        // PostgreSQL's detail names the dependent objects (never the role): "owner of table t", "privileges for schema s".
+        const detail = cause.detail ? ` (${cause.detail.replace(/\s+/g, ' ').slice(0, 300)})` : '';
+        const why =
+          policy.ownedObjects === 'refuse'
+            ? `owns objects or holds privileges${detail}; the target's delete.ownedObjects policy is "refuse": nothing was changed (reassign or drop them, or set the policy to reassign or drop)`
+            : `still owns objects or holds privileges that delete.ownedObjects "${policy.ownedObjects}" did not remove${detail}: REASSIGN/DROP OWNED act only on the target URL's database, and privileges granted by other roles can only be revoked by them; nothing was changed`;
+        throw new ConnectorError(ConnectorErrorCode.Rejected, `role oid ${account.ref} (person ${account.owner ?? 'unknown'}) ${why}`, { cause: e });
       }
       throw e;
     }
