@@ -15,6 +15,8 @@ type Json = Record<string, unknown>;
 describe('connector-scim against real SCIM 2.0 servers', () => {
   let app: ScimTestServer;
   let quirky: ScimTestServer;
+  let putOnly: ScimTestServer;
+  let storm: ScimTestServer;
   let db: TestDatabase;
   let service: RunningService;
   let sender: CommandSender;
@@ -27,8 +29,8 @@ describe('connector-scim against real SCIM 2.0 servers', () => {
   const resultFor = (commandId: string) => results.waitFor((v) => v.find((r) => r.commandId === commandId), { what: `result of ${commandId}` });
 
   beforeAll(async () => {
-    [app, quirky] = await Promise.all([ScimTestServer.start(), ScimTestServer.start()]);
-    for (const s of [app, quirky]) {
+    [app, quirky, putOnly, storm] = await Promise.all([ScimTestServer.start(), ScimTestServer.start(), ScimTestServer.start(), ScimTestServer.start()]);
+    for (const s of [app, quirky, putOnly, storm]) {
       for (const displayName of ['engineering', 'sales']) {
         const id = `g-${displayName}`;
         s.store.groups.set(id, { id, schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName, members: [], meta: {} });
@@ -47,16 +49,18 @@ describe('connector-scim against real SCIM 2.0 servers', () => {
         auth: { type: 'oauth2', tokenUrl: quirky.tokenUrl, clientId: quirky.client.id, clientSecret: { env: 'QUIRKY_SECRET' } },
         retry: { initialMs: 50, maxMs: 500 },
       },
+      { id: 'putonly', baseUrl: putOnly.url, allowInsecureHttp: true, auth: { type: 'bearer', token: { env: 'PUTONLY_TOKEN' } }, profile: 'put-only' },
+      { id: 'storm', baseUrl: storm.url, allowInsecureHttp: true, auth: { type: 'bearer', token: { env: 'STORM_TOKEN' } }, retry: { initialMs: 50, maxMs: 500 } },
     ];
     const prefix = uniqueTopicPrefix();
-    service = await bootstrap(serviceTestEnv({ databaseUrl: db.url, topicPrefix: prefix, extra: { CONNECTOR_TARGETS: JSON.stringify(targets), APP_TOKEN: app.token, QUIRKY_SECRET: quirky.client.secret } }));
+    service = await bootstrap(serviceTestEnv({ databaseUrl: db.url, topicPrefix: prefix, extra: { CONNECTOR_TARGETS: JSON.stringify(targets), APP_TOKEN: app.token, QUIRKY_SECRET: quirky.client.secret, PUTONLY_TOKEN: putOnly.token, STORM_TOKEN: storm.token } }));
     sender = new CommandSender(prefix);
     [results, dlt] = await Promise.all([TopicCollector.start(`${prefix}${Topics.results}`, 'ProvisioningResult'), TopicCollector.start(`${prefix}${Topics.commands('scim')}.dlt`)]);
   }, 120_000);
 
   afterAll(async () => {
     await service?.close();
-    await Promise.all([sender?.close(), results?.stop(), dlt?.stop(), app?.close(), quirky?.close()]);
+    await Promise.all([sender?.close(), results?.stop(), dlt?.stop(), app?.close(), quirky?.close(), putOnly?.close(), storm?.close()]);
     await db?.drop();
   }, 60_000);
 
@@ -131,7 +135,7 @@ describe('connector-scim against real SCIM 2.0 servers', () => {
     expect(memberIds(app, 'sales')).toEqual([]);
   });
 
-  it('copes with a quirky service: OAuth2 client credentials (renewed after revocation), no PATCH → PUT, capitalised op names, 429 with Retry-After', async () => {
+  it('copes with a quirky service: OAuth2 client credentials (renewed after revocation), no PATCH → PUT, capitalised op names', async () => {
     quirky.faults = { requireCapitalizedOps: true };
     const base = { personId: 'p-q', target: 'quirky', targetKind: 'scim' } as const;
     const v1 = provisioningCommand({ ...base, accountName: 'quinn', attributes: { title: 'A' }, groups: ['engineering'] });
@@ -141,18 +145,72 @@ describe('connector-scim against real SCIM 2.0 servers', () => {
     expect(quirky.requests.filter((q) => q.method === 'PATCH').map((q) => q.status)).toEqual([400, 200]);
 
     quirky.revokeIssuedTokens();
-    quirky.faults = { patchUnsupported: true, rateLimit: { count: 4, retryAfterSeconds: 1 } };
+    quirky.faults = { patchUnsupported: true };
     const v2 = provisioningCommand({ ...base, version: 2, accountName: 'quinn', attributes: { title: 'B' }, groups: ['sales'] });
     await sender.send('scim', [v2]);
     expect(await resultFor(v2.commandId)).toMatchObject({ status: 'APPLIED', operations: [{ type: 'UPDATE', detail: 'title' }, { type: 'REMOVE_MEMBERSHIP', detail: 'engineering' }, { type: 'ADD_MEMBERSHIP', detail: 'sales' }] });
     const [user] = usersNamed(quirky, 'quinn');
     expect(user).toMatchObject({ title: 'B', externalId: 'p-q' });
     expect(memberIds(quirky, 'sales')).toEqual([user!['id']]);
-    expect(quirky.requests.filter((q) => q.status === 429)).toHaveLength(4);
     expect(quirky.requests.filter((q) => q.method === 'PUT' && q.status === 200).length).toBeGreaterThanOrEqual(3);
     expect(dlt.records).toHaveLength(0);
+  });
+
+  it('a 429 storm: dozens of 429s with Retry-After across many commands of many persons; nothing lost or dead-lettered, no request before the advertised time, every 429 counted', async () => {
+    const persons = Array.from({ length: 12 }, (_, i) => `p-storm-${i}`);
+    const RETRY_AFTER_S = 1;
+    storm.faults = { rateLimit: { count: 48, retryAfterSeconds: RETRY_AFTER_S } };
+    const commands = persons.flatMap((personId, i) => {
+      const base = { personId, target: 'storm', targetKind: 'scim', accountName: `storm${i}` } as const;
+      return [
+        provisioningCommand({ ...base, attributes: { title: 'v1' }, groups: ['engineering'] }),
+        provisioningCommand({ ...base, version: 2, attributes: { title: 'v2' }, groups: ['engineering'] }),
+        provisioningCommand({ ...base, version: 3, attributes: { title: 'v3' }, groups: ['sales'] }),
+      ];
+    });
+    const started = Date.now();
+    await sender.send('scim', commands);
+    const settled = await Promise.all(commands.map((c) => resultFor(c.commandId)));
+    expect(settled.map((r) => r.status)).toEqual(commands.map(() => 'APPLIED'));
+    expect(Date.now() - started).toBeLessThan(30_000);
+    // The end state is every person's last version.
+    for (const [i, personId] of persons.entries()) expect(usersNamed(storm, `storm${i}`)).toEqual([expect.objectContaining({ externalId: personId, title: 'v3' })]);
+    expect(memberIds(storm, 'sales')).toHaveLength(persons.length);
+    expect(memberIds(storm, 'engineering')).toEqual([]);
+    expect(dlt.records).toHaveLength(0);
+
+    // Every advertised 429 was answered, and it was a storm: many, spread over several rounds.
+    const limited = storm.requests.filter((q) => q.status === 429);
+    expect(limited).toHaveLength(48);
+    expect(limited.every((q) => q.retryAfterSeconds === RETRY_AFTER_S)).toBe(true);
+    // Retry-After honoured: after a 429 is answered, no request arrives before the advertised time.
+    // Requests the connector had sent before it read the 429 may still arrive just after it; they
+    // are allowed a short grace (the same machine, so milliseconds — generous for a loaded one).
+    const GRACE_MS = 150;
+    const early = storm.requests.filter((q) => limited.some((l) => q.at >= l.done + GRACE_MS && q.at < l.done + RETRY_AFTER_S * 1000));
+    expect(early).toEqual([]);
+    // And the storm took at least as long as its pauses: the 48 429s came in several rounds.
+    const rounds = new Set(limited.map((l) => Math.floor((l.done - limited[0]!.done) / (RETRY_AFTER_S * 1000)))).size;
+    expect(rounds).toBeGreaterThanOrEqual(3);
     const metrics = await (await fetch(`${service.url}/metrics`)).text();
-    expect(metrics).toMatch(/provisio_connector_errors_total\{[^}]*target="quirky"[^}]*error_class="rate_limited"[^}]*\} 4/);
+    expect(metrics).toMatch(/provisio_connector_errors_total\{[^}]*target="storm"[^}]*error_class="rate_limited"[^}]*\} 48\n/);
+  }, 60_000);
+
+  it('group membership by PUT (a put-only service without ETags): many persons joining and leaving one group at once, every membership lands and every removal holds', async () => {
+    const persons = Array.from({ length: 16 }, (_, i) => `p-put-${i}`);
+    const join = persons.map((personId, i) => provisioningCommand({ personId, target: 'putonly', targetKind: 'scim', accountName: `putter${i}`, groups: ['engineering'] }));
+    await sender.send('scim', join);
+    for (const c of join) expect(await resultFor(c.commandId)).toMatchObject({ status: 'APPLIED', operations: [{ type: 'CREATE', detail: null }, { type: 'ADD_MEMBERSHIP', detail: 'engineering' }] });
+    const ids = persons.map((_, i) => usersNamed(putOnly, `putter${i}`)[0]!['id']);
+    expect(memberIds(putOnly, 'engineering').sort()).toEqual([...ids].sort());
+
+    const move = persons.map((personId, i) => provisioningCommand({ personId, target: 'putonly', targetKind: 'scim', version: 2, accountName: `putter${i}`, groups: ['sales'] }));
+    await sender.send('scim', move);
+    for (const c of move) expect(await resultFor(c.commandId)).toMatchObject({ status: 'APPLIED', operations: [{ type: 'REMOVE_MEMBERSHIP', detail: 'engineering' }, { type: 'ADD_MEMBERSHIP', detail: 'sales' }] });
+    expect(memberIds(putOnly, 'engineering')).toEqual([]);
+    expect(memberIds(putOnly, 'sales').sort()).toEqual([...ids].sort());
+    expect(putOnly.requests.filter((q) => q.method === 'PATCH')).toEqual([]);
+    expect(dlt.records).toHaveLength(0);
   });
   it('a uniqueness conflict on another attribute (a taken email) fails that person for good, says so without personal data, and stalls no one else', async () => {
     app.store.uniqueEmails = true;

@@ -2,4 +2,4 @@ export { ALL_TEST_SCOPES, auditTestKeys, createTestDatabase, createTestRole, kaf
 export { TestEnv, requireEnv } from '@provisio/devstack';
 export { ServiceProcesses, freePort, type RunningProcess } from './service-processes.js';
 export { CommandSender, TopicCollector, provisioningCommand, targetReadiness, type Collected } from './connector-helpers.js';
-export { ScimStore, ScimTestServer, type ScimFaults } from './scim-server.js';
+export { ScimStore, ScimTestServer, type ScimFaults, type ScimRequestHook, type ScimRequestRecord } from './scim-server.js';

@@ -13,6 +13,33 @@ export class ScimStore {
   readonly groups = new Map<string, Json>();
   /** Email addresses unique across users too (as some services enforce): a clash answers 409 uniqueness. */
   uniqueEmails = false;
+  /**
+   * ETags (RFC 7644 §3.14): every resource carries `meta.version` (a weak ETag, new on every
+   * change), single-resource answers carry it as the `ETag` header, and a PUT, PATCH or DELETE
+   * with `If-Match` that names another version (or `*` for a missing resource) is refused with
+   * 412 Precondition Failed. Off: versions are neither sent nor checked (If-Match is ignored).
+   */
+  etags = false;
+  private revision = 0;
+
+  /** The resource's current version (assigned when it has none yet, e.g. one a test put into the map). */
+  versionOf(r: Json): string {
+    const meta = ((r['meta'] as Json | undefined) ??= {});
+    if (typeof meta['version'] !== 'string') meta['version'] = this.nextVersion();
+    return meta['version'] as string;
+  }
+
+  nextVersion(): string {
+    return `W/"${++this.revision}"`;
+  }
+
+  /** Refuses a write whose If-Match names another version than the resource's current one. */
+  checkPrecondition(existing: Json | undefined, ifMatch: string | undefined): void {
+    if (!this.etags || ifMatch === undefined) return;
+    const wanted = ifMatch.split(',').map((t) => t.trim());
+    if (existing && (wanted.includes('*') || wanted.includes(this.versionOf(existing)))) return;
+    throw new SCIMMY.Types.Error(412, null as unknown as string, 'Failed to update. Resource changed on the server.');
+  }
 
   groupsOf(userId: string): { value: string; display: unknown; type: string }[] {
     return [...this.groups.values()]
@@ -35,6 +62,23 @@ export interface ScimFaults {
   unavailable?: boolean;
 }
 
+/** What the server saw of one request. */
+export interface ScimRequestRecord {
+  method: string;
+  path: string;
+  status: number;
+  /** When it arrived and when its answer was sent (ms since the epoch). */
+  at: number;
+  done: number;
+  /** The Retry-After (seconds) of a 429 answer. */
+  retryAfterSeconds?: number;
+  /** The If-Match header it carried. */
+  ifMatch?: string;
+}
+
+/** Runs before the server handles a request (after faults): e.g. another writer's change just before it. */
+export type ScimRequestHook = (req: { method: string; path: string; ifMatch: string | undefined }) => void | Promise<void>;
+
 const INDEXED = new Set(['id', 'userName', 'externalId', 'displayName']);
 
 /**
@@ -56,7 +100,8 @@ function quickMatch(filter: unknown, all: Json[]): Json[] | undefined {
 const egressFor = (kind: 'users' | 'groups') => (resource: SCIMMY.Types.Resource, ctx: unknown) => {
   const store = (ctx as { store: ScimStore }).store;
   const map = store[kind];
-  const decorate = (r: Json): Json => (kind === 'users' ? { ...r, groups: store.groupsOf(String(r['id'])) } : r);
+  const versioned = (r: Json): Json => (store.etags ? { ...r, meta: { ...(r['meta'] as Json), version: store.versionOf(r) } } : r);
+  const decorate = (r: Json): Json => versioned(kind === 'users' ? { ...r, groups: store.groupsOf(String(r['id'])) } : r);
   if (resource.id) {
     const found = map.get(resource.id);
     if (!found) throw new SCIMMY.Types.Error(404, null as unknown as string, `Resource ${resource.id} not found`);
@@ -72,8 +117,9 @@ const plain = (instance: unknown): Json => JSON.parse(JSON.stringify(instance)) 
 
 function ingressFor(kind: 'users' | 'groups') {
   return (resource: SCIMMY.Types.Resource, instance: unknown, ctx: unknown): Json => {
-    const store = (ctx as { store: ScimStore }).store;
+    const { store, ifMatch } = ctx as { store: ScimStore; ifMatch?: string };
     const map = store[kind];
+    if (resource.id) store.checkPrecondition(map.get(resource.id), ifMatch);
     const data = plain(instance);
     delete data['meta'];
     delete data['groups'];
@@ -91,12 +137,12 @@ function ingressFor(kind: 'users' | 'groups') {
     if (resource.id) {
       const existing = map.get(resource.id);
       if (!existing) throw new SCIMMY.Types.Error(404, null as unknown as string, `Resource ${resource.id} not found`);
-      const updated = { ...data, id: resource.id, meta: { ...(existing['meta'] as Json), lastModified: now } };
+      const updated = { ...data, id: resource.id, meta: { ...(existing['meta'] as Json), lastModified: now, ...(store.etags ? { version: store.nextVersion() } : {}) } };
       map.set(resource.id, updated);
       return updated;
     }
     const id = randomUUID();
-    const created: Json = { ...data, id, meta: { created: now, lastModified: now } };
+    const created: Json = { ...data, id, meta: { created: now, lastModified: now, ...(store.etags ? { version: store.nextVersion() } : {}) } };
     if (kind === 'users' && created['active'] === undefined) created['active'] = true;
     map.set(id, created);
     return created;
@@ -105,10 +151,16 @@ function ingressFor(kind: 'users' | 'groups') {
 
 function degressFor(kind: 'users' | 'groups') {
   return (resource: SCIMMY.Types.Resource, ctx: unknown): void => {
-    const store = (ctx as { store: ScimStore }).store;
+    const { store, ifMatch } = ctx as { store: ScimStore; ifMatch?: string };
+    if (resource.id && store[kind].has(resource.id)) store.checkPrecondition(store[kind].get(resource.id), ifMatch);
     if (!resource.id || !store[kind].delete(resource.id)) throw new SCIMMY.Types.Error(404, null as unknown as string, `Resource ${resource.id} not found`);
     if (kind === 'users') {
-      for (const g of store.groups.values()) g['members'] = ((g['members'] as Json[] | undefined) ?? []).filter((m) => m['value'] !== resource.id);
+      for (const g of store.groups.values()) {
+        const members = (g['members'] as Json[] | undefined) ?? [];
+        if (!members.some((m) => m['value'] === resource.id)) continue;
+        g['members'] = members.filter((m) => m['value'] !== resource.id);
+        if (store.etags) (g['meta'] as Json)['version'] = store.nextVersion();
+      }
     }
   };
 }
@@ -136,7 +188,9 @@ function declareResources(): void {
 export class ScimTestServer {
   readonly store = new ScimStore();
   faults: ScimFaults = {};
-  readonly requests: { method: string; path: string; status: number }[] = [];
+  readonly requests: ScimRequestRecord[] = [];
+  /** Runs before each request is handled (see ScimRequestHook); unset by the test when done. */
+  beforeHandling: ScimRequestHook | undefined;
   readonly token: string;
   readonly client = { id: 'provisio-test-client', secret: randomBytes(16).toString('hex') };
   private readonly issued = new Set<string>();
@@ -151,6 +205,7 @@ export class ScimTestServer {
   static async start(o: { port?: number } = {}): Promise<ScimTestServer> {
     declareResources();
     const app = express();
+    app.set('etag', false); // no ETags unless the store gives versions (express would hash every answer)
     const s = new ScimTestServer(app);
     app.use((req: Request, res: Response, next: NextFunction) => s.misbehave(req, res, next));
     app.post('/oauth/token', express.urlencoded({ extended: false }), (req: Request, res: Response) => s.issueToken(req, res));
@@ -165,7 +220,7 @@ export class ScimTestServer {
           if (!token || (token !== s.token && !s.issued.has(token))) throw new Error('Authorization failed');
           return 'provisio-connector';
         },
-        context: () => ({ store: s.store }),
+        context: (req: Request) => ({ store: s.store, ifMatch: req.header('if-match') }),
       }) as unknown as express.Router,
     );
     await s.listen(o.port ?? 0);
@@ -200,8 +255,23 @@ export class ScimTestServer {
   }
 
   private async misbehave(req: Request, res: Response, next: NextFunction): Promise<void> {
-    const record = () => this.requests.push({ method: req.method, path: req.path, status: res.statusCode });
+    const at = Date.now();
+    const path = req.path; // as it arrived (routers below strip their mount path)
+    const ifMatch = req.header('if-match');
+    const record = () => {
+      const retryAfter = res.statusCode === 429 ? Number(res.getHeader('retry-after')) : undefined;
+      this.requests.push({ method: req.method, path, status: res.statusCode, at, done: Date.now(), ...(retryAfter !== undefined ? { retryAfterSeconds: retryAfter } : {}), ...(ifMatch !== undefined ? { ifMatch } : {}) });
+    };
     res.on('finish', record);
+    if (this.store.etags) {
+      // A single resource's version goes out as its ETag header too (RFC 7644 §3.14).
+      const json = res.json.bind(res);
+      res.json = (body: unknown) => {
+        const version = (JSON.parse(JSON.stringify(body ?? null)) as { meta?: { version?: unknown } } | null)?.meta?.version;
+        if (typeof version === 'string' && res.statusCode < 300) res.setHeader('ETag', version);
+        return json(body);
+      };
+    }
     if (this.faults.latencyMs) await new Promise((r) => setTimeout(r, this.faults.latencyMs));
     if (this.faults.unavailable) {
       res.status(503).json({ schemas: ['urn:ietf:params:scim:api:messages:2.0:Error'], status: '503', detail: 'maintenance' });
@@ -214,6 +284,7 @@ export class ScimTestServer {
       res.json({ schemas: ['urn:ietf:params:scim:api:messages:2.0:Error'], status: '429', detail: 'too many requests' });
       return;
     }
+    if (this.beforeHandling) await this.beforeHandling({ method: req.method, path, ifMatch });
     next();
   }
 

@@ -6,6 +6,8 @@ export type Json = Record<string, unknown>;
 export interface ScimResponse {
   status: number;
   body: Json | undefined;
+  /** The resource version the answer names: its `ETag` header, else `meta.version` (RFC 7644 §3.14). */
+  version: string | undefined;
 }
 
 /** Bearer tokens: a static one, or OAuth2 client credentials fetched and cached until shortly before they expire. */
@@ -67,6 +69,13 @@ function detailOf(body: Json | undefined): string {
   return d ? ` (${d})` : '';
 }
 
+function versionOf(res: Response, body: Json | undefined): string | undefined {
+  const header = res.headers.get('etag');
+  if (header) return header;
+  const version = (body?.['meta'] as Json | undefined)?.['version'];
+  return typeof version === 'string' && version !== '' ? version : undefined;
+}
+
 /**
  * HTTP to one SCIM service: JSON in and out, bearer auth (refreshing OAuth2 tokens once on 401),
  * and failures classified: unreachable / 5xx → transient, 429 → rate limited with Retry-After,
@@ -80,7 +89,7 @@ export class ScimHttp {
     private readonly timeoutMs: number,
   ) {}
 
-  async request(method: string, path: string, body?: unknown, o: { accept?: number[] } = {}): Promise<ScimResponse> {
+  async request(method: string, path: string, body?: unknown, o: { accept?: number[]; headers?: Record<string, string> } = {}): Promise<ScimResponse> {
     // Messages (results, logs, the audit trail) name the resource, never the query: a look-up
     // filter carries the person's userName or externalId.
     const query = path.indexOf('?');
@@ -91,7 +100,7 @@ export class ScimHttp {
       try {
         res = await fetch(`${this.baseUrl.replace(/\/$/, '')}${path}`, {
           method,
-          headers: { ...this.headers, authorization: `Bearer ${token}`, accept: 'application/scim+json, application/json', ...(body === undefined ? {} : { 'content-type': 'application/scim+json' }) },
+          headers: { ...this.headers, ...o.headers, authorization: `Bearer ${token}`, accept: 'application/scim+json, application/json', ...(body === undefined ? {} : { 'content-type': 'application/scim+json' }) },
           ...(body === undefined ? {} : { body: JSON.stringify(body) }),
           signal: AbortSignal.timeout(this.timeoutMs),
         });
@@ -106,7 +115,7 @@ export class ScimHttp {
       } catch {
         json = undefined;
       }
-      if (res.ok || o.accept?.includes(res.status)) return { status: res.status, body: json };
+      if (res.ok || o.accept?.includes(res.status)) return { status: res.status, body: json, version: versionOf(res, json) };
       const what = `${method} ${shown} answered ${res.status}${detailOf(json)}`;
       if (res.status === 401 && attempt === 1 && this.tokens.invalidate()) continue;
       if (res.status === 429) throw new ConnectorError(ConnectorErrorCode.RateLimited, what, { status: 429, retryAfterMs: parseRetryAfter(res.headers.get('retry-after'), Date.now()) ?? 1000 });

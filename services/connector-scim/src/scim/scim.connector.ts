@@ -1,6 +1,7 @@
 import {
   ConnectorError,
   ConnectorErrorCode,
+  KeyedMutex,
   type AccountLocator,
   type AccountPatch,
   type DesiredAccount,
@@ -16,6 +17,17 @@ import { equalityLookup, plainFilterValue, scimString, type EqualityLookup } fro
 import { ScimHttp, TokenSource, type Json } from './scim-http.js';
 
 const META_KEYS = ['meta', 'groups'];
+
+/** How often a group's GET + PUT is tried again after 412 Precondition Failed before it fails (transiently). */
+const PRECONDITION_ATTEMPTS = 5;
+
+/**
+ * One read-modify-write of a group at a time per target and group, across every connector
+ * instance of this process (GET + PUT of a member list is not atomic on the service).
+ */
+const groupWrites = new KeyedMutex();
+
+const hasMember = (group: Json | undefined, ref: string) => ((group?.['members'] as Json[] | undefined) ?? []).some((m) => m['value'] === ref);
 
 /**
  * A generic SCIM 2.0 client (RFC 7643/7644) as a target: Users and Groups, look-up by
@@ -272,13 +284,41 @@ export class ScimConnector implements TargetConnector {
       const op: PatchOperation = add ? { op: 'add', path: 'members', value: [{ value: account.ref }] } : { op: 'remove', path: `members[value eq ${scimString(account.ref)}]` };
       if ((await this.patch(path, [op])) !== 'unsupported') return;
     }
-    const r = await this.http.request('GET', path);
-    const g = { ...r.body! };
-    delete g['meta'];
-    const members = ((g['members'] as Json[] | undefined) ?? []).filter((m) => m['value'] !== account.ref);
-    g['members'] = add ? [...members, { value: account.ref }] : members;
-    g['schemas'] ??= [GROUP_SCHEMA];
-    await this.http.request('PUT', path, g);
+    await groupWrites.run(`${this.cfg.id}\u0000${id}`, () => this.putMembers(path, account.ref, add));
+  }
+
+  /**
+   * GET + PUT of the group's member list (services without PATCH), under the group's lock. With
+   * a version from the GET (ETag header or meta.version) the PUT carries If-Match, and a 412 —
+   * someone else (another replica, an administrator) changed the group in between — reads it
+   * again and retries. After the PUT the group is read once more: a change that another writer
+   * overwrote meanwhile (a service without ETags, or one that sends ETags but ignores If-Match, or
+   * a writer that does not send it) fails transiently — the kit retries the command — instead of
+   * being reported as done.
+   */
+  private async putMembers(path: string, ref: string, add: boolean): Promise<void> {
+    for (let attempt = 1; attempt <= PRECONDITION_ATTEMPTS; attempt++) {
+      const read = await this.http.request('GET', path);
+      if (hasMember(read.body, ref) === add) return; // already as wanted (e.g. a retry after a lost answer)
+      const g = { ...read.body! };
+      delete g['meta'];
+      const members = ((g['members'] as Json[] | undefined) ?? []).filter((m) => m['value'] !== ref);
+      g['members'] = add ? [...members, { value: ref }] : members;
+      g['schemas'] ??= [GROUP_SCHEMA];
+      const version = read.version;
+      const put = await this.http.request('PUT', path, g, version ? { accept: [412], headers: { 'if-match': version } } : {});
+      if (put.status === 412) {
+        // Changed since our GET: read again, after a short random pause so two writers do not keep colliding.
+        await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 20 * attempt)));
+        continue;
+      }
+      const check = await this.http.request('GET', path);
+      if (hasMember(check.body, ref) !== add) {
+        throw new ConnectorError(ConnectorErrorCode.Unavailable, `PUT ${path}: the membership change did not hold (another writer replaced the member list meanwhile)`);
+      }
+      return;
+    }
+    throw new ConnectorError(ConnectorErrorCode.Unavailable, `PUT ${path} answered 412 Precondition Failed ${PRECONDITION_ATTEMPTS} times: the group keeps changing under other writers`, { status: 412 });
   }
 
   async addGroupMembership(account: TargetAccount, group: string): Promise<void> {
