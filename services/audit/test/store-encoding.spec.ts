@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { canonicalJson } from '@provisio/audit-domain';
 import { BinaryCopyWriter } from '../src/store/pg-copy.js';
-import { decodeRecord, isPlainJson } from '../src/store/record-decoder.js';
+import { decodeRecord, isPlainJson, isPlainStorableJson } from '../src/store/record-decoder.js';
 import type { ConsumedMessage } from '@provisio/messaging';
 import { joinerRecords } from './records.js';
 
@@ -94,6 +94,25 @@ describe('record decoding', () => {
     expect(isPlainJson({ b: Buffer.from('x') })).toBe(false);
     expect(isPlainJson({ i: 1n })).toBe(false);
     fc.assert(fc.property(fc.jsonValue(), (v) => isPlainJson(v)));
+  });
+
+  it('property: isPlainStorableJson decides as serializing the whole value and searching its text did', () => {
+    // The decision before: plain JSON, and nothing jsonb refuses in the serialized text.
+    const unstorable = /\\u0000|\\ud[89ab][0-9a-f]{2}(?!\\ud[c-f])|(?<!\\ud[89ab][0-9a-f]{2})\\ud[c-f][0-9a-f]{2}/i;
+    const before = (v: unknown) => isPlainJson(v) && !unstorable.test(JSON.stringify(v));
+    const tricky = fc.oneof(
+      fc.string({ unit: 'binary' }),
+      fc.string({ unit: fc.constantFrom('a', '\\', 'u', '0', 'd', 'D', '8', 'c', '\u0000', '\ud800', '\udc00', '\ud83d\ude00', '"') }),
+    );
+    const value = fc.letrec((tie) => ({
+      node: fc.oneof({ depthSize: 'small' }, tricky, fc.double(), fc.boolean(), fc.constant(null), fc.array(tie('node'), { maxLength: 4 }), fc.dictionary(tricky, tie('node'), { maxKeys: 4 })),
+    })).node;
+    fc.assert(fc.property(value, (v) => isPlainStorableJson(v) === before(v)), { numRuns: 2000 });
+    for (const s of ['\\u0000', 'a\u0000', '\ud800', '\udc00x', '\\uD83D', '\ud83d\ude00', 'plain']) {
+      expect(isPlainStorableJson({ [s]: 1 })).toBe(before({ [s]: 1 }));
+      expect(isPlainStorableJson([s])).toBe(before([s]));
+    }
+    expect(isPlainStorableJson({ d: new Date(0) })).toBe(false);
   });
 
   it('the decoded value is exactly what the JSON round trip gives (canonical text and value)', () => {

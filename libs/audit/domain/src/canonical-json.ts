@@ -59,6 +59,53 @@ export function isIndexKey(k: string): boolean {
   return c >= 48 && c <= 57 && /^(?:0|[1-9]\d{0,9})$/.test(k) && Number(k) < 4_294_967_295;
 }
 
+/** An object's member names in canonical order, remembered for a sequence of own member names. */
+export interface MemberOrder {
+  /** The own enumerable member names as `Object.keys` gives them. */
+  readonly keys: readonly string[];
+  /** The same names sorted by UTF-16 code units (canonical order). */
+  readonly sorted: readonly string[];
+  /** `sorted`, lower-cased (personal-data field names are matched case-insensitively). */
+  readonly lower: readonly string[];
+  /** Whether a name is an array index (see isIndexKey). */
+  readonly indexKeys: boolean;
+}
+
+const NO_MEMBERS: MemberOrder = { keys: [], sorted: [], lower: [], indexKeys: false };
+// Payloads repeat the same few member sequences (a schema's record fields, the CloudEvents
+// headers) on every record: their sorted order is kept, found by the first name and compared
+// name by name (property names are internalized strings: a pointer comparison each).
+const orders = new Map<string, MemberOrder[]>();
+let remembered = 0;
+const MAX_REMEMBERED = 2_000;
+const MAX_PER_FIRST_NAME = 16;
+const MAX_REMEMBERED_KEYS = 256;
+
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * The member names of an object in canonical order: `Object.keys(o).sort()`, without sorting
+ * again a sequence of names seen before.
+ */
+export function memberOrder(o: object): MemberOrder {
+  const keys = Object.keys(o);
+  if (keys.length === 0) return NO_MEMBERS;
+  const known = orders.get(keys[0]!);
+  if (known) for (const m of known) if (sameNames(m.keys, keys)) return m;
+  const sorted = [...keys].sort();
+  const order: MemberOrder = { keys, sorted, lower: sorted.map((k) => k.toLowerCase()), indexKeys: keys.some(isIndexKey) };
+  if (remembered < MAX_REMEMBERED && keys.length <= MAX_REMEMBERED_KEYS && (known?.length ?? 0) < MAX_PER_FIRST_NAME) {
+    if (known) known.push(order);
+    else orders.set(keys[0]!, [order]);
+    remembered++;
+  }
+  return order;
+}
+
 /**
  * A copy of a JSON value with every object's members in canonical order, and its canonical
  * text (JSON.stringify of the sorted copy, faster than serializing by hand).
@@ -74,8 +121,9 @@ export function sortedJson(value: unknown): { value: unknown; text: string } {
     if (Array.isArray(v)) return v.map(walk);
     const o = v as Record<string, unknown>;
     const out: Record<string, unknown> = {};
-    for (const k of Object.keys(o).sort()) {
-      if (!indexKeys && isIndexKey(k)) indexKeys = true;
+    const order = memberOrder(o);
+    if (order.indexKeys) indexKeys = true;
+    for (const k of order.sorted) {
       const x = walk(o[k]);
       if (k === '__proto__') Object.defineProperty(out, k, { value: x, enumerable: true, writable: true, configurable: true });
       else out[k] = x;

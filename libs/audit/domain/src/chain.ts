@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash as digestOf } from 'node:crypto';
 import { canonicalJson } from './canonical-json.js';
 import type { RecordContent } from './record.js';
 
@@ -62,8 +62,11 @@ export function canonicalContent(content: RecordContent, parts: CanonicalParts =
   return `${out}}`;
 }
 
+const RECORD_PREFIX_TEXT = RECORD_PREFIX.toString('utf8');
+
+// One-shot digests (`crypto.hash`): no Hash object per record for the garbage collector.
 export function contentHash(content: RecordContent, parts?: CanonicalParts): Buffer {
-  return createHash('sha256').update(RECORD_PREFIX).update(canonicalContent(content, parts), 'utf8').digest();
+  return digestOf('sha256', RECORD_PREFIX_TEXT + canonicalContent(content, parts), 'buffer');
 }
 
 // prefix ‖ uint64be(n) ‖ hash(n-1) ‖ contentHash(n), assembled in one buffer (one hash update).
@@ -86,7 +89,7 @@ export function linkHash(seq: number, prevHash: Buffer, content: Buffer): Buffer
   p += 8;
   prevHash.copy(LINK_INPUT, p);
   content.copy(LINK_INPUT, p + HASH_BYTES);
-  return createHash('sha256').update(LINK_INPUT).digest();
+  return digestOf('sha256', LINK_INPUT, 'buffer');
 }
 
 export interface ChainHead {

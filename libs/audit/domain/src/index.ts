@@ -1,4 +1,4 @@
-export { canonicalJson, isIndexKey, sortedJson } from './canonical-json.js';
+export { canonicalJson, isIndexKey, memberOrder, sortedJson, type MemberOrder } from './canonical-json.js';
 export { HASH_BYTES, canonicalContent, contentHash, extendChain, genesisHash, linkHash, type CanonicalParts, type ChainHead, type ChainedRecord } from './chain.js';
 export {
   anchorProblem,

@@ -1,4 +1,4 @@
-import { canonicalJson, isIndexKey } from './canonical-json.js';
+import { canonicalJson, memberOrder } from './canonical-json.js';
 import { createCipheriv, createDecipheriv, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 
 /**
@@ -119,17 +119,6 @@ function setOwn(o: Record<string, unknown>, k: string, v: unknown): void {
   else o[k] = v;
 }
 
-// Lower-cased member names, remembered (payloads repeat the same few names on every record).
-const lowerNames = new Map<string, string>();
-function lowerName(k: string): string {
-  let l = lowerNames.get(k);
-  if (l === undefined) {
-    l = k.toLowerCase();
-    if (lowerNames.size < 10_000) lowerNames.set(k, l);
-  }
-  return l;
-}
-
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
@@ -187,22 +176,29 @@ export function sealRecordPii(json: unknown, key: DataKey, aad: string, schema: 
   const fields = (schema !== null ? PII_SCHEMA_FIELDS[schema] : undefined) ?? NO_FIELDS;
   let indexKeys = false;
   // Members are copied in canonical order, so the canonical text is JSON.stringify of the copy.
+  const schemaPaths = paths.size > 0;
   const walk = (v: unknown, path: string, mapOfPii: boolean): unknown => {
     if (Array.isArray(v)) return v.map((x, i) => walk(x, `${path}[${i}]`, false));
     if (!isPlainObject(v)) return v;
     const out: Record<string, unknown> = {};
-    for (const k of Object.keys(v).sort()) {
-      if (!indexKeys && isIndexKey(k)) indexKeys = true;
+    const order = memberOrder(v);
+    if (order.indexKeys) indexKeys = true;
+    const names = order.sorted;
+    for (let i = 0; i < names.length; i++) {
+      const k = names[i]!;
       const x = v[k];
-      const p = `${path}.${k}`;
-      const lower = lowerName(k);
-      if (x !== null && (mapOfPii || PII_FIELDS.has(lower) || paths.has(p) || fields.has(lower))) {
+      const lower = order.lower[i]!;
+      // The member's path is built only where it is needed: an envelope entry, a schema's
+      // personal path, or the members below it.
+      if (x !== null && (mapOfPii || PII_FIELDS.has(lower) || fields.has(lower) || (schemaPaths && paths.has(`${path}.${k}`)))) {
         setOwn(out, k, { [PII_MARKER]: entries.length });
-        entries.push([p, x]);
+        entries.push([`${path}.${k}`, x]);
+      } else if (x === null || typeof x !== 'object') {
+        setOwn(out, k, x);
       } else if (isPlainObject(x) && PII_MAPS.has(lower) && (lower !== 'attributes' || (schema !== null && ATTRIBUTE_MAP_SCHEMAS.has(schema)))) {
-        setOwn(out, k, walk(x, p, true));
+        setOwn(out, k, walk(x, `${path}.${k}`, true));
       } else {
-        setOwn(out, k, walk(x, p, false));
+        setOwn(out, k, walk(x, `${path}.${k}`, false));
       }
     }
     return out;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { canonicalContent, canonicalJson, sortedJson, type RecordContent } from '../src/index.js';
+import { canonicalContent, canonicalJson, isIndexKey, memberOrder, sortedJson, type RecordContent } from '../src/index.js';
 
 describe('canonical JSON', () => {
   it('sorts members, drops undefined, and has no whitespace', () => {
@@ -32,6 +32,25 @@ describe('canonical JSON', () => {
         return canonicalContent(content, { json: canonicalJson(json), headers: canonicalJson(headers) }) === expected && canonicalContent(content) === expected;
       }),
       { numRuns: 200 },
+    );
+  });
+
+  it('property: member order is Object.keys(o).sort(), also for name sequences seen before (shared first names, permutations, prefixes)', () => {
+    const names = fc.constantFrom('a', 'b', 'B', 'é', 'z', '10', '9', '01', '__proto__', 'aa', '', 'ce_id', 'ce_type');
+    fc.assert(
+      fc.property(fc.array(fc.uniqueArray(names, { maxLength: 7 }), { maxLength: 30 }), (sequences) => {
+        for (const keys of sequences) {
+          const o: Record<string, unknown> = {};
+          for (const k of keys) Object.defineProperty(o, k, { value: 1, enumerable: true, writable: true, configurable: true });
+          const m = memberOrder(o);
+          const expected = Object.keys(o).sort();
+          if (m.sorted.length !== expected.length || m.sorted.some((k, i) => k !== expected[i])) return false;
+          if (m.lower.some((k, i) => k !== expected[i]!.toLowerCase())) return false;
+          if (m.indexKeys !== expected.some(isIndexKey)) return false;
+        }
+        return true;
+      }),
+      { numRuns: 500 },
     );
   });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { canonicalJson, newDataKey, recordAad, revealHeader, revealPersonalData, sealHeaders, sealPersonalData, sealRecordPii, unwrapDataKey, wrapDataKey } from '../src/index.js';
+import { canonicalJson, decryptBytes, isPiiField, newDataKey, recordAad, revealHeader, revealPersonalData, sealHeaders, sealPersonalData, sealRecordPii, unwrapDataKey, wrapDataKey } from '../src/index.js';
 
 const lifecycle = {
   eventId: 'ev-1', kind: 'JOINER', personId: 'p-1',
@@ -101,6 +101,53 @@ describe('personal data sealed in one envelope per record', () => {
         return canonicalJson(revealPersonalData(JSON.parse(JSON.stringify(sealed.json)), key, aad, sealed.envelope).json) === canonicalJson(normalized);
       }),
       { numRuns: 200 },
+    );
+  });
+
+  it('property: the markers, canonical text and envelope entries are those of the sorted-copy walk before member orders were remembered', () => {
+    // The walk as it was: Object.keys(v).sort() per object, every member's path built.
+    const previous = (json: unknown, schema: string | null) => {
+      const entries: [string, unknown][] = [];
+      const paths = schema === 'ProvisioningResult' ? new Set(['$.error.message']) : new Set<string>();
+      const walk = (v: unknown, path: string, mapOfPii: boolean): unknown => {
+        if (Array.isArray(v)) return v.map((x, i) => walk(x, `${path}[${i}]`, false));
+        if (v === null || typeof v !== 'object') return v;
+        const out: Record<string, unknown> = {};
+        for (const k of Object.keys(v).sort()) {
+          const x = (v as Record<string, unknown>)[k];
+          const p = `${path}.${k}`;
+          const lower = k.toLowerCase();
+          let value: unknown;
+          if (x !== null && (mapOfPii || isPiiField(k) || paths.has(p))) {
+            value = { $pii: entries.length };
+            entries.push([p, x]);
+          } else if (x !== null && typeof x === 'object' && !Array.isArray(x) && (lower === 'custom' || (lower === 'attributes' && schema === 'ProvisioningCommand'))) value = walk(x, p, true);
+          else value = walk(x, p, false);
+          Object.defineProperty(out, k, { value, enumerable: true, writable: true, configurable: true });
+        }
+        return out;
+      };
+      const result = walk(json, '$', false);
+      return { json: result, canonical: canonicalJson(result), entries };
+    };
+    const name = fc.constantFrom('a', 'mail', 'Email', 'cn', 'custom', 'attributes', 'error', 'message', '10', '2', 'id', '__proto__');
+    const value = fc.letrec((tie) => ({
+      node: fc.oneof({ depthSize: 'small' }, fc.string(), fc.integer(), fc.constant(null), fc.array(tie('node'), { maxLength: 3 }), fc.dictionary(name, tie('node'), { maxKeys: 5 })),
+    })).node;
+    fc.assert(
+      fc.property(fc.array(value, { minLength: 1, maxLength: 6 }), fc.constantFrom(null, 'ProvisioningResult', 'ProvisioningCommand'), (values, schema) => {
+        // Several values in a row: the later ones meet member orders the earlier ones left.
+        for (const v of values) {
+          const normalized = JSON.parse(JSON.stringify(v)) as unknown;
+          const sealed = sealRecordPii(normalized, key, aad, schema);
+          const expected = previous(normalized, schema);
+          expect(sealed.json).toEqual(expected.json);
+          expect(sealed.canonical).toBe(expected.canonical);
+          const entries = sealed.envelope ? (JSON.parse(decryptBytes(key, sealed.envelope, `${aad}|envelope`).toString('utf8')) as unknown) : [];
+          expect(entries).toEqual(JSON.parse(JSON.stringify(expected.entries)));
+        }
+      }),
+      { numRuns: 300 },
     );
   });
 

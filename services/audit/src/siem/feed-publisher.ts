@@ -33,7 +33,7 @@ interface FeedRow {
   seq: string;
   recorded_at: Date;
   trace_id: string | null;
-  headers: Headers;
+  traceparent: string | null;
   schema_name: string;
   payload_json: ResultFacts | ViolationFacts;
   cause_ids: string[];
@@ -125,7 +125,7 @@ export class FeedPublisher {
     // What connectors did (results) and segregation-of-duties findings (policy violations).
     // Lifecycle events are not emitted: they change no account (see docs/audit.md, SIEM feed).
     const r = await sql.query<FeedRow>(
-      `SELECT seq, recorded_at, trace_id, headers, schema_name, payload_json, cause_ids FROM ${this.repo.records}
+      `SELECT seq, recorded_at, trace_id, headers->>'traceparent' AS traceparent, schema_name, payload_json, cause_ids FROM ${this.repo.records}
        WHERE seq > $1 AND seq <= $2 AND dead_letter_of IS NULL
          AND ((schema_name = 'ProvisioningResult' AND outcome IN ('APPLIED', 'FAILED')) OR schema_name = 'PolicyViolation')
        ORDER BY seq LIMIT $3`,
@@ -158,7 +158,7 @@ export class FeedPublisher {
             contentType: format === 'cef' ? 'text/plain' : 'application/json',
           });
           // The SIEM event continues the trace of the change it reports.
-          if (row.headers['traceparent']) headers['traceparent'] = row.headers['traceparent'];
+          if (row.traceparent) headers['traceparent'] = row.traceparent;
           messages.push({ topic: AuditTopics.siemFor(format), key: personId, value: Buffer.from(formatSiemEvent(e, format), 'utf8'), headers });
           published.inc({ format, class_uid: String(e.class_uid) });
         }
@@ -171,16 +171,16 @@ export class FeedPublisher {
   private async accountNames(sql: SqlClient, commandIds: string[]): Promise<Map<string, string>> {
     const out = new Map<string, string>();
     if (commandIds.length === 0) return out;
-    const r = await sql.query<{ entity_id: string; key_id: string | null; payload_json: unknown; pii: Buffer | null; topic: string; kafka_partition: number; kafka_offset: string }>(
-      `SELECT entity_id, key_id, payload_json, pii, topic, kafka_partition, kafka_offset FROM ${this.repo.records}
+    // Only the account name is read back (and revealed): not the whole command.
+    const r = await sql.query<{ entity_id: string; key_id: string | null; account: unknown; pii: Buffer | null; topic: string; kafka_partition: number; kafka_offset: string }>(
+      `SELECT entity_id, key_id, payload_json->'accountName' AS account, pii, topic, kafka_partition, kafka_offset FROM ${this.repo.records}
        WHERE entity_id = ANY($1::text[]) AND schema_name = 'ProvisioningCommand' AND dead_letter_of IS NULL`,
       [[...new Set(commandIds)]],
     );
     const keys = await this.keys.keyById(sql, r.rows.map((x) => x.key_id).filter((k): k is string => k !== null));
     for (const row of r.rows) {
       const key = row.key_id ? (keys.get(row.key_id) ?? null) : null;
-      const json = row.key_id ? revealPersonalData(row.payload_json, key, recordAad(row.topic, row.kafka_partition, row.kafka_offset), row.pii).json : row.payload_json;
-      const name = (json as { accountName?: unknown } | null)?.accountName;
+      const name = row.key_id ? (revealPersonalData({ accountName: row.account }, key, recordAad(row.topic, row.kafka_partition, row.kafka_offset), row.pii).json as { accountName: unknown }).accountName : row.account;
       if (typeof name === 'string') out.set(row.entity_id, name);
     }
     return out;

@@ -176,12 +176,24 @@ export class BinaryCopyWriter {
   }
 }
 
+interface CopyStream {
+  writable: boolean;
+  write(data: Buffer): boolean;
+  cork(): void;
+  uncork(): void;
+}
+
 interface CopyConnection {
   query(text: string): void;
   sendCopyFromChunk(chunk: Buffer): void;
   endCopyFrom(): void;
   sendCopyFail(message: string): void;
+  /** node-postgres's socket (a net or TLS socket). */
+  stream?: CopyStream;
 }
+
+/** CopyData message code ('d'). */
+const COPY_DATA = 0x64;
 
 /** A node-postgres "submittable" that runs one COPY FROM STDIN with the given data. */
 class CopyIn {
@@ -198,8 +210,29 @@ class CopyIn {
     connection.query(this.text);
   }
 
+  /**
+   * Sends the data as CopyData messages written to the socket directly: a 5-byte header per
+   * chunk and the chunk itself, in one corked write. node-postgres's `sendCopyFromChunk` would
+   * copy every chunk into a new buffer of its own first. The data must therefore stay unchanged
+   * until it is written; the writer's buffer is reused only after this transaction ended, and
+   * PostgreSQL answers that only after it read everything sent before.
+   */
   handleCopyInResponse(connection: CopyConnection): void {
-    for (let i = 0; i < this.data.length; i += CHUNK) connection.sendCopyFromChunk(this.data.subarray(i, Math.min(i + CHUNK, this.data.length)));
+    const stream = connection.stream;
+    if (!stream || typeof stream.cork !== 'function') {
+      for (let i = 0; i < this.data.length; i += CHUNK) connection.sendCopyFromChunk(this.data.subarray(i, Math.min(i + CHUNK, this.data.length)));
+    } else if (stream.writable) {
+      stream.cork();
+      for (let i = 0; i < this.data.length; i += CHUNK) {
+        const chunk = this.data.subarray(i, Math.min(i + CHUNK, this.data.length));
+        const header = Buffer.allocUnsafe(5);
+        header[0] = COPY_DATA;
+        header.writeInt32BE(chunk.length + 4, 1);
+        stream.write(header);
+        stream.write(chunk);
+      }
+      stream.uncork();
+    }
     connection.endCopyFrom();
   }
 

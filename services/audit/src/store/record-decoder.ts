@@ -64,6 +64,45 @@ export function isPlainJson(v: unknown): boolean {
   }
 }
 
+// A string whose JSON text may hold what JSON_UNSTORABLE looks for: a backslash (escaped as
+// `\\`), NUL or a surrogate code unit. Any other string cannot match it.
+const MAY_BE_UNSTORABLE = new RegExp(`[\\\\${String.fromCharCode(0)}\\ud800-\\udfff]`);
+
+function storableString(s: string): boolean {
+  return !MAY_BE_UNSTORABLE.test(s) || !JSON_UNSTORABLE.test(JSON.stringify(s));
+}
+
+/**
+ * `isPlainJson(v)` and, for every string in it (member names included), that its JSON text
+ * holds nothing JSON_UNSTORABLE finds. True means the decoded value is stored as it is, without
+ * serializing it to look: JSON_UNSTORABLE only ever matches inside one string's JSON text (a
+ * backslash occurs nowhere else in JSON), so checking each string gives the answer the whole
+ * text would. False: decide on the whole text, as before.
+ */
+export function isPlainStorableJson(v: unknown): boolean {
+  if (v === null) return true;
+  switch (typeof v) {
+    case 'string':
+      return storableString(v);
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isFinite(v);
+    case 'object': {
+      if (Array.isArray(v)) {
+        for (let i = 0; i < v.length; i++) if (!(i in v) || !isPlainStorableJson(v[i])) return false;
+        return true;
+      }
+      if (typeof (v as { toJSON?: unknown }).toJSON === 'function' || ArrayBuffer.isView(v)) return false;
+      const o = v as Record<string, unknown>;
+      for (const k of Object.keys(o)) if (!storableString(k) || !isPlainStorableJson(o[k])) return false;
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
 /**
  * Decodes one Kafka record for the store: Avro single-object encoding with any schema version
  * this build knows, JSON when the content type says so; anything else is kept as raw bytes with
@@ -89,7 +128,7 @@ export function decodeRecord(m: ConsumedMessage<Buffer | null>): UnsealedContent
       }
     }
   }
-  if (json !== null) {
+  if (json !== null && !isPlainStorableJson(json)) {
     // Round-trip through JSON so what is hashed is exactly what jsonb gives back.
     const text = JSON.stringify(json);
     if (text === undefined || JSON_UNSTORABLE.test(text)) {

@@ -198,8 +198,10 @@ export class RecordRepository {
   private writing = false;
   private readonly ensuredMonths = new Set<string>();
   /**
-   * The records COPY buffer of the previous group, reused (appends are serialized by the single
-   * writer, and node-postgres copies each chunk into its own message before sending).
+   * The records COPY buffer of the previous group, reused: appends are serialized by the single
+   * writer, and a group's transaction ends (COMMIT or ROLLBACK answered, or the connection
+   * destroyed) before the next group is encoded — PostgreSQL answers only after it read the
+   * COPY data, which is written to the socket from this buffer without a copy (see pg-copy.ts).
    */
   private copyBuffer: Buffer | undefined;
 
