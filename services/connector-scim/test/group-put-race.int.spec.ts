@@ -112,8 +112,24 @@ describe('connector-scim group membership by PUT under concurrency', () => {
     addGroup('left');
     addGroup('right');
     const connector = connectorFor('put-target');
-    server.faults = { latencyMs: 100 };
-    await Promise.all([connector.addGroupMembership(account('u-1'), 'left'), connector.addGroupMembership(account('u-1'), 'right')]);
+    // The first request to 'left' is held until one to 'right' arrives: a lock over both groups
+    // would never send that one while 'left' is unfinished (the hold then gives up after 5 s).
+    let rightArrived: () => void = () => undefined;
+    const right = new Promise<void>((r) => (rightArrived = r));
+    let heldLeft = false;
+    let sawRightWhileHeld = false;
+    server.beforeHandling = async (req) => {
+      if (req.path === groupPath('right')) rightArrived();
+      if (req.path !== groupPath('left') || heldLeft) return;
+      heldLeft = true;
+      sawRightWhileHeld = await Promise.race([right.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 5_000))]);
+    };
+    try {
+      await Promise.all([connector.addGroupMembership(account('u-1'), 'left'), connector.addGroupMembership(account('u-1'), 'right')]);
+    } finally {
+      server.beforeHandling = undefined;
+    }
+    expect(sawRightWhileHeld).toBe(true);
     const reqs = server.requests.filter((q) => q.path === groupPath('left') || q.path === groupPath('right'));
     expect(maxOverlap(reqs)).toBe(2);
     expect(members('left')).toEqual(['u-1']);
