@@ -12,8 +12,8 @@ export interface RetentionOutcome {
   anchor: { seq: number; hash: string } | null;
 }
 
-/** How long the cut may wait for the append lock and for readers of the records table. */
-export const RETENTION_LOCK_TIMEOUT_MS = 30_000;
+/** How long the cut may wait for the append lock and for readers of the records table (a waiting DROP holds up appends and reads behind it, so this stays short). */
+export const RETENTION_LOCK_TIMEOUT_MS = 5_000;
 
 export class RetentionError extends Error {
   constructor(message: string) {
@@ -89,6 +89,10 @@ export class RetentionService {
         const lastRow = await client.query<{ recorded_at: Date }>(`SELECT recorded_at FROM ${this.repo.records} WHERE seq = $1`, [cut]);
         // Who has access must not change because the records proving it are dropped.
         const baseline = await new AccessBaseline(this.repo.schema).carryTo(client, cut);
+        // The ledger rows of those months go too (one row per record: minutes for a big month),
+        // also before the lock: appends only add rows after the head.
+        await client.query(`SET LOCAL provisio.audit_retention = 'on'`);
+        await client.query(`DELETE FROM ${s}.record_positions WHERE seq <= $1`, [cut]);
         verified = { chainId, head: verifier.head.hash, recordedAt: lastRow.rows[0]!.recorded_at.getTime(), baseline };
       }
       // The cut itself: appends and checkpoints wait only for these few statements. Waiting
@@ -115,8 +119,6 @@ export class RetentionService {
           baseline: verified.baseline,
         });
         await this.chain.insert(client, signed);
-        await client.query(`SET LOCAL provisio.audit_retention = 'on'`);
-        await client.query(`DELETE FROM ${s}.record_positions WHERE seq <= $1`, [cut]);
         anchor = { seq: cut, hash: signed.statement.hash };
       }
       for (const v of victims) await client.query(`DROP TABLE ${s}.${quoteIdent(v)}`);
