@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { DRIFT_KINDS, DriftDetector, retryDelay, toConnectorError, type DriftFinding, type DriftKind, type TargetAccount } from '@provisio/connector-domain';
 import { EventTypes, Topics, type DriftEvent, type ReconciliationRun } from '@provisio/contracts';
 import { OutboxWriter, uuidv7, type OutboxMessage } from '@provisio/messaging';
@@ -44,6 +45,17 @@ interface Settled {
 }
 
 const CORRECTABLE = new Set<DriftKind>(['MISSING', 'UNEXPECTED', 'WRONG_ATTRIBUTES', 'WRONG_STATE', 'WRONG_MEMBERSHIPS']);
+
+/**
+ * The Kafka key of a finding without a person: the target-native ref (opaque: entryUUID, oid,
+ * SCIM id), or a digest of the account name when there is none. Keys are stored and hashed in
+ * clear by consumers (audit cannot shred them), so a name — personal data — never goes there.
+ */
+export function accountKey(target: string, ref: string | null, name: string | null): string {
+  if (ref) return `account:${target}:${ref}`;
+  if (name) return `account:${target}:name-sha256:${createHash('sha256').update(name).digest('hex').slice(0, 32)}`;
+  return `account:${target}:unknown`;
+}
 
 /**
  * Reconciliation of one target: page through its accounts, compare them with the desired state
@@ -306,7 +318,7 @@ export class Reconciler {
         error,
         detectedAt,
       };
-      return { id: value.driftId, topic: Topics.drift, key: f.personId ?? `account:${runtime.id}:${f.accountRef ?? f.accountName ?? 'unknown'}`, aggregateType: 'person-target', type: EventTypes.drift, schema: 'DriftEvent', value };
+      return { id: value.driftId, topic: Topics.drift, key: f.personId ?? accountKey(runtime.id, f.accountRef, f.accountName), aggregateType: 'person-target', type: EventTypes.drift, schema: 'DriftEvent', value };
     });
     const run: ReconciliationRun = {
       runId: summary.runId,
