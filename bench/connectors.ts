@@ -107,7 +107,13 @@ interface Rig {
 async function dropRoles(target: TestDatabase, tag: string): Promise<void> {
   for (;;) {
     const left = await target.query<{ n: string }>(`SELECT count(*)::text AS n FROM pg_roles WHERE rolname LIKE $1`, [`b${tag}\\_%`]);
-    if (left[0]!.n === '0') return;
+    if (left[0]!.n === '0') {
+      // The roles are gone, their catalog rows are dead: vacuum the shared catalogs so that the
+      // next run (and everyone else's tests on this cluster) does not wade through them — 100,000
+      // roles created and dropped left pg_authid at 69 MB for 15 live roles, and CREATE ROLE slow.
+      for (const t of ['pg_authid', 'pg_auth_members', 'pg_shdescription', 'pg_shdepend']) await target.query(`VACUUM ${t}`);
+      return;
+    }
     await target.query(`DO $$ DECLARE r record; BEGIN FOR r IN SELECT rolname FROM pg_roles WHERE rolname LIKE 'b${tag}\\_%' LIMIT 1000 LOOP EXECUTE format('DROP ROLE %I', r.rolname); END LOOP; END $$`);
   }
 }

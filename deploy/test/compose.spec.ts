@@ -146,7 +146,24 @@ describe('docker-compose.yml', () => {
       for (const dep of Object.keys(svc.depends_on ?? {})) expect({ name, dep, exists: dep in compose.services }).toEqual({ name, dep, exists: true });
     }
     const volumes = Object.values(compose.services).flatMap((s) => ((s as { volumes?: string[] }).volumes ?? []).map((v) => v.split(':')[0]!));
-    for (const v of volumes) expect(Object.keys(compose.volumes ?? {})).toContain(v);
+    // Named volumes are declared; bind mounts are directories of the repository.
+    for (const v of volumes.filter((x) => !x.startsWith('.'))) expect(Object.keys(compose.volumes ?? {})).toContain(v);
+    for (const v of volumes.filter((x) => x.startsWith('.'))) expect({ v, exists: existsSync(join(root, v)) }).toEqual({ v, exists: true });
+  });
+
+  it('runs audit as a role of its own that owns nothing, and makes it refuse to start with more rights', () => {
+    const env = compose.services['audit']!.environment as Record<string, string>;
+    const runtime = new URL(env['DATABASE_URL']!);
+    const owner = new URL(env['DATABASE_MIGRATION_URL']!);
+    expect(runtime.username).not.toBe(owner.username);
+    expect(env['AUDIT_REQUIRE_LEAST_PRIVILEGE']).toBe('true');
+    // The role is created by the database's init script, with the password the URL uses.
+    const init = readFileSync(join(root, 'deploy/docker/postgres/10-audit-runtime-role.sql'), 'utf8')
+      .split('\n')
+      .filter((l) => !l.startsWith('--'))
+      .join('\n');
+    expect(init).toContain(`CREATE ROLE ${runtime.username} LOGIN PASSWORD '${decodeURIComponent(runtime.password)}'`);
+    expect(init).not.toMatch(/SUPERUSER|CREATEROLE|CREATEDB|GRANT/i);
   });
 
   it('runs the topic and signing-key jobs once, before every service, with commands that exist in the image', () => {
