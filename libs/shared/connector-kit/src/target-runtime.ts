@@ -133,7 +133,14 @@ export class TargetRuntime {
     let settled = false;
     try {
       await this.takeToken();
-      const release = await this.slots.acquire();
+      let release = await this.slots.acquire();
+      // A 429 may have come in while this call waited for a slot: its Retry-After holds for this
+      // call too, so the slot is given back until the pause is over.
+      for (let wait = this.pausedUntil - this.now(); wait > 0; wait = this.pausedUntil - this.now()) {
+        release();
+        await sleep(Math.min(wait, 1000));
+        release = await this.slots.acquire();
+      }
       const started = process.hrtime.bigint();
       let running: Promise<unknown> = Promise.resolve();
       let settledOnTarget = true;

@@ -65,6 +65,28 @@ describe('TargetRuntime', () => {
     await rt.close();
   });
 
+  it('a call that waited for a concurrency slot while a 429 came in waits for its Retry-After too', async () => {
+    let now = 1_000;
+    const rt = new TargetRuntime(target({ concurrency: 1 }), 'test', fakeConnector(), silent, {}, false, () => now);
+    let answer429: () => void = () => undefined;
+    const first = rt.call('read', () => new Promise((_, reject) => (answer429 = () => reject(new ConnectorError(ConnectorErrorCode.RateLimited, '429', { retryAfterMs: 3000 })))));
+    first.catch(() => undefined);
+    let ran = false;
+    // Admitted while nothing was paused; now waiting for the one slot.
+    const second = rt.call('read', async () => {
+      ran = true;
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    answer429();
+    await expect(first).rejects.toMatchObject({ code: 'TARGET_RATE_LIMITED' });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(ran).toBe(false);
+    now = 4_000;
+    await second;
+    expect(ran).toBe(true);
+    await rt.close();
+  });
+
   it('turns a slow call into a transient timeout', async () => {
     const rt = new TargetRuntime(target({ callTimeoutMs: 20 }), 'test', fakeConnector(), silent);
     await expect(rt.call('read', () => new Promise((r) => setTimeout(r, 500)))).rejects.toMatchObject({ code: 'TARGET_TIMEOUT', retriable: true });
