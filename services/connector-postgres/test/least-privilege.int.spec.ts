@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ConnectorError, ConnectorErrorCode, TargetRuntime, converge, targetsEnv, type DesiredAccount } from '@provisio/connector-kit';
+import { ConnectorError, ConnectorErrorCode, TargetRuntime, converge, targetsEnv } from '@provisio/connector-kit';
 import { createLogger } from '@provisio/observability';
 import { createTestDatabase, uniqueId, type TestDatabase } from '@provisio/testing';
 import { Writable } from 'node:stream';
 import pg from 'pg';
 import { postgresTargetShape } from '../src/config.js';
 import { PostgresRoleConnector } from '../src/target/postgres-role.connector.js';
+import { TargetSessions, desiredAccounts } from './role-test-kit.js';
 
 const silent = createLogger({ service: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
 
@@ -24,32 +25,12 @@ describe('connector-postgres as a least-privileged role', () => {
   const login = role('connector');
   const heir = role('heir');
   const group = role('g_devs');
-  const sessions: pg.Client[] = [];
+  const sessions = new TargetSessions(() => target.url);
   let connector: PostgresRoleConnector;
   let runtime: TargetRuntime;
-  let version = 0;
-  const desired = (personId: string, accountName: string, more: Partial<DesiredAccount> = {}): DesiredAccount => ({
-    personId,
-    target: 'pg',
-    version: ++version,
-    state: 'ACTIVE',
-    accountName,
-    attributes: {},
-    groups: [],
-    ...more,
-  });
-  const urlAs = (user: string) => {
-    const u = new URL(target.url);
-    u.username = encodeURIComponent(user);
-    return u.toString();
-  };
-  const sessionAs = async (user: string): Promise<pg.Client> => {
-    const c = new pg.Client({ connectionString: urlAs(user) });
-    c.on('error', () => undefined); // a terminated backend
-    await c.connect();
-    sessions.push(c);
-    return c;
-  };
+  const desired = desiredAccounts();
+  const urlAs = (user: string) => sessions.urlAs(user);
+  const sessionAs = (user: string) => sessions.as(user);
   const alive = (c: pg.Client) => c.query('SELECT 1').then(
     () => true,
     () => false,
@@ -92,7 +73,7 @@ describe('connector-postgres as a least-privileged role', () => {
   }, 60_000);
 
   afterAll(async () => {
-    for (const c of sessions) await c.end().catch(() => undefined);
+    await sessions.closeAll();
     await runtime?.close?.();
     await connector?.close();
     await target?.drop();
@@ -111,7 +92,7 @@ describe('connector-postgres as a least-privileged role', () => {
     const created = await converge(runtime, d, null);
     expect(created.status).toBe('APPLIED');
     const s = await sessionAs(role('leaver'));
-    const leaver = { ...d, version: ++version, state: 'DISABLED' as const };
+    const leaver = { ...d, version: desired.next(), state: 'DISABLED' as const };
 
     for (let attempt = 0; attempt < 2; attempt++) {
       const e = await converge(runtime, leaver, created.accountRef).then(
@@ -132,7 +113,7 @@ describe('connector-postgres as a least-privileged role', () => {
     expect(await alive(s)).toBe(false);
     expect(await sessionsOf(role('leaver'))).toBe(0);
     expect((await roleOf(role('leaver')))?.rolcanlogin).toBe(false);
-    expect(await converge(runtime, { ...leaver, version: ++version }, created.accountRef)).toMatchObject({ status: 'NO_CHANGE' });
+    expect(await converge(runtime, { ...leaver, version: desired.next() }, created.accountRef)).toMatchObject({ status: 'NO_CHANGE' });
   });
 
   it('as documented: create with attributes, grant, rename, disable ending a session, drop with REASSIGN OWNED', async () => {
@@ -143,7 +124,7 @@ describe('connector-postgres as a least-privileged role', () => {
     const r1 = await converge(runtime, v1, null);
     expect(r1).toMatchObject({ status: 'APPLIED', operations: [{ type: 'CREATE' }, { type: 'ADD_MEMBERSHIP' }] });
     expect(await roleOf(name)).toEqual({ rolcanlogin: true, rolconnlimit: 2, groups: [group] });
-    expect(await converge(runtime, { ...v1, version: ++version }, r1.accountRef)).toMatchObject({ status: 'NO_CHANGE' });
+    expect(await converge(runtime, { ...v1, version: desired.next() }, r1.accountRef)).toMatchObject({ status: 'NO_CHANGE' });
 
     const moved = role('mover');
     const v2 = desired('p-worker', moved, { attributes: { connectionLimit: null, validUntil: null }, groups: [] });
@@ -151,7 +132,7 @@ describe('connector-postgres as a least-privileged role', () => {
     expect(await roleOf(moved)).toEqual({ rolcanlogin: true, rolconnlimit: -1, groups: [] });
 
     const s = await sessionAs(moved);
-    expect(await converge(runtime, { ...v2, version: ++version, state: 'DISABLED' }, r1.accountRef)).toMatchObject({ status: 'APPLIED', operations: [{ type: 'DISABLE' }] });
+    expect(await converge(runtime, { ...v2, version: desired.next(), state: 'DISABLED' }, r1.accountRef)).toMatchObject({ status: 'APPLIED', operations: [{ type: 'DISABLE' }] });
     expect(await alive(s)).toBe(false);
     expect(await roleOf(moved)).toMatchObject({ rolcanlogin: false });
 

@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ConnectorError, DriftDetector, TargetRuntime, converge, type DesiredAccount, type TargetAccount } from '@provisio/connector-kit';
+import { ConnectorError, DriftDetector, TargetRuntime, converge, type TargetAccount } from '@provisio/connector-kit';
 import { createLogger } from '@provisio/observability';
 import { createTestDatabase, uniqueId, type TestDatabase } from '@provisio/testing';
 import { Writable } from 'node:stream';
 import { postgresTargetShape } from '../src/config.js';
 import { canonicalValidUntil, PostgresRoleConnector } from '../src/target/postgres-role.connector.js';
 import { targetsEnv } from '@provisio/connector-kit';
+import { desiredAccounts } from './role-test-kit.js';
 
 const silent = createLogger({ service: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
 
@@ -21,17 +22,7 @@ describe('PostgresRoleConnector on a real PostgreSQL', () => {
   const p = uniqueId('pgr').toLowerCase();
   const role = (n: string) => `${p}_${n}`;
   const marker = `provisio:managed(${p}) person=`;
-  let version = 0;
-  const desired = (personId: string, accountName: string, more: Partial<DesiredAccount> = {}): DesiredAccount => ({
-    personId,
-    target: 'pg',
-    version: ++version,
-    state: 'ACTIVE',
-    accountName,
-    attributes: {},
-    groups: [],
-    ...more,
-  });
+  const desired = desiredAccounts();
   const rolesOf = async (personId: string) =>
     target.query<{ rolname: string; valid: string | null }>(
       `SELECT r.rolname, r.rolvaliduntil::text AS valid FROM pg_roles r WHERE shobj_description(r.oid, 'pg_authid') = $1`,
@@ -74,14 +65,14 @@ describe('PostgresRoleConnector on a real PostgreSQL', () => {
     const set = desired('p-val', role('val'), { attributes: { validUntil: '2030-01-01T00:00:00Z' } });
     const r1 = await converge(runtime, set, null);
     expect(r1.status).toBe('APPLIED');
-    expect(await converge(runtime, { ...set, version: ++version }, r1.accountRef)).toMatchObject({ status: 'NO_CHANGE', operations: [] });
+    expect(await converge(runtime, { ...set, version: desired.next() }, r1.accountRef)).toMatchObject({ status: 'NO_CHANGE', operations: [] });
 
     const cleared = desired('p-val', role('val'), { attributes: { validUntil: null } });
     expect(await converge(runtime, cleared, r1.accountRef)).toMatchObject({ status: 'APPLIED', operations: [{ type: 'UPDATE' }] });
     expect((await rolesOf('p-val'))[0]?.valid).toBe('infinity');
     // The role stays usable: replays, a leaver's disable and the listing all read 'infinity'.
-    expect(await converge(runtime, { ...cleared, version: ++version }, r1.accountRef)).toMatchObject({ status: 'NO_CHANGE', operations: [] });
-    expect(await converge(runtime, { ...cleared, version: ++version }, null)).toMatchObject({ status: 'NO_CHANGE' });
+    expect(await converge(runtime, { ...cleared, version: desired.next() }, r1.accountRef)).toMatchObject({ status: 'NO_CHANGE', operations: [] });
+    expect(await converge(runtime, { ...cleared, version: desired.next() }, null)).toMatchObject({ status: 'NO_CHANGE' });
     const disabled = desired('p-val', role('val'), { state: 'DISABLED', attributes: { validUntil: null } });
     expect(await converge(runtime, disabled, r1.accountRef)).toMatchObject({ status: 'APPLIED', operations: [{ type: 'DISABLE' }] });
 
@@ -121,9 +112,9 @@ describe('PostgresRoleConnector on a real PostgreSQL', () => {
   it('grants only managed, unprivileged group roles; a refusal is permanent and names the group and the rule', async () => {
     const base = desired('p-grp', role('grp'));
     await converge(runtime, base, null);
-    expect(await converge(runtime, { ...base, version: ++version, groups: [role('g_devs')] }, null)).toMatchObject({ status: 'APPLIED' });
+    expect(await converge(runtime, { ...base, version: desired.next(), groups: [role('g_devs')] }, null)).toMatchObject({ status: 'APPLIED' });
     const refused = async (group: string) => {
-      const e = await converge(runtime, { ...base, version: ++version, groups: [role('g_devs'), group] }, null).then(
+      const e = await converge(runtime, { ...base, version: desired.next(), groups: [role('g_devs'), group] }, null).then(
         () => undefined,
         (x: unknown) => x,
       );

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ConnectorError, ConnectorErrorCode, TargetRuntime, converge, targetsEnv, type DesiredAccount } from '@provisio/connector-kit';
+import { ConnectorError, ConnectorErrorCode, TargetRuntime, converge, targetsEnv } from '@provisio/connector-kit';
 import { createLogger } from '@provisio/observability';
 import { createTestDatabase, uniqueId, type TestDatabase } from '@provisio/testing';
 import fc from 'fast-check';
@@ -7,6 +7,7 @@ import { Writable } from 'node:stream';
 import pg from 'pg';
 import { postgresTargetShape } from '../src/config.js';
 import { PostgresRoleConnector } from '../src/target/postgres-role.connector.js';
+import { TargetSessions, desiredAccounts } from './role-test-kit.js';
 
 const silent = createLogger({ service: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
 
@@ -32,19 +33,9 @@ describe('PostgresRoleConnector hardening on a real PostgreSQL', () => {
   const marker = `provisio:managed(${p}) person=`;
   // Short, so that names quoting it stay within 63 bytes.
   const canary = role('c');
-  const sessions: pg.Client[] = [];
+  const sessions = new TargetSessions(() => target.url);
   const closers: (() => Promise<void>)[] = [];
-  let version = 0;
-  const desired = (personId: string, accountName: string, more: Partial<DesiredAccount> = {}): DesiredAccount => ({
-    personId,
-    target: 'pg',
-    version: ++version,
-    state: 'ACTIVE',
-    accountName,
-    attributes: {},
-    groups: [],
-    ...more,
-  });
+  const desired = desiredAccounts();
 
   /** A connector + runtime on the target, as the superuser, with these settings. */
   const open = (settings: Record<string, unknown> = {}) => {
@@ -62,14 +53,7 @@ describe('PostgresRoleConnector hardening on a real PostgreSQL', () => {
   let main: ReturnType<typeof open>;
 
   /** A session logged in as `user` on the target database. */
-  const sessionAs = async (user: string): Promise<pg.Client> => {
-    const u = new URL(target.url);
-    const c = new pg.Client({ host: u.hostname, port: Number(u.port || 5432), database: u.pathname.slice(1), user });
-    c.on('error', () => undefined); // a terminated backend
-    await c.connect();
-    sessions.push(c);
-    return c;
-  };
+  const sessionAs = (user: string) => sessions.as(user);
   const alive = (c: pg.Client) => c.query('SELECT 1').then(
     () => true,
     () => false,
@@ -94,7 +78,7 @@ describe('PostgresRoleConnector hardening on a real PostgreSQL', () => {
   }, 60_000);
 
   afterAll(async () => {
-    for (const c of sessions) await c.end().catch(() => undefined);
+    await sessions.closeAll();
     for (const close of closers) await close();
     await target?.drop();
     const admin = new pg.Client({ connectionString: target.url.replace(/\/[^/]*$/, '/postgres') });
@@ -117,12 +101,12 @@ describe('PostgresRoleConnector hardening on a real PostgreSQL', () => {
       const other = await sessionAs(role('stay'));
       expect(await sessionsOf(role('kill'))).toBe(1);
 
-      expect(await converge(main.runtime, { ...d, version: ++version, state: 'DISABLED' }, created.accountRef)).toMatchObject({ status: 'APPLIED', operations: [{ type: 'DISABLE' }] });
+      expect(await converge(main.runtime, { ...d, version: desired.next(), state: 'DISABLED' }, created.accountRef)).toMatchObject({ status: 'APPLIED', operations: [{ type: 'DISABLE' }] });
       expect(await sessionsOf(role('kill'))).toBe(0);
       expect(await alive(s)).toBe(false);
       expect(await alive(other)).toBe(true);
       expect((await rolesOfRun()).find((r) => r.rolname === role('kill'))?.rolcanlogin).toBe(false);
-      expect(await converge(main.runtime, { ...d, version: ++version, state: 'DISABLED' }, created.accountRef)).toMatchObject({ status: 'NO_CHANGE' });
+      expect(await converge(main.runtime, { ...d, version: desired.next(), state: 'DISABLED' }, created.accountRef)).toMatchObject({ status: 'NO_CHANGE' });
     });
 
     it('a role already NOLOGIN with a session still open is not NO_CHANGE: the disable runs again and ends it; a rehire still enables it', async () => {
@@ -132,16 +116,16 @@ describe('PostgresRoleConnector hardening on a real PostgreSQL', () => {
       // What a termination that failed after the NOLOGIN left behind (or a DBA's NOLOGIN by hand).
       await target.query(`ALTER ROLE "${role('half')}" NOLOGIN`);
       // A rehire wants it ACTIVE: it reads as disabled and is enabled.
-      expect(await converge(main.runtime, { ...d, version: ++version }, created.accountRef)).toMatchObject({ status: 'APPLIED', operations: [{ type: 'ENABLE' }] });
+      expect(await converge(main.runtime, { ...d, version: desired.next() }, created.accountRef)).toMatchObject({ status: 'APPLIED', operations: [{ type: 'ENABLE' }] });
       await target.query(`ALTER ROLE "${role('half')}" NOLOGIN`);
       // The batch read decides the same as the single read.
-      const leaver = { ...d, version: ++version, state: 'DISABLED' as const };
+      const leaver = { ...d, version: desired.next(), state: 'DISABLED' as const };
       const prefetched = await main.connector.readAccounts([{ personId: 'p-half', accountName: role('half'), accountRef: created.accountRef, desired: leaver }]);
       expect(prefetched.get('p-half')?.enabled).toBe(true);
       expect(await converge(main.runtime, leaver, created.accountRef, prefetched.get('p-half'))).toMatchObject({ status: 'APPLIED', operations: [{ type: 'DISABLE' }] });
       expect(await alive(s)).toBe(false);
       expect(await sessionsOf(role('half'))).toBe(0);
-      expect(await converge(main.runtime, { ...leaver, version: ++version }, created.accountRef)).toMatchObject({ status: 'NO_CHANGE' });
+      expect(await converge(main.runtime, { ...leaver, version: desired.next() }, created.accountRef)).toMatchObject({ status: 'NO_CHANGE' });
     });
 
     it('with disable.terminateSessions off, sessions are left alone and a NOLOGIN role is disabled', async () => {
@@ -149,9 +133,9 @@ describe('PostgresRoleConnector hardening on a real PostgreSQL', () => {
       const d = desired('p-soft', role('soft'));
       const created = await converge(lenient.runtime, d, null);
       const s = await sessionAs(role('soft'));
-      expect(await converge(lenient.runtime, { ...d, version: ++version, state: 'DISABLED' }, created.accountRef)).toMatchObject({ status: 'APPLIED', operations: [{ type: 'DISABLE' }] });
+      expect(await converge(lenient.runtime, { ...d, version: desired.next(), state: 'DISABLED' }, created.accountRef)).toMatchObject({ status: 'APPLIED', operations: [{ type: 'DISABLE' }] });
       expect(await alive(s)).toBe(true);
-      expect(await converge(lenient.runtime, { ...d, version: ++version, state: 'DISABLED' }, created.accountRef)).toMatchObject({ status: 'NO_CHANGE' });
+      expect(await converge(lenient.runtime, { ...d, version: desired.next(), state: 'DISABLED' }, created.accountRef)).toMatchObject({ status: 'NO_CHANGE' });
     });
   });
 

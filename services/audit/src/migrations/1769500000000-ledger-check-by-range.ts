@@ -1,5 +1,6 @@
 import { migrationSchema, quoteIdent } from '@provisio/persistence';
 import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { perRowLedgerCheck } from './1769000000000-ledger-needs-records.js';
 
 /**
  * The ledger check of LedgerNeedsRecords1769000000000, cheap however many months are kept. Its
@@ -45,19 +46,6 @@ export class LedgerCheckByRange1769500000000 implements MigrationInterface {
 
   async down(q: QueryRunner): Promise<void> {
     const s = quoteIdent(migrationSchema(q));
-    await q.query(`CREATE OR REPLACE FUNCTION ${s}.ledger_rows_need_records() RETURNS trigger LANGUAGE plpgsql AS $$
-      DECLARE
-        bad record;
-      BEGIN
-        SELECT n.seq, n.topic, n.kafka_partition, n.kafka_offset INTO bad FROM new_positions n
-         WHERE NOT EXISTS (SELECT 1 FROM ${s}.records r
-                            WHERE r.seq = n.seq AND r.topic = n.topic AND r.kafka_partition = n.kafka_partition AND r.kafka_offset = n.kafka_offset)
-         LIMIT 1;
-        IF FOUND THEN
-          RAISE EXCEPTION 'audit position ledger: position % (%/%/%) names no record written before it', bad.seq, bad.topic, bad.kafka_partition, bad.kafka_offset
-            USING ERRCODE = 'foreign_key_violation';
-        END IF;
-        RETURN NULL;
-      END $$`);
+    await q.query(`CREATE OR REPLACE FUNCTION ${s}.ledger_rows_need_records() RETURNS trigger LANGUAGE plpgsql AS ${perRowLedgerCheck(s)}`);
   }
 }
