@@ -3,7 +3,6 @@
 // (the full recomputation behind GET /v1/verification); beside it the store alone (append of
 // 1000-record batches in-process, no Kafka), which bounds what the service can reach.
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { AUDIT_MIGRATIONS, ChainService, PersonKeyStore, RecordRepository } from '@provisio/audit/bench';
 import { checkpointSigner, trustedKeys } from '@provisio/audit-domain';
 import type { ConsumedMessage } from '@provisio/messaging';
@@ -13,6 +12,7 @@ import { EventTypes, avroCodec, type LifecycleEvent, type ProvisioningCommand, t
 import { ServiceProcesses, createTestDatabase, createTestRole, mintToken, serviceTestEnv, testKafka, uniqueTopicPrefix } from '@provisio/testing';
 import { fmt, median, pool, table } from './stats.ts';
 import { createTopics } from './topics.ts';
+import { loadAverageText, processCpuMs } from './proc.ts';
 
 export interface AuditBenchOptions {
   records: number;
@@ -30,16 +30,6 @@ interface RunFigures {
   ingestCpuUsPerRow: number;
   /** CPU time of this process per row of the store-alone run (µs). */
   storeCpuUsPerRow: number;
-}
-
-/** CPU time (user + system) of a process in ms, from /proc; NaN where there is none. */
-function processCpuMs(pid: number | undefined): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks (USER_HZ = 100)
-  } catch {
-    return Number.NaN;
-  }
 }
 
 const TOPICS = ['hr.lifecycle', 'provisioning.commands.ldap', 'provisioning.results'] as const;
@@ -175,14 +165,6 @@ async function oneRun(o: AuditBenchOptions): Promise<RunFigures & { rows: number
   }
 }
 
-function loadAverage(): string {
-  try {
-    return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-  } catch {
-    return 'n/a';
-  }
-}
-
 export async function auditBench(o: AuditBenchOptions): Promise<void> {
   process.stdout.write(`audit: ${o.records} Kafka records per run (lifecycle/command/result of ${Math.ceil(o.records / 3)} people, 3 topics × 3 partitions), ${o.runs} runs\n`);
   const runs: RunFigures[] = [];
@@ -191,7 +173,7 @@ export async function auditBench(o: AuditBenchOptions): Promise<void> {
     runs.push(f);
     process.stdout.write(
       `  run ${r}: ingest ${fmt(f.ingestPerSec)} rows/s (first→last append), ${fmt(f.rows / f.wallSeconds)} rows/s incl. start-up; store alone ${fmt(f.storePerSec)} rows/s; verification ${fmt(f.verifyPerSec)} rows/s; ` +
-        `CPU per row: audit process ${fmt(f.ingestCpuUsPerRow)} µs while ingesting, store alone ${fmt(f.storeCpuUsPerRow)} µs; load ${loadAverage()}\n`,
+        `CPU per row: audit process ${fmt(f.ingestCpuUsPerRow)} µs while ingesting, store alone ${fmt(f.storeCpuUsPerRow)} µs; load ${loadAverageText()}\n`,
     );
   }
   const row = {

@@ -4,7 +4,7 @@
 // server), as a ratio. And reconciliation of 100k accounts (LDAP, PostgreSQL).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { avroCodec, type ProvisioningCommand, type ProvisioningResult } from '@provisio/contracts';
@@ -13,6 +13,7 @@ import { CommandSender, ScimTestServer, ServiceProcesses, createTestDatabase, mi
 import pg from 'pg';
 import { fmt, median, pool, table } from './stats.ts';
 import { createTopics } from './topics.ts';
+import { loadAverages, processCpuMs, voluntarySwitches } from './proc.ts';
 
 export type ConnectorKind = 'postgres' | 'ldap' | 'scim';
 
@@ -33,34 +34,6 @@ interface Figures {
   load: number;
   /** Times the connector's main thread went to sleep (voluntary context switches: the event loop waiting for I/O or a timer) per command. */
   sleepsPerCommand: number;
-}
-
-/** User + system CPU time of a process in ms (Linux /proc; NaN elsewhere). */
-async function cpuMs(pid: number | undefined): Promise<number> {
-  try {
-    const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).replace(/^.*\) /, '').split(' ');
-    // Fields after the name: state is [0]; utime and stime are the 14th and 15th of the line.
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-  } catch {
-    return Number.NaN;
-  }
-}
-
-/** Voluntary context switches of a process's main thread (the event loop blocking in epoll); NaN off Linux. */
-async function voluntarySwitches(pid: number | undefined): Promise<number> {
-  try {
-    return Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))?.[1] ?? Number.NaN);
-  } catch {
-    return Number.NaN;
-  }
-}
-
-async function loadAverage(): Promise<number> {
-  try {
-    return Number((await readFile('/proc/loadavg', 'utf8')).split(' ')[0]);
-  } catch {
-    return Number.NaN;
-  }
 }
 
 /** Results of one prefix, collected until `n` arrived; returns the appliedAt of each. */
@@ -231,14 +204,14 @@ async function oneRun(kind: ConnectorKind, o: ConnectorBenchOptions): Promise<Fi
     await sender.close();
     const results = collectResults(prefix, o.commands, 600_000);
     const svc = await services.start(`connector-${kind}`, serviceTestEnv({ databaseUrl: state.url, topicPrefix: prefix, extra: { CONNECTOR_TARGETS: rig.targetsJson, LOG_LEVEL: 'warn', ...rig.extraEnv, ...connectorNodeOptions() } }));
-    const cpuAtReady = await cpuMs(svc.child.pid);
-    const sleepsAtReady = await voluntarySwitches(svc.child.pid);
+    const cpuAtReady = processCpuMs(svc.child.pid);
+    const sleepsAtReady = voluntarySwitches(svc.child.pid);
     const appliedAt = await results;
-    const cpuMsPerCommand = ((await cpuMs(svc.child.pid)) - cpuAtReady) / o.commands;
-    const sleepsPerCommand = ((await voluntarySwitches(svc.child.pid)) - sleepsAtReady) / o.commands;
+    const cpuMsPerCommand = (processCpuMs(svc.child.pid) - cpuAtReady) / o.commands;
+    const sleepsPerCommand = (voluntarySwitches(svc.child.pid) - sleepsAtReady) / o.commands;
     if (process.env['BENCH_SHOW_METRICS']) process.stderr.write((await (await fetch(`${svc.url}/metrics`)).text()).split('\n').filter((l) => new RegExp(process.env['BENCH_SHOW_METRICS']!).test(l)).join('\n') + '\n');
     if (process.env['BENCH_SHOW_OUTPUT']) process.stderr.write(services.get(`connector-${kind}`).output.join('').slice(-3000));
-    return { commandsPerSec: steadyRate(appliedAt), rawPerSec, cpuMsPerCommand, load: await loadAverage(), sleepsPerCommand };
+    return { commandsPerSec: steadyRate(appliedAt), rawPerSec, cpuMsPerCommand, load: loadAverages()[0], sleepsPerCommand };
   } finally {
     await services.stopAll();
     await rig.cleanup();
@@ -419,7 +392,7 @@ export async function reconcileBench(kind: 'ldap' | 'postgres', o: ReconcileBenc
     const f = await reconcileRun(kind, o.accounts, o.groupsPerAccount, o.mode);
     runs.push(f);
     const corrected = o.mode === 'correct' ? `; corrected ${f.corrected}, correction failures ${f.correctionFailures}` : '';
-    process.stdout.write(`  run ${r}: ${f.scanned} accounts scanned in ${fmt(f.seconds, 1)} s (${fmt(f.scanned / f.seconds)} accounts/s); drift ${JSON.stringify(f.drift)}${corrected}; load ${(await loadAverage()).toFixed(1)}\n`);
+    process.stdout.write(`  run ${r}: ${f.scanned} accounts scanned in ${fmt(f.seconds, 1)} s (${fmt(f.scanned / f.seconds)} accounts/s); drift ${JSON.stringify(f.drift)}${corrected}; load ${loadAverages()[0].toFixed(1)}\n`);
   }
   process.stdout.write(`\n${table([{ target: kind, accounts: o.accounts, memberships: o.accounts * o.groupsPerAccount, mode: o.mode, 'seconds (median)': fmt(median(runs.map((r) => r.seconds)), 1), 'accounts/s (median)': fmt(median(runs.map((r) => r.scanned / r.seconds))) }])}\n\n`);
 }

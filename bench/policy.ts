@@ -5,10 +5,11 @@ import { randomUUID } from 'node:crypto';
 import { avroCodec, EventTypes, type HrAttributes, type LifecycleEvent } from '@provisio/contracts';
 import { evaluate, loadPolicyOrThrow, newPersonRecord, type PersonRecord } from '@provisio/policy-domain';
 import { ServiceProcesses, createTestDatabase, mintToken, serviceTestEnv, testKafka, uniqueTopicPrefix, waitFor } from '@provisio/testing';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fmt, median, percentile, table } from './stats.ts';
+import { loadAverageText, postgresCpuMs, processCpuMs } from './proc.ts';
 
 export interface PolicyBenchOptions {
   persons: number;
@@ -107,44 +108,6 @@ function attributes(i: number, dept = DEPARTMENTS[i % 40]!): HrAttributes {
     onLeave: null,
     custom: {},
   };
-}
-
-/** CPU time (user + system) of a process in ms, from /proc; NaN where there is none. */
-function processCpuMs(pid: number | undefined): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks (USER_HZ = 100)
-  } catch {
-    return Number.NaN;
-  }
-}
-
-/** CPU time of every PostgreSQL process on this machine in ms (other users' queries included); NaN without /proc. */
-function postgresCpuMs(): number {
-  try {
-    let total = 0;
-    for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-      try {
-        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-        if (!/^\d+ \(postgres/.test(stat)) continue;
-        const fields = stat.split(') ')[1]!.split(' ');
-        total += ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-      } catch {
-        /* exited */
-      }
-    }
-    return total;
-  } catch {
-    return Number.NaN;
-  }
-}
-
-function loadAverage(): string {
-  try {
-    return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-  } catch {
-    return '?';
-  }
 }
 
 export function pureEvaluationRate(persons: number, explain = false): number {
@@ -391,7 +354,7 @@ async function oneRun(o: PolicyBenchOptions): Promise<RunFigures> {
       reevalPgCpuUsPerPerson,
       stormCpuUsPerMover,
       stormPgCpuUsPerMover,
-      load: loadAverage(),
+      load: loadAverageText(),
     };
   } finally {
     await consumer.disconnect().catch(() => undefined);
