@@ -42,21 +42,29 @@ function jsonPayload(headers: Record<string, string>, bytes: Buffer): unknown {
  * makes the hashed value equal to what jsonb returns can be skipped.
  */
 export function isPlainJson(v: unknown): boolean {
+  return plainJsonWith(v, anyString);
+}
+
+const anyString = (): boolean => true;
+
+/** The walk of isPlainJson, with a test every string (member names included) must pass. */
+function plainJsonWith(v: unknown, stringOk: (s: string) => boolean): boolean {
   if (v === null) return true;
   switch (typeof v) {
     case 'string':
+      return stringOk(v);
     case 'boolean':
       return true;
     case 'number':
       return Number.isFinite(v);
     case 'object': {
       if (Array.isArray(v)) {
-        for (let i = 0; i < v.length; i++) if (!(i in v) || !isPlainJson(v[i])) return false;
+        for (let i = 0; i < v.length; i++) if (!(i in v) || !plainJsonWith(v[i], stringOk)) return false;
         return true;
       }
       if (typeof (v as { toJSON?: unknown }).toJSON === 'function' || ArrayBuffer.isView(v)) return false;
       const o = v as Record<string, unknown>;
-      for (const k of Object.keys(o)) if (!isPlainJson(o[k])) return false;
+      for (const k of Object.keys(o)) if (!stringOk(k) || !plainJsonWith(o[k], stringOk)) return false;
       return true;
     }
     default:
@@ -80,27 +88,7 @@ function storableString(s: string): boolean {
  * text would. False: decide on the whole text, as before.
  */
 export function isPlainStorableJson(v: unknown): boolean {
-  if (v === null) return true;
-  switch (typeof v) {
-    case 'string':
-      return storableString(v);
-    case 'boolean':
-      return true;
-    case 'number':
-      return Number.isFinite(v);
-    case 'object': {
-      if (Array.isArray(v)) {
-        for (let i = 0; i < v.length; i++) if (!(i in v) || !isPlainStorableJson(v[i])) return false;
-        return true;
-      }
-      if (typeof (v as { toJSON?: unknown }).toJSON === 'function' || ArrayBuffer.isView(v)) return false;
-      const o = v as Record<string, unknown>;
-      for (const k of Object.keys(o)) if (!storableString(k) || !isPlainStorableJson(o[k])) return false;
-      return true;
-    }
-    default:
-      return false;
-  }
+  return plainJsonWith(v, storableString);
 }
 
 /**
