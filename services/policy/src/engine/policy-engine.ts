@@ -225,7 +225,7 @@ export class PolicyEngine {
     // re-evaluations (mostly no-ops) without, and again with explanations only when a desired
     // state changed. Both decide the same (the evaluator's property tests).
     const explainFirst = item.event !== undefined && item.event.kind !== 'UPDATE';
-    const evaluation = evaluate(active.policy, {
+    const input = {
       person: record,
       now,
       trigger: item.event?.kind ?? null,
@@ -233,8 +233,8 @@ export class PolicyEngine {
       exceptions: state.exceptions,
       allocations: state.allocations,
       previous: state.targets,
-      explain: explainFirst,
-    });
+    };
+    const evaluation = evaluate(active.policy, { ...input, explain: explainFirst });
     if (evaluation.allocations.length > 0) return evaluation.allocations;
     evaluations.inc({ reason: item.reason });
 
@@ -315,18 +315,7 @@ export class PolicyEngine {
     }
 
     if (decisionId !== null) {
-      const explained = explainFirst
-        ? evaluation
-        : evaluate(active.policy, {
-            person: record,
-            now,
-            trigger: item.event?.kind ?? null,
-            manual: state.manual,
-            exceptions: state.exceptions,
-            allocations: state.allocations,
-            previous: previousTargets,
-            explain: true,
-          });
+      const explained = explainFirst ? evaluation : evaluate(active.policy, { ...input, previous: previousTargets, explain: true });
       const decision = policyDecision({
         decisionId,
         personId: item.personId,
