@@ -23,6 +23,8 @@ export interface ConnectorBenchOptions {
   concurrency: number;
   /** slapd syncs every write (its default); false runs it with dbnosync. */
   durable: boolean;
+  /** connector-postgres: roles per create transaction at most (its createBatch.maxRoles); 1 commits every create alone. */
+  createBatchRoles?: number;
 }
 
 interface Figures {
@@ -91,11 +93,11 @@ async function dropRoles(target: TestDatabase, tag: string): Promise<void> {
   }
 }
 
-async function postgresRig(tag: string, concurrency: number): Promise<Rig> {
+async function postgresRig(tag: string, concurrency: number, _durable: boolean, createBatchRoles?: number): Promise<Rig> {
   const target = await createTestDatabase('benchpgtarget');
   const marker = `provisio:bench(${tag}) person=`;
   return {
-    targetsJson: JSON.stringify([{ id: 'pg', url: target.url, concurrency, markerPrefix: marker }]),
+    targetsJson: JSON.stringify([{ id: 'pg', url: target.url, concurrency, markerPrefix: marker, ...(createBatchRoles ? { createBatch: { maxRoles: createBatchRoles } } : {}) }]),
     command: (i) => provisioningCommand({ personId: `p${i}`, target: 'pg', targetKind: 'postgres', accountName: `b${tag}_c${i}` }),
     // The same work the connector does for a joiner: CREATE ROLE + COMMENT in one transaction.
     raw: async (n) => {
@@ -180,7 +182,7 @@ async function scimRig(_tag: string, concurrency: number): Promise<Rig> {
   };
 }
 
-const RIGS: Record<ConnectorKind, (tag: string, concurrency: number, durable: boolean) => Promise<Rig>> = { postgres: postgresRig, ldap: ldapRig, scim: scimRig };
+const RIGS: Record<ConnectorKind, (tag: string, concurrency: number, durable: boolean, createBatchRoles?: number) => Promise<Rig>> = { postgres: postgresRig, ldap: ldapRig, scim: scimRig };
 
 /** V8/Node flags for the connector process: BENCH_NODE_OPTIONS as given, BENCH_CPU_PROFILE_DIR as a shorthand for a CPU profile. */
 function connectorNodeOptions(): { NODE_OPTIONS?: string } {
@@ -190,7 +192,7 @@ function connectorNodeOptions(): { NODE_OPTIONS?: string } {
 
 async function oneRun(kind: ConnectorKind, o: ConnectorBenchOptions): Promise<Figures> {
   const tag = randomBytes(3).toString('hex');
-  const rig = await RIGS[kind](tag, o.concurrency, o.durable);
+  const rig = await RIGS[kind](tag, o.concurrency, o.durable, o.createBatchRoles);
   const state = await createTestDatabase('benchconn');
   const services = new ServiceProcesses();
   const prefix = uniqueTopicPrefix();

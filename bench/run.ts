@@ -24,6 +24,7 @@ const { values, positionals } = parseArgs({
     'groups-per-account': { type: 'string', default: '3' },
     mode: { type: 'string', default: 'report' },
     'no-sync': { type: 'boolean', default: false },
+    'create-batch': { type: 'string' },
     rows: { type: 'string', default: '100000' },
     changed: { type: 'string', default: '0.01' },
     profile: { type: 'string' },
@@ -39,7 +40,7 @@ process.env[TestEnv.postgresServer] = postgres.serverUrl;
 process.env[TestEnv.authPublicKey] = publicKey.export({ type: 'spki', format: 'pem' }).toString();
 process.env[TestEnv.authPrivateKey] = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 
-const connector = { commands: Number(values.commands), runs: Number(values.runs), concurrency: Number(values['target-concurrency']), durable: !values['no-sync'] };
+const connector = { commands: Number(values.commands), runs: Number(values.runs), concurrency: Number(values['target-concurrency']), durable: !values['no-sync'], ...(values['create-batch'] ? { createBatchRoles: Number(values['create-batch']) } : {}) };
 if (values.mode !== 'report' && values.mode !== 'correct') throw new Error(`--mode ${values.mode}: must be report or correct`);
 const reconcile = { accounts: Number(values.accounts), runs: Number(values.runs), groupsPerAccount: Number(values['groups-per-account']), mode: values.mode } as const;
 const suites: Record<string, () => Promise<void>> = {

@@ -11,6 +11,18 @@ export function postgresTargetShape(env: Env) {
     /** Marker written as the role's COMMENT; roles without it are never touched. */
     markerPrefix: z.string().min(1).default('provisio:managed person='),
     disable: z.object({ terminateSessions: z.boolean().default(true) }).strict().prefault({}),
+    /**
+     * Creates of concurrent commands committed together: at most `maxInFlight` create transactions
+     * at a time, each with up to `maxRoles` roles (any error: each role again on its own).
+     * `maxRoles: 1` gives every create its own transaction.
+     */
+    createBatch: z
+      .object({
+        maxRoles: z.number().int().min(1).max(500).default(50),
+        maxInFlight: z.number().int().min(1).max(64).default(2),
+      })
+      .strict()
+      .prefault({}),
     delete: z
       .object({
         /** What happens to objects the role owns in the target database: refuse to drop, REASSIGN OWNED to another role, or DROP OWNED. */

@@ -14,6 +14,7 @@ import {
 } from '@provisio/connector-kit';
 import pg from 'pg';
 import type { PostgresTargetConfig } from '../config.js';
+import { CreateBatcher } from './create-batcher.js';
 import { fromPostgresError } from './postgres-errors.js';
 
 /** Role attributes a command may manage on this target. */
@@ -100,6 +101,8 @@ export class PostgresRoleConnector implements TargetConnector {
   readonly pool: pg.Pool;
   /** The columns a read for a command selects: with the open-sessions check when disabling terminates sessions. */
   private readonly readColumns: string;
+  /** Creates of concurrent commands, committed together (see CreateBatcher). */
+  private readonly creates: CreateBatcher;
 
   constructor(
     private readonly config: PostgresTargetConfig,
@@ -116,6 +119,7 @@ export class PostgresRoleConnector implements TargetConnector {
       });
     this.pool.on('error', () => undefined);
     this.readColumns = config.disable.terminateSessions ? `${ROLE_COLUMNS}, ${SESSIONS_COLUMN}` : ROLE_COLUMNS;
+    this.creates = new CreateBatcher((sql) => this.pool.query(sql) as unknown as Promise<pg.QueryResult | pg.QueryResult[]>, config.createBatch);
   }
 
   /** How the kit compares this target: validUntil in its canonical form on both sides. */
@@ -238,14 +242,7 @@ export class PostgresRoleConnector implements TargetConnector {
   async createAccount(d: DesiredAccount): Promise<TargetAccount> {
     const role = quoteRole(d.accountName);
     const options = [d.state === 'DISABLED' ? 'NOLOGIN' : 'LOGIN', ...this.optionClauses(Object.fromEntries(Object.entries(d.attributes).filter(([, v]) => v !== null)))];
-    // The new role is what these statements made: only its oid is read back, by a regrole cast (a
-    // catalog cache look-up; a SELECT on pg_roles here was planned per call and halved the rate).
-    const results = await this.transaction('create role', [
-      `CREATE ROLE ${role} ${options.join(' ')}`,
-      `COMMENT ON ROLE ${role} IS ${quoteLiteral(this.marker(d.personId))}`,
-      `SELECT ${quoteLiteral(role)}::regrole::oid::text AS oid`,
-    ]);
-    const oid = (results.at(-1)?.rows[0] as { oid?: string } | undefined)?.oid;
+    const oid = await this.creates.submit({ role, statements: [`CREATE ROLE ${role} ${options.join(' ')}`, `COMMENT ON ROLE ${role} IS ${quoteLiteral(this.marker(d.personId))}`] });
     if (!oid) throw new ConnectorError(ConnectorErrorCode.Unavailable, 'role vanished right after it was created');
     return { ref: oid, name: d.accountName, owner: d.personId, enabled: d.state !== 'DISABLED', attributes: this.createdAttributes(d.attributes), groups: [] };
   }

@@ -1,0 +1,97 @@
+import type pg from 'pg';
+import { fromPostgresError } from './postgres-errors.js';
+
+/** One role to create: its quoted name and the statements that make it (CREATE ROLE, COMMENT). */
+export interface RoleCreate {
+  role: string;
+  statements: string[];
+}
+
+export interface CreateBatchOptions {
+  /** Roles per transaction at most. */
+  maxRoles: number;
+  /** Create transactions on the target at once at most; more creates wait and go together. */
+  maxInFlight: number;
+}
+
+interface Pending extends RoleCreate {
+  resolve: (oid: string | undefined) => void;
+  reject: (e: unknown) => void;
+}
+
+/** A string literal of a quoted identifier (it holds no NUL: quoteRole refused that). */
+const literal = (quoted: string) => `'${quoted.replace(/'/g, "''")}'`;
+
+/**
+ * Group commit for CREATE ROLE. Creates are sent at once while fewer than `maxInFlight` create
+ * transactions run on the target; the ones that arrive meanwhile go together in the next: one
+ * multi-statement simple query, which PostgreSQL runs as one implicit transaction (one round
+ * trip, one commit and one WAL flush for all of them), ending with one SELECT of the new roles'
+ * oids. A role's create is atomic either way (CREATE and COMMENT commit together or not at
+ * all). When the batch fails — any role's error rolls all of them back — every role of it is
+ * created again in a transaction of its own, so each gets exactly its own outcome, and one
+ * person's bad name never fails another's create.
+ */
+export class CreateBatcher {
+  private queue: Pending[] = [];
+  private inFlight = 0;
+
+  constructor(
+    private readonly run: (sql: string) => Promise<pg.QueryResult | pg.QueryResult[]>,
+    private readonly options: CreateBatchOptions,
+  ) {}
+
+  /** Creates the role; resolves with its oid (undefined if it vanished at once), or rejects with the connector error of its own create. */
+  submit(create: RoleCreate): Promise<string | undefined> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ ...create, resolve, reject });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.inFlight < this.options.maxInFlight && this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.options.maxRoles);
+      this.inFlight++;
+      void this.send(batch).finally(() => {
+        this.inFlight--;
+        this.pump();
+      });
+    }
+  }
+
+  private async send(batch: Pending[]): Promise<void> {
+    if (batch.length === 1) {
+      await this.one(batch[0]!);
+      return;
+    }
+    let oids: Map<string, string>;
+    try {
+      oids = await this.create(batch);
+    } catch {
+      // Which role failed, and why, is each role's own business: all again, one by one.
+      await Promise.all(batch.map((p) => this.one(p)));
+      return;
+    }
+    for (const p of batch) p.resolve(oids.get(p.role));
+  }
+
+  private async one(p: Pending): Promise<void> {
+    try {
+      p.resolve((await this.create([p])).get(p.role));
+    } catch (e) {
+      p.reject(fromPostgresError(e, 'create role'));
+    }
+  }
+
+  /** The roles' statements and the read-back of their oids (a regrole cast: a catalog cache look-up) as one implicit transaction. */
+  private async create(batch: RoleCreate[]): Promise<Map<string, string>> {
+    const sql = [
+      ...batch.flatMap((c) => c.statements),
+      `SELECT n AS role, n::regrole::oid::text AS oid FROM unnest(ARRAY[${batch.map((c) => literal(c.role)).join(', ')}]::text[]) AS n`,
+    ].join(';\n');
+    const r = await this.run(sql);
+    const rows = ((Array.isArray(r) ? r : [r]).at(-1)?.rows ?? []) as { role: string; oid: string | null }[];
+    return new Map(rows.flatMap((row) => (row.oid ? [[row.role, row.oid] as [string, string]] : [])));
+  }
+}
