@@ -61,6 +61,12 @@ export function ldapTargetShape(env: Env) {
         naming: z.enum(['cn', 'dn']).default('cn'),
         /** groupOfNames needs a member: removing the last one puts this DN in instead (else the removal fails). */
         placeholderMember: dn.optional(),
+        /**
+         * Membership changes of concurrent commands to one group go together: one modify per
+         * group with up to this many member values (any error: each value again on its own).
+         * 1 writes every membership change with a modify of its own.
+         */
+        maxValuesPerModify: z.number().int().min(1).max(1000).default(100),
       })
       .strict()
       .optional(),

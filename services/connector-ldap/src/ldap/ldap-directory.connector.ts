@@ -18,6 +18,7 @@ import { plaintextLdap, type LdapTargetConfig } from '../config.js';
 import { eq, escapeDnValue, formatDn, normalizeDn, parentDn, parseDn, sameDn } from './ldap-escape.js';
 import { PostReadControl } from './post-read.js';
 import { LdapSessionPool, fromLdapError, ldapCode } from './ldap-session.js';
+import { MemberBatcher } from './member-batcher.js';
 import { dialectOf, type Dialect, type EntryView, type ModOp } from './vendors.js';
 
 /** Attributes the connector owns; commands may not set them. */
@@ -113,6 +114,8 @@ function withChanges(attributes: Attributes, ops: ModOp[]): Attributes {
 export class LdapDirectoryConnector implements TargetConnector {
   readonly dialect: Dialect;
   private readonly pool: LdapSessionPool;
+  /** Membership changes of concurrent commands, one modify per group (see MemberBatcher). */
+  private readonly members: MemberBatcher;
   private readonly template: string;
   private readonly objectClasses: string[];
   private readonly groupCache = new Map<string, { ref: GroupRef; at: number }>();
@@ -132,6 +135,10 @@ export class LdapDirectoryConnector implements TargetConnector {
       cfg.connections,
     );
     if (this.dialect.name === 'openldap' && cfg.posix.enabled && !allocateUidNumber) throw new Error('posix accounts need a uid number allocator');
+    this.members = new MemberBatcher(
+      (group, type, operation, values) => this.modify(group, [{ operation, type, values }], operation === 'add' ? 'add group member' : 'remove group member'),
+      cfg.groupEntries?.maxValuesPerModify ?? 100,
+    );
   }
 
   /** How the kit compares this target: LDAP names, attributes and DNs are case-insensitive. */
@@ -681,7 +688,7 @@ export class LdapDirectoryConnector implements TargetConnector {
     const g = await this.resolveGroup(group);
     const value = g.memberAttribute === 'memberUid' ? account.name : account.location!;
     try {
-      await this.modify(g.dn, [{ operation: 'add', type: g.memberAttribute, values: [value] }], 'add group member');
+      await this.members.submit({ group: g.dn, attribute: g.memberAttribute, operation: 'add', value });
     } catch (e) {
       // Already a member: attributeOrValueExists (20); AD says entryAlreadyExists (68) for a linked value.
       const code = ldapCode(e);
@@ -689,7 +696,8 @@ export class LdapDirectoryConnector implements TargetConnector {
     }
     const placeholder = this.cfg.groupEntries?.placeholderMember;
     if (placeholder && g.memberAttribute !== 'memberUid') {
-      await this.modify(g.dn, [{ operation: 'delete', type: g.memberAttribute, values: [placeholder] }], 'remove placeholder member').catch(() => undefined);
+      // Through the batcher: the adds of a burst remove the placeholder with one modify between them.
+      await this.members.submit({ group: g.dn, attribute: g.memberAttribute, operation: 'delete', value: placeholder }).catch(() => undefined);
     }
   }
 
@@ -700,7 +708,7 @@ export class LdapDirectoryConnector implements TargetConnector {
   private async removeFrom(g: GroupRef, dn: string, name: string): Promise<void> {
     const value = g.memberAttribute === 'memberUid' ? name : dn;
     try {
-      await this.modify(g.dn, [{ operation: 'delete', type: g.memberAttribute, values: [value] }], 'remove group member');
+      await this.members.submit({ group: g.dn, attribute: g.memberAttribute, operation: 'delete', value });
     } catch (e) {
       const code = ldapCode(e);
       if (code === 16) return; // not a member

@@ -1,0 +1,151 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { ConnectorError, TargetRuntime, converge, type DesiredAccount, type TargetAccount } from '@provisio/connector-kit';
+import { startSlapd, type RunningSlapd } from '@provisio/devstack';
+import { createLogger } from '@provisio/observability';
+import { serviceTestEnv } from '@provisio/testing';
+import { Client, type Change } from 'ldapts';
+import { Writable } from 'node:stream';
+import { loadConnectorLdapConfig } from '../src/config.js';
+import { LdapDirectoryConnector } from '../src/ldap/ldap-directory.connector.js';
+
+const BASE = 'dc=example,dc=org';
+const PEOPLE = `ou=people,${BASE}`;
+const GROUPS = `ou=groups,${BASE}`;
+const NOBODY = `cn=nobody,${BASE}`;
+const silent = createLogger({ service: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+
+type Use = <T>(what: string, fn: (c: Client) => Promise<T>) => Promise<T>;
+
+/**
+ * Membership changes of concurrent commands to one group go together (one modify per group and
+ * burst) against a real slapd, and each command still gets its own outcome: a value the batch
+ * cannot take (already there, not there, refused by the schema, the last member of a
+ * groupOfNames) sends every value of the batch again on its own.
+ */
+describe('connector-ldap memberships, one modify per group and burst', () => {
+  let slapd: RunningSlapd;
+  let admin: Client;
+  let connector: LdapDirectoryConnector;
+  let runtime: TargetRuntime;
+  /** Modifies the connector sent: the entry and how many values each change carried. */
+  const modifies: { dn: string; values: number }[] = [];
+
+  const entry = async (dn: string) => (await admin.search(dn, { scope: 'base', attributes: ['member', 'memberUid'] })).searchEntries[0]!;
+  const values = (v: unknown) => [v ?? []].flat().map(String);
+  const modifiesOf = (cn: string) => modifies.filter((m) => m.dn.toLowerCase() === `cn=${cn},${GROUPS}`.toLowerCase());
+  const desired = (n: number, groups: string[], version = 1): DesiredAccount => ({
+    personId: `p-${n}`,
+    target: 'dir',
+    version,
+    state: 'ACTIVE',
+    accountName: `member${n}`,
+    attributes: { mail: `m${n}@example.org` },
+    groups,
+  });
+
+  beforeAll(async () => {
+    slapd = await startSlapd();
+    admin = new Client({ url: slapd.url });
+    await admin.bind(slapd.rootDn, slapd.rootPassword);
+    await admin.add(NOBODY, { objectClass: ['top', 'organizationalRole'], cn: 'nobody' });
+    await admin.add(`cn=staff,${GROUPS}`, { objectClass: ['top', 'groupOfNames'], cn: 'staff', member: NOBODY });
+    await admin.add(`cn=unix,${GROUPS}`, { objectClass: ['top', 'posixGroup'], cn: 'unix', gidNumber: '5000' });
+    await admin.add(`cn=small,${GROUPS}`, { objectClass: ['top', 'groupOfNames'], cn: 'small', member: NOBODY });
+    const targets = [
+      { id: 'dir', url: slapd.url, allowInsecureLdap: true, bindDn: slapd.rootDn, bindPassword: { env: 'LDAP_TEST_PASSWORD' }, usersBase: PEOPLE, concurrency: 16, groupEntries: { base: GROUPS, placeholderMember: NOBODY } },
+    ];
+    const cfg = loadConnectorLdapConfig({ ...serviceTestEnv({ databaseUrl: 'postgres://127.0.0.1/unused', topicPrefix: 'x.' }), CONNECTOR_TARGETS: JSON.stringify(targets), LDAP_TEST_PASSWORD: slapd.rootPassword }).CONNECTOR_TARGETS[0]!;
+    connector = new LdapDirectoryConnector(cfg);
+    // Count every modify the connector sends, and how many values it carries.
+    const pool = (connector as unknown as { pool: { use: Use } }).pool;
+    const use = pool.use.bind(pool) as Use;
+    pool.use = (what, fn) =>
+      use(what, (c) =>
+        fn(
+          new Proxy(c, {
+            get: (t, k) => {
+              if (k === 'modify') {
+                return (dn: string, changes: Change[]) => {
+                  modifies.push({ dn, values: changes.reduce((n, ch) => n + ch.modification.values.length, 0) });
+                  return t.modify(dn, changes);
+                };
+              }
+              const v = Reflect.get(t, k, t) as unknown;
+              return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+            },
+          }),
+        ),
+      );
+    runtime = new TargetRuntime(cfg, 'ldap', connector, silent, connector.planOptions(), true);
+  }, 60_000);
+
+  afterAll(async () => {
+    await runtime?.close();
+    await admin?.unbind().catch(() => undefined);
+    await slapd?.destroy();
+  });
+
+  it('32 joiners into the same two groups: every membership is there, with far fewer modifies than memberships', async () => {
+    modifies.length = 0;
+    const joiners = Array.from({ length: 32 }, (_, i) => desired(i, ['staff', 'unix']));
+    const outcomes = await Promise.all(joiners.map((d) => converge(runtime, d, null)));
+    expect(outcomes.every((o) => o.status === 'APPLIED')).toBe(true);
+
+    // The placeholder member goes once real members are there.
+    expect(values((await entry(`cn=staff,${GROUPS}`))['member']).sort()).toEqual(joiners.map((d) => `uid=${d.accountName},${PEOPLE}`).sort());
+    expect(values((await entry(`cn=unix,${GROUPS}`))['memberUid']).sort()).toEqual(joiners.map((d) => d.accountName).sort());
+    // 16 commands at a time (the target's concurrency): the first change of a group goes alone, the others wait and go together.
+    for (const group of ['staff', 'unix']) {
+      const sent = modifiesOf(group).filter((m) => m.values > 0);
+      expect(sent.reduce((n, m) => n + m.values, 0)).toBeGreaterThanOrEqual(32);
+      expect(sent.length).toBeLessThan(16);
+      expect(Math.max(...sent.map((m) => m.values))).toBeGreaterThan(1);
+    }
+  });
+
+  it('a burst with values the group cannot take: each command gets its own outcome, the others are written', async () => {
+    const accounts = new Map<number, TargetAccount>();
+    for (const i of [40, 41, 42, 43, 44, 45]) {
+      const o = await converge(runtime, desired(i, []), null);
+      accounts.set(i, (await connector.readAccount({ personId: `p-${i}`, accountName: `member${i}`, accountRef: o.accountRef, desired: desired(i, []) }))!);
+    }
+    // member0 is in unix already (an add of a value that is there: attributeOrValueExists, which is "done").
+    const already = (await connector.readAccount({ personId: 'p-0', accountName: 'member0', accountRef: null, desired: desired(0, ['staff', 'unix']) }))!;
+    // memberUid is IA5String: a name with non-ASCII characters is refused by the schema (invalidAttributeSyntax).
+    const refused: TargetAccount = { ...accounts.get(45)!, name: 'mémber45' };
+    modifies.length = 0;
+    const outcomes = await Promise.allSettled([
+      connector.addGroupMembership(accounts.get(40)!, 'unix'),
+      connector.addGroupMembership(accounts.get(41)!, 'unix'),
+      connector.addGroupMembership(already, 'unix'),
+      connector.addGroupMembership(refused, 'unix'),
+      connector.addGroupMembership(accounts.get(42)!, 'unix'),
+      connector.addGroupMembership(accounts.get(43)!, 'unix'),
+      connector.removeGroupMembership(accounts.get(44)!, 'unix'), // not a member: nothing to do
+      connector.removeGroupMembership(accounts.get(40)!, 'staff'), // not a member either
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'fulfilled', 'fulfilled']);
+    const err = (outcomes[3] as PromiseRejectedResult).reason as ConnectorError;
+    expect(err).toBeInstanceOf(ConnectorError);
+    expect(err.retriable).toBe(false);
+    const unix = values((await entry(`cn=unix,${GROUPS}`))['memberUid']);
+    for (const n of ['member40', 'member41', 'member42', 'member43', 'member0']) expect(unix).toContain(n);
+    expect(unix).not.toContain('mémber45');
+    expect(unix).not.toContain('member44');
+    // The add burst went together once, failed as a whole, and then value by value.
+    expect(modifiesOf('unix').some((m) => m.values > 1)).toBe(true);
+  });
+
+  it('removing every member of a groupOfNames at once: the batch would empty it, so one by one, and the placeholder takes the last place', async () => {
+    const members: TargetAccount[] = [];
+    for (const i of [50, 51, 52, 53, 54]) {
+      const d = desired(i, ['small']);
+      const o = await converge(runtime, d, null);
+      members.push((await connector.readAccount({ personId: d.personId, accountName: d.accountName, accountRef: o.accountRef, desired: d }))!);
+    }
+    // The placeholder went when the first real member came.
+    expect(values((await entry(`cn=small,${GROUPS}`))['member']).sort()).toEqual(members.map((m) => m.location!).sort());
+    await Promise.all(members.map((m) => connector.removeGroupMembership(m, 'small')));
+    expect(values((await entry(`cn=small,${GROUPS}`))['member'])).toEqual([NOBODY]);
+  });
+});
