@@ -17,8 +17,8 @@ export type MemberWrite = (group: string, attribute: string, operation: 'add' | 
 /**
  * Group commit for memberships. A group entry takes one membership change at a time anyway (the
  * directory rewrites the whole entry, and with it all its member values, on every modify), so
- * per group and operation one modify is in flight, and the changes that arrive meanwhile go
- * together in the next: a burst of joiners into `staff` becomes a few modifies of `staff`, not
+ * per group and operation one modify is in flight, and the changes that arrive meanwhile (or in
+ * the same turn of the event loop as the first) go together in the next: a burst of joiners into `staff` becomes a few modifies of `staff`, not
  * one each. A modify is atomic, so when a batch fails (one value already there, one removed
  * already, the last member of a groupOfNames, the connection) each of its values is written
  * again with a modify of its own, and every caller gets exactly the outcome (and the directory's
@@ -40,13 +40,17 @@ export class MemberBatcher {
       const queue = this.queues.get(key) ?? [];
       queue.push({ ...change, resolve, reject });
       this.queues.set(key, queue);
-      void this.pump(key);
+      // Not at once: the changes that arrive in the same turn of the event loop (a burst of
+      // commands whose creates finished together) go in the first modify too.
+      if (!this.busy.has(key)) {
+        this.busy.add(key);
+        setImmediate(() => void this.pump(key));
+      }
     });
   }
 
+  /** Sends the key's queue, batch after batch, until it is empty; `busy` holds the key meanwhile. */
   private async pump(key: string): Promise<void> {
-    if (this.busy.has(key)) return;
-    this.busy.add(key);
     try {
       for (let queue = this.queues.get(key); queue && queue.length > 0; queue = this.queues.get(key)) {
         const batch = queue.splice(0, this.maxValues);
