@@ -120,7 +120,7 @@ export async function converge(runtime: TargetRuntime, desired: DesiredAccount, 
         // A disable that moves the entry (LDAP disable by move), or a failed step, leaves the account unknown: read it again.
         const moves = o.locationOf !== undefined && !(o.sameLocation ?? ((a, b) => a === b))(o.locationOf(desired, true), o.locationOf(desired, false));
         const removed = new Set(first.flatMap((s) => (s.type === 'REMOVE_MEMBERSHIP' ? [s.group] : [])));
-        account = deferred || moves ? await read(before.ref) : { ...before, enabled: false, groups: before.groups.filter((g) => !removed.has(g)) };
+        account = deferred || moves ? await read(before.ref) : { ...before, enabled: false, openSessions: false, groups: before.groups.filter((g) => !removed.has(g)) };
         steps = planConvergence(desired, account, runtime.planOptions).filter((s) => !isDeprovisioning(s));
       }
     }

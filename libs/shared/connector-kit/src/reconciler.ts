@@ -251,7 +251,7 @@ export class Reconciler {
         }
         try {
           if (runtime.config.reconcile.orphans === 'delete') await this.withRetries(runtime, () => runtime.connector.deleteAccount(account), 'delete');
-          else if (account.enabled) await this.withRetries(runtime, () => runtime.connector.disableAccount(account, { personId: account.owner ?? '', target: runtime.id, version: 0, state: 'DISABLED', accountName: account.name, attributes: {}, groups: [] }), 'disable');
+          else if (account.enabled || account.openSessions === true) await this.withRetries(runtime, () => runtime.connector.disableAccount(account, { personId: account.owner ?? '', target: runtime.id, version: 0, state: 'DISABLED', accountName: account.name, attributes: {}, groups: [] }), 'disable');
           settled.push({ finding: f, action: 'CORRECTED', error: null });
         } catch (e) {
           settled.push({ finding: f, action: 'CORRECTION_FAILED', error: (e as Error).message.slice(0, 500) });
