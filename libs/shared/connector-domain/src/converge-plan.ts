@@ -135,10 +135,10 @@ export function planConvergence(desired: DesiredAccount, current: TargetAccount 
     // An ABSENT command never touches an account that is not this person's.
     if (desired.state === 'ABSENT') return [];
     if (current.owner !== null) {
-      throw new ConnectorError(ConnectorErrorCode.NotManaged, `account ${desired.accountName} on target ${desired.target} belongs to another person`);
+      throw new ConnectorError(ConnectorErrorCode.NotManaged, `the account the command names on target ${desired.target} (ref ${current.ref}) belongs to another person`);
     }
     if (!o.adoptUnowned) {
-      throw new ConnectorError(ConnectorErrorCode.NotManaged, `account ${desired.accountName} exists on target ${desired.target} and is not managed by Provisio (adoption is off)`);
+      throw new ConnectorError(ConnectorErrorCode.NotManaged, `the account the command names exists on target ${desired.target} (ref ${current.ref}) and is not managed by Provisio (adoption is off)`);
     }
     steps.push({ type: 'CLAIM' });
   }

@@ -1,6 +1,7 @@
 import {
   ConnectorError,
   ConnectorErrorCode,
+  redactValues,
   type AccountLocator,
   type AccountPatch,
   type Attributes,
@@ -335,7 +336,8 @@ export class PostgresRoleConnector implements TargetConnector {
       const cause = (e as ConnectorError).options?.cause as { code?: string; detail?: string } | undefined;
       if (cause?.code === '2BP01') {
         // PostgreSQL's detail names the dependent objects (never the role): "owner of table t", "privileges for schema s".
-        const detail = cause.detail ? ` (${cause.detail.replace(/\s+/g, ' ').slice(0, 300)})` : '';
+        // It may name the role itself ("… belonging to role <name> in schema s"): that is redacted.
+        const detail = cause.detail ? ` (${redactValues(cause.detail.replace(/\s+/g, ' '), [account.name]).slice(0, 300)})` : '';
         const why =
           policy.ownedObjects === 'refuse'
             ? `owns objects or holds privileges${detail}; the target's delete.ownedObjects policy is "refuse": nothing was changed (reassign or drop them, or set the policy to reassign or drop)`
@@ -377,15 +379,15 @@ export class PostgresRoleConnector implements TargetConnector {
     const refuse = (rule: string) => new ConnectorError(ConnectorErrorCode.InvalidCommand, `group role ${group} refused on target ${this.config.id}: ${rule}`);
     const pattern = this.config.groups.managedPattern;
     if (pattern !== undefined && !new RegExp(pattern).test(group)) throw refuse(`not a managed group (groups.managedPattern ${pattern})`);
-    const r = await this.query<{ rolname: string; depth: number; rolsuper: boolean; rolcreaterole: boolean; rolreplication: boolean; rolbypassrls: boolean; rolcanlogin: boolean; comment: string | null }>(
+    const r = await this.query<{ oid: string; rolname: string; depth: number; rolsuper: boolean; rolcreaterole: boolean; rolreplication: boolean; rolbypassrls: boolean; rolcanlogin: boolean; comment: string | null }>(
       'find group role',
       `WITH RECURSIVE up(oid, depth) AS (
          SELECT oid, 0 FROM pg_roles WHERE rolname = $1
          UNION SELECT m.roleid, up.depth + 1 FROM pg_auth_members m JOIN up ON m.member = up.oid WHERE up.depth < 32)
-       SELECT g.rolname, min(up.depth)::int AS depth, g.rolsuper, g.rolcreaterole, g.rolreplication, g.rolbypassrls, g.rolcanlogin, d.description AS comment
+       SELECT g.oid::text AS oid, g.rolname, min(up.depth)::int AS depth, g.rolsuper, g.rolcreaterole, g.rolreplication, g.rolbypassrls, g.rolcanlogin, d.description AS comment
        FROM up JOIN pg_roles g ON g.oid = up.oid
        LEFT JOIN pg_shdescription d ON d.objoid = g.oid AND d.classoid = 'pg_authid'::regclass
-       GROUP BY g.rolname, g.rolsuper, g.rolcreaterole, g.rolreplication, g.rolbypassrls, g.rolcanlogin, d.description ORDER BY 2`,
+       GROUP BY g.oid, g.rolname, g.rolsuper, g.rolcreaterole, g.rolreplication, g.rolbypassrls, g.rolcanlogin, d.description ORDER BY 2`,
       [group],
     );
     if (r.rows.length === 0) throw new ConnectorError(ConnectorErrorCode.GroupNotFound, `group role ${group} does not exist on target ${this.config.id}`);
@@ -395,7 +397,8 @@ export class PostgresRoleConnector implements TargetConnector {
       if (privileges.length) throw refuse(`grants ${privileges.join(', ')}${via} (privileged roles are never granted)`);
       if (g.rolname.startsWith('pg_')) throw refuse(`grants the predefined role ${g.rolname}${g.depth === 0 ? '' : ' through membership'} (predefined roles are never granted)`);
       if (g.depth === 0 && g.rolcanlogin) throw refuse('is a login role (only NOLOGIN group roles are granted)');
-      if (this.ownerOf(g.comment) !== null) throw refuse(`${g.depth === 0 ? 'is' : `is a member of ${g.rolname},`} a role Provisio manages as a person's account`);
+      // A person's role is named by its oid: its name is the person's account name.
+      if (this.ownerOf(g.comment) !== null) throw refuse(`${g.depth === 0 ? 'is' : `is a member of role oid ${g.oid},`} a role Provisio manages as a person's account`);
     }
     await this.query('grant group role', `GRANT ${quoteRole(group)} TO ${quoteRole(account.name)}`);
   }

@@ -2,6 +2,7 @@ import {
   ConnectorError,
   ConnectorErrorCode,
   KeyedMutex,
+  scrubTargetText,
   type AccountLocator,
   type AccountPatch,
   type DesiredAccount,
@@ -262,7 +263,7 @@ export class ScimConnector implements TargetConnector {
         r = retry;
       }
     }
-    if (r.status >= 400) throw new ConnectorError(ConnectorErrorCode.Rejected, `PATCH ${path} answered ${r.status} (${String(r.body?.['detail'] ?? '')})`, { status: r.status });
+    if (r.status >= 400) throw new ConnectorError(ConnectorErrorCode.Rejected, `PATCH ${path} answered ${r.status} (${scrubTargetText(String(r.body?.['detail'] ?? '')).slice(0, 300)})`, { status: r.status });
     return r.status === 204 ? undefined : r.body;
   }
 
