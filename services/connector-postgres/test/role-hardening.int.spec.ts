@@ -121,7 +121,7 @@ describe('PostgresRoleConnector hardening on a real PostgreSQL', () => {
       // The batch read decides the same as the single read.
       const leaver = { ...d, version: desired.next(), state: 'DISABLED' as const };
       const prefetched = await main.connector.readAccounts([{ personId: 'p-half', accountName: role('half'), accountRef: created.accountRef, desired: leaver }]);
-      expect(prefetched.get('p-half')?.enabled).toBe(true);
+      expect(prefetched.get('p-half')).toMatchObject({ enabled: false, openSessions: true });
       expect(await converge(main.runtime, leaver, created.accountRef, prefetched.get('p-half'))).toMatchObject({ status: 'APPLIED', operations: [{ type: 'DISABLE' }] });
       expect(await alive(s)).toBe(false);
       expect(await sessionsOf(role('half'))).toBe(0);

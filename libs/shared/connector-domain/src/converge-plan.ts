@@ -135,10 +135,10 @@ export function planConvergence(desired: DesiredAccount, current: TargetAccount 
     // An ABSENT command never touches an account that is not this person's.
     if (desired.state === 'ABSENT') return [];
     if (current.owner !== null) {
-      throw new ConnectorError(ConnectorErrorCode.NotManaged, `account ${desired.accountName} on target ${desired.target} belongs to another person`);
+      throw new ConnectorError(ConnectorErrorCode.NotManaged, `the account the command names on target ${desired.target} (ref ${current.ref}) belongs to another person`);
     }
     if (!o.adoptUnowned) {
-      throw new ConnectorError(ConnectorErrorCode.NotManaged, `account ${desired.accountName} exists on target ${desired.target} and is not managed by Provisio (adoption is off)`);
+      throw new ConnectorError(ConnectorErrorCode.NotManaged, `the account the command names exists on target ${desired.target} (ref ${current.ref}) and is not managed by Provisio (adoption is off)`);
     }
     steps.push({ type: 'CLAIM' });
   }
@@ -146,9 +146,11 @@ export function planConvergence(desired: DesiredAccount, current: TargetAccount 
   const { add, remove } = membershipDifferences(desired.groups, current.groups, o);
   // A leaver's deprovisioning comes first, so that a refused rename or attribute update cannot keep access alive.
   const deprovisionFirst = desired.state === 'DISABLED' && steps.length === 0;
+  // Sessions still open on a disabled account: the disable is not done yet.
+  const needsDisable = current.enabled || current.openSessions === true;
   if (deprovisionFirst) {
     for (const group of remove) steps.push({ type: 'REMOVE_MEMBERSHIP', group });
-    if (current.enabled) steps.push({ type: 'DISABLE' });
+    if (needsDisable) steps.push({ type: 'DISABLE' });
   }
   const moved = o.locationOf !== undefined && current.location !== undefined && !(o.sameLocation ?? ((a, b) => a === b))(current.location, o.locationOf(desired, current.enabled));
   if (current.name !== desired.accountName || moved) steps.push({ type: 'RENAME', to: desired.accountName });
@@ -157,7 +159,7 @@ export function planConvergence(desired: DesiredAccount, current: TargetAccount 
   const changed = attributeDifferences(compared, current.attributes, o.caseInsensitiveAttributes, o.caseInsensitiveAttributeNames);
   if (Object.keys(changed).length > 0) steps.push({ type: 'UPDATE', attributes: changed });
   if (desired.state === 'ACTIVE' && !current.enabled) steps.push({ type: 'ENABLE' });
-  if (desired.state === 'DISABLED' && current.enabled && !deprovisionFirst) steps.push({ type: 'DISABLE' });
+  if (desired.state === 'DISABLED' && needsDisable && !deprovisionFirst) steps.push({ type: 'DISABLE' });
   if (!deprovisionFirst) for (const group of remove) steps.push({ type: 'REMOVE_MEMBERSHIP', group });
   for (const group of add) steps.push({ type: 'ADD_MEMBERSHIP', group });
   return steps;

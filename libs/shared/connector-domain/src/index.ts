@@ -5,3 +5,4 @@ export { TokenBucket, type TokenBucketOptions } from './token-bucket.js';
 export { CircuitBreaker, DEFAULT_BREAKER, type Admission, type BreakerState, type BreakerTransition, type CircuitBreakerOptions } from './circuit-breaker.js';
 export { DEFAULT_BACKOFF, backoffDelay, retryDelay, type BackoffOptions } from './backoff.js';
 export { DRIFT_KINDS, DriftDetector, findingsFromPlan, type DriftFinding, type DriftKind } from './drift.js';
+export { REDACTED_VALUE, personalValues, redactValues, scrubTargetText, withoutValues } from './redaction.js';

@@ -30,6 +30,14 @@ export interface TargetAccount {
   /** The person whose account this is, from the connector's ownership marker; null = not managed by Provisio. */
   owner: string | null;
   enabled: boolean;
+  /**
+   * A disabled account whose sessions are still open (PostgreSQL: a NOLOGIN role with backends in
+   * pg_stat_activity, left by a termination that failed after the NOLOGIN or by a NOLOGIN set by
+   * hand). The disable is not done until they are ended: for a DISABLED desired state (and an
+   * orphan to disable) it counts as enabled, for an ACTIVE one as disabled. Only connectors that
+   * end sessions on disable report it.
+   */
+  openSessions?: boolean;
   /** At least the attributes the connector manages, in the representation commands use. */
   attributes: Attributes;
   /** Current memberships, named as commands name groups. */

@@ -47,6 +47,14 @@ describe('planConvergence', () => {
     expect(adopted.map((s) => s.type)).toEqual(['CLAIM', 'UPDATE', 'DISABLE', 'ADD_MEMBERSHIP']);
   });
 
+  it('a disabled account with sessions still open (openSessions) is not disabled yet: a leaver disables it again, a rehire enables it', () => {
+    const lingering = account({ enabled: false, openSessions: true });
+    expect(planConvergence(desired({ state: 'DISABLED' }), lingering)).toEqual([{ type: 'DISABLE' }]);
+    expect(planConvergence(desired({ state: 'DISABLED' }), account({ enabled: false }))).toEqual([]);
+    expect(planConvergence(desired(), lingering)).toEqual([{ type: 'ENABLE' }]);
+    expect(planConvergence(desired({ state: 'ABSENT' }), lingering)).toEqual([{ type: 'DELETE' }]);
+  });
+
   it('deletes an owned account for ABSENT and never touches an account of someone else', () => {
     expect(planConvergence(desired({ state: 'ABSENT' }), account())).toEqual([{ type: 'DELETE' }]);
     expect(planConvergence(desired({ state: 'ABSENT' }), account({ owner: 'p2' }))).toEqual([]);

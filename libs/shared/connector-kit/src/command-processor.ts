@@ -1,4 +1,4 @@
-import { ConnectorError, ConnectorErrorCode, retryDelay, toConnectorError, type AccountLocator, type DesiredAccount, type TargetAccount } from '@provisio/connector-domain';
+import { ConnectorError, ConnectorErrorCode, personalValues, retryDelay, toConnectorError, withoutValues, type AccountLocator, type DesiredAccount, type TargetAccount } from '@provisio/connector-domain';
 import { avroCodec, type ProvisioningCommand, type ProvisioningResult, type ResultStatus, type TargetOperation } from '@provisio/contracts';
 import { SpanKind, context, trace, type Context } from '@opentelemetry/api';
 import { deadLetterMessage, extractTraceContext, injectTraceContext, uuidv7, type ConsumeContext, type ConsumedMessage, type InboundRecord, type MessageBroker } from '@provisio/messaging';
@@ -132,7 +132,7 @@ export class CommandProcessor {
         const found = await runtime.call('read_bulk', () => runtime.connector.readAccounts!(locators));
         for (const [personId, account] of found) out.set(AppliedStateRepository.key(personId, target), account);
       } catch (e) {
-        this.logger.debug({ target, err: (e as Error).message }, 'bulk read failed; reading accounts one by one');
+        this.logger.debug({ target, err: withoutValues(e, locators.flatMap((l) => personalValues(l.desired))).message }, 'bulk read failed; reading accounts one by one');
       }
     }
     return out;

@@ -1,4 +1,4 @@
-import { ConnectorError, ConnectorErrorCode, planConvergence, toConnectorError, type AccountPatch, type DesiredAccount, type Step, type TargetAccount } from '@provisio/connector-domain';
+import { ConnectorError, ConnectorErrorCode, personalValues, planConvergence, toConnectorError, withoutValues, type AccountPatch, type DesiredAccount, type Step, type TargetAccount } from '@provisio/connector-domain';
 import type { TargetOperation } from '@provisio/contracts';
 import type { TargetRuntime } from './target-runtime.js';
 
@@ -38,14 +38,23 @@ const isDeprovisioning = (s: Step) => s.type === 'DISABLE' || s.type === 'REMOVE
  *   (the account was created or renamed meanwhile), convergence continues from there; when it
  *   does not (the name collides with an object the connector's read cannot find), the command
  *   fails permanently with an ALREADY_EXISTS error naming the conflict.
- * - Whatever is thrown carries the writes that succeeded and the account ref (partialOutcome).
+ * - Whatever is thrown carries the writes that succeeded and the account ref (partialOutcome), and
+ *   its message names none of the person's values (account names before and after a rename, DN,
+ *   attribute values), also where the target's own message echoed them: it goes into the result,
+ *   the dead letter's headers and the logs.
  */
 export async function converge(runtime: TargetRuntime, desired: DesiredAccount, knownRef: string | null, prefetched?: TargetAccount | null): Promise<ConvergeOutcome> {
   const c = runtime.connector;
   const ops: TargetOperation[] = [];
   let account: TargetAccount | null = null;
   let attempting: Step['type'] | undefined;
-  const read = (ref: string | null) => runtime.call('read', () => c.readAccount({ personId: desired.personId, accountName: desired.accountName, accountRef: ref, desired }));
+  // Every state of the account this convergence saw (names and DNs before and after a rename), for the redaction of error texts.
+  const seen: TargetAccount[] = [];
+  const saw = <T extends TargetAccount | null>(a: T): T => {
+    if (a) seen.push(a);
+    return a;
+  };
+  const read = async (ref: string | null) => saw(await runtime.call('read', () => c.readAccount({ personId: desired.personId, accountName: desired.accountName, accountRef: ref, desired })));
 
   const execute = async (steps: Step[]): Promise<void> => {
     let patch: AccountPatch | undefined;
@@ -56,7 +65,7 @@ export async function converge(runtime: TargetRuntime, desired: DesiredAccount, 
       const current = account;
       patch = undefined;
       attempting = p.name !== undefined ? 'RENAME' : 'UPDATE';
-      account = await runtime.call('update', () => c.updateAccount(current, p, desired));
+      account = saw(await runtime.call('update', () => c.updateAccount(current, p, desired)));
       ops.push(...patchOps);
       patchOps = [];
     };
@@ -74,7 +83,7 @@ export async function converge(runtime: TargetRuntime, desired: DesiredAccount, 
       attempting = step.type;
       switch (step.type) {
         case 'CREATE':
-          account = await runtime.call('create', () => c.createAccount(desired));
+          account = saw(await runtime.call('create', () => c.createAccount(desired)));
           break;
         case 'ENABLE':
           await runtime.call('enable', () => c.enableAccount(current!, desired));
@@ -99,7 +108,7 @@ export async function converge(runtime: TargetRuntime, desired: DesiredAccount, 
 
   let deferred: ConnectorError | undefined;
   try {
-    account = prefetched !== undefined ? prefetched : await read(knownRef);
+    account = prefetched !== undefined ? saw(prefetched) : await read(knownRef);
     let steps = planConvergence(desired, account, runtime.planOptions);
     // The plan puts a leaver's deprovisioning first; each of its steps is tried whatever the others do.
     const first: Step[] = [];
@@ -120,7 +129,7 @@ export async function converge(runtime: TargetRuntime, desired: DesiredAccount, 
         // A disable that moves the entry (LDAP disable by move), or a failed step, leaves the account unknown: read it again.
         const moves = o.locationOf !== undefined && !(o.sameLocation ?? ((a, b) => a === b))(o.locationOf(desired, true), o.locationOf(desired, false));
         const removed = new Set(first.flatMap((s) => (s.type === 'REMOVE_MEMBERSHIP' ? [s.group] : [])));
-        account = deferred || moves ? await read(before.ref) : { ...before, enabled: false, groups: before.groups.filter((g) => !removed.has(g)) };
+        account = deferred || moves ? await read(before.ref) : { ...before, enabled: false, openSessions: false, groups: before.groups.filter((g) => !removed.has(g)) };
         steps = planConvergence(desired, account, runtime.planOptions).filter((s) => !isDeprovisioning(s));
       }
     }
@@ -146,9 +155,9 @@ export async function converge(runtime: TargetRuntime, desired: DesiredAccount, 
       }
     }
   } catch (e) {
-    throw withPartial(toConnectorError(e), ops, account, desired);
+    throw withPartial(withoutValues(e, personalValues(desired, ...seen)), ops, account, desired);
   }
-  if (deferred) throw withPartial(deferred, ops, account, desired);
+  if (deferred) throw withPartial(withoutValues(deferred, personalValues(desired, ...seen)), ops, account, desired);
   return { status: ops.length > 0 ? 'APPLIED' : 'NO_CHANGE', operations: ops, accountRef: account?.ref ?? null };
 }
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { DRIFT_KINDS, DriftDetector, retryDelay, toConnectorError, type DriftFinding, type DriftKind, type TargetAccount } from '@provisio/connector-domain';
+import { DRIFT_KINDS, DriftDetector, personalValues, retryDelay, scrubTargetText, toConnectorError, withoutValues, type DriftFinding, type DriftKind, type TargetAccount } from '@provisio/connector-domain';
 import { EventTypes, Topics, type DriftEvent, type ReconciliationRun } from '@provisio/contracts';
 import { OutboxWriter, uuidv7, type OutboxMessage } from '@provisio/messaging';
 import type { Logger } from '@provisio/observability';
@@ -207,8 +207,9 @@ export class Reconciler {
       summary.status = 'SUCCEEDED';
     } catch (e) {
       summary.status = 'FAILED';
-      summary.error = (e as Error).message.slice(0, 1000);
-      this.logger.error({ target: runtime.id, runId: summary.runId, err: e }, 'reconciliation failed');
+      // A listing failure names no account the run could redact: the target's text is scrubbed of DN values and emails.
+      summary.error = scrubTargetText((e as Error).message).slice(0, 1000);
+      this.logger.error({ target: runtime.id, runId: summary.runId, code: (e as { code?: unknown }).code, err: summary.error }, 'reconciliation failed');
     }
     summary.drift = {};
     for (const s of settled) summary.drift[s.finding.kind] = (summary.drift[s.finding.kind] ?? 0) + 1;
@@ -251,10 +252,10 @@ export class Reconciler {
         }
         try {
           if (runtime.config.reconcile.orphans === 'delete') await this.withRetries(runtime, () => runtime.connector.deleteAccount(account), 'delete');
-          else if (account.enabled) await this.withRetries(runtime, () => runtime.connector.disableAccount(account, { personId: account.owner ?? '', target: runtime.id, version: 0, state: 'DISABLED', accountName: account.name, attributes: {}, groups: [] }), 'disable');
+          else if (account.enabled || account.openSessions === true) await this.withRetries(runtime, () => runtime.connector.disableAccount(account, { personId: account.owner ?? '', target: runtime.id, version: 0, state: 'DISABLED', accountName: account.name, attributes: {}, groups: [] }), 'disable');
           settled.push({ finding: f, action: 'CORRECTED', error: null });
         } catch (e) {
-          settled.push({ finding: f, action: 'CORRECTION_FAILED', error: (e as Error).message.slice(0, 500) });
+          settled.push({ finding: f, action: 'CORRECTION_FAILED', error: withoutValues(e, personalValues(null, account)).message.slice(0, 500) });
         }
       });
     }

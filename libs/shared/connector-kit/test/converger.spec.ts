@@ -146,3 +146,50 @@ describe('converge: leavers and partial failures', () => {
     expect(partialOutcome(err)).toEqual({ operations: [{ type: 'CREATE', detail: null }], accountRef: 'r1' });
   });
 });
+
+describe('converge: error texts name no personal values', () => {
+  const person = desired({ accountName: 'ada.lovelace', attributes: { mail: 'ada@example.org', displayName: 'Ada Lovelace' } });
+  const personal = ['ada.lovelace', 'ada@example.org', 'Ada Lovelace', 'old.name', 'uid=old.name,ou=people,dc=x'];
+  const namesNone = (message: string) => {
+    for (const v of personal) expect(message.toLowerCase()).not.toContain(v.toLowerCase());
+  };
+
+  it("a conflict on create whose target text echoes the name, DN and email: permanent, the person's values redacted, the rest kept", async () => {
+    const echo = new ConnectorError(ConnectorErrorCode.AlreadyExists, 'add uid=ada.lovelace,ou=people,dc=x: entry already exists (uid ADA.LOVELACE, mail ada@example.org, cn "Ada Lovelace")');
+    const { runtime } = fake([null], { createAccount: async () => Promise.reject(echo) });
+    const err = await failure(converge(runtime, person, null));
+    expect(err).toMatchObject({ code: 'TARGET_ALREADY_EXISTS', retriable: false });
+    namesNone(err.message);
+    expect(err.message).toMatch(/^creating the account of person p1 on target t1 failed: .* entry already exists \(uid \[redacted\], mail \[redacted\], cn "\[redacted\]"\)$/);
+  });
+
+  it('a rename: neither the old name (and DN) nor the new one appears; the partial outcome stays attached', async () => {
+    const current = account({ name: 'old.name', location: 'uid=old.name,ou=people,dc=x', attributes: { mail: 'ada@example.org', displayName: 'Ada Lovelace' } });
+    const refused = new ConnectorError(ConnectorErrorCode.Rejected, 'modifyDN uid=old.name,ou=people,dc=x -> ada.lovelace refused: old.name is locked');
+    const { runtime } = fake([current], { updateAccount: async () => Promise.reject(refused) });
+    const err = await failure(converge(runtime, person, 'r1'));
+    expect(err.code).toBe('TARGET_REJECTED');
+    namesNone(err.message);
+    expect(err.message).toBe('modifyDN [redacted] -> [redacted] refused: [redacted] is locked');
+    expect(partialOutcome(err)).toEqual({ operations: [], accountRef: 'r1' });
+  });
+
+  it('an unowned account with the name, a missing group, an unclassified error: no name in the text', async () => {
+    const unowned = fake([account({ owner: null, name: 'ada.lovelace' })]);
+    const notManaged = await failure(converge(unowned.runtime, person, null));
+    expect(notManaged.code).toBe('ACCOUNT_NOT_MANAGED');
+    namesNone(notManaged.message);
+    expect(notManaged.message).toMatch(/ref r1/);
+
+    const missing = fake([null], { addGroupMembership: async () => Promise.reject(new ConnectorError(ConnectorErrorCode.GroupNotFound, 'group ops not found for member ada.lovelace')) });
+    const e2 = await failure(converge(missing.runtime, { ...person, groups: ['ops'] }, null));
+    expect(e2.code).toBe('GROUP_NOT_FOUND');
+    expect(e2.message).toBe('group ops not found for member [redacted]');
+    expect(partialOutcome(e2)).toEqual({ operations: [{ type: 'CREATE', detail: null }], accountRef: 'r1' });
+
+    const bug = fake([account({ name: 'ada.lovelace', attributes: { mail: 'old@example.org' } })], { updateAccount: async () => Promise.reject(new TypeError('cannot read mail of ada.lovelace')) });
+    const e3 = await failure(converge(bug.runtime, person, 'r1'));
+    expect(e3.code).toBe('CONNECTOR_UNCLASSIFIED');
+    expect(e3.message).toBe('cannot read mail of [redacted]');
+  });
+});

@@ -215,7 +215,8 @@ export class LdapDirectoryConnector implements TargetConnector {
 
   // ---- reading -----------------------------------------------------------------------------
 
-  private async findOne(filter: string): Promise<Entry | undefined> {
+  /** The one entry the filter matches in the account bases; `by` names the look-up in errors (the filter holds personal values). */
+  private async findOne(filter: string, by: string): Promise<Entry | undefined> {
     for (const base of this.bases()) {
       const found = await this.pool.use('search account', async (c) => {
         try {
@@ -225,7 +226,7 @@ export class LdapDirectoryConnector implements TargetConnector {
           throw e;
         }
       });
-      if (found.length > 1) throw new ConnectorError(ConnectorErrorCode.Rejected, `more than one entry matches ${filter} under ${base}`);
+      if (found.length > 1) throw new ConnectorError(ConnectorErrorCode.Rejected, `more than one entry matches the look-up by ${by} under ${base}`);
       if (found[0]) return found[0];
     }
     return undefined;
@@ -249,11 +250,11 @@ export class LdapDirectoryConnector implements TargetConnector {
   async readAccount(l: AccountLocator): Promise<TargetAccount | null> {
     let entry: Entry | undefined;
     if (l.accountRef) {
-      const byRef = await this.findOne(this.dialect.refFilter(l.accountRef));
+      const byRef = await this.findOne(this.dialect.refFilter(l.accountRef), this.dialect.refAttribute);
       if (byRef && this.ownerOf(view(byRef)) === l.personId) entry = byRef;
     }
-    entry ??= await this.findOne(`(&${this.userFilter()}${eq(this.cfg.owner.attribute, this.ownerValue(l.personId))})`);
-    entry ??= await this.findOne(`(&${this.userFilter()}${eq(this.dialect.nameAttribute, l.accountName)})`);
+    entry ??= await this.findOne(`(&${this.userFilter()}${eq(this.cfg.owner.attribute, this.ownerValue(l.personId))})`, `ownership marker (${this.cfg.owner.attribute})`);
+    entry ??= await this.findOne(`(&${this.userFilter()}${eq(this.dialect.nameAttribute, l.accountName)})`, `account name (${this.dialect.nameAttribute})`);
     if (!entry) return null;
     return this.toAccount(entry, await this.membershipsOf(entry.dn, view(entry).get(this.dialect.nameAttribute)[0] ?? l.accountName));
   }
@@ -460,7 +461,7 @@ export class LdapDirectoryConnector implements TargetConnector {
    */
   private async posixNumberTaken(n: number): Promise<boolean> {
     const gidIsUid = this.cfg.posix.gidNumber === 'uid';
-    if ((await this.findOne(gidIsUid ? `(|(uidNumber=${n})(gidNumber=${n}))` : `(uidNumber=${n})`)) !== undefined) return true;
+    if ((await this.findOne(gidIsUid ? `(|(uidNumber=${n})(gidNumber=${n}))` : `(uidNumber=${n})`, gidIsUid ? 'uidNumber or gidNumber' : 'uidNumber')) !== undefined) return true;
     if (!gidIsUid) return false;
     for (const base of await this.gidSearchBases()) {
       const found = await this.pool.use('search posix groups', async (c) => {

@@ -74,7 +74,8 @@ export function parseDn(dn: string): Rdn[][] {
   let buf = '';
   let type: string | undefined;
   const flush = () => {
-    if (type === undefined) throw new SyntaxError(`invalid DN (attribute without "="): ${JSON.stringify(dn)}`);
+    // Position only: a DN holds personal values, and this message can reach results and logs.
+    if (type === undefined) throw new SyntaxError(`invalid DN (attribute without "=" in RDN ${rdns.length + 1})`);
     current.push({ type: type.trim(), value: unescapeDnValue(buf.replace(/^ +/, '').replace(/(?<!\\) +$/, '')) });
     buf = '';
     type = undefined;

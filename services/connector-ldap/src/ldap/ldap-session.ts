@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
-import { ConnectorError, ConnectorErrorCode } from '@provisio/connector-kit';
+import { ConnectorError, ConnectorErrorCode, scrubTargetText } from '@provisio/connector-kit';
 import { Client, ResultCodeError } from 'ldapts';
 
 export interface SessionOptions {
@@ -19,7 +19,8 @@ const AUTH_CODES = new Set([49, 50, 48]);
 /** ldapts and socket errors → connector errors. */
 export function fromLdapError(e: unknown, what: string): ConnectorError {
   if (e instanceof ConnectorError) return e;
-  const message = `${what}: ${(e as Error)?.message ?? String(e)}`;
+  // The directory's diagnostic may name the entry (Samba: its DN, a taken sAMAccountName in quotes): DN values and emails masked here, the kit redacts the person's values.
+  const message = `${what}: ${scrubTargetText((e as Error)?.message ?? String(e))}`;
   if (e instanceof ResultCodeError) {
     if (TRANSIENT_CODES.has(e.code)) return new ConnectorError(ConnectorErrorCode.Unavailable, message, { cause: e });
     if (AUTH_CODES.has(e.code)) return new ConnectorError(ConnectorErrorCode.Unauthorized, message, { cause: e });

@@ -153,9 +153,10 @@ export const ActiveDirectoryDialect: Dialect = {
   userFilter: (classes) => `(&(objectCategory=person)(objectClass=${classes.at(-1)!}))`,
   checkAccountName: (name) => {
     const bad = [...name].find((ch) => SAM_FORBIDDEN.includes(ch) || ch.charCodeAt(0) < 0x20);
-    if (bad !== undefined) throw new ConnectorError(ConnectorErrorCode.Rejected, `sAMAccountName ${JSON.stringify(name)} contains ${JSON.stringify(bad)}; Active Directory refuses " / \\ [ ] : ; | = , + * ? < > and control characters in it`);
-    if ([...name].length > SAM_MAX_LENGTH) throw new ConnectorError(ConnectorErrorCode.Rejected, `sAMAccountName ${JSON.stringify(name)} is longer than ${SAM_MAX_LENGTH} characters, which Active Directory refuses for users`);
-    if (name.endsWith('.')) throw new ConnectorError(ConnectorErrorCode.Rejected, `sAMAccountName ${JSON.stringify(name)} ends with a period, which Active Directory refuses`);
+    // The rule and the offending character, never the name (results and logs must not carry it).
+    if (bad !== undefined) throw new ConnectorError(ConnectorErrorCode.Rejected, `the account name (sAMAccountName) contains ${JSON.stringify(bad)}; Active Directory refuses " / \\ [ ] : ; | = , + * ? < > and control characters in it`);
+    if ([...name].length > SAM_MAX_LENGTH) throw new ConnectorError(ConnectorErrorCode.Rejected, `the account name (sAMAccountName) has ${[...name].length} characters; Active Directory refuses more than ${SAM_MAX_LENGTH} for users`);
+    if (name.endsWith('.')) throw new ConnectorError(ConnectorErrorCode.Rejected, `the account name (sAMAccountName) ends with a period, which Active Directory refuses`);
   },
   maintainsMemberReferences: true,
   // The userPrincipalName follows the name when the connector makes it (upnSuffix).

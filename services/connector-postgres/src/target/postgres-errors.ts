@@ -6,10 +6,20 @@ import { isTransientDatabaseError } from '@provisio/persistence';
  * and races are transient (the next attempt re-reads and converges); privileges, dependencies and
  * bad values are permanent.
  */
+/**
+ * PostgreSQL's message without the identifiers it quotes: they are role names — a person's account
+ * name in `role "…" already exists` — or objects named after them. The SQLSTATE stays.
+ */
+export function postgresMessage(e: unknown): string {
+  const text = (e as Error)?.message ?? String(e);
+  const code = (e as { code?: unknown })?.code;
+  return `${text.replace(/"[^"]*"/g, '"…"')}${typeof code === 'string' ? ` (SQLSTATE ${code})` : ''}`;
+}
+
 export function fromPostgresError(e: unknown, what: string): ConnectorError {
   if (e instanceof ConnectorError) return e;
   const code = (e as { code?: unknown }).code;
-  const message = `${what}: ${(e as Error).message ?? String(e)}`;
+  const message = `${what}: ${postgresMessage(e)}`;
   if (isTransientDatabaseError(e)) return new ConnectorError(ConnectorErrorCode.Unavailable, message, { cause: e });
   if (typeof code !== 'string') return new ConnectorError(ConnectorErrorCode.Unavailable, message, { cause: e });
   // duplicate_object (CREATE ROLE / RENAME TO a taken name): the kit re-reads; a race converges, anything else fails the command.

@@ -1,6 +1,7 @@
 import {
   ConnectorError,
   ConnectorErrorCode,
+  redactValues,
   type AccountLocator,
   type AccountPatch,
   type Attributes,
@@ -99,7 +100,7 @@ const SESSIONS_COLUMN = `CASE WHEN r.rolcanlogin THEN false ELSE r.oid = ANY (SE
  */
 export class PostgresRoleConnector implements TargetConnector {
   readonly pool: pg.Pool;
-  /** The columns a read for a command selects: with the open-sessions check when disabling terminates sessions. */
+  /** The columns a read (for a command or the listing) selects: with the open-sessions check when disabling terminates sessions. */
   private readonly readColumns: string;
   /** Creates of concurrent commands, committed together (see CreateBatcher). */
   private readonly creates: CreateBatcher;
@@ -136,18 +137,20 @@ export class PostgresRoleConnector implements TargetConnector {
   }
 
   /**
-   * A role as an account. For a command that wants the role disabled (or gone), a NOLOGIN role
-   * whose sessions are still open reads as enabled while `disable.terminateSessions` is on: the
-   * disable is not done until they are ended (a termination that failed after the NOLOGIN, or
-   * a role set NOLOGIN by hand), so the plan disables again instead of reporting NO_CHANGE.
+   * A role as an account. A NOLOGIN role whose sessions are still open (read only while
+   * `disable.terminateSessions` is on: a termination that failed after the NOLOGIN, or a role set
+   * NOLOGIN by hand) is disabled with `openSessions`: the disable is not done until they are
+   * ended, so a leaver's command (or reconciliation) disables again instead of finding no change,
+   * and a rehire's still enables it. Reads for commands and the reconciliation listing use this
+   * one mapping.
    */
-  private toAccount(r: RoleRow, desired?: DesiredAccount): TargetAccount {
-    const sessionsOpen = r.sessions === true && desired !== undefined && desired.state !== 'ACTIVE';
+  private toAccount(r: RoleRow): TargetAccount {
     return {
       ref: r.oid,
       name: r.rolname,
       owner: this.ownerOf(r.comment),
-      enabled: r.rolcanlogin || sessionsOpen,
+      enabled: r.rolcanlogin,
+      ...(r.sessions === true && !r.rolcanlogin ? { openSessions: true } : {}),
       attributes: { connectionLimit: r.rolconnlimit < 0 ? null : r.rolconnlimit, validUntil: canonicalValidUntil(r.rolvaliduntil) },
       groups: r.groups ?? [],
     };
@@ -183,13 +186,13 @@ export class PostgresRoleConnector implements TargetConnector {
       const byRef = await this.query<RoleRow>('read role', `SELECT ${this.readColumns} FROM ${ROLES} WHERE r.oid = $1::oid`, [l.accountRef]);
       const row = byRef.rows[0];
       // The oid only counts while it is still this person's role (oids are reused after DROP ROLE).
-      if (row && this.ownerOf(row.comment) === l.personId) return this.toAccount(row, l.desired);
+      if (row && this.ownerOf(row.comment) === l.personId) return this.toAccount(row);
     }
     // Then by the ownership marker (a role renamed since, or whose ref was never recorded), then by name.
     const byMarker = await this.query<RoleRow>('read role', `SELECT ${this.readColumns} FROM ${ROLES} WHERE d.description = $1 ORDER BY r.oid LIMIT 1`, [this.marker(l.personId)]);
-    if (byMarker.rows[0]) return this.toAccount(byMarker.rows[0], l.desired);
+    if (byMarker.rows[0]) return this.toAccount(byMarker.rows[0]);
     const byName = await this.query<RoleRow>('read role', `SELECT ${this.readColumns} FROM ${ROLES} WHERE r.rolname = $1`, [l.accountName]);
-    return byName.rows[0] ? this.toAccount(byName.rows[0], l.desired) : null;
+    return byName.rows[0] ? this.toAccount(byName.rows[0]) : null;
   }
 
   /** One query for a batch: by oid where known (still this person's), else by ownership marker, else by name. */
@@ -213,7 +216,7 @@ export class PostgresRoleConnector implements TargetConnector {
     for (const l of locators) {
       const viaRef = l.accountRef ? byOid.get(l.accountRef) : undefined;
       const row = (viaRef && this.ownerOf(viaRef.comment) === l.personId ? viaRef : undefined) ?? byOwner.get(l.personId) ?? byName.get(l.accountName);
-      out.set(l.personId, row ? this.toAccount(row, l.desired) : null);
+      out.set(l.personId, row ? this.toAccount(row) : null);
     }
     return out;
   }
@@ -330,7 +333,8 @@ export class PostgresRoleConnector implements TargetConnector {
       const cause = (e as ConnectorError).options?.cause as { code?: string; detail?: string } | undefined;
       if (cause?.code === '2BP01') {
         // PostgreSQL's detail names the dependent objects (never the role): "owner of table t", "privileges for schema s".
-        const detail = cause.detail ? ` (${cause.detail.replace(/\s+/g, ' ').slice(0, 300)})` : '';
+        // It may name the role itself ("… belonging to role <name> in schema s"): that is redacted.
+        const detail = cause.detail ? ` (${redactValues(cause.detail.replace(/\s+/g, ' '), [account.name]).slice(0, 300)})` : '';
         const why =
           policy.ownedObjects === 'refuse'
             ? `owns objects or holds privileges${detail}; the target's delete.ownedObjects policy is "refuse": nothing was changed (reassign or drop them, or set the policy to reassign or drop)`
@@ -341,11 +345,20 @@ export class PostgresRoleConnector implements TargetConnector {
     }
   }
 
+  /**
+   * One query per page, with the same columns (and so the same open-sessions rule) as the reads
+   * for commands. The page's roles are chosen first (marker prefix, name order, LIMIT) and only
+   * they get the memberships and the open-sessions check: pg_stat_activity is read once per page
+   * and compared with the page's NOLOGIN roles only, never with every managed role.
+   */
   async listAccounts(cursor: string | null, pageSize: number): Promise<Page<TargetAccount>> {
     const r = await this.query<RoleRow>(
       'list roles',
-      `SELECT ${ROLE_COLUMNS} FROM pg_roles r JOIN pg_shdescription d ON d.objoid = r.oid AND d.classoid = 'pg_authid'::regclass
-       WHERE starts_with(d.description, $1) AND ($2::text IS NULL OR r.rolname > $2) ORDER BY r.rolname COLLATE "C" LIMIT $3`,
+      `SELECT ${this.readColumns}
+       FROM (SELECT pr.oid FROM pg_roles pr JOIN pg_shdescription pd ON pd.objoid = pr.oid AND pd.classoid = 'pg_authid'::regclass
+             WHERE starts_with(pd.description, $1) AND ($2::text IS NULL OR pr.rolname > $2) ORDER BY pr.rolname COLLATE "C" LIMIT $3) page
+       JOIN pg_roles r ON r.oid = page.oid JOIN pg_shdescription d ON d.objoid = r.oid AND d.classoid = 'pg_authid'::regclass
+       ORDER BY r.rolname COLLATE "C"`,
       [this.config.markerPrefix, cursor, pageSize],
     );
     const items = r.rows.map((row) => this.toAccount(row));
@@ -363,15 +376,15 @@ export class PostgresRoleConnector implements TargetConnector {
     const refuse = (rule: string) => new ConnectorError(ConnectorErrorCode.InvalidCommand, `group role ${group} refused on target ${this.config.id}: ${rule}`);
     const pattern = this.config.groups.managedPattern;
     if (pattern !== undefined && !new RegExp(pattern).test(group)) throw refuse(`not a managed group (groups.managedPattern ${pattern})`);
-    const r = await this.query<{ rolname: string; depth: number; rolsuper: boolean; rolcreaterole: boolean; rolreplication: boolean; rolbypassrls: boolean; rolcanlogin: boolean; comment: string | null }>(
+    const r = await this.query<{ oid: string; rolname: string; depth: number; rolsuper: boolean; rolcreaterole: boolean; rolreplication: boolean; rolbypassrls: boolean; rolcanlogin: boolean; comment: string | null }>(
       'find group role',
       `WITH RECURSIVE up(oid, depth) AS (
          SELECT oid, 0 FROM pg_roles WHERE rolname = $1
          UNION SELECT m.roleid, up.depth + 1 FROM pg_auth_members m JOIN up ON m.member = up.oid WHERE up.depth < 32)
-       SELECT g.rolname, min(up.depth)::int AS depth, g.rolsuper, g.rolcreaterole, g.rolreplication, g.rolbypassrls, g.rolcanlogin, d.description AS comment
+       SELECT g.oid::text AS oid, g.rolname, min(up.depth)::int AS depth, g.rolsuper, g.rolcreaterole, g.rolreplication, g.rolbypassrls, g.rolcanlogin, d.description AS comment
        FROM up JOIN pg_roles g ON g.oid = up.oid
        LEFT JOIN pg_shdescription d ON d.objoid = g.oid AND d.classoid = 'pg_authid'::regclass
-       GROUP BY g.rolname, g.rolsuper, g.rolcreaterole, g.rolreplication, g.rolbypassrls, g.rolcanlogin, d.description ORDER BY 2`,
+       GROUP BY g.oid, g.rolname, g.rolsuper, g.rolcreaterole, g.rolreplication, g.rolbypassrls, g.rolcanlogin, d.description ORDER BY 2`,
       [group],
     );
     if (r.rows.length === 0) throw new ConnectorError(ConnectorErrorCode.GroupNotFound, `group role ${group} does not exist on target ${this.config.id}`);
@@ -381,7 +394,8 @@ export class PostgresRoleConnector implements TargetConnector {
       if (privileges.length) throw refuse(`grants ${privileges.join(', ')}${via} (privileged roles are never granted)`);
       if (g.rolname.startsWith('pg_')) throw refuse(`grants the predefined role ${g.rolname}${g.depth === 0 ? '' : ' through membership'} (predefined roles are never granted)`);
       if (g.depth === 0 && g.rolcanlogin) throw refuse('is a login role (only NOLOGIN group roles are granted)');
-      if (this.ownerOf(g.comment) !== null) throw refuse(`${g.depth === 0 ? 'is' : `is a member of ${g.rolname},`} a role Provisio manages as a person's account`);
+      // A person's role is named by its oid: its name is the person's account name.
+      if (this.ownerOf(g.comment) !== null) throw refuse(`${g.depth === 0 ? 'is' : `is a member of role oid ${g.oid},`} a role Provisio manages as a person's account`);
     }
     await this.query('grant group role', `GRANT ${quoteRole(group)} TO ${quoteRole(account.name)}`);
   }

@@ -1,4 +1,4 @@
-import { ConnectorError, ConnectorErrorCode, parseRetryAfter } from '@provisio/connector-kit';
+import { ConnectorError, ConnectorErrorCode, parseRetryAfter, scrubTargetText } from '@provisio/connector-kit';
 import type { ScimTargetConfig } from '../config.js';
 
 export type Json = Record<string, unknown>;
@@ -62,10 +62,13 @@ export class TokenSource {
   }
 }
 
-/** A SCIM error response's detail, for messages. */
+/**
+ * A SCIM error response's detail, for messages. Services echo values in it ("userName ada is
+ * already taken", an email): emails are masked here, and the kit redacts the person's values.
+ */
 function detailOf(body: Json | undefined): string {
   if (!body) return '';
-  const d = [body['scimType'], body['detail']].filter((x) => typeof x === 'string').join(': ');
+  const d = scrubTargetText([body['scimType'], body['detail']].filter((x) => typeof x === 'string').join(': ')).slice(0, 300);
   return d ? ` (${d})` : '';
 }
 

@@ -2,6 +2,7 @@ import {
   ConnectorError,
   ConnectorErrorCode,
   KeyedMutex,
+  scrubTargetText,
   type AccountLocator,
   type AccountPatch,
   type DesiredAccount,
@@ -18,7 +19,7 @@ import { ScimHttp, TokenSource, type Json } from './scim-http.js';
 
 const META_KEYS = ['meta', 'groups'];
 
-/** How often a group's GET + PUT is tried again after 412 Precondition Failed before it fails (transiently). */
+/** How often a GET + PUT (of a group, or of a user) is tried again after 412 Precondition Failed before it fails (transiently). */
 const PRECONDITION_ATTEMPTS = 5;
 
 /**
@@ -28,6 +29,21 @@ const PRECONDITION_ATTEMPTS = 5;
 const groupWrites = new KeyedMutex();
 
 const hasMember = (group: Json | undefined, ref: string) => ((group?.['members'] as Json[] | undefined) ?? []).some((m) => m['value'] === ref);
+
+/** A short random pause before reading again after a 412, so that two writers do not keep colliding. */
+const preconditionPause = (attempt: number) => new Promise((r) => setTimeout(r, Math.floor(Math.random() * 20 * attempt)));
+
+/** A user as last read or written, with its version (ETag header, else meta.version) when the service gives one. */
+interface KnownUser {
+  body: Json;
+  version: string | undefined;
+}
+
+const ownerOf = (r: Json): string | null => (typeof r['externalId'] === 'string' && r['externalId'] !== '' ? r['externalId'] : null);
+const metaVersion = (r: Json): string | undefined => {
+  const v = (r['meta'] as Json | undefined)?.['version'];
+  return typeof v === 'string' && v !== '' ? v : undefined;
+};
 
 /**
  * A generic SCIM 2.0 client (RFC 7643/7644) as a target: Users and Groups, look-up by
@@ -41,8 +57,8 @@ export class ScimConnector implements TargetConnector {
   private capitalized: boolean;
   private readonly groupIds = new Map<string, { id: string; at: number }>();
   private readonly groupNames = new Map<string, { name: string; at: number }>();
-  /** The last representation read per user id, for PUT and for merging multi-valued attributes. */
-  private readonly resources = new Map<string, Json>();
+  /** The last representation read per user id (and its version), for PUT and for merging multi-valued attributes. */
+  private readonly resources = new Map<string, KnownUser>();
 
   constructor(private readonly cfg: ScimTargetConfig) {
     const insecure = insecureUrls(cfg);
@@ -62,9 +78,11 @@ export class ScimConnector implements TargetConnector {
     return { update: this.update, capitalizedOps: this.capitalized };
   }
 
-  private remember(r: Json): Json {
+  /** Keeps a user's representation and version (the answer's ETag, else its meta.version). */
+  private remember(r: Json, version?: string): Json {
     const id = String(r['id']);
-    this.resources.set(id, r);
+    this.resources.delete(id);
+    this.resources.set(id, { body: r, version: version ?? metaVersion(r) });
     if (this.resources.size > 10_000) this.resources.delete(this.resources.keys().next().value!);
     return r;
   }
@@ -73,7 +91,7 @@ export class ScimConnector implements TargetConnector {
     return {
       ref: String(r['id']),
       name: String(r['userName'] ?? ''),
-      owner: typeof r['externalId'] === 'string' && r['externalId'] !== '' ? r['externalId'] : null,
+      owner: ownerOf(r),
       enabled: r['active'] !== false,
       attributes: readAttributes(r),
       groups,
@@ -105,9 +123,9 @@ export class ScimConnector implements TargetConnector {
     return found[0];
   }
 
-  private async getUser(id: string): Promise<Json | undefined> {
+  private async getUser(id: string): Promise<KnownUser | undefined> {
     const r = await this.http.request('GET', `/Users/${encodeURIComponent(id)}`, undefined, { accept: [404] });
-    return r.status === 404 ? undefined : r.body;
+    return r.status === 404 || !r.body ? undefined : { body: r.body, version: r.version };
   }
 
   /**
@@ -132,14 +150,15 @@ export class ScimConnector implements TargetConnector {
 
   async readAccount(l: AccountLocator): Promise<TargetAccount | null> {
     let user: Json | undefined;
+    let version: string | undefined;
     if (l.accountRef) {
       const byRef = await this.getUser(l.accountRef);
-      if (byRef && byRef['externalId'] === l.personId) user = byRef;
+      if (byRef && byRef.body['externalId'] === l.personId) ({ body: user, version } = byRef);
     }
     user ??= await this.findOne('Users', equalityLookup('externalId', l.personId, true));
     user ??= await this.findOne('Users', equalityLookup('userName', l.accountName, false));
     if (!user) return null;
-    return this.toAccount(this.remember(user), await this.membershipsOf(user));
+    return this.toAccount(this.remember(user, version), await this.membershipsOf(user));
   }
 
   /**
@@ -169,30 +188,62 @@ export class ScimConnector implements TargetConnector {
     const r = await this.http.request('POST', '/Users', body, { accept: [409] });
     // 409: a uniqueness conflict. The kit re-reads: created meanwhile → adopt or refuse it; not findable (e.g. a unique email) → FAILED.
     if (r.status === 409) throw new ConnectorError(ConnectorErrorCode.AlreadyExists, `POST /Users answered 409: a uniqueness conflict (the userName or another unique attribute, e.g. an email, is taken)`, { status: 409 });
-    return this.toAccount(this.remember(r.body!), []);
+    return this.toAccount(this.remember(r.body!, r.version), []);
   }
 
-  private async current(account: TargetAccount): Promise<Json> {
+  private async current(account: TargetAccount): Promise<KnownUser> {
     const known = this.resources.get(account.ref);
     if (known) return known;
+    return this.reread(account);
+  }
+
+  private async reread(account: TargetAccount): Promise<KnownUser> {
     const fresh = await this.getUser(account.ref);
     if (!fresh) throw new ConnectorError(ConnectorErrorCode.Unavailable, `user ${account.ref} vanished`);
-    return this.remember(fresh);
+    this.remember(fresh.body, fresh.version);
+    return fresh;
   }
 
   /** PATCH, or PUT of the whole resource — per profile, or learnt when the service refuses PATCH. */
   private async changeUser(account: TargetAccount, ops: PatchOperation[], apply: (resource: Json) => void): Promise<Json> {
     const path = `/Users/${encodeURIComponent(account.ref)}`;
-    if (ops.length === 0) return this.current(account);
+    if (ops.length === 0) return (await this.current(account)).body;
     if (this.update === 'patch') {
       const r = await this.patch(path, ops);
-      if (r !== 'unsupported') return this.remember(r ?? (await this.getUser(account.ref)) ?? {});
+      if (r !== 'unsupported') {
+        if (r) return this.remember(r);
+        return (await this.reread(account)).body;
+      }
     }
-    const resource = structuredClone(await this.current(account));
-    for (const k of META_KEYS) delete resource[k];
-    apply(resource);
-    const r = await this.http.request('PUT', path, resource);
-    return this.remember(r.body!);
+    return this.putUser(account, path, apply);
+  }
+
+  /**
+   * PUT of the whole user: the representation last read with the change applied. With a version
+   * (ETag header or meta.version) the PUT carries If-Match, and a 412 — someone else changed the
+   * user since our read — reads it again and applies the change to what is there now (their
+   * changes kept), up to PRECONDITION_ATTEMPTS times, then fails transiently. A user that another
+   * writer gave to someone else (externalId) meanwhile is not written: a transient failure, and the
+   * kit's retry reads and plans afresh (and refuses another person's account).
+   */
+  private async putUser(account: TargetAccount, path: string, apply: (resource: Json) => void): Promise<Json> {
+    let base = await this.current(account);
+    for (let attempt = 1; ; attempt++) {
+      const resource = structuredClone(base.body);
+      for (const k of META_KEYS) delete resource[k];
+      apply(resource);
+      const r = await this.http.request('PUT', path, resource, base.version ? { accept: [412], headers: { 'if-match': base.version } } : {});
+      if (r.status !== 412) return this.remember(r.body ?? resource, r.version);
+      this.resources.delete(account.ref);
+      if (attempt >= PRECONDITION_ATTEMPTS) {
+        throw new ConnectorError(ConnectorErrorCode.Unavailable, `PUT ${path} answered 412 Precondition Failed ${PRECONDITION_ATTEMPTS} times: the user keeps changing under other writers`, { status: 412 });
+      }
+      await preconditionPause(attempt);
+      base = await this.reread(account);
+      if (ownerOf(base.body) !== account.owner) {
+        throw new ConnectorError(ConnectorErrorCode.Unavailable, `PUT ${path}: another writer changed the user's externalId since it was read; reading it again`);
+      }
+    }
   }
 
   private async patch(path: string, ops: PatchOperation[]): Promise<Json | undefined | 'unsupported'> {
@@ -212,12 +263,12 @@ export class ScimConnector implements TargetConnector {
         r = retry;
       }
     }
-    if (r.status >= 400) throw new ConnectorError(ConnectorErrorCode.Rejected, `PATCH ${path} answered ${r.status} (${String(r.body?.['detail'] ?? '')})`, { status: r.status });
+    if (r.status >= 400) throw new ConnectorError(ConnectorErrorCode.Rejected, `PATCH ${path} answered ${r.status} (${scrubTargetText(String(r.body?.['detail'] ?? '')).slice(0, 300)})`, { status: r.status });
     return r.status === 204 ? undefined : r.body;
   }
 
   async updateAccount(account: TargetAccount, patch: AccountPatch): Promise<TargetAccount> {
-    const current = await this.current(account);
+    const current = (await this.current(account)).body;
     const ops: PatchOperation[] = [];
     if (patch.name !== undefined) ops.push({ op: 'replace', path: 'userName', value: patch.name });
     if (patch.owner !== undefined) ops.push({ op: 'replace', path: 'externalId', value: patch.owner });
@@ -309,7 +360,7 @@ export class ScimConnector implements TargetConnector {
       const put = await this.http.request('PUT', path, g, version ? { accept: [412], headers: { 'if-match': version } } : {});
       if (put.status === 412) {
         // Changed since our GET: read again, after a short random pause so two writers do not keep colliding.
-        await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 20 * attempt)));
+        await preconditionPause(attempt);
         continue;
       }
       const check = await this.http.request('GET', path);

@@ -1,0 +1,105 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { ConnectorError, TargetRuntime, converge, type DesiredAccount } from '@provisio/connector-kit';
+import { startSlapd, type RunningSlapd } from '@provisio/devstack';
+import { createLogger } from '@provisio/observability';
+import { serviceTestEnv } from '@provisio/testing';
+import { Client } from 'ldapts';
+import { Writable } from 'node:stream';
+import { loadConnectorLdapConfig } from '../src/config.js';
+import { LdapDirectoryConnector } from '../src/ldap/ldap-directory.connector.js';
+
+const BASE = 'dc=example,dc=org';
+const PEOPLE = `ou=people,${BASE}`;
+const GROUPS = `ou=groups,${BASE}`;
+const silent = createLogger({ service: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+
+/**
+ * Error texts of connector-ldap through the kit's converge on a real slapd: results, dead letters
+ * and logs may name the target, bases, attribute names, groups and rules, never the person's
+ * account name, DN, cn or email — also where the connector's look-up filter or the directory's own
+ * message would.
+ */
+describe('connector-ldap error texts name no account', () => {
+  let slapd: RunningSlapd;
+  let admin: Client;
+  const connectors: LdapDirectoryConnector[] = [];
+
+  const runtimeFor = (extra: Record<string, unknown> = {}) => {
+    const targets = [{ id: 'dir', url: slapd.url, allowInsecureLdap: true, bindDn: slapd.rootDn, bindPassword: { env: 'LDAP_TEST_PASSWORD' }, usersBase: PEOPLE, groupEntries: { base: GROUPS }, disable: { method: 'attribute', attribute: 'employeeType', disabledValue: 'disabled' }, ...extra }];
+    const cfg = loadConnectorLdapConfig({ ...serviceTestEnv({ databaseUrl: 'postgres://127.0.0.1/unused', topicPrefix: 'x.' }), CONNECTOR_TARGETS: JSON.stringify(targets), LDAP_TEST_PASSWORD: slapd.rootPassword }).CONNECTOR_TARGETS[0]!;
+    const connector = new LdapDirectoryConnector(cfg);
+    connectors.push(connector);
+    return new TargetRuntime(cfg, 'ldap', connector, silent, connector.planOptions(), true);
+  };
+  const desired = (personId: string, accountName: string, over: Partial<DesiredAccount> = {}): DesiredAccount => ({
+    personId,
+    target: 'dir',
+    version: 1,
+    state: 'ACTIVE',
+    accountName,
+    attributes: { mail: `${accountName}@example.org` },
+    groups: [],
+    ...over,
+  });
+  const failure = async (d: DesiredAccount, runtime: TargetRuntime): Promise<ConnectorError> => {
+    const e = await converge(runtime, d, null).then(
+      () => undefined,
+      (x: unknown) => x,
+    );
+    expect(e).toBeInstanceOf(ConnectorError);
+    return e as ConnectorError;
+  };
+  const namesNone = (message: string, ...values: string[]) => {
+    for (const v of values) expect(message.toLowerCase()).not.toContain(v.toLowerCase());
+  };
+  const person = (dn: string, uid: string, cn = uid) => admin.add(dn, { objectClass: ['top', 'inetOrgPerson'], uid, cn, sn: cn });
+
+  beforeAll(async () => {
+    slapd = await startSlapd();
+    admin = new Client({ url: slapd.url });
+    await admin.bind(slapd.rootDn, slapd.rootPassword);
+    await admin.add(`cn=staff,${GROUPS}`, { objectClass: ['top', 'groupOfNames'], cn: 'staff', member: slapd.rootDn });
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const c of connectors) await c.close();
+    await admin?.unbind().catch(() => undefined);
+    await slapd?.stop();
+  }, 30_000);
+
+  it("a joiner whose DN collides with an entry the read cannot find (entryAlreadyExists): permanent, without the name, cn, DN or email", async () => {
+    const runtime = runtimeFor({ dnTemplate: 'cn={attr.cn}' });
+    // Somebody else's entry with the DN the joiner's cn gives; its uid differs, so no look-up finds it.
+    await person(`cn=Ada Lovelace,${PEOPLE}`, 'someone.else', 'Ada Lovelace');
+    const e = await failure(desired('p-ada', 'ada.lovelace', { attributes: { cn: 'Ada Lovelace', mail: 'ada.lovelace@example.org' } }), runtime);
+    expect(e.code).toBe('TARGET_ALREADY_EXISTS');
+    expect(e.message).toMatch(/^creating the account of person p-ada on target dir failed/);
+    namesNone(e.message, 'ada.lovelace', 'Ada Lovelace', 'Lovelace', 'ada.lovelace@example.org');
+  });
+
+  it('an existing entry with the name that Provisio does not manage: ACCOUNT_NOT_MANAGED without the name', async () => {
+    const runtime = runtimeFor();
+    await person(`uid=grace.hopper,${PEOPLE}`, 'grace.hopper', 'Grace Hopper');
+    const e = await failure(desired('p-grace', 'grace.hopper'), runtime);
+    expect(e.code).toBe('ACCOUNT_NOT_MANAGED');
+    namesNone(e.message, 'grace.hopper', 'Grace Hopper');
+  });
+
+  it('two entries with the name: the error names the look-up (attribute and base), not the filter value', async () => {
+    const runtime = runtimeFor();
+    await admin.add(`ou=contractors,${PEOPLE}`, { objectClass: ['top', 'organizationalUnit'], ou: 'contractors' });
+    await person(`uid=alan.turing,${PEOPLE}`, 'alan.turing');
+    await person(`uid=alan.turing,ou=contractors,${PEOPLE}`, 'alan.turing');
+    const e = await failure(desired('p-alan', 'alan.turing'), runtime);
+    expect(e.code).toBe('TARGET_REJECTED');
+    expect(e.message).toBe(`more than one entry matches the look-up by account name (uid) under ${PEOPLE}`);
+  });
+
+  it('a missing group after the create: the group is named, the account is not', async () => {
+    const runtime = runtimeFor();
+    const e = await failure(desired('p-joan', 'joan.clarke', { groups: ['no-such-group'] }), runtime);
+    expect(e.code).toBe('GROUP_NOT_FOUND');
+    expect(e.message).toContain('no-such-group');
+    namesNone(e.message, 'joan.clarke');
+  });
+});

@@ -1,0 +1,106 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { ConnectorError, TargetRuntime, converge, type DesiredAccount } from '@provisio/connector-kit';
+import { createLogger } from '@provisio/observability';
+import { ScimTestServer } from '@provisio/testing';
+import { generateKeyPairSync } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { loadConnectorScimConfig } from '../src/config.js';
+import { ScimConnector } from '../src/scim/scim.connector.js';
+
+const env = {
+  KAFKA_BROKERS: '127.0.0.1:9092',
+  DATABASE_URL: 'postgres://127.0.0.1/unused',
+  AUTH_PUBLIC_KEY: generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+  AUTH_ISSUER: 'provisio-test',
+  AUTH_AUDIENCE: 'provisio',
+};
+const silent = createLogger({ service: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+const USER_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:User';
+
+/**
+ * Error texts of connector-scim through the kit's converge against the real SCIM test server
+ * (SCIMMY): a service's error detail echoes the userName it refused ("userName … is already
+ * taken"); what goes into results, dead letters and logs must not.
+ */
+describe('connector-scim error texts name no account', () => {
+  let server: ScimTestServer;
+  const connectors: ScimConnector[] = [];
+
+  const runtimeFor = (id: string, extra: Record<string, unknown> = {}) => {
+    const [cfg] = loadConnectorScimConfig({
+      ...env,
+      TOKEN: server.token,
+      CONNECTOR_TARGETS: JSON.stringify([{ id, baseUrl: server.url, allowInsecureHttp: true, auth: { type: 'bearer', token: { env: 'TOKEN' } }, ...extra }]),
+    }).CONNECTOR_TARGETS;
+    const connector = new ScimConnector(cfg!);
+    connectors.push(connector);
+    return new TargetRuntime(cfg!, 'scim', connector, silent, connector.planOptions());
+  };
+  const desired = (target: string, personId: string, accountName: string, over: Partial<DesiredAccount> = {}): DesiredAccount => ({
+    personId,
+    target,
+    version: 1,
+    state: 'ACTIVE',
+    accountName,
+    attributes: { mail: `${accountName}@example.org` },
+    groups: [],
+    ...over,
+  });
+  const failure = async (runtime: TargetRuntime, d: DesiredAccount, ref: string | null = null): Promise<ConnectorError> => {
+    const e = await converge(runtime, d, ref).then(
+      () => undefined,
+      (x: unknown) => x,
+    );
+    expect(e).toBeInstanceOf(ConnectorError);
+    return e as ConnectorError;
+  };
+  const namesNone = (message: string, ...values: string[]) => {
+    for (const v of values) expect(message.toLowerCase()).not.toContain(v.toLowerCase());
+  };
+  const addUser = (id: string, userName: string, externalId?: string) => server.store.users.set(id, { id, schemas: [USER_SCHEMA], userName, ...(externalId ? { externalId } : {}), active: true, meta: {} });
+
+  beforeAll(async () => {
+    server = await ScimTestServer.start();
+  });
+
+  afterAll(async () => {
+    for (const c of connectors) await c.close();
+    await server?.close();
+  });
+
+  for (const profile of ['generic', 'put-only'] as const) {
+    it(`a mover's rename onto a taken userName (409 "userName … is already taken", ${profile === 'generic' ? 'PATCH' : 'PUT'}): neither name in the text`, async () => {
+      const runtime = runtimeFor(`scim-${profile}`, { profile, adoptExisting: false });
+      const old = `ada.byron.${profile}`;
+      const taken = `ada.lovelace.${profile}`;
+      const created = await converge(runtime, desired(`scim-${profile}`, `p-mover-${profile}`, old), null);
+      // Taken by a user the read for this person does not find (no externalId: the look-up by name is not reached, the ref is).
+      addUser(`other-${profile}`, taken);
+      const e = await failure(runtime, desired(`scim-${profile}`, `p-mover-${profile}`, taken), created.accountRef);
+      expect(e.code).toBe('TARGET_REJECTED');
+      expect(e.message).toMatch(/answered 409/);
+      namesNone(e.message, old, taken, `${old}@example.org`, `${taken}@example.org`);
+    });
+  }
+
+  it("a user with the userName that nobody manages, adoption off: ACCOUNT_NOT_MANAGED without the name", async () => {
+    const runtime = runtimeFor('scim-noadopt', { adoptExisting: false });
+    addUser('grace', 'grace.hopper');
+    const e = await failure(runtime, desired('scim-noadopt', 'p-grace', 'grace.hopper'));
+    expect(e.code).toBe('ACCOUNT_NOT_MANAGED');
+    namesNone(e.message, 'grace.hopper');
+  });
+
+  it('a joiner whose email is taken (409 on create, the read cannot explain it): permanent, without name or email', async () => {
+    server.store.uniqueEmails = true;
+    try {
+      const runtime = runtimeFor('scim-email');
+      server.store.users.set('holder', { id: 'holder', schemas: [USER_SCHEMA], userName: 'someone.else', externalId: 'p-someone', emails: [{ value: 'shared@example.org', type: 'work', primary: true }], active: true, meta: {} });
+      const e = await failure(runtime, desired('scim-email', 'p-joan', 'joan.clarke', { attributes: { mail: 'shared@example.org' } }));
+      expect(e.code).toBe('TARGET_ALREADY_EXISTS');
+      namesNone(e.message, 'joan.clarke', 'shared@example.org');
+    } finally {
+      server.store.uniqueEmails = false;
+    }
+  });
+});
