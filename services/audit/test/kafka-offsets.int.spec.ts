@@ -5,10 +5,11 @@ import { join } from 'node:path';
 import type { VerificationReport } from '@provisio/audit-domain';
 import { projectRoot } from '@provisio/devstack';
 import type { RunningService } from '@provisio/platform';
-import { auditTestKeys, createTestDatabase, createTestRole, kafkaBrokers, serviceTestEnv, testKafka, uniqueTopicPrefix, waitFor, type TestDatabase, type TestRole } from '@provisio/testing';
+import { auditTestKeys, createTestDatabase, createTestRole, kafkaBrokers, mintToken, readTopic, serviceTestEnv, testKafka, uniqueTopicPrefix, waitFor, type TestDatabase, type TestRole } from '@provisio/testing';
 import type { Admin, Producer } from 'kafkajs';
 import pg from 'pg';
 import { bootstrap } from '../src/bootstrap.js';
+import { CHAIN_SERVICE, type ChainService } from '../src/chain/chain.service.js';
 import { joinerRecords } from './records.js';
 
 /**
@@ -16,7 +17,8 @@ import { joinerRecords } from './records.js';
  * the audit service ingesting from the real broker into PostgreSQL: the group commits a
  * partition's offset only after the append committed, so every record before a committed offset
  * must be in the store. A tail deleted with its ledger rows (a superuser, triggers off) leaves a
- * chain that verifies from the database alone; Kafka's committed offsets still name it.
+ * chain that verifies from the database alone; Kafka's committed offsets still name it. The same
+ * check through the API (`GET /v1/verification?kafkaOffsets=true`), and `kafkaCheckpoints=true`.
  */
 describe('verify against the Kafka consumer offsets', () => {
   let db: TestDatabase;
@@ -33,11 +35,17 @@ describe('verify against the Kafka consumer offsets', () => {
   const allCommitted = async () => {
     const committed = new Map((await admin.fetchOffsets({ groupId: `${prefix}audit`, topics: topics.map((t) => prefix + t) })).flatMap((t) => t.partitions.map((p) => [`${t.topic}/${p.partition}`, p.offset] as const)));
     for (const t of topics) {
-      for (const p of await admin.fetchTopicOffsets(prefix + t)) if (committed.get(`${prefix}${t}/${p.partition}`) !== p.high) return false;
+      // A partition that never held a record has no committed offset (-1).
+      for (const p of await admin.fetchTopicOffsets(prefix + t)) if (p.high !== '0' && committed.get(`${prefix}${t}/${p.partition}`) !== p.high) return false;
     }
     return true;
   };
   const cliEnv = () => ({ DATABASE_URL: db.url, AUDIT_SIGNING_KEY: auditTestKeys().signingKey, KAFKA_BROKERS: kafkaBrokers().join(','), KAFKA_TOPIC_PREFIX: prefix });
+  let read: string;
+  const get = async (path: string, token = read): Promise<{ status: number; body: VerificationReport }> => {
+    const r = await fetch(`${service.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
+    return { status: r.status, body: (await r.json()) as VerificationReport };
+  };
   const verify = (args: string[]) => {
     const r = spawnSync(process.execPath, [cli, 'verify', ...args], { encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '', ...cliEnv() } });
     return { status: r.status, stderr: r.stderr, report: (r.stdout ? JSON.parse(r.stdout) : null) as VerificationReport | null };
@@ -62,6 +70,7 @@ describe('verify against the Kafka consumer offsets', () => {
     // No periodic checkpoint during the test: the records after the last one are vouched for by
     // the position ledger alone, which is what a tail deletion removes too.
     service = await bootstrap(serviceTestEnv({ databaseUrl: role.url, topicPrefix: prefix, extra: { DATABASE_MIGRATION_URL: db.url, AUDIT_CHECKPOINT_INTERVAL_MS: '3600000' } }));
+    read = await mintToken(['audit:read'], { subject: 'auditor-1' });
     await waitFor(async () => (await count()) === 9, { timeoutMs: 30_000, what: '9 audit records' });
     await waitFor(allCommitted, { timeoutMs: 30_000, what: 'the audit group committed every partition' });
   }, 90_000);
@@ -80,44 +89,91 @@ describe('verify against the Kafka consumer offsets', () => {
     expect(r.report).toMatchObject({ ok: true, records: 9, problems: [] });
   });
 
-  it('CLI: a record Kafka holds below the committed offset but the store lost is named (exit 1); the database alone cannot tell', async () => {
-    // One more record, the chain's tail, stored and committed.
-    const late = joinerRecords(randomUUID());
-    await producer.send({ topic: `${prefix}hr.lifecycle`, messages: [late.lifecycle] });
-    await waitFor(async () => (await count()) === 10, { timeoutMs: 30_000, what: 'the tenth record' });
-    await waitFor(allCommitted, { timeoutMs: 30_000, what: 'the audit group committed the tenth record' });
-    const [tail] = await db.query<{ seq: string; topic: string; kafka_partition: number; kafka_offset: string; ce_id: string }>(
-      'SELECT seq, topic, kafka_partition, kafka_offset, ce_id FROM audit.records ORDER BY seq DESC LIMIT 1',
-    );
-    expect(tail).toMatchObject({ seq: '10', topic: 'hr.lifecycle', ce_id: late.event.eventId });
+  it('HTTP: GET /v1/verification with kafkaOffsets and kafkaCheckpoints verifies an intact store, with the scope of verify', async () => {
+    const r = await get('/v1/verification?kafkaOffsets=true&kafkaCheckpoints=true');
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ ok: true, records: 9, problems: [] });
+    // The same scope as verification, and the same 400s for bad input.
+    expect((await get('/v1/verification?kafkaOffsets=true', await mintToken(['hr:read']))).status).toBe(403);
+    expect((await fetch(`${service.url}/v1/verification?kafkaOffsets=true`)).status).toBe(401);
+    const bad = await get('/v1/verification?kafkaOffsets=yes');
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(bad.body)).toContain('query.kafkaOffsets');
+    const withToSeq = await get('/v1/verification?kafkaOffsets=true&toSeq=5');
+    expect(withToSeq.status).toBe(400);
+    expect(JSON.stringify(withToSeq.body)).toContain('compared with the end of the chain');
+  });
 
-    // A superuser removes it and its ledger row (triggers off): the chain ends intact at 9.
-    const su = new pg.Client({ connectionString: db.url });
-    await su.connect();
-    try {
-      await su.query('SET session_replication_role = replica');
-      await su.query('DELETE FROM audit.records WHERE seq = 10');
-      await su.query('DELETE FROM audit.record_positions WHERE seq = 10');
-    } finally {
-      await su.end();
-    }
+  describe('records Kafka holds below the committed offsets, deleted from the store with their ledger rows', () => {
+    let deleted: { seq: string; kafka_partition: number; kafka_offset: string }[];
 
-    const databaseOnly = verify([]);
-    expect(databaseOnly.status).toBe(0);
-    expect(databaseOnly.report).toMatchObject({ ok: true, records: 9 });
+    beforeAll(async () => {
+      // Two more records on hr.lifecycle partition 0, the chain's tail (10 and 11): 10 is covered by
+      // a checkpoint published to audit.checkpoints, 11 is not (no checkpoint after it yet).
+      const chain = service.app.get<ChainService>(CHAIN_SERVICE);
+      await producer.send({ topic: `${prefix}hr.lifecycle`, messages: [{ ...joinerRecords(randomUUID()).lifecycle, partition: 0 }] });
+      await waitFor(async () => (await count()) === 10, { timeoutMs: 30_000, what: 'the tenth record' });
+      expect(await chain.checkpoint()).toMatchObject({ statement: { seq: 10 } });
+      await readTopic(`${prefix}audit.checkpoints`, 1);
+      await producer.send({ topic: `${prefix}hr.lifecycle`, messages: [{ ...joinerRecords(randomUUID()).lifecycle, partition: 0 }] });
+      await waitFor(async () => (await count()) === 11, { timeoutMs: 30_000, what: 'the eleventh record' });
+      await waitFor(allCommitted, { timeoutMs: 30_000, what: 'the audit group committed the tail' });
+      deleted = await db.query('SELECT seq, topic, kafka_partition, kafka_offset FROM audit.records WHERE seq >= 10 ORDER BY seq');
+      expect(deleted).toEqual([expect.objectContaining({ seq: '10', topic: 'hr.lifecycle', kafka_partition: 0 }), expect.objectContaining({ seq: '11', topic: 'hr.lifecycle', kafka_partition: 0 })]);
 
-    const r = verify(['--kafka-offsets']);
-    expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 1, stderr: '' });
-    expect(r.report).toMatchObject({ ok: false, firstBadPosition: 10 });
-    const offset = BigInt(tail!.kafka_offset);
-    const where = `hr.lifecycle/${tail!.kafka_partition}`;
-    expect(r.report!.problems).toEqual([
-      expect.objectContaining({
+      // A superuser (triggers off) removes both, their ledger rows and the stored checkpoint.
+      const su = new pg.Client({ connectionString: db.url });
+      await su.connect();
+      try {
+        await su.query('SET session_replication_role = replica');
+        await su.query('DELETE FROM audit.records WHERE seq >= 10');
+        await su.query('DELETE FROM audit.record_positions WHERE seq >= 10');
+        await su.query('DELETE FROM audit.checkpoints WHERE seq >= 10');
+      } finally {
+        await su.end();
+      }
+    }, 90_000);
+
+    /** The one problem --kafka-offsets reports: topic, partition, committed offset, the ledger's end and the missing offsets. */
+    const offsetsProblem = () => {
+      const first = BigInt(deleted[0]!.kafka_offset);
+      const last = BigInt(deleted[1]!.kafka_offset);
+      return {
         kind: 'truncated',
         position: 10,
-        detail: expect.stringContaining(`committed ${where} up to offset ${offset + 1n} but the position ledger holds it only up to ${offset === 0n ? 'nothing' : String(offset - 1n)}`) as unknown as string,
-      }),
-    ]);
-    expect(r.report!.problems[0]!.detail).toContain(`offsets ${offset}..${offset}`);
+        detail: `the audit consumer group committed hr.lifecycle/0 up to offset ${last + 1n} but the position ledger holds it only up to ${first === 0n ? 'nothing' : String(first - 1n)}: records consumed and committed are gone (unless offsets ${first}..${last} hold no records, e.g. transaction markers)`,
+      };
+    };
+
+    it('the database alone cannot tell: CLI and HTTP verify without Kafka find the chain intact', async () => {
+      const cliReport = verify([]);
+      expect(cliReport.status).toBe(0);
+      expect(cliReport.report).toMatchObject({ ok: true, records: 9 });
+      const r = await get('/v1/verification');
+      expect(r).toMatchObject({ status: 200, body: { ok: true, records: 9 } });
+    });
+
+    it('CLI --kafka-offsets: exit 1, naming topic, partition and the offsets missing', () => {
+      const r = verify(['--kafka-offsets']);
+      expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 1, stderr: '' });
+      expect(r.report).toMatchObject({ ok: false, firstBadPosition: 10 });
+      expect(r.report!.problems).toEqual([offsetsProblem()]);
+      expect(verify(['--kafka-offsets', '--to-seq', '5'])).toMatchObject({ status: 2, stderr: expect.stringContaining('--kafka-offsets cannot be combined with --to-seq') });
+    });
+
+    it('HTTP kafkaOffsets=true: the same report as the CLI', async () => {
+      const r = await get('/v1/verification?kafkaOffsets=true');
+      expect(r.status).toBe(200);
+      expect(r.body).toMatchObject({ ok: false, firstBadPosition: 10 });
+      expect(r.body.problems).toEqual([offsetsProblem()]);
+    });
+
+    it('HTTP kafkaCheckpoints=true: the checkpoint published to Kafka proves the tail up to 10 existed', async () => {
+      const r = await get('/v1/verification?kafkaCheckpoints=true');
+      expect(r.status).toBe(200);
+      expect(r.body).toMatchObject({ ok: false, firstBadPosition: 10 });
+      expect(r.body.problems).toEqual([expect.objectContaining({ kind: 'truncated', position: 10 })]);
+      expect(r.body.problems[0]!.detail).not.toContain('consumer group');
+    });
   });
 });
