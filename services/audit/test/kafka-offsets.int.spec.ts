@@ -17,8 +17,9 @@ import { joinerRecords } from './records.js';
  * the audit service ingesting from the real broker into PostgreSQL: the group commits a
  * partition's offset only after the append committed, so every record before a committed offset
  * must be in the store. A tail deleted with its ledger rows (a superuser, triggers off) leaves a
- * chain that verifies from the database alone; Kafka's committed offsets still name it. The same
- * check through the API (`GET /v1/verification?kafkaOffsets=true`), and `kafkaCheckpoints=true`.
+ * chain that verifies from the database alone; Kafka's committed offsets still name it. So does
+ * a record inside a partition that audit never stored while the group's offset went past it. The
+ * same checks through the API (`GET /v1/verification?kafkaOffsets=true`), and `kafkaCheckpoints=true`.
  */
 describe('verify against the Kafka consumer offsets', () => {
   let db: TestDatabase;
@@ -51,6 +52,10 @@ describe('verify against the Kafka consumer offsets', () => {
     return { status: r.status, stderr: r.stderr, report: (r.stdout ? JSON.parse(r.stdout) : null) as VerificationReport | null };
   };
 
+  // No periodic checkpoint during the test: the records after the last one are vouched for by
+  // the position ledger alone, which is what a tail deletion removes too.
+  const startAudit = () => bootstrap(serviceTestEnv({ databaseUrl: role.url, topicPrefix: prefix, extra: { DATABASE_MIGRATION_URL: db.url, AUDIT_CHECKPOINT_INTERVAL_MS: '3600000' } }));
+
   beforeAll(async () => {
     db = await createTestDatabase('auditoffsets');
     role = await createTestRole(db.url, 'audit_app');
@@ -67,9 +72,7 @@ describe('verify against the Kafka consumer offsets', () => {
       await producer.send({ topic: `${prefix}provisioning.commands.ldap`, messages: [d.commandMessage] });
       await producer.send({ topic: `${prefix}provisioning.results`, messages: [d.resultMessage] });
     }
-    // No periodic checkpoint during the test: the records after the last one are vouched for by
-    // the position ledger alone, which is what a tail deletion removes too.
-    service = await bootstrap(serviceTestEnv({ databaseUrl: role.url, topicPrefix: prefix, extra: { DATABASE_MIGRATION_URL: db.url, AUDIT_CHECKPOINT_INTERVAL_MS: '3600000' } }));
+    service = await startAudit();
     read = await mintToken(['audit:read'], { subject: 'auditor-1' });
     await waitFor(async () => (await count()) === 9, { timeoutMs: 30_000, what: '9 audit records' });
     await waitFor(allCommitted, { timeoutMs: 30_000, what: 'the audit group committed every partition' });
@@ -174,6 +177,64 @@ describe('verify against the Kafka consumer offsets', () => {
       expect(r.body).toMatchObject({ ok: false, firstBadPosition: 10 });
       expect(r.body.problems).toEqual([expect.objectContaining({ kind: 'truncated', position: 10 })]);
       expect(r.body.problems[0]!.detail).not.toContain('consumer group');
+    });
+  });
+  describe('offsets committed past a record audit never stored (a hole inside a partition)', () => {
+    const topic = () => `${prefix}hr.lifecycle`;
+    const send = () => producer.send({ topic: topic(), messages: [joinerRecords(randomUUID()).lifecycle] });
+    const committedTo = (offset: string) => async () => (await admin.fetchOffsets({ groupId: `${prefix}audit`, topics: [topic()] }))[0]?.partitions[0]?.offset === offset;
+
+    // A store of its own. Audit stores offset 0 and stops; offset 1 is produced and the group's
+    // offset set past it (as an offset reset, or a consumer that skipped it, would leave it); audit
+    // starts again and stores offset 2. The chain is intact, the ledger's end meets the committed
+    // offset: only the hole at offset 1 tells.
+    beforeAll(async () => {
+      await service.close();
+      await db.drop();
+      await role.drop();
+      db = await createTestDatabase('auditoffsetshole');
+      role = await createTestRole(db.url, 'audit_app');
+      prefix = uniqueTopicPrefix();
+      await admin.createTopics({ waitForLeaders: true, topics: [{ topic: topic(), numPartitions: 1 }] });
+      await send();
+      service = await startAudit();
+      await waitFor(async () => (await count()) === 1, { timeoutMs: 30_000, what: 'offset 0 stored' });
+      await waitFor(committedTo('1'), { timeoutMs: 30_000, what: 'offset 0 committed' });
+      await service.close();
+      await send();
+      await waitFor(
+        async () => {
+          await admin.setOffsets({ groupId: `${prefix}audit`, topic: topic(), partitions: [{ partition: 0, offset: '2' }] });
+          return true;
+        },
+        { timeoutMs: 30_000, what: 'the audit group empty, its offset set past offset 1' },
+      );
+      await send();
+      service = await startAudit();
+      await waitFor(async () => (await count()) === 2, { timeoutMs: 30_000, what: 'offset 2 stored' });
+      await waitFor(committedTo('3'), { timeoutMs: 30_000, what: 'offset 2 committed' });
+      expect(await db.query('SELECT seq, kafka_offset FROM audit.records ORDER BY seq')).toEqual([{ seq: '1', kafka_offset: '0' }, { seq: '2', kafka_offset: '2' }]);
+    }, 120_000);
+
+    const hole = {
+      kind: 'deleted',
+      position: 2,
+      detail:
+        "the position ledger has no row for hr.lifecycle/0 offset 1 (between offset 0 at position 1 and 2 at position 2), though the audit consumer group's committed offset (3) is past them: records Kafka held there are not in the store (unless those offsets hold no records, e.g. transaction markers)",
+    };
+
+    it('the chain alone verifies', () => {
+      expect(verify([])).toMatchObject({ status: 0, report: { ok: true, records: 2 } });
+    });
+
+    it('CLI --kafka-offsets names the partition and offset missing (exit 1)', () => {
+      const r = verify(['--kafka-offsets']);
+      expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 1, stderr: '' });
+      expect(r.report).toMatchObject({ ok: false, firstBadPosition: 2, problems: [hole] });
+    });
+
+    it('HTTP kafkaOffsets=true: the same', async () => {
+      expect(await get('/v1/verification?kafkaOffsets=true')).toMatchObject({ status: 200, body: { ok: false, firstBadPosition: 2, problems: [hole] } });
     });
   });
 });
