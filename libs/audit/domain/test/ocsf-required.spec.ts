@@ -107,6 +107,15 @@ describe('every OCSF event the SIEM feed emits has the required attributes of it
     );
   });
 
+  it('operation types and violation statuses named like Object.prototype members are unknown ones, not its functions', () => {
+    const base = { seq: 1, recordedAt: 1, traceId: null };
+    const names = ['constructor', 'valueOf', 'toString', 'hasOwnProperty', '__proto__'];
+    const events = toOcsf({ ...base, accountName: 'a', result: { resultId: 'r', commandId: 'c', personId: 'p', target: 't', targetKind: 'ldap', version: 1, status: 'APPLIED', operations: names.map((type) => ({ type, detail: null })), accountRef: null, error: null, appliedAt: 1 } }, options);
+    expect(events.map((e) => [e.activity_id, e.activity_name, e.message])).toEqual(names.map((n) => [99, n, 'account a provisioned on t']));
+    for (const e of events) expect(problems(e)).toEqual([]);
+    for (const status of names) expect(violationToOcsf({ ...base, violation: { violationId: 'v', personId: 'p', ruleId: 'r', policyVersion: 1, mode: 'FLAG', status, conflicting: [], dropped: [], exceptionId: null, detectedAt: 1 } }, options)).toEqual([]);
+  });
+
   it('the check and the class schemas refuse an event without any one required attribute', () => {
     const base = { seq: 1, recordedAt: 1, traceId: null };
     const events: SiemEvent[] = [
