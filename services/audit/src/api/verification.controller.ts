@@ -36,7 +36,7 @@ export class VerificationController {
     description:
       'Recomputes every record hash and index column from the retention anchor (or the last checkpoint before fromSeq), checks every signed checkpoint, and compares the end with the position ledger and the newest checkpoint. Problems: modified, deleted, inserted, reordered, truncated, checkpoint-mismatch, bad-signature; firstBadPosition is the earliest. ' +
       'kafkaCheckpoints=true also holds the signed checkpoints published to audit.checkpoints against the chain (a tail cut together with the stored checkpoints shows as truncated); ' +
-      'kafkaOffsets=true also compares the position ledger with the offsets the audit consumer group committed (a committed record missing from the end of a partition shows as truncated, naming topic, partition and offsets; not with toSeq). ' +
+      'kafkaOffsets=true also compares the position ledger with the offsets the audit consumer group committed (a record missing from the end of a partition shows as truncated, one missing inside a partition as deleted, naming topic, partition and offsets; not with toSeq). ' +
       'Both are the checks of provisio-audit verify --kafka-checkpoints / --kafka-offsets; 503 when Kafka cannot be read.',
   })
   @ApiQuery({ name: 'fromSeq', required: false }) @ApiQuery({ name: 'toSeq', required: false })

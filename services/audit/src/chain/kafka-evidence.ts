@@ -19,7 +19,7 @@ export interface KafkaAccess {
 export interface KafkaChecks {
   /** The signed checkpoints of `audit.checkpoints` are held against the chain like stored ones. */
   checkpoints?: boolean | undefined;
-  /** The ledger must reach every offset the audit consumer group committed. */
+  /** The ledger must reach every offset the audit consumer group committed, without holes inside a partition. */
   offsets?: boolean | undefined;
 }
 
