@@ -6,10 +6,11 @@ import type { VerificationReport } from '@provisio/audit-domain';
 import { projectRoot } from '@provisio/devstack';
 import type { RunningService } from '@provisio/platform';
 import { auditTestKeys, createTestDatabase, createTestRole, kafkaBrokers, mintToken, readTopic, serviceTestEnv, testKafka, uniqueTopicPrefix, waitFor, type TestDatabase, type TestRole } from '@provisio/testing';
-import type { Admin, Producer } from 'kafkajs';
+import { logLevel, type Admin, type Producer } from 'kafkajs';
 import pg from 'pg';
 import { bootstrap } from '../src/bootstrap.js';
 import { CHAIN_SERVICE, type ChainService } from '../src/chain/chain.service.js';
+import { KafkaEvidence, KafkaEvidenceUnavailable, verifyGroupId } from '../src/chain/kafka-evidence.js';
 import { joinerRecords } from './records.js';
 
 /**
@@ -105,6 +106,13 @@ describe('verify against the Kafka consumer offsets', () => {
     const withToSeq = await get('/v1/verification?kafkaOffsets=true&toSeq=5');
     expect(withToSeq.status).toBe(400);
     expect(JSON.stringify(withToSeq.body)).toContain('compared with the end of the chain');
+  });
+
+  it('Kafka that cannot be read is an error naming what was being read, never a verdict on the chain', async () => {
+    const unreachable = new KafkaEvidence({ config: { brokers: ['127.0.0.1:1'], connectionTimeout: 300, retry: { retries: 0 }, logLevel: logLevel.NOTHING }, topicPrefix: prefix }, () => verifyGroupId(prefix));
+    await expect(unreachable.verifyOptions({}, { offsets: true })).rejects.toThrow(KafkaEvidenceUnavailable);
+    await expect(unreachable.verifyOptions({}, { offsets: true })).rejects.toThrow(/^Kafka unavailable \(reading the audit group offsets\)/);
+    await expect(unreachable.verifyOptions({}, { checkpoints: true })).rejects.toThrow(/^Kafka unavailable \(reading audit\.checkpoints\)/);
   });
 
   describe('records Kafka holds below the committed offsets, deleted from the store with their ledger rows', () => {
