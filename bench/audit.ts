@@ -5,10 +5,10 @@
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { AUDIT_MIGRATIONS, ChainService, PersonKeyStore, RecordRepository } from '@provisio/audit/bench';
 import { checkpointSigner, trustedKeys } from '@provisio/audit-domain';
-import type { ConsumedMessage } from '@provisio/messaging';
+import { uuidv7, type ConsumedMessage } from '@provisio/messaging';
 import { Database } from '@provisio/persistence';
 import pino from 'pino';
-import { EventTypes, avroCodec, type LifecycleEvent, type ProvisioningCommand, type ProvisioningResult } from '@provisio/contracts';
+import { EventTypes, avroCodec, type LifecycleEvent, type PolicyDecision, type ProvisioningCommand, type ProvisioningResult } from '@provisio/contracts';
 import { ServiceProcesses, createTestDatabase, createTestRole, mintToken, serviceTestEnv, testKafka, uniqueTopicPrefix } from '@provisio/testing';
 import { fmt, median, pool, table } from './stats.ts';
 import { createTopics } from './topics.ts';
@@ -32,9 +32,16 @@ interface RunFigures {
   storeCpuUsPerRow: number;
 }
 
-const TOPICS = ['hr.lifecycle', 'provisioning.commands.ldap', 'provisioning.results'] as const;
+/** In the order the pipeline writes them: the policy's decision before the commands it produced. */
+const TOPICS = ['hr.lifecycle', 'policy.decisions', 'provisioning.commands.ldap', 'provisioning.results'] as const;
+/** Kafka records per person: one of each topic. */
+const PER_PERSON = TOPICS.length;
 
-/** One person's joiner: lifecycle event, command, result, as the services write them (Avro, CloudEvents headers). */
+/**
+ * One person's joiner as the services write them (Avro, CloudEvents headers): the lifecycle
+ * event; the policy's decision (one per evaluation that changed a desired state, written before
+ * its commands, which name it in cause.decisionId); the command; the connector's result.
+ */
 function personRecords(i: number, base: number) {
   const codec = avroCodec();
   const personId = randomUUID();
@@ -52,10 +59,48 @@ function personRecords(i: number, base: number) {
     reason: null,
     timeZone: null,
   };
+  const commandId = uuidv7(base);
+  const decisionId = uuidv7(base);
+  // As policy explains a joiner into one LDAP target: a scope condition of three steps, two
+  // birthright grants, an expression per attribute (docs/policy.md, the decision's bounds).
+  const decision: PolicyDecision = {
+    decisionId, personId,
+    cause: { lifecycleEventId: event.eventId, lifecycleKind: 'JOINER', reason: 'lifecycle', hrEffectiveAt: base },
+    policyVersion: 1, phase: 'ACTIVE',
+    grants: [
+      { kind: 'BIRTHRIGHT', rule: 'all-employees', assignment: null, role: 'staff', path: ['staff'], until: null },
+      { kind: 'BIRTHRIGHT', rule: 'engineering', assignment: null, role: 'engineer', path: ['engineer', 'engineering'], until: null },
+    ],
+    grantsOmitted: 0,
+    expressions: [
+      { expression: 'userName', facts: ['userName'] },
+      { expression: 'givenName', facts: ['givenName'] },
+      { expression: 'familyName', facts: ['familyName'] },
+      { expression: 'lower(email)', facts: ['email'] },
+    ],
+    targets: [{
+      target: 'ldap-main', targetKind: 'ldap', commandId, version: 1, state: 'ACTIVE', accountName: `user${i}`, inScope: true, entitled: true, reason: 'active and entitled', error: null, targetRemoved: false,
+      scope: [
+        { depth: 0, op: 'all', attribute: null, expected: null, actual: null, result: true },
+        { depth: 1, op: 'equals', attribute: 'workerType', expected: '"employee"', actual: '"employee"', result: true },
+        { depth: 1, op: 'endsWith', attribute: 'email', expected: '"@example.com"', actual: `"user${i}@example.com"`, result: true },
+      ],
+      scopeStepsOmitted: 0,
+      accountGrantedBy: [0, 1], accountSourcesOmitted: 0,
+      groups: [{ group: 'staff', grantedBy: [0, 1], sourcesOmitted: 0 }, { group: 'engineering', grantedBy: [1], sourcesOmitted: 0 }],
+      attributes: [
+        { attribute: 'accountName', expression: 0, uniqueNamespace: 'uid' },
+        { attribute: 'givenName', expression: 1, uniqueNamespace: null },
+        { attribute: 'sn', expression: 2, uniqueNamespace: null },
+        { attribute: 'mail', expression: 3, uniqueNamespace: null },
+      ],
+    }],
+    decidedAt: base,
+  };
   const command: ProvisioningCommand = {
-    commandId: randomUUID(), personId, target: 'ldap-main', targetKind: 'ldap', version: 1, state: 'ACTIVE', accountName: `user${i}`,
+    commandId, personId, target: 'ldap-main', targetKind: 'ldap', version: 1, state: 'ACTIVE', accountName: `user${i}`,
     attributes: { givenName: 'Bench', sn: `Person ${i}`, mail: `user${i}@example.com` }, groups: ['staff', 'engineering'],
-    cause: { lifecycleEventId: event.eventId, lifecycleKind: 'JOINER', policyVersion: 1, reason: 'lifecycle', decisionId: null }, hrEffectiveAt: base, issuedAt: base,
+    cause: { lifecycleEventId: event.eventId, lifecycleKind: 'JOINER', policyVersion: 1, reason: 'lifecycle', decisionId }, hrEffectiveAt: base, issuedAt: base,
   };
   const result: ProvisioningResult = {
     resultId: randomUUID(), commandId: command.commandId, personId, target: 'ldap-main', targetKind: 'ldap', version: 1, status: 'APPLIED',
@@ -65,6 +110,7 @@ function personRecords(i: number, base: number) {
   const headers = (id: string, type: string) => ({ ce_specversion: '1.0', ce_id: id, ce_type: type, ce_source: '/provisio/bench', ce_subject: personId, ce_time: new Date(base).toISOString(), 'content-type': 'application/avro', traceparent });
   return [
     { key: personId, value: codec.encode('LifecycleEvent', event), headers: headers(event.eventId, EventTypes.lifecycle('JOINER')) },
+    { key: personId, value: codec.encode('PolicyDecision', decision), headers: headers(decisionId, EventTypes.policyDecision) },
     { key: personId, value: codec.encode('ProvisioningCommand', command), headers: headers(command.commandId, EventTypes.command) },
     { key: personId, value: codec.encode('ProvisioningResult', result), headers: headers(result.resultId, EventTypes.result) },
   ];
@@ -76,7 +122,7 @@ async function produce(prefix: string, records: number): Promise<void> {
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   const base = Date.now();
-  const people = Math.ceil(records / 3);
+  const people = Math.ceil(records / PER_PERSON);
   for (let start = 0; start < people; start += 1000) {
     const batch = Array.from({ length: Math.min(1000, people - start) }, (_, j) => personRecords(start + j, base));
     await producer.sendBatch({ acks: -1, topicMessages: TOPICS.map((t, k) => ({ topic: `${prefix}${t}`, messages: batch.map((p) => p[k]!) })) });
@@ -85,8 +131,8 @@ async function produce(prefix: string, records: number): Promise<void> {
 }
 
 /**
- * The store alone: batches of 999 consumed records appended directly (no Kafka, no service), 8
- * at a time like the consumer's partitions (they are appended together, as in the service).
+ * The store alone: batches of 1000 consumed records (250 people) appended directly (no Kafka, no
+ * service), 8 at a time like the consumer's partitions (they are appended together, as in the service).
  */
 async function storeRate(records: number): Promise<{ perSec: number; cpuUsPerRow: number }> {
   const db = await createTestDatabase('benchauditstore');
@@ -96,10 +142,11 @@ async function storeRate(records: number): Promise<{ perSec: number; cpuUsPerRow
     const base = Date.now();
     const batches: ConsumedMessage<Buffer | null>[][] = [];
     let offset = 0;
-    for (let start = 0; start < records; start += 999) {
+    const peoplePerBatch = 1000 / PER_PERSON;
+    for (let start = 0; start < records; start += 1000) {
       const batch: ConsumedMessage<Buffer | null>[] = [];
-      for (let i = 0; i < 333; i++) {
-        for (const m of personRecords(start + i, base)) batch.push({ topic: 'bench', partition: 0, offset: String(offset++), key: m.key, headers: m.headers, envelope: {}, value: m.value, timestamp: base });
+      for (let i = 0; i < peoplePerBatch; i++) {
+        for (const m of personRecords(start / PER_PERSON + i, base)) batch.push({ topic: 'bench', partition: 0, offset: String(offset++), key: m.key, headers: m.headers, envelope: {}, value: m.value, timestamp: base });
       }
       batches.push(batch);
     }
@@ -131,7 +178,7 @@ async function oneRun(o: AuditBenchOptions): Promise<RunFigures & { rows: number
   const services = new ServiceProcesses();
   try {
     await produce(prefix, o.records);
-    const expected = Math.ceil(o.records / 3) * 3;
+    const expected = Math.ceil(o.records / PER_PERSON) * PER_PERSON;
     const started = performance.now();
     const env = serviceTestEnv({ databaseUrl: role.url, topicPrefix: prefix, extra: { DATABASE_MIGRATION_URL: db.url, LOG_LEVEL: 'warn', ...(o.profileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${o.profileDir}` } : {}) } });
     const audit = await services.start('audit', env);
@@ -148,6 +195,11 @@ async function oneRun(o: AuditBenchOptions): Promise<RunFigures & { rows: number
       await new Promise((r) => setTimeout(r, 100));
     }
     const wallSeconds = (performance.now() - started) / 1000;
+    // Sanity: every record of the mix was stored decoded (an undecodable one is stored raw with
+    // its reason), one of each topic per person.
+    const perTopic = await db.query<{ topic: string; n: string; raw: string }>('SELECT topic, count(*) AS n, count(decode_error) AS raw FROM audit.records GROUP BY topic ORDER BY topic');
+    const people = String(expected / PER_PERSON);
+    if (perTopic.length !== TOPICS.length || perTopic.some((t) => t.n !== people || t.raw !== '0')) throw new Error(`unexpected mix stored: ${JSON.stringify(perTopic)}`);
     // Throughput between the first and the last append (excludes process start and group join).
     const span = (await db.query<{ s: number }>('SELECT extract(epoch FROM max(recorded_at) - min(recorded_at))::float8 AS s FROM audit.records'))[0]!.s;
     const token = await mintToken(['audit:read']);
@@ -166,7 +218,9 @@ async function oneRun(o: AuditBenchOptions): Promise<RunFigures & { rows: number
 }
 
 export async function auditBench(o: AuditBenchOptions): Promise<void> {
-  process.stdout.write(`audit: ${o.records} Kafka records per run (lifecycle/command/result of ${Math.ceil(o.records / 3)} people, 3 topics × 3 partitions), ${o.runs} runs\n`);
+  process.stdout.write(
+    `audit: ${o.records} Kafka records per run (lifecycle/decision/command/result of ${Math.ceil(o.records / PER_PERSON)} people, ${TOPICS.length} topics × 3 partitions), ${o.runs} runs\n`,
+  );
   const runs: RunFigures[] = [];
   for (let r = 1; r <= o.runs; r++) {
     const f = await oneRun(o);

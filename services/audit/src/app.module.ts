@@ -2,8 +2,9 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { checkpointSigner, trustedKeys } from '@provisio/audit-domain';
 import type { Logger } from '@provisio/observability';
 import { Database } from '@provisio/persistence';
-import { MESSAGE_BROKER, PlatformModule } from '@provisio/platform';
-import type { MessageBroker } from '@provisio/messaging';
+import { MESSAGE_BROKER, PlatformModule, kafkaOptionsFromEnv } from '@provisio/platform';
+import { toKafkaJsConfig, type MessageBroker } from '@provisio/messaging';
+import { logLevel } from 'kafkajs';
 import { AccessController } from './api/access.controller.js';
 import { AUDIT_QUERIES, AuditQueries } from './api/audit-queries.js';
 import { EXPORT_SERVICE, ExportController } from './api/export.controller.js';
@@ -13,9 +14,10 @@ import { RecordsController } from './api/records.controller.js';
 import { REPLAY_PRODUCER, ReplayProducer } from './api/replay-producer.js';
 import { ReplayService } from './api/replay.service.js';
 import { TimelineController } from './api/timeline.controller.js';
-import { VerificationController } from './api/verification.controller.js';
+import { KAFKA_EVIDENCE, VerificationController } from './api/verification.controller.js';
 import { AUDIT_CONFIG, AUDIT_OUTPUT_TOPICS, AuditJobs, FEED_PUBLISHER, RETENTION_SERVICE } from './audit-jobs.js';
 import { CHAIN_SERVICE, ChainService } from './chain/chain.service.js';
+import { KafkaEvidence, verifyGroupId } from './chain/kafka-evidence.js';
 import { parseAuditKeys, type AuditConfig } from './config.js';
 import { AUDIT_MIGRATIONS } from './migrations/index.js';
 import { RetentionService } from './retention/retention.service.js';
@@ -55,6 +57,16 @@ export class AppModule {
           provide: CHAIN_SERVICE,
           inject: [Database, RECORD_REPOSITORY],
           useFactory: (db: Database, repo: RecordRepository) => new ChainService(db, repo, signer, trusted, logger.child({ component: 'audit-chain' }), config.AUDIT_CHECKPOINT_VERIFY),
+        },
+        {
+          // The Kafka side of GET /v1/verification?kafkaCheckpoints&kafkaOffsets: the service's own
+          // connection settings and principal, a client per request (kafkajs logs off: failures
+          // answer 503 with the reason).
+          provide: KAFKA_EVIDENCE,
+          useFactory: () => {
+            const k = kafkaOptionsFromEnv('audit', config);
+            return new KafkaEvidence({ config: { ...toKafkaJsConfig(k), clientId: `${k.clientId}-verify`, logLevel: logLevel.NOTHING }, topicPrefix: k.topicPrefix }, () => verifyGroupId(k.topicPrefix));
+          },
         },
         { provide: AUDIT_QUERIES, inject: [Database, RECORD_REPOSITORY, PersonKeyStore], useFactory: (db: Database, repo: RecordRepository, k: PersonKeyStore) => new AuditQueries(db, repo, k) },
         // Replays produce as their own principal (KAFKA_REPLAY_SASL_*), not as audit's ingest principal.

@@ -4,17 +4,14 @@
 import { kafkaEnv, loadConfig, refineKafka, type Env } from '@provisio/config';
 import { toKafkaJsConfig } from '@provisio/messaging';
 import { kafkaOptionsFromEnv } from '@provisio/platform';
-import { logLevel, type KafkaConfig } from 'kafkajs';
+import { logLevel } from 'kafkajs';
 import { z } from 'zod';
+import type { KafkaAccess } from './chain/kafka-evidence.js';
 
 export const cliKafkaSchema = z.object(kafkaEnv).superRefine(refineKafka);
 
-export interface CliKafka {
-  /** kafkajs settings (TLS and SASL as configured; no driver logging on an auditor's terminal). */
-  config: KafkaConfig;
-  /** KAFKA_TOPIC_PREFIX: of every topic and consumer group. */
-  topicPrefix: string;
-}
+/** kafkajs settings (TLS and SASL as configured; no driver logging on an auditor's terminal) and the topic prefix. */
+export type CliKafka = KafkaAccess;
 
 /** The CLI's Kafka connection from the environment (throws ConfigError naming the variable, never a value). */
 export function cliKafka(env: Env): CliKafka {

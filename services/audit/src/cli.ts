@@ -14,20 +14,18 @@ import { createReadStream, readFileSync } from 'node:fs';
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { ExportVerifier, checkpointSigner, trustedKeys, type SignedCheckpoint, type TrustedKeys } from '@provisio/audit-domain';
+import { ExportVerifier, checkpointSigner, trustedKeys, type TrustedKeys } from '@provisio/audit-domain';
 import { ConfigError, loadConfig, resolveFileVariables, type Env } from '@provisio/config';
-import { avroCodec } from '@provisio/contracts';
 import { Database } from '@provisio/persistence';
-import { Kafka } from 'kafkajs';
 import pg from 'pg';
 import pino from 'pino';
 import { z } from 'zod';
 import { AUDIT_MIGRATIONS } from './migrations/index.js';
-import { cliGroupId, cliKafka, type CliKafka } from './cli-kafka.js';
-import { ChainService, type CommittedOffset } from './chain/chain.service.js';
+import { cliGroupId, cliKafka } from './cli-kafka.js';
+import { ChainService } from './chain/chain.service.js';
+import { KafkaEvidence, kafkaChecksProblem, type KafkaChecks } from './chain/kafka-evidence.js';
 import { parseAuditKeys, parseTrustedKeys } from './config.js';
 import { RetentionService } from './retention/retention.service.js';
-import { AuditTopics } from './siem/feed-publisher.js';
 import { PersonKeyStore } from './store/person-keys.repository.js';
 import { RecordRepository } from './store/record.repository.js';
 import { checkRuntimePrivileges, grantRuntimePrivileges } from './store/audit-privileges.js';
@@ -142,53 +140,6 @@ async function withVerifier<T>(env: Env, extraKeys: KeyObject[], fn: (chain: Cha
   }
 }
 
-/** Every checkpoint on the Kafka topic (the copy outside the database), read to its end. */
-async function kafkaCheckpoints({ config, topicPrefix: prefix }: CliKafka): Promise<SignedCheckpoint[]> {
-  const kafka = new Kafka(config);
-  const topic = `${prefix}${AuditTopics.checkpoints}`;
-  const admin = kafka.admin();
-  await admin.connect();
-  const ends = await admin.fetchTopicOffsets(topic);
-  await admin.disconnect();
-  const remaining = new Map(ends.filter((e) => BigInt(e.high) > BigInt(e.low)).map((e) => [e.partition, BigInt(e.high)]));
-  const found: SignedCheckpoint[] = [];
-  if (remaining.size === 0) return found;
-  const consumer = kafka.consumer({ groupId: cliGroupId(prefix), maxWaitTimeInMs: 200 });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await new Promise<void>((resolve, reject) => {
-    consumer
-      .run({
-        // Reads only: nothing committed, so the throw-away group leaves no offsets behind.
-        autoCommit: false,
-        eachMessage: async ({ partition, message }) => {
-          const c = avroCodec().decode('AuditCheckpoint', message.value!);
-          found.push({ statement: JSON.parse(c.statement) as SignedCheckpoint['statement'], signature: c.signature });
-          if (BigInt(message.offset) + 1n >= (remaining.get(partition) ?? 0n)) remaining.delete(partition);
-          if (remaining.size === 0) resolve();
-        },
-      })
-      .catch(reject);
-  });
-  await consumer.disconnect();
-  return found;
-}
-
-/** The audit consumer group's committed offsets, topic names without the prefix. */
-async function committedOffsets({ config, topicPrefix: prefix }: CliKafka): Promise<CommittedOffset[]> {
-  const kafka = new Kafka(config);
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const groups = await admin.fetchOffsets({ groupId: `${prefix}audit` });
-    return groups
-      .filter((g) => g.topic.startsWith(prefix))
-      .flatMap((g) => g.partitions.map((p) => ({ topic: g.topic.slice(prefix.length), partition: p.partition, offset: p.offset })));
-  } finally {
-    await admin.disconnect();
-  }
-}
-
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const { values, positionals } = parseArgs({
@@ -212,6 +163,10 @@ async function main(argv: string[]): Promise<number> {
   };
   switch (command) {
     case 'verify': {
+      const range = { fromSeq: int('from-seq', values['from-seq']), toSeq: int('to-seq', values['to-seq']) };
+      const checks: KafkaChecks = { checkpoints: values['kafka-checkpoints'], offsets: values['kafka-offsets'] };
+      const invalid = kafkaChecksProblem(range, checks);
+      if (invalid) throw new UsageError(`--kafka-offsets cannot be combined with --to-seq: ${invalid}`);
       // Public keys only (AUDIT_SIGNING_KEY and AUDIT_PII_KEY are not read): with the service's
       // private signing key set, its public half is trusted too, as before.
       const signingPem = resolveFileVariables(process.env, ['AUDIT_SIGNING_KEY'])['AUDIT_SIGNING_KEY'];
@@ -220,16 +175,11 @@ async function main(argv: string[]): Promise<number> {
         process.env,
         [...publicKeys(values['public-key']), ...signingKey],
         async (chain) => {
+          if (!checks.checkpoints && !checks.offsets) return chain.verify(range);
           // The services' KAFKA_* variables (TLS, SASL, *_FILE secrets), read only when asked for.
-          const kafka = (flag: string) => {
-            if (!process.env['KAFKA_BROKERS']) throw new UsageError(`${flag} needs KAFKA_BROKERS`);
-            return cliKafka(process.env);
-          };
-          let extra: SignedCheckpoint[] = [];
-          if (values['kafka-checkpoints']) extra = await kafkaCheckpoints(kafka('--kafka-checkpoints'));
-          let committed: CommittedOffset[] | undefined;
-          if (values['kafka-offsets']) committed = await committedOffsets(kafka('--kafka-offsets'));
-          return chain.verify({ fromSeq: int('from-seq', values['from-seq']), toSeq: int('to-seq', values['to-seq']), extraCheckpoints: extra, committedOffsets: committed });
+          if (!process.env['KAFKA_BROKERS']) throw new UsageError(`${checks.checkpoints ? '--kafka-checkpoints' : '--kafka-offsets'} needs KAFKA_BROKERS`);
+          const kafka = cliKafka(process.env);
+          return chain.verify(await new KafkaEvidence(kafka, () => cliGroupId(kafka.topicPrefix)).verifyOptions(range, checks));
         },
       );
       out(JSON.stringify(report, null, 2));

@@ -32,15 +32,20 @@ export async function openStore(url: string, o: { migrate?: boolean; clock?: () 
   return { db, repo, keys, chain: new ChainService(db, repo, signer, trusted, logger, 'full', o.checkpointPageSize === undefined ? {} : { checkpointPageSize: o.checkpointPageSize }) };
 }
 
-let offset = 0;
-/** `n` consumed messages (lifecycle, command, result of n/3 people) on distinct offsets. */
+let people = 0;
+/** The next offset per topic (partition 0): as in Kafka, each partition's offsets follow one another. */
+const offsets = new Map<string, number>();
+/** `n` consumed messages (lifecycle, command, result of n/3 people), each topic's on the offsets after its previous ones. */
 export function consumed(n: number, topicPrefix = ''): ConsumedMessage<Buffer | null>[] {
   const out: ConsumedMessage<Buffer | null>[] = [];
   while (out.length < n) {
-    const d = joinerRecords(`person-${offset}-${randomBytes(3).toString('hex')}`);
-    for (const [topic, m] of [['hr.lifecycle', d.lifecycle], ['provisioning.commands.ldap', d.commandMessage], ['provisioning.results', d.resultMessage]] as const) {
+    const d = joinerRecords(`person-${people++}-${randomBytes(3).toString('hex')}`);
+    for (const [name, m] of [['hr.lifecycle', d.lifecycle], ['provisioning.commands.ldap', d.commandMessage], ['provisioning.results', d.resultMessage]] as const) {
       if (out.length >= n) break;
-      out.push({ topic: `${topicPrefix}${topic}`, partition: 0, offset: String(offset++), key: m.key, headers: m.headers, envelope: { id: m.headers.ce_id, type: m.headers.ce_type, time: m.headers.ce_time }, value: m.value, timestamp: Date.now() });
+      const topic = `${topicPrefix}${name}`;
+      const offset = offsets.get(topic) ?? 0;
+      offsets.set(topic, offset + 1);
+      out.push({ topic, partition: 0, offset: String(offset), key: m.key, headers: m.headers, envelope: { id: m.headers.ce_id, type: m.headers.ce_type, time: m.headers.ce_time }, value: m.value, timestamp: Date.now() });
     }
   }
   return out;

@@ -96,6 +96,15 @@ const VERB: Record<string, string> = {
   RENAME: 'renamed',
 };
 
+/**
+ * The table's entry for a name that comes from a record (an operation type, a violation status):
+ * its own members only, so a name like `constructor` or `valueOf` is unknown rather than an
+ * Object.prototype function.
+ */
+function entry<T>(table: Record<string, T>, name: string): T | undefined {
+  return Object.hasOwn(table, name) ? table[name] : undefined;
+}
+
 /** A UUID-shaped id derived from a name (stable across runs and replicas). */
 export function stableUid(name: string): string {
   const h = createHash('sha256').update(name, 'utf8').digest();
@@ -131,8 +140,8 @@ export function toOcsf(src: SiemSource, o: OcsfOptions): OcsfEvent[] {
       }
       message = `${add ? 'granted' : 'revoked'} ${entitlement} ${add ? 'to' : 'from'} ${who} on ${r.target}`;
     } else {
-      activity = ACCOUNT_ACTIVITY[op.type] ?? [99, op.type === 'PROVISION' ? 'Provision' : op.type];
-      message = `account ${who} ${VERB[op.type] ?? 'provisioned'} on ${r.target}`;
+      activity = entry(ACCOUNT_ACTIVITY, op.type) ?? [99, op.type === 'PROVISION' ? 'Provision' : op.type];
+      message = `account ${who} ${entry(VERB, op.type) ?? 'provisioned'} on ${r.target}`;
     }
     if (failed) message = `failed: ${message} (${r.error?.code ?? 'error'})`;
     const event: OcsfEvent = {
@@ -250,7 +259,7 @@ const SEVERITY = ['Unknown', 'Informational', 'Low', 'Medium', 'High'] as const;
  */
 export function violationToOcsf(src: ViolationSource, o: Pick<OcsfOptions, 'productVersion'>): OcsfComplianceFinding[] {
   const v = src.violation;
-  const m = VIOLATION[v.status];
+  const m = entry(VIOLATION, v.status);
   if (!m) return [];
   const [activity, findingStatus, complianceStatus, severityId, what] = m;
   const detail = [`${what}: ${v.conflicting.join(', ') || '(none listed)'}`, v.dropped.length > 0 ? `dropped: ${v.dropped.join(', ')}` : null, v.exceptionId ? `exception ${v.exceptionId}` : null]

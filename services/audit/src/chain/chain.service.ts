@@ -13,7 +13,7 @@ import { gauge } from '@provisio/observability';
 import { quoteIdent, type Database, type SqlClient } from '@provisio/persistence';
 import type { Logger } from 'pino';
 import { AccessBaseline } from '../store/access-baseline.js';
-import { entryOf, type RecordRepository } from '../store/record.repository.js';
+import { entryOf, type LedgerHole, type LedgerPartition, type RecordRepository } from '../store/record.repository.js';
 
 export const CHAIN_SERVICE = Symbol('CHAIN_SERVICE');
 
@@ -43,7 +43,8 @@ export interface VerifyOptions {
   extraCheckpoints?: SignedCheckpoint[] | undefined;
   /**
    * The audit consumer group's committed offsets (read from Kafka): every record before a
-   * committed offset was appended before the commit, so the ledger must reach it.
+   * committed offset was appended before the commit, so the ledger must reach it; and a
+   * partition is consumed in offset order, so the ledger has no hole between two offsets it holds.
    */
   committedOffsets?: CommittedOffset[] | undefined;
 }
@@ -61,13 +62,13 @@ export interface CommittedOffset {
  * what the ledger still holds. Partitions without any ledger row are compared only when the
  * chain was never cut by retention (which forgets ledger rows of dropped months).
  */
-export function committedOffsetProblems(ledger: ReadonlyMap<string, bigint>, committed: CommittedOffset[], retentionCut: boolean, lastPosition: number): Problem[] {
+export function committedOffsetProblems(ledger: ReadonlyMap<string, Pick<LedgerPartition, 'max'>>, committed: CommittedOffset[], retentionCut: boolean, lastPosition: number): Problem[] {
   const out: Problem[] = [];
   for (const c of committed) {
     if (!/^\d+$/.test(c.offset)) continue; // -1: nothing committed
     const next = BigInt(c.offset);
     if (next === 0n) continue;
-    const max = ledger.get(`${c.topic}\u0000${c.partition}`);
+    const max = ledger.get(`${c.topic}\u0000${c.partition}`)?.max;
     if (max === undefined && retentionCut) continue;
     const have = max ?? -1n;
     if (have + 1n < next) {
@@ -78,6 +79,33 @@ export function committedOffsetProblems(ledger: ReadonlyMap<string, bigint>, com
       });
     }
   }
+  return out;
+}
+
+/** Holes listed per partition at most; the rest are counted. */
+export const MAX_HOLES_PER_PARTITION = 100;
+
+/**
+ * Records missing inside a partition: audit consumes a partition in offset order and never drops a
+ * record, so offsets between two the ledger holds were consumed, and appended before the later
+ * one. Not found by the chain walk when the chain after the newest checkpoint was rewritten
+ * consistently (renumbered, hashes recomputed) without them, nor when offsets were committed past
+ * records audit never stored. Reported at the position of the record after the hole.
+ */
+export function ledgerHoleProblems(c: CommittedOffset, holes: LedgerHole[], missing: bigint): Problem[] {
+  let listed = 0n;
+  const out = holes.map((h): Problem => {
+    const first = h.after.offset + 1n;
+    const last = h.before.offset - 1n;
+    listed += last - first + 1n;
+    return {
+      kind: 'deleted',
+      position: h.before.seq,
+      detail: `the position ledger has no row for ${c.topic}/${c.partition} offset${first === last ? ` ${first}` : `s ${first}..${last}`} (between offset ${h.after.offset} at position ${h.after.seq} and ${h.before.offset} at position ${h.before.seq}), though the audit consumer group's committed offset (${c.offset}) is past them: records Kafka held there are not in the store (unless those offsets hold no records, e.g. transaction markers)`,
+    };
+  });
+  const more = missing - listed;
+  if (more > 0n && out.length > 0) out[out.length - 1]!.detail += `; ${more} more offsets of ${c.topic}/${c.partition} are missing after it (${MAX_HOLES_PER_PARTITION} holes listed at most)`;
   return out;
 }
 
@@ -179,7 +207,15 @@ export class ChainService {
     const ledgerEnd = o.toSeq === undefined ? await this.repo.ledgerEnd() : undefined;
     for await (const page of this.repo.scan(start.seq, toSeq, 2000, undefined, true)) for (const row of page) verifier.push(entryOf(row));
     const report = verifier.finish(ledgerEnd);
-    if (o.committedOffsets && o.toSeq === undefined) extra.push(...committedOffsetProblems(await this.repo.ledgerOffsets(), o.committedOffsets, anchor.basis === 'anchor', report.lastPosition));
+    if (o.committedOffsets && o.toSeq === undefined) {
+      const ledger = await this.repo.ledgerOffsets();
+      extra.push(...committedOffsetProblems(ledger, o.committedOffsets, anchor.basis === 'anchor', report.lastPosition));
+      for (const c of o.committedOffsets) {
+        const l = ledger.get(`${c.topic}\u0000${c.partition}`);
+        const missing = l ? l.max - l.min + 1n - l.count : 0n;
+        if (missing > 0n) extra.push(...ledgerHoleProblems(c, await this.repo.ledgerHoles(c.topic, c.partition, MAX_HOLES_PER_PARTITION), missing));
+      }
+    }
     return withProblems(report, extra);
   }
 

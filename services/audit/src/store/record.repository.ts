@@ -183,6 +183,19 @@ export interface RejectedAnchor {
   detail: string;
 }
 
+/** What the position ledger holds of one Kafka partition. */
+export interface LedgerPartition {
+  min: bigint;
+  max: bigint;
+  count: bigint;
+}
+
+/** Offsets of a partition missing from the ledger between two stored ones (`after` and `before`, with their positions). */
+export interface LedgerHole {
+  after: { offset: bigint; seq: number };
+  before: { offset: bigint; seq: number };
+}
+
 /**
  * The append path and the raw readers of the chain. One global chain: appends serialize on a
  * transaction-scoped advisory lock (held only while the batch is inserted), so positions are
@@ -312,10 +325,27 @@ export class RecordRepository {
     return Number(at.rows[0]!.seq);
   }
 
-  /** The highest Kafka offset the ledger holds per topic and partition. */
-  async ledgerOffsets(sql: SqlClient = this.db.sql): Promise<Map<string, bigint>> {
-    const r = await sql.query<{ topic: string; kafka_partition: number; max: string }>(`SELECT topic, kafka_partition, max(kafka_offset) AS max FROM ${this.positions} GROUP BY topic, kafka_partition`);
-    return new Map(r.rows.map((x) => [`${x.topic}\u0000${x.kafka_partition}`, BigInt(x.max)]));
+  /** The lowest and highest Kafka offset the ledger holds per topic and partition, and how many (key: topic NUL partition). */
+  async ledgerOffsets(sql: SqlClient = this.db.sql): Promise<Map<string, LedgerPartition>> {
+    const r = await sql.query<{ topic: string; kafka_partition: number; min: string; max: string; count: string }>(
+      `SELECT topic, kafka_partition, min(kafka_offset) AS min, max(kafka_offset) AS max, count(*) AS count FROM ${this.positions} GROUP BY topic, kafka_partition`,
+    );
+    return new Map(r.rows.map((x) => [`${x.topic}\u0000${x.kafka_partition}`, { min: BigInt(x.min), max: BigInt(x.max), count: BigInt(x.count) }]));
+  }
+
+  /**
+   * Offsets of one partition the ledger has no row for between two it has, in offset order (at
+   * most `limit` holes): each with the stored records around it. One index range scan.
+   */
+  async ledgerHoles(topic: string, partition: number, limit: number, sql: SqlClient = this.db.sql): Promise<LedgerHole[]> {
+    const r = await sql.query<{ prev_offset: string; prev_seq: string; kafka_offset: string; seq: string }>(
+      `SELECT prev_offset, prev_seq, kafka_offset, seq FROM (
+         SELECT kafka_offset, seq, lag(kafka_offset) OVER w AS prev_offset, lag(seq) OVER w AS prev_seq
+         FROM ${this.positions} WHERE topic = $1 AND kafka_partition = $2 WINDOW w AS (ORDER BY kafka_offset)
+       ) x WHERE kafka_offset > prev_offset + 1 ORDER BY kafka_offset LIMIT $3`,
+      [topic, partition, limit],
+    );
+    return r.rows.map((x) => ({ after: { offset: BigInt(x.prev_offset), seq: Number(x.prev_seq) }, before: { offset: BigInt(x.kafka_offset), seq: Number(x.seq) } }));
   }
 
   /**
