@@ -155,4 +155,21 @@ describe('connector-ldap memberships, one modify per group and burst', () => {
     await Promise.all(members.map((m) => connector.removeGroupMembership(m, 'small')));
     expect(values((await entry(`cn=small,${GROUPS}`))['member'])).toEqual([NOBODY]);
   });
+  it('removing the last member while another joins: the join stays (the placeholder comes in beside it, never in place of it)', async () => {
+    const [y, z] = await Promise.all(
+      [60, 61].map(async (i) => {
+        const o = await converge(runtime, desired(i, []), null);
+        return (await connector.readAccount({ personId: `p-${i}`, accountName: `member${i}`, accountRef: o.accountRef, desired: desired(i, []) }))!;
+      }),
+    );
+    for (let t = 0; t < 12; t++) {
+      const g = `cn=race${t},${GROUPS}`;
+      await admin.add(g, { objectClass: ['top', 'groupOfNames'], cn: `race${t}`, member: y!.location! });
+      const outcomes = await Promise.allSettled([connector.removeGroupMembership(y!, `race${t}`), connector.addGroupMembership(z!, `race${t}`)]);
+      expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled']);
+      const members = values((await entry(g))['member']);
+      expect(members).toContain(z!.location!);
+      expect(members).not.toContain(y!.location!);
+    }
+  });
 });

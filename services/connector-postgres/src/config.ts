@@ -13,13 +13,15 @@ export function postgresTargetShape(env: Env) {
     disable: z.object({ terminateSessions: z.boolean().default(true) }).strict().prefault({}),
     /**
      * Creates of concurrent commands committed together: at most `maxInFlight` create transactions
-     * at a time, each with up to `maxRoles` roles (any error: each role again on its own).
-     * `maxRoles: 1` gives every create its own transaction.
+     * at a time, each with up to `maxRoles` roles (any error: each role again on its own; a lock
+     * wait longer than `lockTimeoutMs`: the same). `maxRoles: 1` gives every create its own transaction.
      */
     createBatch: z
       .object({
         maxRoles: z.number().int().min(1).max(500).default(50),
         maxInFlight: z.number().int().min(1).max(64).default(2),
+        /** How long a shared create transaction waits for a lock before its roles go one by one. */
+        lockTimeoutMs: z.number().int().min(1).max(60_000).default(1_000),
       })
       .strict()
       .prefault({}),

@@ -21,7 +21,7 @@ describe('PostgreSQL creates, committed together', () => {
   const open: PostgresRoleConnector[] = [];
 
   /** A connector on the target whose pool counts the round trips that create roles. */
-  const connectorCounting = (createBatch?: { maxRoles?: number; maxInFlight?: number }) => {
+  const connectorCounting = (createBatch?: { maxRoles?: number; maxInFlight?: number; lockTimeoutMs?: number }) => {
     const [config] = targetsEnv(postgresTargetShape({ PG_URL: target.url })).parse(
       JSON.stringify([{ id: 'pg', url: { env: 'PG_URL' }, markerPrefix: marker, concurrency: 8, ...(createBatch ? { createBatch } : {}) }]),
     );
@@ -29,7 +29,7 @@ describe('PostgreSQL creates, committed together', () => {
     const trips: string[] = [];
     const query = pool.query.bind(pool) as (sql: string) => Promise<unknown>;
     (pool as unknown as { query: (sql: string) => Promise<unknown> }).query = (sql: string) => {
-      if (typeof sql === 'string' && sql.startsWith('CREATE ROLE')) trips.push(sql);
+      if (typeof sql === 'string' && sql.includes('CREATE ROLE')) trips.push(sql);
       return query(sql);
     };
     const connector = new PostgresRoleConnector(config!, pool);
@@ -102,5 +102,32 @@ describe('PostgreSQL creates, committed together', () => {
     await Promise.all(Array.from({ length: 6 }, (_, i) => connector.createAccount(desired(`p-single${i}`, role(`single${i}`)))));
     expect(trips).toHaveLength(6);
     expect((await managed()).filter((r) => r.rolname.startsWith(role('single')))).toHaveLength(6);
+  });
+  it('a name locked by another session holds the others up for the lock timeout at most, then waits on its own', async () => {
+    const { connector } = connectorCounting({ maxInFlight: 1, lockTimeoutMs: 300 });
+    const blocker = new pg.Client({ connectionString: target.url });
+    await blocker.connect();
+    try {
+      // Another session is creating a role of that name and has not committed yet.
+      await blocker.query('BEGIN');
+      await blocker.query(`CREATE ROLE "${role('held')}" NOLOGIN`);
+      const held = desired('p-held', role('held'));
+      const others = Array.from({ length: 8 }, (_, i) => desired(`p-free${i}`, role(`free${i}`)));
+      const settled = new Set<string>();
+      // The held name first: it takes the only slot, alone.
+      const all = [held, ...others].map((d) => connector.createAccount(d).finally(() => settled.add(d.personId)));
+      const started = Date.now();
+      await Promise.all(all.slice(1));
+      // The others did not wait for the blocker (it holds the lock until it ends, below).
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(settled.has('p-held')).toBe(false);
+      expect((await managed()).filter((r) => r.rolname.startsWith(role('free'))).map((r) => r.comment)).toHaveLength(8);
+      // The blocker gives up: the held create goes through, marked as this person's.
+      await blocker.query('ROLLBACK');
+      await expect(all[0]).resolves.toMatchObject({ name: role('held'), owner: 'p-held' });
+      expect((await managed()).find((r) => r.rolname === role('held'))).toMatchObject({ comment: `${marker}p-held`, login: true });
+    } finally {
+      await blocker.end().catch(() => undefined);
+    }
   });
 });

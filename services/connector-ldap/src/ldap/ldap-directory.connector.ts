@@ -138,6 +138,7 @@ export class LdapDirectoryConnector implements TargetConnector {
     this.members = new MemberBatcher(
       (group, type, operation, values) => this.modify(group, [{ operation, type, values }], operation === 'add' ? 'add group member' : 'remove group member'),
       cfg.groupEntries?.maxValuesPerModify ?? 100,
+      (e) => ldapCode(e) !== undefined,
     );
   }
 
@@ -698,7 +699,10 @@ export class LdapDirectoryConnector implements TargetConnector {
     const placeholder = this.cfg.groupEntries?.placeholderMember;
     if (placeholder && g.memberAttribute !== 'memberUid') {
       // Through the batcher: the adds of a burst remove the placeholder with one modify between them.
-      await this.members.submit({ group: g.dn, attribute: g.memberAttribute, operation: 'delete', value: placeholder }).catch(() => undefined);
+      await this.members.submit({ group: g.dn, attribute: g.memberAttribute, operation: 'delete', value: placeholder, lane: 'placeholder' }).catch((e: unknown) => {
+        // Not there (the usual case once the group has real members) is fine; the directory gone is not.
+        if (ldapCode(e) === undefined) throw e;
+      });
     }
   }
 
@@ -719,8 +723,27 @@ export class LdapDirectoryConnector implements TargetConnector {
       if (code === 53 && this.dialect.name === 'ad' && !(await this.hasMember(g, value))) return;
       const placeholder = this.cfg.groupEntries?.placeholderMember;
       if (code === 65 && placeholder) {
-        // The last member of a groupOfNames: the placeholder keeps the entry valid.
-        await this.modify(g.dn, [{ operation: 'replace', type: g.memberAttribute, values: [placeholder] }], 'remove last group member');
+        // The last member of a groupOfNames: the placeholder keeps the entry valid. One atomic
+        // modify that adds it and removes this member, never a replace: a member added
+        // meanwhile (another command's join) stays.
+        try {
+          await this.modify(
+            g.dn,
+            [
+              { operation: 'add', type: g.memberAttribute, values: [placeholder] },
+              { operation: 'delete', type: g.memberAttribute, values: [value] },
+            ],
+            'remove last group member',
+          );
+        } catch (again) {
+          const next = ldapCode(again);
+          if (next === 16) return; // removed meanwhile
+          if (next !== 20) throw again;
+          // The placeholder is there already (put back meanwhile): a plain delete now leaves a member.
+          await this.members.submit({ group: g.dn, attribute: g.memberAttribute, operation: 'delete', value }).catch((last: unknown) => {
+            if (ldapCode(last) !== 16) throw last;
+          });
+        }
         return;
       }
       if (code === 65) throw new ConnectorError(ConnectorErrorCode.Rejected, `cannot remove the last member of ${g.name} (groupOfNames needs one); configure groups.placeholderMember`, { cause: e });

@@ -4,6 +4,11 @@ export interface MemberChange {
   attribute: string;
   operation: 'add' | 'delete';
   value: string;
+  /**
+   * Changes batch only with changes of the same lane: the placeholder's removal after each add
+   * (which usually fails: it is gone) must not fail, and so unbatch, real removals.
+   */
+  lane?: string;
 }
 
 interface Pending extends MemberChange {
@@ -28,15 +33,17 @@ export class MemberBatcher {
   private readonly queues = new Map<string, Pending[]>();
   private readonly busy = new Set<string>();
 
+  /** `isDirectoryAnswer`: whether an error is the directory's answer to the modify (an LDAP result code), not a lost connection or a timeout. */
   constructor(
     private readonly write: MemberWrite,
     private readonly maxValues: number,
+    private readonly isDirectoryAnswer: (e: unknown) => boolean,
   ) {}
 
   submit(change: MemberChange): Promise<void> {
     return new Promise((resolve, reject) => {
       // DNs and attribute names compare case-insensitively; one queue per entry, attribute and operation.
-      const key = `${change.operation}\u0000${change.attribute.toLowerCase()}\u0000${change.group.toLowerCase()}`;
+      const key = `${change.lane ?? ''}\u0000${change.operation}\u0000${change.attribute.toLowerCase()}\u0000${change.group.toLowerCase()}`;
       const queue = this.queues.get(key) ?? [];
       queue.push({ ...change, resolve, reject });
       this.queues.set(key, queue);
@@ -71,8 +78,9 @@ export class MemberBatcher {
         for (const p of batch) p.resolve();
         return;
       } catch (e) {
-        // One value (several callers asking for the same change): its outcome is everybody's.
-        if (distinct.length === 1) {
+        // One value (several callers asking for the same change), or no answer from the directory
+        // at all (connection lost, timeout): the outcome is everybody's, without a write per value.
+        if (distinct.length === 1 || !this.isDirectoryAnswer(e)) {
           for (const p of batch) p.reject(e);
           return;
         }

@@ -12,12 +12,30 @@ export interface CreateBatchOptions {
   maxRoles: number;
   /** Create transactions on the target at once at most; more creates wait and go together. */
   maxInFlight: number;
+  /**
+   * How long a shared transaction waits for a lock (a role of the same name being created or
+   * dropped by another session) before it gives up and its roles go one by one: one person's
+   * blocked name never holds up the others for longer.
+   */
+  lockTimeoutMs: number;
 }
 
 interface Pending extends RoleCreate {
   resolve: (oid: string | undefined) => void;
   reject: (e: unknown) => void;
 }
+
+/**
+ * Whether PostgreSQL answered with an error (a SQLSTATE other than a connection failure), rather
+ * than the connection failing: only then can each role's own create tell more.
+ */
+function isServerError(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !code.startsWith('08') && !code.startsWith('57P');
+}
+
+/** SQLSTATE of a lock wait that reached lock_timeout. */
+const LOCK_NOT_AVAILABLE = '55P03';
 
 /** A string literal of a quoted identifier (it holds no NUL: quoteRole refused that). */
 const literal = (quoted: string) => `'${quoted.replace(/'/g, "''")}'`;
@@ -30,7 +48,11 @@ const literal = (quoted: string) => `'${quoted.replace(/'/g, "''")}'`;
  * oids. A role's create is atomic either way (CREATE and COMMENT commit together or not at
  * all). When the batch fails — any role's error rolls all of them back — every role of it is
  * created again in a transaction of its own, so each gets exactly its own outcome, and one
- * person's bad name never fails another's create.
+ * person's bad name never fails another's create. Every transaction of the batcher waits at
+ * most `lockTimeoutMs` for a lock (another session creating or dropping a role of the same
+ * name): one blocked name delays the others by that much at most, and then waits on its own,
+ * outside the batcher's slots, as any create would (up to the server's statement timeout). When
+ * the connection fails instead, every caller gets that error at once.
  */
 export class CreateBatcher {
   private queue: Pending[] = [];
@@ -67,8 +89,14 @@ export class CreateBatcher {
     }
     let oids: Map<string, string>;
     try {
-      oids = await this.create(batch);
-    } catch {
+      oids = await this.create(batch, this.options.lockTimeoutMs);
+    } catch (e) {
+      // No answer from PostgreSQL (connection refused or lost): everybody's outcome, no retry per role.
+      if (!isServerError(e)) {
+        const err = fromPostgresError(e, 'create role');
+        for (const p of batch) p.reject(err);
+        return;
+      }
       // Which role failed, and why, is each role's own business: all again, one by one.
       await Promise.all(batch.map((p) => this.one(p)));
       return;
@@ -76,7 +104,21 @@ export class CreateBatcher {
     for (const p of batch) p.resolve(oids.get(p.role));
   }
 
+  /**
+   * One role in a transaction of its own, still within the batcher's slots and so still with
+   * the lock timeout; a role whose name stays locked leaves the slot and waits on its own.
+   */
   private async one(p: Pending): Promise<void> {
+    try {
+      p.resolve((await this.create([p], this.options.lockTimeoutMs)).get(p.role));
+    } catch (e) {
+      if ((e as { code?: unknown } | null)?.code === LOCK_NOT_AVAILABLE) void this.alone(p);
+      else p.reject(fromPostgresError(e, 'create role'));
+    }
+  }
+
+  /** A create whose name is locked by another session: it waits as long as any create would (the server's statement timeout), outside the slots. */
+  private async alone(p: Pending): Promise<void> {
     try {
       p.resolve((await this.create([p])).get(p.role));
     } catch (e) {
@@ -85,8 +127,9 @@ export class CreateBatcher {
   }
 
   /** The roles' statements and the read-back of their oids (a regrole cast: a catalog cache look-up) as one implicit transaction. */
-  private async create(batch: RoleCreate[]): Promise<Map<string, string>> {
+  private async create(batch: RoleCreate[], lockTimeoutMs?: number): Promise<Map<string, string>> {
     const sql = [
+      ...(lockTimeoutMs === undefined ? [] : [`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(lockTimeoutMs))}`]),
       ...batch.flatMap((c) => c.statements),
       `SELECT n AS role, n::regrole::oid::text AS oid FROM unnest(ARRAY[${batch.map((c) => literal(c.role)).join(', ')}]::text[]) AS n`,
     ].join(';\n');

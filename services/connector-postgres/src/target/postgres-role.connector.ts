@@ -115,7 +115,8 @@ export class PostgresRoleConnector implements TargetConnector {
         connectionString: config.url,
         max: config.concurrency,
         application_name: 'provisio-connector-postgres',
-        options: '-c standard_conforming_strings=on',
+        // A statement the kit gave up on (callTimeoutMs) is cancelled by the server too: no write lands after its command's outcome.
+        options: `-c standard_conforming_strings=on -c statement_timeout=${config.callTimeoutMs}`,
         connectionTimeoutMillis: Math.min(10_000, config.callTimeoutMs),
       });
     this.pool.on('error', () => undefined);
