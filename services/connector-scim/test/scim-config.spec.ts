@@ -3,6 +3,7 @@ import { planConvergence } from '@provisio/connector-kit';
 import { generateKeyPairSync } from 'node:crypto';
 import { loadConnectorScimConfig } from '../src/config.js';
 import { ScimConnector } from '../src/scim/scim.connector.js';
+import { ScimHttp, TokenSource, type HttpTransport } from '../src/scim/scim-http.js';
 
 const env = {
   KAFKA_BROKERS: '127.0.0.1:9092',
@@ -62,12 +63,13 @@ describe('connector-scim error messages', () => {
   it('name the resource and the looked-up attribute, never the value a look-up filter carries', async () => {
     const [cfg] = load([{ id: 'a', baseUrl: 'https://app.example.com/scim/v2', auth: bearer }]).CONNECTOR_TARGETS;
     const connector = new ScimConnector(cfg!);
-    const realFetch = globalThis.fetch;
     const requested: string[] = [];
-    globalThis.fetch = (async (url: string | URL) => {
-      requested.push(String(url));
-      return new Response(JSON.stringify({ detail: 'backend exploded' }), { status: 500, headers: { 'content-type': 'application/scim+json' } });
-    }) as typeof fetch;
+    // The transport port: every request answers 500 with a detail.
+    const transport: HttpTransport = async (url) => {
+      requested.push(url);
+      return { status: 500, header: (name) => (name === 'content-type' ? 'application/scim+json' : undefined), text: JSON.stringify({ detail: 'backend exploded' }) };
+    };
+    (connector as unknown as { http: ScimHttp }).http = new ScimHttp(cfg!.baseUrl, new TokenSource(cfg!.auth, 1000), {}, 1000, transport);
     try {
       const desired = { personId: 'p-grace', target: 'a', version: 1, state: 'ACTIVE' as const, accountName: 'grace.hopper', attributes: {}, groups: [] };
       const failure = await connector.readAccount({ personId: 'p-grace', accountName: 'grace.hopper', accountRef: null, desired }).then(
@@ -79,7 +81,7 @@ describe('connector-scim error messages', () => {
       expect(failure?.message).toMatch(/^GET \/Users\?… answered 500 \(backend exploded\)$/);
       expect(failure?.message).not.toMatch(/grace|hopper|p-grace/);
     } finally {
-      globalThis.fetch = realFetch;
+      await connector.close();
     }
   });
 });

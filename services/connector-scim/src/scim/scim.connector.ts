@@ -394,5 +394,6 @@ export class ScimConnector implements TargetConnector {
 
   async close(): Promise<void> {
     this.resources.clear();
+    await this.http.close();
   }
 }
