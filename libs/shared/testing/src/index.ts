@@ -3,3 +3,4 @@ export { TestEnv, requireEnv } from '@provisio/devstack';
 export { ServiceProcesses, freePort, type RunningProcess } from './service-processes.js';
 export { CommandSender, TopicCollector, provisioningCommand, targetReadiness, type Collected } from './connector-helpers.js';
 export { ScimStore, ScimTestServer, type ScimFaults, type ScimRequestHook, type ScimRequestRecord } from './scim-server.js';
+export { TcpProxy, type TcpProxyDownMode } from './tcp-proxy.js';
