@@ -82,19 +82,39 @@ export type ScimRequestHook = (req: { method: string; path: string; ifMatch: str
 const INDEXED = new Set(['id', 'userName', 'externalId', 'displayName']);
 
 /**
+ * A resource's attribute in lower case, computed once per stored object (an update stores a new
+ * one): the look-ups and uniqueness checks scan every resource, and lower-casing each of them on
+ * every request made the server's cost per request grow with the store far faster than a real
+ * service's index does.
+ */
+const lowered = new WeakMap<Json, Map<string, string>>();
+function lower(r: Json, attr: string): string {
+  let m = lowered.get(r);
+  if (!m) lowered.set(r, (m = new Map()));
+  let v = m.get(attr);
+  if (v === undefined) m.set(attr, (v = String(r[attr] ?? '').toLowerCase()));
+  return v;
+}
+
+/**
  * Simple equality filters on indexed attributes (the look-ups connectors make before every write)
  * are answered from a scan without SCIMMY's generic matcher; everything else goes through it.
  */
 function quickMatch(filter: unknown, all: Json[]): Json[] | undefined {
   if (!Array.isArray(filter) || filter.length === 0) return undefined;
-  const wanted: { attr: string; value: string }[] = [];
+  // The wanted values per attribute: one pass over the resources whatever the number of terms
+  // (a connector's batch look-up ORs 50 of them), as an indexed service answers it.
+  const wanted = new Map<string, Set<string>>();
   for (const expr of filter as Record<string, unknown>[]) {
     const keys = Object.keys(expr);
     const cmp = expr[keys[0]!];
     if (keys.length !== 1 || !INDEXED.has(keys[0]!) || !Array.isArray(cmp) || cmp[0] !== 'eq' || typeof cmp[1] !== 'string') return undefined;
-    wanted.push({ attr: keys[0]!, value: cmp[1].toLowerCase() });
+    const values = wanted.get(keys[0]!) ?? new Set<string>();
+    values.add(cmp[1].toLowerCase());
+    wanted.set(keys[0]!, values);
   }
-  return all.filter((r) => wanted.some((w) => String(r[w.attr] ?? '').toLowerCase() === w.value));
+  const byAttribute = [...wanted];
+  return all.filter((r) => byAttribute.some(([attr, values]) => values.has(lower(r, attr))));
 }
 
 const egressFor = (kind: 'users' | 'groups') => (resource: SCIMMY.Types.Resource, ctx: unknown) => {
@@ -124,7 +144,14 @@ function ingressFor(kind: 'users' | 'groups') {
     delete data['meta'];
     delete data['groups'];
     const uniqueKey = kind === 'users' ? 'userName' : 'displayName';
-    const clash = [...map.values()].find((r) => String(r[uniqueKey]).toLowerCase() === String(data[uniqueKey]).toLowerCase() && r['id'] !== resource.id);
+    const taken = String(data[uniqueKey]).toLowerCase();
+    let clash: Json | undefined;
+    for (const r of map.values()) {
+      if (lower(r, uniqueKey) === taken && r['id'] !== resource.id) {
+        clash = r;
+        break;
+      }
+    }
     if (clash) throw new SCIMMY.Types.Error(409, 'uniqueness', `${uniqueKey} ${String(data[uniqueKey])} is already taken`);
     if (kind === 'users' && store.uniqueEmails) {
       const emailsOf = (r: Json) => ((r['emails'] as Json[] | undefined) ?? []).map((e) => String(e['value']).toLowerCase());
