@@ -4,7 +4,7 @@ import type { RunningSlapd } from '@provisio/devstack';
 import { expectNamesNone as namesNone, rejectionOf } from '@provisio/testing/expect';
 import type { Client } from 'ldapts';
 import { LdapDirectoryConnector } from '../src/ldap/ldap-directory.connector.js';
-import { GROUPS, PEOPLE, ldapRuntime, ldapTarget, startDirectory } from './ldap-test-kit.js';
+import { GROUPS, PEOPLE, desiredAccount, ldapRuntime, ldapTarget, startDirectory, stopDirectory } from './ldap-test-kit.js';
 
 /**
  * Error texts of connector-ldap through the kit's converge on a real slapd: results, dead letters
@@ -23,16 +23,7 @@ describe('connector-ldap error texts name no account', () => {
     connectors.push(connector);
     return ldapRuntime(cfg, connector);
   };
-  const desired = (personId: string, accountName: string, over: Partial<DesiredAccount> = {}): DesiredAccount => ({
-    personId,
-    target: 'dir',
-    version: 1,
-    state: 'ACTIVE',
-    accountName,
-    attributes: { mail: `${accountName}@example.org` },
-    groups: [],
-    ...over,
-  });
+  const desired = (personId: string, accountName: string, over: Partial<DesiredAccount> = {}) => desiredAccount(personId, { accountName, attributes: { mail: `${accountName}@example.org` }, ...over });
   const failure = (d: DesiredAccount, runtime: TargetRuntime) => rejectionOf(converge(runtime, d, null), ConnectorError);
   const person = (dn: string, uid: string, cn = uid) => admin.add(dn, { objectClass: ['top', 'inetOrgPerson'], uid, cn, sn: cn });
 
@@ -43,8 +34,7 @@ describe('connector-ldap error texts name no account', () => {
 
   afterAll(async () => {
     for (const c of connectors) await c.close();
-    await admin?.unbind().catch(() => undefined);
-    await slapd?.stop();
+    await stopDirectory(slapd, admin);
   }, 30_000);
 
   it("a joiner whose DN collides with an entry the read cannot find (entryAlreadyExists): permanent, without the name, cn, DN or email", async () => {

@@ -3,7 +3,7 @@ import { converge, type DesiredAccount, type TargetAccount, type TargetRuntime }
 import type { RunningSlapd } from '@provisio/devstack';
 import type { Client } from 'ldapts';
 import { LdapDirectoryConnector } from '../src/ldap/ldap-directory.connector.js';
-import { GROUPS, NOBODY, PEOPLE, desiredAccount as desired, ldapRuntime, ldapTarget, startDirectory, watchClientCalls } from './ldap-test-kit.js';
+import { GROUPS, NOBODY, PEOPLE, desiredAccount as desired, ldapRuntime, ldapTarget, startDirectory, stopDirectory, watchClientCalls } from './ldap-test-kit.js';
 
 /**
  * How often converge reads an account, counted at the LDAP client behind the connector's pool
@@ -45,8 +45,7 @@ describe('connector-ldap reads each account once per command', () => {
 
   afterAll(async () => {
     await runtime?.close();
-    await admin?.unbind().catch(() => undefined);
-    await slapd?.destroy();
+    await stopDirectory(slapd, admin);
   });
 
   it('create: the prefetch is the only read; the new entry (its entryUUID) comes back in the add response (Post-Read control)', async () => {

@@ -3,7 +3,7 @@ import { ConnectorError, converge } from '@provisio/connector-kit';
 import type { RunningSlapd } from '@provisio/devstack';
 import { Client } from 'ldapts';
 import { LdapDirectoryConnector } from '../src/ldap/ldap-directory.connector.js';
-import { BASE, GROUPS, NOBODY, PEOPLE, desiredAccount as desired, ldapRuntime, ldapTarget, startDirectory } from './ldap-test-kit.js';
+import { BASE, GROUPS, NOBODY, PEOPLE, desiredAccount as desired, ldapRuntime, ldapTarget, startDirectory, stopDirectory } from './ldap-test-kit.js';
 
 const READER = `cn=reader,${BASE}`;
 
@@ -50,8 +50,7 @@ describe('connector-ldap safety against a real slapd', () => {
 
   afterAll(async () => {
     for (const c of connectors) await c.close();
-    await admin?.unbind().catch(() => undefined);
-    await slapd?.destroy();
+    await stopDirectory(slapd, admin);
   });
 
   it('adds memberships only in managed groups under the group base; a refusal is permanent and names the group and the rule', async () => {

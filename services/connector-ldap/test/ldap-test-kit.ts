@@ -25,6 +25,12 @@ export async function startDirectory(options?: SlapdOptions): Promise<{ slapd: R
   }
 }
 
+/** Unbinds the root client and removes the slapd (its process and its files), whichever were made. */
+export async function stopDirectory(slapd: RunningSlapd | undefined, admin: Client | undefined): Promise<void> {
+  await admin?.unbind().catch(() => undefined);
+  await slapd?.destroy();
+}
+
 /**
  * Target `dir` on the test slapd as connector-ldap's own configuration loader parses it: plain
  * ldap:// allowed, accounts under PEOPLE, bound as the root DN (or `bind`), `settings` on top.

@@ -3,7 +3,7 @@ import { ConnectorError, converge, type DesiredAccount, type TargetAccount, type
 import type { RunningSlapd } from '@provisio/devstack';
 import type { Change, Client } from 'ldapts';
 import { LdapDirectoryConnector } from '../src/ldap/ldap-directory.connector.js';
-import { GROUPS, NOBODY, PEOPLE, ldapRuntime, ldapTarget, startDirectory, watchClientCalls } from './ldap-test-kit.js';
+import { GROUPS, NOBODY, PEOPLE, ldapRuntime, ldapTarget, startDirectory, stopDirectory, watchClientCalls } from './ldap-test-kit.js';
 
 /**
  * Membership changes of concurrent commands to one group go together (one modify per group and
@@ -47,8 +47,7 @@ describe('connector-ldap memberships, one modify per group and burst', () => {
 
   afterAll(async () => {
     await runtime?.close();
-    await admin?.unbind().catch(() => undefined);
-    await slapd?.destroy();
+    await stopDirectory(slapd, admin);
   });
 
   it('32 joiners into the same two groups: every membership is there, with far fewer modifies than memberships', async () => {
