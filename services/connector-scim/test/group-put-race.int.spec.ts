@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { ConnectorError, ConnectorErrorCode, type TargetAccount } from '@provisio/connector-kit';
 import { ScimTestServer, type ScimRequestHook, type ScimRequestRecord } from '@provisio/testing';
+import { rejectionOf } from '@provisio/testing/expect';
 import { ScimConnector } from '../src/scim/scim.connector.js';
 import { GROUP_SCHEMA, USER_SCHEMA, foreignUpdate as foreignPut, interleave as interleaveOn, scimTarget, type Json } from './scim-test-kit.js';
 
@@ -149,13 +150,9 @@ describe('connector-scim group membership by PUT under concurrency', () => {
       foreign++;
       await foreignUpdate('busy', (m) => [...m, { value: `u-${foreign + 1}` }]);
     });
-    const failure = await connector.addGroupMembership(account('u-1'), 'busy').then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(failure).toBeInstanceOf(ConnectorError);
-    expect((failure as ConnectorError).code).toBe(ConnectorErrorCode.Unavailable);
-    expect((failure as ConnectorError).message).toMatch(/412/);
+    const failure = await rejectionOf(connector.addGroupMembership(account('u-1'), 'busy'), ConnectorError);
+    expect(failure.code).toBe(ConnectorErrorCode.Unavailable);
+    expect(failure.message).toMatch(/412/);
     expect(foreign).toBe(5);
     expect(members('busy')).toEqual(['u-2', 'u-3', 'u-4', 'u-5', 'u-6']);
     // Once the others are done, the kit's retry of the command succeeds.

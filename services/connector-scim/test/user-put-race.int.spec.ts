@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { ConnectorError, ConnectorErrorCode, type TargetAccount } from '@provisio/connector-kit';
 import { ScimTestServer, type ScimRequestHook } from '@provisio/testing';
+import { rejectionOf } from '@provisio/testing/expect';
 import { ScimConnector } from '../src/scim/scim.connector.js';
 import { USER_SCHEMA, foreignUpdate as foreignPut, interleave as interleaveOn, scimTarget, type Json } from './scim-test-kit.js';
 
@@ -96,14 +97,10 @@ describe('connector-scim user PUT under a concurrent foreign write', () => {
       foreign++;
       await foreignUpdate('u2', (u) => (u['nickName'] = `admin-${foreign}`));
     });
-    const failure = await c.updateAccount(account, { attributes: { title: 'Manager' } }).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(failure).toBeInstanceOf(ConnectorError);
-    expect((failure as ConnectorError).code).toBe(ConnectorErrorCode.Unavailable);
-    expect((failure as ConnectorError).retriable).toBe(true);
-    expect((failure as ConnectorError).message).toMatch(/412/);
+    const failure = await rejectionOf(c.updateAccount(account, { attributes: { title: 'Manager' } }), ConnectorError);
+    expect(failure.code).toBe(ConnectorErrorCode.Unavailable);
+    expect(failure.retriable).toBe(true);
+    expect(failure.message).toMatch(/412/);
     expect(foreign).toBe(5);
     expect(stored('u2')).toMatchObject({ title: 'Engineer', nickName: 'admin-5' });
     // Once the others are done, the kit's retry of the command succeeds.
