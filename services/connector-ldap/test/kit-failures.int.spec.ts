@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Topics, type ProvisioningResult } from '@provisio/contracts';
+import type { ProvisioningResult } from '@provisio/contracts';
 import { startSlapd, type RunningSlapd } from '@provisio/devstack';
 import type { RunningService } from '@provisio/platform';
-import { CommandSender, TopicCollector, createTestDatabase, mintToken, provisioningCommand, serviceTestEnv, uniqueTopicPrefix, type TestDatabase } from '@provisio/testing';
+import { CommandSender, TopicCollector, createTestDatabase, mintToken, provisioningCommand, startConnectorService, type ConnectorUnderTest, type TestDatabase } from '@provisio/testing';
 import { Attribute, Change, Client } from 'ldapts';
 import { bootstrap } from '../src/bootstrap.js';
 
@@ -19,6 +19,7 @@ const disable = { method: 'attribute', attribute: 'employeeType', disabledValue:
 describe('connector kit failure handling against a real slapd', () => {
   let slapd: RunningSlapd;
   let db: TestDatabase;
+  let connector: ConnectorUnderTest<RunningService>;
   let service: RunningService;
   let sender: CommandSender;
   let results: TopicCollector<ProvisioningResult>;
@@ -46,15 +47,13 @@ describe('connector kit failure handling against a real slapd', () => {
       { ...root, id: 'auth', usersBase: `ou=auth,${BASE}`, bindDn: CONNECTOR_DN, bindPassword: 'the-new-one' },
       { ...root, id: 'acl', usersBase: `ou=acl,${BASE}`, dnTemplate: 'uid={accountName},ou={attr.ou}', bindDn: CONNECTOR_DN, bindPassword: 'the-new-one' },
     ];
-    const prefix = uniqueTopicPrefix();
-    service = await bootstrap(serviceTestEnv({ databaseUrl: db.url, topicPrefix: prefix, extra: { CONNECTOR_TARGETS: JSON.stringify(targets) } }));
-    sender = new CommandSender(prefix);
-    [results, dlt] = await Promise.all([TopicCollector.start(`${prefix}${Topics.results}`, 'ProvisioningResult'), TopicCollector.start(`${prefix}${Topics.commands('ldap')}.dlt`)]);
+    connector = await startConnectorService('ldap', bootstrap, { databaseUrl: db.url, targets });
+    ({ service, sender, results, dlt } = connector);
   }, 120_000);
 
   afterAll(async () => {
-    await service?.close();
-    await Promise.all([sender?.close(), results?.stop(), dlt?.stop(), admin?.unbind().catch(() => undefined)]);
+    await connector?.close();
+    await admin?.unbind().catch(() => undefined);
     await slapd?.destroy();
     await db?.drop();
   }, 60_000);

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Topics, type ProvisioningResult } from '@provisio/contracts';
+import type { ProvisioningResult } from '@provisio/contracts';
 import { startSlapd, type RunningSlapd } from '@provisio/devstack';
 import type { RunningService } from '@provisio/platform';
-import { CommandSender, TopicCollector, createTestDatabase, mintToken, provisioningCommand, serviceTestEnv, targetReadiness, uniqueTopicPrefix, waitFor, type TestDatabase } from '@provisio/testing';
+import { CommandSender, TopicCollector, createTestDatabase, mintToken, provisioningCommand, startConnectorService, targetReadiness, waitFor, type ConnectorUnderTest, type TestDatabase } from '@provisio/testing';
 import { Client } from 'ldapts';
 import { bootstrap } from '../src/bootstrap.js';
 
@@ -24,6 +24,7 @@ const PEOPLE = 'ou=people,dc=example,dc=org';
 describe(`fault: LDAP target (slapd) down for ${OUTAGE_MS / 1000} s in the middle of a stream`, () => {
   let slapd: RunningSlapd;
   let db: TestDatabase;
+  let connector: ConnectorUnderTest<RunningService>;
   let service: RunningService;
   let sender: CommandSender;
   let results: TopicCollector<ProvisioningResult>;
@@ -45,15 +46,12 @@ describe(`fault: LDAP target (slapd) down for ${OUTAGE_MS / 1000} s in the middl
         breaker: { consecutiveFailures: 3, openSeconds: 1, maxOpenSeconds: 8 },
       },
     ];
-    const prefix = uniqueTopicPrefix();
-    service = await bootstrap(serviceTestEnv({ databaseUrl: db.url, topicPrefix: prefix, extra: { CONNECTOR_TARGETS: JSON.stringify(targets) } }));
-    sender = new CommandSender(prefix);
-    [results, dlt] = await Promise.all([TopicCollector.start(`${prefix}${Topics.results}`, 'ProvisioningResult'), TopicCollector.start(`${prefix}${Topics.commands('ldap')}.dlt`)]);
+    connector = await startConnectorService('ldap', bootstrap, { databaseUrl: db.url, targets });
+    ({ service, sender, results, dlt } = connector);
   }, 120_000);
 
   afterAll(async () => {
-    await service?.close();
-    await Promise.all([sender?.close(), results?.stop(), dlt?.stop()]);
+    await connector?.close();
     await slapd?.destroy();
     await db?.drop();
   }, 60_000);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Topics, type ProvisioningResult } from '@provisio/contracts';
+import type { ProvisioningResult } from '@provisio/contracts';
 import type { RunningService } from '@provisio/platform';
-import { CommandSender, ScimTestServer, TopicCollector, createTestDatabase, mintToken, provisioningCommand, serviceTestEnv, uniqueTopicPrefix, waitFor, type TestDatabase } from '@provisio/testing';
+import { CommandSender, ScimTestServer, TopicCollector, createTestDatabase, mintToken, provisioningCommand, startConnectorService, waitFor, type ConnectorUnderTest, type TestDatabase } from '@provisio/testing';
 import { bootstrap } from '../src/bootstrap.js';
 
 /**
@@ -12,6 +12,7 @@ import { bootstrap } from '../src/bootstrap.js';
 describe('fault: SCIM target refuses the connector token (401)', () => {
   let server: ScimTestServer;
   let db: TestDatabase;
+  let connector: ConnectorUnderTest<RunningService>;
   let service: RunningService;
   let sender: CommandSender;
   let results: TopicCollector<ProvisioningResult>;
@@ -22,15 +23,13 @@ describe('fault: SCIM target refuses the connector token (401)', () => {
     server = await ScimTestServer.start();
     db = await createTestDatabase('scimauth');
     const targets = [{ id: 'app', baseUrl: server.url, allowInsecureHttp: true, auth: { type: 'bearer', token: TOKEN }, retry: { initialMs: 100, maxMs: 1000 }, breaker: { consecutiveFailures: 3, openSeconds: 1, maxOpenSeconds: 2 } }];
-    const prefix = uniqueTopicPrefix();
-    service = await bootstrap(serviceTestEnv({ databaseUrl: db.url, topicPrefix: prefix, extra: { CONNECTOR_TARGETS: JSON.stringify(targets) } }));
-    sender = new CommandSender(prefix);
-    [results, dlt] = await Promise.all([TopicCollector.start(`${prefix}${Topics.results}`, 'ProvisioningResult'), TopicCollector.start(`${prefix}${Topics.commands('scim')}.dlt`)]);
+    connector = await startConnectorService('scim', bootstrap, { databaseUrl: db.url, targets });
+    ({ service, sender, results, dlt } = connector);
   }, 120_000);
 
   afterAll(async () => {
-    await service?.close();
-    await Promise.all([sender?.close(), results?.stop(), dlt?.stop(), server?.close()]);
+    await connector?.close();
+    await server?.close();
     await db?.drop();
   }, 60_000);
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Topics, type ProvisioningResult } from '@provisio/contracts';
+import type { ProvisioningResult } from '@provisio/contracts';
 import type { RunningService } from '@provisio/platform';
-import { CommandSender, ScimTestServer, TopicCollector, createTestDatabase, provisioningCommand, serviceTestEnv, uniqueTopicPrefix, type TestDatabase } from '@provisio/testing';
+import { CommandSender, ScimTestServer, TopicCollector, createTestDatabase, provisioningCommand, startConnectorService, type ConnectorUnderTest, type TestDatabase } from '@provisio/testing';
 import { bootstrap } from '../src/bootstrap.js';
 
 const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
@@ -18,6 +18,7 @@ describe('connector-scim against real SCIM 2.0 servers', () => {
   let putOnly: ScimTestServer;
   let storm: ScimTestServer;
   let db: TestDatabase;
+  let connector: ConnectorUnderTest<RunningService>;
   let service: RunningService;
   let sender: CommandSender;
   let results: TopicCollector<ProvisioningResult>;
@@ -52,15 +53,13 @@ describe('connector-scim against real SCIM 2.0 servers', () => {
       { id: 'putonly', baseUrl: putOnly.url, allowInsecureHttp: true, auth: { type: 'bearer', token: { env: 'PUTONLY_TOKEN' } }, profile: 'put-only' },
       { id: 'storm', baseUrl: storm.url, allowInsecureHttp: true, auth: { type: 'bearer', token: { env: 'STORM_TOKEN' } }, retry: { initialMs: 50, maxMs: 500 } },
     ];
-    const prefix = uniqueTopicPrefix();
-    service = await bootstrap(serviceTestEnv({ databaseUrl: db.url, topicPrefix: prefix, extra: { CONNECTOR_TARGETS: JSON.stringify(targets), APP_TOKEN: app.token, QUIRKY_SECRET: quirky.client.secret, PUTONLY_TOKEN: putOnly.token, STORM_TOKEN: storm.token } }));
-    sender = new CommandSender(prefix);
-    [results, dlt] = await Promise.all([TopicCollector.start(`${prefix}${Topics.results}`, 'ProvisioningResult'), TopicCollector.start(`${prefix}${Topics.commands('scim')}.dlt`)]);
+    connector = await startConnectorService('scim', bootstrap, { databaseUrl: db.url, targets, env: { APP_TOKEN: app.token, QUIRKY_SECRET: quirky.client.secret, PUTONLY_TOKEN: putOnly.token, STORM_TOKEN: storm.token } });
+    ({ service, sender, results, dlt } = connector);
   }, 120_000);
 
   afterAll(async () => {
-    await service?.close();
-    await Promise.all([sender?.close(), results?.stop(), dlt?.stop(), app?.close(), quirky?.close(), putOnly?.close(), storm?.close()]);
+    await connector?.close();
+    await Promise.all([app?.close(), quirky?.close(), putOnly?.close(), storm?.close()]);
     await db?.drop();
   }, 60_000);
 

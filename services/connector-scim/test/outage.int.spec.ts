@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Topics, type ProvisioningResult } from '@provisio/contracts';
+import type { ProvisioningResult } from '@provisio/contracts';
 import type { RunningService } from '@provisio/platform';
-import { CommandSender, ScimTestServer, TopicCollector, createTestDatabase, mintToken, provisioningCommand, serviceTestEnv, targetReadiness, uniqueTopicPrefix, waitFor, type TestDatabase } from '@provisio/testing';
+import { CommandSender, ScimTestServer, TopicCollector, createTestDatabase, mintToken, provisioningCommand, startConnectorService, targetReadiness, waitFor, type ConnectorUnderTest, type TestDatabase } from '@provisio/testing';
 import { bootstrap } from '../src/bootstrap.js';
 
 /** The issue's outage is 2 minutes; PROVISIO_TEST_OUTAGE_MS shortens it for quick local runs. */
@@ -16,6 +16,7 @@ const OUTAGE_MS = Number(process.env['PROVISIO_TEST_OUTAGE_MS'] ?? 120_000);
 describe(`fault: SCIM target down for ${OUTAGE_MS / 1000} s in the middle of a stream`, () => {
   let server: ScimTestServer;
   let db: TestDatabase;
+  let connector: ConnectorUnderTest<RunningService>;
   let service: RunningService;
   let sender: CommandSender;
   let results: TopicCollector<ProvisioningResult>;
@@ -35,15 +36,13 @@ describe(`fault: SCIM target down for ${OUTAGE_MS / 1000} s in the middle of a s
         breaker: { consecutiveFailures: 3, openSeconds: 1, maxOpenSeconds: 8 },
       },
     ];
-    const prefix = uniqueTopicPrefix();
-    service = await bootstrap(serviceTestEnv({ databaseUrl: db.url, topicPrefix: prefix, extra: { CONNECTOR_TARGETS: JSON.stringify(targets) } }));
-    sender = new CommandSender(prefix);
-    [results, dlt] = await Promise.all([TopicCollector.start(`${prefix}${Topics.results}`, 'ProvisioningResult'), TopicCollector.start(`${prefix}${Topics.commands('scim')}.dlt`)]);
+    connector = await startConnectorService('scim', bootstrap, { databaseUrl: db.url, targets });
+    ({ service, sender, results, dlt } = connector);
   }, 120_000);
 
   afterAll(async () => {
-    await service?.close();
-    await Promise.all([sender?.close(), results?.stop(), dlt?.stop(), server?.close()]);
+    await connector?.close();
+    await server?.close();
     await db?.drop();
   }, 60_000);
 

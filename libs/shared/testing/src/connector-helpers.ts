@@ -1,6 +1,6 @@
-import { EventTypes, Topics, avroCodec, type ProvisioningCommand, type SchemaName, type SchemaTypeMap } from '@provisio/contracts';
+import { EventTypes, Topics, avroCodec, type ProvisioningCommand, type ProvisioningResult, type SchemaName, type SchemaTypeMap } from '@provisio/contracts';
 import type { Consumer, KafkaMessage, Producer } from 'kafkajs';
-import { testKafka, uniqueId, waitFor } from './helpers.js';
+import { serviceTestEnv, testKafka, uniqueId, uniqueTopicPrefix, waitFor } from './helpers.js';
 
 let sequence = 0;
 
@@ -118,4 +118,45 @@ export async function targetReadiness(serviceUrl: string, target: string): Promi
   const r = await fetch(`${serviceUrl}/health/ready`);
   const body = (await r.json()) as { status: string; checks: Record<string, { status: string } | undefined> };
   return { status: r.status, report: body.status, target: body.checks[`target:${target}`]?.status ?? 'missing' };
+}
+
+/** A connector service under test: the service, a sender of its commands, collectors of its results and dead letters. */
+export interface ConnectorUnderTest<S extends { close(): Promise<void> }> {
+  service: S;
+  sender: CommandSender;
+  results: TopicCollector<ProvisioningResult>;
+  dlt: TopicCollector<Buffer | null>;
+  /** Closes the service, then the sender and the collectors. */
+  close(): Promise<void>;
+}
+
+/**
+ * Boots a connector service of `kind` through its bootstrap() on the test stack, on topics of its
+ * own, with `targets` as CONNECTOR_TARGETS (and `env` besides, e.g. the secrets they name).
+ */
+export async function startConnectorService<S extends { close(): Promise<void> }>(
+  kind: string,
+  bootstrap: (env: Record<string, string>) => Promise<S>,
+  o: { databaseUrl: string; targets: unknown[]; env?: Record<string, string> },
+): Promise<ConnectorUnderTest<S>> {
+  const prefix = uniqueTopicPrefix();
+  const service = await bootstrap(serviceTestEnv({ databaseUrl: o.databaseUrl, topicPrefix: prefix, extra: { CONNECTOR_TARGETS: JSON.stringify(o.targets), ...o.env } }));
+  const sender = new CommandSender(prefix);
+  try {
+    const [results, dlt] = await Promise.all([TopicCollector.start(`${prefix}${Topics.results}`, 'ProvisioningResult'), TopicCollector.start(`${prefix}${Topics.commands(kind)}.dlt`)]);
+    return {
+      service,
+      sender,
+      results,
+      dlt,
+      close: async () => {
+        await service.close();
+        await Promise.all([sender.close(), results.stop(), dlt.stop()]);
+      },
+    };
+  } catch (e) {
+    await service.close();
+    await sender.close();
+    throw e;
+  }
 }
