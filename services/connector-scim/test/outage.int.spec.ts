@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { ProvisioningResult } from '@provisio/contracts';
 import type { RunningService } from '@provisio/platform';
-import { CommandSender, ScimTestServer, TopicCollector, createTestDatabase, mintToken, provisioningCommand, startConnectorService, targetReadiness, waitFor, type ConnectorUnderTest, type TestDatabase } from '@provisio/testing';
+import { ScimTestServer, createTestDatabase, mintToken, provisioningCommand, startConnectorService, targetReadiness, waitFor, type ConnectorUnderTest, type TestDatabase } from '@provisio/testing';
 import { bootstrap } from '../src/bootstrap.js';
 
 /** The issue's outage is 2 minutes; PROVISIO_TEST_OUTAGE_MS shortens it for quick local runs. */
@@ -16,11 +15,7 @@ const OUTAGE_MS = Number(process.env['PROVISIO_TEST_OUTAGE_MS'] ?? 120_000);
 describe(`fault: SCIM target down for ${OUTAGE_MS / 1000} s in the middle of a stream`, () => {
   let server: ScimTestServer;
   let db: TestDatabase;
-  let connector: ConnectorUnderTest<RunningService>;
-  let service: RunningService;
-  let sender: CommandSender;
-  let results: TopicCollector<ProvisioningResult>;
-  let dlt: TopicCollector<Buffer | null>;
+  let svc: ConnectorUnderTest<RunningService>;
 
   beforeAll(async () => {
     server = await ScimTestServer.start();
@@ -36,12 +31,11 @@ describe(`fault: SCIM target down for ${OUTAGE_MS / 1000} s in the middle of a s
         breaker: { consecutiveFailures: 3, openSeconds: 1, maxOpenSeconds: 8 },
       },
     ];
-    connector = await startConnectorService('scim', bootstrap, { databaseUrl: db.url, targets });
-    ({ service, sender, results, dlt } = connector);
+    svc = await startConnectorService('scim', bootstrap, { databaseUrl: db.url, targets });
   }, 120_000);
 
   afterAll(async () => {
-    await connector?.close();
+    await svc?.close();
     await server?.close();
     await db?.drop();
   }, 60_000);
@@ -49,8 +43,8 @@ describe(`fault: SCIM target down for ${OUTAGE_MS / 1000} s in the middle of a s
   it('quarantines, waits, probes, resumes by itself: no command lost, none dead-lettered, none applied twice', async () => {
     const command = (i: number) => provisioningCommand({ personId: `p-${i}`, target: 'app', targetKind: 'scim', accountName: `user${i}`, attributes: { title: `t${i}` } });
     const before = Array.from({ length: 10 }, (_, i) => command(i));
-    await sender.send('scim', before);
-    await results.waitFor((v) => v.length >= 10, { what: 'the first 10 results' });
+    await svc.sender.send('scim', before);
+    await svc.results.waitFor((v) => v.length >= 10, { what: 'the first 10 results' });
 
     await server.stop();
     const token = await mintToken(['connector:read']);
@@ -61,13 +55,13 @@ describe(`fault: SCIM target down for ${OUTAGE_MS / 1000} s in the middle of a s
     // the pod stays in its Service and reports the target as degraded.
     const readiness: { status: number; report: string; target: string }[] = [];
     for (const [i, c] of during.entries()) {
-      await sender.send('scim', [c]);
+      await svc.sender.send('scim', [c]);
       const until = Date.now() + OUTAGE_MS / during.length;
       while (Date.now() < until) {
-        const s = (await (await fetch(`${service.url}/v1/targets/app`, { headers: { authorization: `Bearer ${token}` } })).json()) as { quarantine: { state: string } };
+        const s = (await (await fetch(`${svc.service.url}/v1/targets/app`, { headers: { authorization: `Bearer ${token}` } })).json()) as { quarantine: { state: string } };
         observed.add(s.quarantine.state);
         if (i > 2) {
-          readiness.push(await targetReadiness(service.url, 'app'));
+          readiness.push(await targetReadiness(svc.service.url, 'app'));
         }
         await new Promise((r) => setTimeout(r, 250));
       }
@@ -75,12 +69,12 @@ describe(`fault: SCIM target down for ${OUTAGE_MS / 1000} s in the middle of a s
     while (Date.now() < outageEnds) await new Promise((r) => setTimeout(r, 100));
     // Nothing of the outage's commands could be applied; nothing was given up on either.
     const duringIds = new Set(during.map((c) => c.commandId));
-    expect(results.values().filter((r) => duringIds.has(r.commandId))).toEqual([]);
-    expect(dlt.records).toHaveLength(0);
+    expect(svc.results.values().filter((r) => duringIds.has(r.commandId))).toEqual([]);
+    expect(svc.dlt.records).toHaveLength(0);
     expect(observed).toContain('open');
     expect(new Set(readiness.map((r) => r.status))).toEqual(new Set([200]));
     expect(readiness).toContainEqual({ status: 200, report: 'degraded', target: 'degraded' });
-    const metricsDuring = await (await fetch(`${service.url}/metrics`)).text();
+    const metricsDuring = await (await fetch(`${svc.service.url}/metrics`)).text();
     expect(metricsDuring).toMatch(/provisio_connector_quarantine_transitions_total\{[^}]*target="app"[^}]*to="open"[^}]*\} [1-9]/);
     expect(metricsDuring).toMatch(/provisio_connector_queue_lag_seconds\{[^}]*target="app"[^}]*\} [1-9]/);
     // The gauge the ProvisioTargetQuarantined alert reads (deploy/kubernetes/monitoring.ts): 2 = open, 1 = probing.
@@ -88,19 +82,19 @@ describe(`fault: SCIM target down for ${OUTAGE_MS / 1000} s in the middle of a s
 
     await server.start();
     const after = Array.from({ length: 10 }, (_, i) => command(200 + i));
-    await sender.send('scim', after);
+    await svc.sender.send('scim', after);
     const all = [...before, ...during, ...after];
-    await results.waitFor((v) => v.length >= all.length, { timeoutMs: 60_000, what: `${all.length} results` });
+    await svc.results.waitFor((v) => v.length >= all.length, { timeoutMs: 60_000, what: `${all.length} results` });
     await new Promise((r) => setTimeout(r, 2000));
-    const got = results.values();
+    const got = svc.results.values();
     expect(got).toHaveLength(all.length);
     expect(new Set(got.map((r) => r.commandId))).toEqual(new Set(all.map((c) => c.commandId)));
     expect(got.every((r) => r.status === 'APPLIED')).toBe(true);
     expect(server.store.users.size).toBe(all.length);
-    expect(dlt.records).toHaveLength(0);
-    const status = (await (await fetch(`${service.url}/v1/targets/app`, { headers: { authorization: `Bearer ${token}` } })).json()) as { quarantine: { state: string } };
+    expect(svc.dlt.records).toHaveLength(0);
+    const status = (await (await fetch(`${svc.service.url}/v1/targets/app`, { headers: { authorization: `Bearer ${token}` } })).json()) as { quarantine: { state: string } };
     expect(status.quarantine.state).toBe('closed');
-    expect(await (await fetch(`${service.url}/metrics`)).text()).toMatch(/provisio_connector_quarantine_state\{[^}]*target="app"[^}]*\} 0\n/);
-    await waitFor(async () => (await targetReadiness(service.url, 'app')).report === 'ok', { what: 'no longer degraded' });
+    expect(await (await fetch(`${svc.service.url}/metrics`)).text()).toMatch(/provisio_connector_quarantine_state\{[^}]*target="app"[^}]*\} 0\n/);
+    await waitFor(async () => (await targetReadiness(svc.service.url, 'app')).report === 'ok', { what: 'no longer degraded' });
   }, OUTAGE_MS + 180_000);
 });
