@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startSlapd, type RunningSlapd } from '@provisio/devstack';
 import type { RunningService } from '@provisio/platform';
-import { createTestDatabase, mintToken, provisioningCommand, startConnectorService, targetReadiness, waitFor, type ConnectorUnderTest, type TestDatabase } from '@provisio/testing';
+import { createTestDatabase, mintToken, provisioningCommand, sendThroughOutage, startConnectorService, targetReadiness, waitFor, type ConnectorUnderTest, type TestDatabase } from '@provisio/testing';
 import { Client } from 'ldapts';
 import { bootstrap } from '../src/bootstrap.js';
 
@@ -63,26 +63,9 @@ describe(`fault: LDAP target (slapd) down for ${OUTAGE_MS / 1000} s in the middl
     const status = async () => (await (await fetch(`${svc.service.url}/v1/targets/dir`, { headers: { authorization: `Bearer ${token}` } })).json()) as { quarantine: { state: string }; parked: { count: number } };
     // New joiners, and new versions of persons created before the outage (their older version is applied, this one must follow).
     const during = [...Array.from({ length: 16 }, (_, i) => command(100 + i)), ...Array.from({ length: 4 }, (_, i) => command(i, 2))];
-    const outageEnds = Date.now() + OUTAGE_MS;
-    const observed = new Set<string>();
     // Readiness never follows the target (quarantine is a designed, self-healing state): the pod
     // stays in its Service and reports the target as degraded.
-    const readiness: { status: number; report: string; target: string }[] = [];
-    let maxParked = 0;
-    for (const [i, c] of during.entries()) {
-      await svc.sender.send('ldap', [c]);
-      const until = Date.now() + OUTAGE_MS / during.length;
-      while (Date.now() < until) {
-        const s = await status();
-        observed.add(s.quarantine.state);
-        maxParked = Math.max(maxParked, s.parked.count);
-        if (i > 2) {
-          readiness.push(await targetReadiness(svc.service.url, 'dir'));
-        }
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    }
-    while (Date.now() < outageEnds) await new Promise((r) => setTimeout(r, 100));
+    const { states: observed, readiness, maxParked } = await sendThroughOutage(svc, 'ldap', 'dir', during, OUTAGE_MS);
     // Nothing of the outage's commands could be applied; nothing was given up on either.
     const duringIds = new Set(during.map((c) => c.commandId));
     expect(svc.results.values().filter((r) => duringIds.has(r.commandId))).toEqual([]);

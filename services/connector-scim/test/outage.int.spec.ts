@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { RunningService } from '@provisio/platform';
-import { ScimTestServer, createTestDatabase, mintToken, provisioningCommand, startConnectorService, targetReadiness, waitFor, type ConnectorUnderTest, type TestDatabase } from '@provisio/testing';
+import { ScimTestServer, createTestDatabase, mintToken, provisioningCommand, sendThroughOutage, startConnectorService, targetReadiness, waitFor, type ConnectorUnderTest, type TestDatabase } from '@provisio/testing';
 import { bootstrap } from '../src/bootstrap.js';
 
 /** The issue's outage is 2 minutes; PROVISIO_TEST_OUTAGE_MS shortens it for quick local runs. */
@@ -49,24 +49,9 @@ describe(`fault: SCIM target down for ${OUTAGE_MS / 1000} s in the middle of a s
     await server.stop();
     const token = await mintToken(['connector:read']);
     const during = Array.from({ length: 20 }, (_, i) => command(100 + i));
-    const outageEnds = Date.now() + OUTAGE_MS;
-    const observed = new Set<string>();
     // Readiness never follows the target (a quarantined target is a designed, self-healing state):
     // the pod stays in its Service and reports the target as degraded.
-    const readiness: { status: number; report: string; target: string }[] = [];
-    for (const [i, c] of during.entries()) {
-      await svc.sender.send('scim', [c]);
-      const until = Date.now() + OUTAGE_MS / during.length;
-      while (Date.now() < until) {
-        const s = (await (await fetch(`${svc.service.url}/v1/targets/app`, { headers: { authorization: `Bearer ${token}` } })).json()) as { quarantine: { state: string } };
-        observed.add(s.quarantine.state);
-        if (i > 2) {
-          readiness.push(await targetReadiness(svc.service.url, 'app'));
-        }
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    }
-    while (Date.now() < outageEnds) await new Promise((r) => setTimeout(r, 100));
+    const { states: observed, readiness } = await sendThroughOutage(svc, 'scim', 'app', during, OUTAGE_MS);
     // Nothing of the outage's commands could be applied; nothing was given up on either.
     const duringIds = new Set(during.map((c) => c.commandId));
     expect(svc.results.values().filter((r) => duringIds.has(r.commandId))).toEqual([]);

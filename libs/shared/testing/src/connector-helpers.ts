@@ -1,6 +1,6 @@
 import { EventTypes, Topics, avroCodec, type ProvisioningCommand, type ProvisioningResult, type SchemaName, type SchemaTypeMap } from '@provisio/contracts';
 import type { Consumer, KafkaMessage, Producer } from 'kafkajs';
-import { serviceTestEnv, testKafka, uniqueId, uniqueTopicPrefix, waitFor } from './helpers.js';
+import { mintToken, serviceTestEnv, testKafka, uniqueId, uniqueTopicPrefix, waitFor } from './helpers.js';
 
 let sequence = 0;
 
@@ -159,4 +159,46 @@ export async function startConnectorService<S extends { close(): Promise<void> }
     await sender.close();
     throw e;
   }
+}
+
+/** What a connector service showed while its target was down (see sendThroughOutage). */
+export interface OutageObservations {
+  /** The quarantine states its targets API reported for the target. */
+  states: Set<string>;
+  /** Its readiness, from the fourth command on (the quarantine has had time to open). */
+  readiness: { status: number; report: string; target: string }[];
+  /** The most commands its targets API reported parked at once. */
+  maxParked: number;
+}
+
+/**
+ * While `target` is down: sends `commands` to the service one at a time, spread over `outageMs`,
+ * polling every 250 ms the target's quarantine state and parked commands (targets API) and, from
+ * the fourth command on, the service's readiness; returns when `outageMs` has passed.
+ */
+export async function sendThroughOutage(
+  svc: { service: { url: string }; sender: CommandSender },
+  kind: string,
+  target: string,
+  commands: ProvisioningCommand[],
+  outageMs: number,
+): Promise<OutageObservations> {
+  const token = await mintToken(['connector:read']);
+  const outageEnds = Date.now() + outageMs;
+  const seen: OutageObservations = { states: new Set(), readiness: [], maxParked: 0 };
+  for (const [i, c] of commands.entries()) {
+    await svc.sender.send(kind, [c]);
+    const until = Date.now() + outageMs / commands.length;
+    while (Date.now() < until) {
+      const s = (await (await fetch(`${svc.service.url}/v1/targets/${target}`, { headers: { authorization: `Bearer ${token}` } })).json()) as { quarantine: { state: string }; parked: { count: number } };
+      seen.states.add(s.quarantine.state);
+      seen.maxParked = Math.max(seen.maxParked, s.parked.count);
+      if (i > 2) {
+        seen.readiness.push(await targetReadiness(svc.service.url, target));
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  while (Date.now() < outageEnds) await new Promise((r) => setTimeout(r, 100));
+  return seen;
 }
