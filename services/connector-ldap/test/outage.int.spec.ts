@@ -1,18 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startSlapd, type RunningSlapd } from '@provisio/devstack';
 import type { RunningService } from '@provisio/platform';
-import { createTestDatabase, mintToken, provisioningCommand, sendThroughOutage, startConnectorService, targetReadiness, waitFor, type ConnectorUnderTest, type TestDatabase } from '@provisio/testing';
+import { OUTAGE_QUARANTINE_SETTINGS, TEST_OUTAGE_MS, createTestDatabase, mintToken, provisioningCommand, sendThroughOutage, startConnectorService, targetReadiness, waitFor, type ConnectorUnderTest, type TestDatabase } from '@provisio/testing';
 import { Client } from 'ldapts';
 import { bootstrap } from '../src/bootstrap.js';
+import { PEOPLE } from './ldap-test-kit.js';
 
-/**
- * The issue's outage is 2 minutes; PROVISIO_TEST_OUTAGE_MS shortens it for quick local runs. The
- * quarantine timings below are the target's own settings (breaker.openSeconds, maxOpenSeconds,
- * callTimeoutMs, retry), shortened so that the breaker opens, probes and reopens several times
- * within the outage; the behaviour is the same with the defaults, only slower.
- */
-const OUTAGE_MS = Number(process.env['PROVISIO_TEST_OUTAGE_MS'] ?? 120_000);
-const PEOPLE = 'ou=people,dc=example,dc=org';
+const OUTAGE_MS = TEST_OUTAGE_MS;
 
 /**
  * The real slapd stopped in the middle of a stream and started again on the same database
@@ -36,9 +30,7 @@ describe(`fault: LDAP target (slapd) down for ${OUTAGE_MS / 1000} s in the middl
         bindDn: slapd.rootDn,
         bindPassword: slapd.rootPassword,
         usersBase: PEOPLE,
-        callTimeoutMs: 2000,
-        retry: { initialMs: 200, maxMs: 5000 },
-        breaker: { consecutiveFailures: 3, openSeconds: 1, maxOpenSeconds: 8 },
+        ...OUTAGE_QUARANTINE_SETTINGS,
       },
     ];
     svc = await startConnectorService('ldap', bootstrap, { databaseUrl: db.url, targets });

@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { RunningService } from '@provisio/platform';
-import { ScimTestServer, createTestDatabase, mintToken, provisioningCommand, sendThroughOutage, startConnectorService, targetReadiness, waitFor, type ConnectorUnderTest, type TestDatabase } from '@provisio/testing';
+import { OUTAGE_QUARANTINE_SETTINGS, ScimTestServer, TEST_OUTAGE_MS, createTestDatabase, mintToken, provisioningCommand, sendThroughOutage, startConnectorService, targetReadiness, waitFor, type ConnectorUnderTest, type TestDatabase } from '@provisio/testing';
 import { bootstrap } from '../src/bootstrap.js';
 
-/** The issue's outage is 2 minutes; PROVISIO_TEST_OUTAGE_MS shortens it for quick local runs. */
-const OUTAGE_MS = Number(process.env['PROVISIO_TEST_OUTAGE_MS'] ?? 120_000);
+const OUTAGE_MS = TEST_OUTAGE_MS;
 
 /**
  * Target down in the middle of a stream: commands keep coming while the SCIM service refuses
@@ -26,9 +25,7 @@ describe(`fault: SCIM target down for ${OUTAGE_MS / 1000} s in the middle of a s
         baseUrl: server.url,
         allowInsecureHttp: true,
         auth: { type: 'bearer', token: server.token },
-        callTimeoutMs: 2000,
-        retry: { initialMs: 200, maxMs: 5000 },
-        breaker: { consecutiveFailures: 3, openSeconds: 1, maxOpenSeconds: 8 },
+        ...OUTAGE_QUARANTINE_SETTINGS,
       },
     ];
     svc = await startConnectorService('scim', bootstrap, { databaseUrl: db.url, targets });

@@ -161,6 +161,20 @@ export async function startConnectorService<S extends { close(): Promise<void> }
   }
 }
 
+/** An outage of a target in the fault tests: 2 minutes; PROVISIO_TEST_OUTAGE_MS shortens it for quick local runs. */
+export const TEST_OUTAGE_MS = Number(process.env['PROVISIO_TEST_OUTAGE_MS'] ?? 120_000);
+
+/**
+ * A target's own quarantine settings (callTimeoutMs, retry, breaker.openSeconds, maxOpenSeconds),
+ * shortened so that the breaker opens, probes and reopens several times within TEST_OUTAGE_MS;
+ * the behaviour is the same with the defaults, only slower.
+ */
+export const OUTAGE_QUARANTINE_SETTINGS = {
+  callTimeoutMs: 2000,
+  retry: { initialMs: 200, maxMs: 5000 },
+  breaker: { consecutiveFailures: 3, openSeconds: 1, maxOpenSeconds: 8 },
+};
+
 /** What a connector service showed while its target was down (see sendThroughOutage). */
 export interface OutageObservations {
   /** The quarantine states its targets API reported for the target. */
