@@ -12,6 +12,10 @@ const moduleNameMapper = { '^(\\.{1,2}/.*)\\.js$': '$1' };
 for (const pkgFile of globSync(['libs/*/*/package.json', 'services/*/package.json'])) {
   const pkg = JSON.parse(readFileSync(pkgFile, 'utf8'));
   moduleNameMapper[`^${pkg.name}$`] = `<rootDir>/${pkgFile.replace(/package\.json$/, 'src/index.ts')}`;
+  // Subpath exports (@provisio/<name>/<sub>) → the source file their types point at.
+  for (const [sub, target] of Object.entries(pkg.exports ?? {})) {
+    if (sub !== '.' && typeof target?.types === 'string') moduleNameMapper[`^${pkg.name}/${sub.slice(2)}$`] = `<rootDir>/${pkgFile.replace(/package\.json$/, target.types.slice(2))}`;
+  }
 }
 
 const common = {

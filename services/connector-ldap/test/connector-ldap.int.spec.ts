@@ -9,11 +9,7 @@ import { bootstrap } from '../src/bootstrap.js';
 import { loadConnectorLdapConfig } from '../src/config.js';
 import { LdapDirectoryConnector } from '../src/ldap/ldap-directory.connector.js';
 import { escapeDnValue, eq } from '../src/ldap/ldap-escape.js';
-
-const BASE = 'dc=example,dc=org';
-const PEOPLE = `ou=people,${BASE}`;
-const GROUPS = `ou=groups,${BASE}`;
-const NOBODY = `cn=nobody,${BASE}`;
+import { BASE, GROUPS, NOBODY, PEOPLE } from './ldap-test-kit.js';
 
 /**
  * connector-ldap through its real entry point against a real slapd (started by the test harness

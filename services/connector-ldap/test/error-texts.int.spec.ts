@@ -1,17 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ConnectorError, TargetRuntime, converge, type DesiredAccount } from '@provisio/connector-kit';
-import { startSlapd, type RunningSlapd } from '@provisio/devstack';
-import { createLogger } from '@provisio/observability';
-import { serviceTestEnv } from '@provisio/testing';
-import { Client } from 'ldapts';
-import { Writable } from 'node:stream';
-import { loadConnectorLdapConfig } from '../src/config.js';
+import { ConnectorError, converge, type DesiredAccount, type TargetRuntime } from '@provisio/connector-kit';
+import type { RunningSlapd } from '@provisio/devstack';
+import { expectNamesNone as namesNone, rejectionOf } from '@provisio/testing/expect';
+import type { Client } from 'ldapts';
 import { LdapDirectoryConnector } from '../src/ldap/ldap-directory.connector.js';
-
-const BASE = 'dc=example,dc=org';
-const PEOPLE = `ou=people,${BASE}`;
-const GROUPS = `ou=groups,${BASE}`;
-const silent = createLogger({ service: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+import { GROUPS, PEOPLE, desiredAccount, ldapRuntime, ldapTarget, startDirectory, stopDirectory } from './ldap-test-kit.js';
 
 /**
  * Error texts of connector-ldap through the kit's converge on a real slapd: results, dead letters
@@ -25,46 +18,23 @@ describe('connector-ldap error texts name no account', () => {
   const connectors: LdapDirectoryConnector[] = [];
 
   const runtimeFor = (extra: Record<string, unknown> = {}) => {
-    const targets = [{ id: 'dir', url: slapd.url, allowInsecureLdap: true, bindDn: slapd.rootDn, bindPassword: { env: 'LDAP_TEST_PASSWORD' }, usersBase: PEOPLE, groupEntries: { base: GROUPS }, disable: { method: 'attribute', attribute: 'employeeType', disabledValue: 'disabled' }, ...extra }];
-    const cfg = loadConnectorLdapConfig({ ...serviceTestEnv({ databaseUrl: 'postgres://127.0.0.1/unused', topicPrefix: 'x.' }), CONNECTOR_TARGETS: JSON.stringify(targets), LDAP_TEST_PASSWORD: slapd.rootPassword }).CONNECTOR_TARGETS[0]!;
+    const cfg = ldapTarget(slapd, { groupEntries: { base: GROUPS }, disable: { method: 'attribute', attribute: 'employeeType', disabledValue: 'disabled' }, ...extra });
     const connector = new LdapDirectoryConnector(cfg);
     connectors.push(connector);
-    return new TargetRuntime(cfg, 'ldap', connector, silent, connector.planOptions(), true);
+    return ldapRuntime(cfg, connector);
   };
-  const desired = (personId: string, accountName: string, over: Partial<DesiredAccount> = {}): DesiredAccount => ({
-    personId,
-    target: 'dir',
-    version: 1,
-    state: 'ACTIVE',
-    accountName,
-    attributes: { mail: `${accountName}@example.org` },
-    groups: [],
-    ...over,
-  });
-  const failure = async (d: DesiredAccount, runtime: TargetRuntime): Promise<ConnectorError> => {
-    const e = await converge(runtime, d, null).then(
-      () => undefined,
-      (x: unknown) => x,
-    );
-    expect(e).toBeInstanceOf(ConnectorError);
-    return e as ConnectorError;
-  };
-  const namesNone = (message: string, ...values: string[]) => {
-    for (const v of values) expect(message.toLowerCase()).not.toContain(v.toLowerCase());
-  };
+  const desired = (personId: string, accountName: string, over: Partial<DesiredAccount> = {}) => desiredAccount(personId, { accountName, attributes: { mail: `${accountName}@example.org` }, ...over });
+  const failure = (d: DesiredAccount, runtime: TargetRuntime) => rejectionOf(converge(runtime, d, null), ConnectorError);
   const person = (dn: string, uid: string, cn = uid) => admin.add(dn, { objectClass: ['top', 'inetOrgPerson'], uid, cn, sn: cn });
 
   beforeAll(async () => {
-    slapd = await startSlapd();
-    admin = new Client({ url: slapd.url });
-    await admin.bind(slapd.rootDn, slapd.rootPassword);
+    ({ slapd, admin } = await startDirectory());
     await admin.add(`cn=staff,${GROUPS}`, { objectClass: ['top', 'groupOfNames'], cn: 'staff', member: slapd.rootDn });
   }, 60_000);
 
   afterAll(async () => {
     for (const c of connectors) await c.close();
-    await admin?.unbind().catch(() => undefined);
-    await slapd?.stop();
+    await stopDirectory(slapd, admin);
   }, 30_000);
 
   it("a joiner whose DN collides with an entry the read cannot find (entryAlreadyExists): permanent, without the name, cn, DN or email", async () => {

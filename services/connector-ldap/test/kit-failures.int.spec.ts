@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Topics, type ProvisioningResult } from '@provisio/contracts';
 import { startSlapd, type RunningSlapd } from '@provisio/devstack';
 import type { RunningService } from '@provisio/platform';
-import { CommandSender, TopicCollector, createTestDatabase, mintToken, provisioningCommand, serviceTestEnv, uniqueTopicPrefix, type TestDatabase } from '@provisio/testing';
+import { createTestDatabase, mintToken, provisioningCommand, startConnectorService, type ConnectorUnderTest, type TestDatabase } from '@provisio/testing';
 import { Attribute, Change, Client } from 'ldapts';
 import { bootstrap } from '../src/bootstrap.js';
 
@@ -19,12 +18,9 @@ const disable = { method: 'attribute', attribute: 'employeeType', disabledValue:
 describe('connector kit failure handling against a real slapd', () => {
   let slapd: RunningSlapd;
   let db: TestDatabase;
-  let service: RunningService;
-  let sender: CommandSender;
-  let results: TopicCollector<ProvisioningResult>;
-  let dlt: TopicCollector<Buffer | null>;
+  let svc: ConnectorUnderTest<RunningService>;
   let admin: Client;
-  const resultFor = (commandId: string) => results.waitFor((v) => v.find((r) => r.commandId === commandId), { what: `result of ${commandId}`, timeoutMs: 60_000 });
+  const resultFor = (commandId: string) => svc.results.waitFor((v) => v.find((r) => r.commandId === commandId), { what: `result of ${commandId}`, timeoutMs: 60_000 });
   const entry = async (dn: string) => (await admin.search(dn, { scope: 'base', attributes: ['*', 'entryUUID'] }).catch(() => ({ searchEntries: [] }))).searchEntries[0];
 
   beforeAll(async () => {
@@ -46,38 +42,35 @@ describe('connector kit failure handling against a real slapd', () => {
       { ...root, id: 'auth', usersBase: `ou=auth,${BASE}`, bindDn: CONNECTOR_DN, bindPassword: 'the-new-one' },
       { ...root, id: 'acl', usersBase: `ou=acl,${BASE}`, dnTemplate: 'uid={accountName},ou={attr.ou}', bindDn: CONNECTOR_DN, bindPassword: 'the-new-one' },
     ];
-    const prefix = uniqueTopicPrefix();
-    service = await bootstrap(serviceTestEnv({ databaseUrl: db.url, topicPrefix: prefix, extra: { CONNECTOR_TARGETS: JSON.stringify(targets) } }));
-    sender = new CommandSender(prefix);
-    [results, dlt] = await Promise.all([TopicCollector.start(`${prefix}${Topics.results}`, 'ProvisioningResult'), TopicCollector.start(`${prefix}${Topics.commands('ldap')}.dlt`)]);
+    svc = await startConnectorService('ldap', bootstrap, { databaseUrl: db.url, targets });
   }, 120_000);
 
   afterAll(async () => {
-    await service?.close();
-    await Promise.all([sender?.close(), results?.stop(), dlt?.stop(), admin?.unbind().catch(() => undefined)]);
+    await svc?.close();
+    await admin?.unbind().catch(() => undefined);
     await slapd?.destroy();
     await db?.drop();
   }, 60_000);
 
   const status = async (target: string) => {
     const token = await mintToken(['connector:read']);
-    return (await (await fetch(`${service.url}/v1/targets/${target}`, { headers: { authorization: `Bearer ${token}` } })).json()) as { quarantine: { state: string; reason: string | null }; parked: { count: number } };
+    return (await (await fetch(`${svc.service.url}/v1/targets/${target}`, { headers: { authorization: `Bearer ${token}` } })).json()) as { quarantine: { state: string; reason: string | null }; parked: { count: number } };
   };
 
   it('dead-letters a create whose DN collides with an entry the read cannot find; everyone else is applied, no quarantine', async () => {
     const person = (id: string, name: string, cn: string) => provisioningCommand({ personId: id, target: 'coll', targetKind: 'ldap', accountName: name, attributes: { cn, sn: 'S' } });
     const a = person('pc-a', 'alice', 'Same Name');
-    await sender.send('ldap', [a]);
+    await svc.sender.send('ldap', [a]);
     expect((await resultFor(a.commandId)).status).toBe('APPLIED');
     const b = person('pc-b', 'bob', 'Same Name');
     const others = Array.from({ length: 5 }, (_, i) => person(`pc-${i}`, `user${i}`, `Other ${i}`));
-    await sender.send('ldap', [b, ...others]);
+    await svc.sender.send('ldap', [b, ...others]);
     const rb = await resultFor(b.commandId);
     expect(rb.status).toBe('FAILED');
     expect(rb.error).toMatchObject({ code: 'TARGET_ALREADY_EXISTS', retriable: false });
     expect(rb.error!.message).toMatch(/creating the account of person pc-b on target coll failed: the name is taken/);
     for (const c of others) expect((await resultFor(c.commandId)).status).toBe('APPLIED');
-    expect(dlt.records).toHaveLength(1);
+    expect(svc.dlt.records).toHaveLength(1);
     expect((await status('coll')).quarantine.state).toBe('closed');
     // Alice's entry is untouched.
     expect(String((await entry(`cn=Same Name,ou=coll,${BASE}`))?.['uid'])).toBe('alice');
@@ -85,12 +78,12 @@ describe('connector kit failure handling against a real slapd', () => {
 
   it("disables a leaver even when the target refuses the leaver's attribute update, and still reports the failure", async () => {
     const joiner = provisioningCommand({ personId: 'pd-1', target: 'dis', targetKind: 'ldap', accountName: 'leaver1', attributes: { displayName: 'Leaver', sn: 'L' } });
-    await sender.send('ldap', [joiner]);
+    await svc.sender.send('ldap', [joiner]);
     expect((await resultFor(joiner.commandId)).status).toBe('APPLIED');
     // displayName is single-valued in inetOrgPerson: slapd refuses two values (constraint violation).
     const leaver = { ...joiner, commandId: `${joiner.commandId}-v2`, version: 2, state: 'DISABLED' as const, attributes: { displayName: ['Leaver', 'Gone'], sn: 'L' } };
-    const dead = dlt.records.length;
-    await sender.send('ldap', [leaver]);
+    const dead = svc.dlt.records.length;
+    await svc.sender.send('ldap', [leaver]);
     const r = await resultFor(leaver.commandId);
     expect(r.status).toBe('FAILED');
     expect(r.error?.code).toBe('TARGET_REJECTED');
@@ -99,12 +92,12 @@ describe('connector kit failure handling against a real slapd', () => {
     const e = await entry(`uid=leaver1,ou=dis,${BASE}`);
     expect(String(e?.['employeeType'])).toBe('disabled');
     expect(String(e?.['displayName'])).toBe('Leaver');
-    await results.waitFor(() => dlt.records.length > dead, { what: 'the dead letter' });
+    await svc.results.waitFor(() => svc.dlt.records.length > dead, { what: 'the dead letter' });
   }, 120_000);
 
   it("keeps the writes of a failed command in its result and its ref for the next command", async () => {
     const joiner = provisioningCommand({ personId: 'pd-2', target: 'dis', targetKind: 'ldap', accountName: 'halfway', attributes: { sn: 'H' }, groups: ['no-such-group'] });
-    await sender.send('ldap', [joiner]);
+    await svc.sender.send('ldap', [joiner]);
     const r = await resultFor(joiner.commandId);
     expect(r.status).toBe('FAILED');
     expect(r.operations[0]).toEqual({ type: 'CREATE', detail: null });
@@ -113,16 +106,16 @@ describe('connector kit failure handling against a real slapd', () => {
     const stored = await db.query<{ account_ref: string | null }>(`SELECT account_ref FROM connector_ldap.applied_versions WHERE person_id = 'pd-2' AND target = 'dis'`);
     expect(stored[0]?.account_ref).toBe(r.accountRef);
     const next = { ...joiner, commandId: `${joiner.commandId}-v2`, version: 2, groups: [] };
-    await sender.send('ldap', [next]);
+    await svc.sender.send('ldap', [next]);
     const r2 = await resultFor(next.commandId);
     expect(r2.status).toBe('NO_CHANGE');
     expect(r2.accountRef).toBe(r.accountRef);
   }, 120_000);
 
   it('treats refused bind credentials as a target problem: quarantined and parked, not dead-lettered; resumes once the credentials are fixed', async () => {
-    const dead = dlt.records.length;
+    const dead = svc.dlt.records.length;
     const commands = Array.from({ length: 4 }, (_, i) => provisioningCommand({ personId: `pa-${i}`, target: 'auth', targetKind: 'ldap', accountName: `auth${i}`, attributes: { sn: 'A' } }));
-    await sender.send('ldap', commands);
+    await svc.sender.send('ldap', commands);
     const deadline = Date.now() + 30_000;
     let s = await status('auth');
     while (!(s.quarantine.state !== 'closed' && s.parked.count > 0) && Date.now() < deadline) {
@@ -133,30 +126,30 @@ describe('connector kit failure handling against a real slapd', () => {
     expect(s.parked.count).toBeGreaterThan(0);
     // The reason tells credentials from an outage.
     expect(s.quarantine.reason).toMatch(/TARGET_UNAUTHORIZED/);
-    const metrics = await (await fetch(`${service.url}/metrics`)).text();
+    const metrics = await (await fetch(`${svc.service.url}/metrics`)).text();
     expect(metrics).toMatch(/provisio_connector_errors_total\{[^}]*target="auth"[^}]*error_class="auth"[^}]*code="TARGET_UNAUTHORIZED"[^}]*\} [1-9]/);
-    expect(results.values().filter((r) => r.target === 'auth')).toEqual([]);
-    expect(dlt.records).toHaveLength(dead);
+    expect(svc.results.values().filter((r) => r.target === 'auth')).toEqual([]);
+    expect(svc.dlt.records).toHaveLength(dead);
 
     // An operator sets the password the connector has: the probes get through and everything is applied.
     await admin.modify(CONNECTOR_DN, [new Change({ operation: 'replace', modification: new Attribute({ type: 'userPassword', values: ['the-new-one'] }) })]);
     for (const c of commands) expect((await resultFor(c.commandId)).status).toBe('APPLIED');
-    expect(dlt.records).toHaveLength(dead);
+    expect(svc.dlt.records).toHaveLength(dead);
     expect((await status('auth')).quarantine.state).toBe('closed');
   }, 120_000);
 
   it('a permission refused for one entry only (the target answers everything else) fails that command instead of stalling the partition', async () => {
-    const dead = dlt.records.length;
+    const dead = svc.dlt.records.length;
     const person = (id: string, ou: string) => provisioningCommand({ personId: id, target: 'acl', targetKind: 'ldap', accountName: id, attributes: { sn: 'S', ou } });
     const locked = person('acl-x', 'locked');
     const others = [person('acl-y', 'open'), person('acl-z', 'open')];
-    await sender.send('ldap', [locked, ...others]);
+    await svc.sender.send('ldap', [locked, ...others]);
     const r = await resultFor(locked.commandId);
     expect(r.status).toBe('FAILED');
     expect(r.error).toMatchObject({ code: 'TARGET_REJECTED', retriable: false });
     expect(r.error!.message).toMatch(/^permission refused for this command after \d+ attempts while the target answered other calls/);
     for (const c of others) expect((await resultFor(c.commandId)).status).toBe('APPLIED');
-    expect(dlt.records.length).toBe(dead + 1);
+    expect(svc.dlt.records.length).toBe(dead + 1);
     expect((await status('acl')).quarantine.state).toBe('closed');
   }, 120_000);
 });

@@ -1,16 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
-import { generateKeyPairSync } from 'node:crypto';
+import { configTestEnv } from '@provisio/testing';
 import { loadConnectorLdapConfig } from '../src/config.js';
 import { LdapDirectoryConnector } from '../src/ldap/ldap-directory.connector.js';
 
-const env = {
-  KAFKA_BROKERS: '127.0.0.1:9092',
-  DATABASE_URL: 'postgres://127.0.0.1/unused',
-  AUTH_PUBLIC_KEY: generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString(),
-  AUTH_ISSUER: 'provisio-test',
-  AUTH_AUDIENCE: 'provisio',
-  S: 'secret',
-};
+const env = configTestEnv({ S: 'secret' });
 const target = (over: Record<string, unknown>) => ({ id: 'dir', bindDn: 'cn=provisio,dc=corp', bindPassword: { env: 'S' }, usersBase: 'ou=people,dc=corp', ...over });
 const load = (targets: unknown[]) => loadConnectorLdapConfig({ ...env, CONNECTOR_TARGETS: JSON.stringify(targets) }).CONNECTOR_TARGETS;
 

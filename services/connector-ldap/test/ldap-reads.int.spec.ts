@@ -1,20 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { TargetRuntime, converge, type DesiredAccount, type TargetAccount } from '@provisio/connector-kit';
-import { startSlapd, type RunningSlapd } from '@provisio/devstack';
-import { createLogger } from '@provisio/observability';
-import { serviceTestEnv } from '@provisio/testing';
-import { Client, type SearchOptions } from 'ldapts';
-import { Writable } from 'node:stream';
-import { loadConnectorLdapConfig } from '../src/config.js';
+import { converge, type DesiredAccount, type TargetAccount, type TargetRuntime } from '@provisio/connector-kit';
+import type { RunningSlapd } from '@provisio/devstack';
+import type { Client } from 'ldapts';
 import { LdapDirectoryConnector } from '../src/ldap/ldap-directory.connector.js';
-
-const BASE = 'dc=example,dc=org';
-const PEOPLE = `ou=people,${BASE}`;
-const GROUPS = `ou=groups,${BASE}`;
-const NOBODY = `cn=nobody,${BASE}`;
-const silent = createLogger({ service: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
-
-type Use = <T>(what: string, fn: (c: Client) => Promise<T>) => Promise<T>;
+import { GROUPS, NOBODY, PEOPLE, desiredAccount as desired, ldapRuntime, ldapTarget, startDirectory, stopDirectory, watchClientCalls } from './ldap-test-kit.js';
 
 /**
  * How often converge reads an account, counted at the LDAP client behind the connector's pool
@@ -34,17 +23,6 @@ describe('connector-ldap reads each account once per command', () => {
   const accountSearches = () => searches.filter((s) => s.base.toLowerCase().endsWith(PEOPLE.toLowerCase()));
   const groupSearches = () => searches.filter((s) => s.base.toLowerCase().endsWith(GROUPS.toLowerCase()));
   const entry = async (dn: string) => (await admin.search(dn, { scope: 'base', attributes: ['*', 'pwdAccountLockedTime', 'entryUUID'] })).searchEntries[0];
-  const desired = (personId: string, over: Partial<DesiredAccount> = {}): DesiredAccount => ({
-    personId,
-    target: 'dir',
-    version: 1,
-    state: 'ACTIVE',
-    accountName: personId.replace('p-', 'user'),
-    attributes: { mail: `${personId}@example.org` },
-    groups: [],
-    ...over,
-  });
-
   /** One command the way the kit runs it: the batch prefetch, then converge with the prefetched account. */
   const command = async (d: DesiredAccount, ref: string | null) => {
     searches.length = 0;
@@ -54,42 +32,20 @@ describe('connector-ldap reads each account once per command', () => {
   };
 
   beforeAll(async () => {
-    slapd = await startSlapd({ ppolicy: true });
-    admin = new Client({ url: slapd.url });
-    await admin.bind(slapd.rootDn, slapd.rootPassword);
+    ({ slapd, admin } = await startDirectory({ ppolicy: true }));
     await admin.add(NOBODY, { objectClass: ['top', 'organizationalRole'], cn: 'nobody' });
     await admin.add(`cn=devs,${GROUPS}`, { objectClass: ['top', 'groupOfNames'], cn: 'devs', member: NOBODY });
     await admin.add(`cn=unix,${GROUPS}`, { objectClass: ['top', 'posixGroup'], cn: 'unix', gidNumber: '5000' });
-    const targets = [{ id: 'dir', url: slapd.url, allowInsecureLdap: true, bindDn: slapd.rootDn, bindPassword: { env: 'LDAP_TEST_PASSWORD' }, usersBase: PEOPLE, groupEntries: { base: GROUPS, placeholderMember: NOBODY }, disable: { method: 'ppolicy' } }];
-    const cfg = loadConnectorLdapConfig({ ...serviceTestEnv({ databaseUrl: 'postgres://127.0.0.1/unused', topicPrefix: 'x.' }), CONNECTOR_TARGETS: JSON.stringify(targets), LDAP_TEST_PASSWORD: slapd.rootPassword }).CONNECTOR_TARGETS[0]!;
+    const cfg = ldapTarget(slapd, { groupEntries: { base: GROUPS, placeholderMember: NOBODY }, disable: { method: 'ppolicy' } });
     connector = new LdapDirectoryConnector(cfg);
     // Count every search the connector sends, whatever it is for.
-    const pool = (connector as unknown as { pool: { use: Use } }).pool;
-    const use = pool.use.bind(pool) as Use;
-    pool.use = (what, fn) =>
-      use(what, (c) =>
-        fn(
-          new Proxy(c, {
-            get: (t, k) => {
-              if (k === 'search') {
-                return (base: string, o: SearchOptions = {}) => {
-                  searches.push({ base, scope: String(o.scope ?? 'sub'), filter: String(o.filter ?? '') });
-                  return t.search(base, o);
-                };
-              }
-              const v = Reflect.get(t, k, t) as unknown;
-              return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
-            },
-          }),
-        ),
-      );
-    runtime = new TargetRuntime(cfg, 'ldap', connector, silent, connector.planOptions(), true);
+    watchClientCalls(connector, 'search', (base, o = {}) => searches.push({ base: base as string, scope: String(o.scope ?? 'sub'), filter: String(o.filter ?? '') }));
+    runtime = ldapRuntime(cfg, connector);
   }, 60_000);
 
   afterAll(async () => {
     await runtime?.close();
-    await admin?.unbind().catch(() => undefined);
-    await slapd?.destroy();
+    await stopDirectory(slapd, admin);
   });
 
   it('create: the prefetch is the only read; the new entry (its entryUUID) comes back in the add response (Post-Read control)', async () => {

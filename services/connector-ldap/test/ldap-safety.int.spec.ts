@@ -1,19 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ConnectorError, TargetRuntime, converge, type DesiredAccount } from '@provisio/connector-kit';
-import { startSlapd, type RunningSlapd } from '@provisio/devstack';
-import { createLogger } from '@provisio/observability';
-import { serviceTestEnv } from '@provisio/testing';
+import { ConnectorError, converge } from '@provisio/connector-kit';
+import type { RunningSlapd } from '@provisio/devstack';
 import { Client } from 'ldapts';
-import { Writable } from 'node:stream';
-import { loadConnectorLdapConfig } from '../src/config.js';
 import { LdapDirectoryConnector } from '../src/ldap/ldap-directory.connector.js';
+import { BASE, GROUPS, NOBODY, PEOPLE, desiredAccount as desired, ldapRuntime, ldapTarget, startDirectory, stopDirectory } from './ldap-test-kit.js';
 
-const BASE = 'dc=example,dc=org';
-const PEOPLE = `ou=people,${BASE}`;
-const GROUPS = `ou=groups,${BASE}`;
-const NOBODY = `cn=nobody,${BASE}`;
 const READER = `cn=reader,${BASE}`;
-const silent = createLogger({ service: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
 
 /**
  * connector-ldap's safety rules against a real slapd: which groups a command may add to, posix
@@ -26,20 +18,7 @@ describe('connector-ldap safety against a real slapd', () => {
   const connectors: LdapDirectoryConnector[] = [];
 
   const connectorFor = (extra: Record<string, unknown> = {}, bind: { dn: string; password: string } | undefined = undefined) => {
-    const targets = [
-      {
-        id: 'dir',
-        url: slapd.url,
-        allowInsecureLdap: true,
-        bindDn: bind?.dn ?? slapd.rootDn,
-        bindPassword: { env: 'LDAP_TEST_PASSWORD' },
-        usersBase: PEOPLE,
-        groupEntries: { base: GROUPS, placeholderMember: NOBODY },
-        disable: { method: 'attribute', attribute: 'employeeType', disabledValue: 'disabled' },
-        ...extra,
-      },
-    ];
-    const cfg = loadConnectorLdapConfig({ ...serviceTestEnv({ databaseUrl: 'postgres://127.0.0.1/unused', topicPrefix: 'x.' }), CONNECTOR_TARGETS: JSON.stringify(targets), LDAP_TEST_PASSWORD: bind?.password ?? slapd.rootPassword }).CONNECTOR_TARGETS[0]!;
+    const cfg = ldapTarget(slapd, { groupEntries: { base: GROUPS, placeholderMember: NOBODY }, disable: { method: 'attribute', attribute: 'employeeType', disabledValue: 'disabled' }, ...extra }, bind);
     // The first free number from the range (the service's allocator keeps a counter in its database).
     const allocate = async (isTaken: (n: number) => Promise<boolean>) => {
       for (let n = cfg.posix.uidNumber.min; n <= cfg.posix.uidNumber.max; n++) if (!(await isTaken(n))) return n;
@@ -47,18 +26,8 @@ describe('connector-ldap safety against a real slapd', () => {
     };
     const connector = new LdapDirectoryConnector(cfg, allocate);
     connectors.push(connector);
-    return { connector, runtime: new TargetRuntime(cfg, 'ldap', connector, silent, connector.planOptions(), true) };
+    return { connector, runtime: ldapRuntime(cfg, connector) };
   };
-  const desired = (personId: string, over: Partial<DesiredAccount> = {}): DesiredAccount => ({
-    personId,
-    target: 'dir',
-    version: 1,
-    state: 'ACTIVE',
-    accountName: personId.replace('p-', 'user'),
-    attributes: { mail: `${personId}@example.org` },
-    groups: [],
-    ...over,
-  });
   const entry = async (dn: string, attributes = ['*']) => (await admin.search(dn, { scope: 'base', attributes })).searchEntries[0];
   const failure = (p: Promise<unknown>) =>
     p.then(
@@ -67,12 +36,10 @@ describe('connector-ldap safety against a real slapd', () => {
     );
 
   beforeAll(async () => {
-    slapd = await startSlapd({
+    ({ slapd, admin } = await startDirectory({
       // The reader may see at most 3 entries per search, unless it pages (pages of up to 3).
       databaseConfig: [`limits dn.exact="${READER}" size.soft=3 size.hard=3 size.pr=3 size.prtotal=unlimited`],
-    });
-    admin = new Client({ url: slapd.url });
-    await admin.bind(slapd.rootDn, slapd.rootPassword);
+    }));
     await admin.add(NOBODY, { objectClass: ['top', 'organizationalRole'], cn: 'nobody' });
     await admin.add(READER, { objectClass: ['top', 'organizationalRole', 'simpleSecurityObject'], cn: 'reader', userPassword: 'reader-secret' });
     for (const ou of ['admins', 'unixgroups', 'disabled']) await admin.add(`ou=${ou},${BASE}`, { objectClass: ['top', 'organizationalUnit'], ou });
@@ -83,8 +50,7 @@ describe('connector-ldap safety against a real slapd', () => {
 
   afterAll(async () => {
     for (const c of connectors) await c.close();
-    await admin?.unbind().catch(() => undefined);
-    await slapd?.destroy();
+    await stopDirectory(slapd, admin);
   });
 
   it('adds memberships only in managed groups under the group base; a refusal is permanent and names the group and the rule', async () => {

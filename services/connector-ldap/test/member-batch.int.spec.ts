@@ -1,20 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ConnectorError, TargetRuntime, converge, type DesiredAccount, type TargetAccount } from '@provisio/connector-kit';
-import { startSlapd, type RunningSlapd } from '@provisio/devstack';
-import { createLogger } from '@provisio/observability';
-import { serviceTestEnv } from '@provisio/testing';
-import { Client, type Change } from 'ldapts';
-import { Writable } from 'node:stream';
-import { loadConnectorLdapConfig } from '../src/config.js';
+import { ConnectorError, converge, type DesiredAccount, type TargetAccount, type TargetRuntime } from '@provisio/connector-kit';
+import type { RunningSlapd } from '@provisio/devstack';
+import type { Change, Client } from 'ldapts';
 import { LdapDirectoryConnector } from '../src/ldap/ldap-directory.connector.js';
-
-const BASE = 'dc=example,dc=org';
-const PEOPLE = `ou=people,${BASE}`;
-const GROUPS = `ou=groups,${BASE}`;
-const NOBODY = `cn=nobody,${BASE}`;
-const silent = createLogger({ service: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
-
-type Use = <T>(what: string, fn: (c: Client) => Promise<T>) => Promise<T>;
+import { GROUPS, NOBODY, PEOPLE, ldapRuntime, ldapTarget, startDirectory, stopDirectory, watchClientCalls } from './ldap-test-kit.js';
 
 /**
  * Membership changes of concurrent commands to one group go together (one modify per group and
@@ -44,45 +33,21 @@ describe('connector-ldap memberships, one modify per group and burst', () => {
   });
 
   beforeAll(async () => {
-    slapd = await startSlapd();
-    admin = new Client({ url: slapd.url });
-    await admin.bind(slapd.rootDn, slapd.rootPassword);
+    ({ slapd, admin } = await startDirectory());
     await admin.add(NOBODY, { objectClass: ['top', 'organizationalRole'], cn: 'nobody' });
     await admin.add(`cn=staff,${GROUPS}`, { objectClass: ['top', 'groupOfNames'], cn: 'staff', member: NOBODY });
     await admin.add(`cn=unix,${GROUPS}`, { objectClass: ['top', 'posixGroup'], cn: 'unix', gidNumber: '5000' });
     await admin.add(`cn=small,${GROUPS}`, { objectClass: ['top', 'groupOfNames'], cn: 'small', member: NOBODY });
-    const targets = [
-      { id: 'dir', url: slapd.url, allowInsecureLdap: true, bindDn: slapd.rootDn, bindPassword: { env: 'LDAP_TEST_PASSWORD' }, usersBase: PEOPLE, concurrency: 16, groupEntries: { base: GROUPS, placeholderMember: NOBODY } },
-    ];
-    const cfg = loadConnectorLdapConfig({ ...serviceTestEnv({ databaseUrl: 'postgres://127.0.0.1/unused', topicPrefix: 'x.' }), CONNECTOR_TARGETS: JSON.stringify(targets), LDAP_TEST_PASSWORD: slapd.rootPassword }).CONNECTOR_TARGETS[0]!;
+    const cfg = ldapTarget(slapd, { concurrency: 16, groupEntries: { base: GROUPS, placeholderMember: NOBODY } });
     connector = new LdapDirectoryConnector(cfg);
     // Count every modify the connector sends, and how many values it carries.
-    const pool = (connector as unknown as { pool: { use: Use } }).pool;
-    const use = pool.use.bind(pool) as Use;
-    pool.use = (what, fn) =>
-      use(what, (c) =>
-        fn(
-          new Proxy(c, {
-            get: (t, k) => {
-              if (k === 'modify') {
-                return (dn: string, changes: Change[]) => {
-                  modifies.push({ dn, values: changes.reduce((n, ch) => n + ch.modification.values.length, 0) });
-                  return t.modify(dn, changes);
-                };
-              }
-              const v = Reflect.get(t, k, t) as unknown;
-              return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
-            },
-          }),
-        ),
-      );
-    runtime = new TargetRuntime(cfg, 'ldap', connector, silent, connector.planOptions(), true);
+    watchClientCalls(connector, 'modify', (dn, changes) => modifies.push({ dn: dn as string, values: (changes as Change[]).reduce((n, ch) => n + ch.modification.values.length, 0) }));
+    runtime = ldapRuntime(cfg, connector);
   }, 60_000);
 
   afterAll(async () => {
     await runtime?.close();
-    await admin?.unbind().catch(() => undefined);
-    await slapd?.destroy();
+    await stopDirectory(slapd, admin);
   });
 
   it('32 joiners into the same two groups: every membership is there, with far fewer modifies than memberships', async () => {

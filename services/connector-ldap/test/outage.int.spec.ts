@@ -1,19 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Topics, type ProvisioningResult } from '@provisio/contracts';
 import { startSlapd, type RunningSlapd } from '@provisio/devstack';
 import type { RunningService } from '@provisio/platform';
-import { CommandSender, TopicCollector, createTestDatabase, mintToken, provisioningCommand, serviceTestEnv, targetReadiness, uniqueTopicPrefix, waitFor, type TestDatabase } from '@provisio/testing';
+import { OUTAGE_QUARANTINE_SETTINGS, TEST_OUTAGE_MS, createTestDatabase, mintToken, provisioningCommand, sendThroughOutage, startConnectorService, targetReadiness, waitFor, type ConnectorUnderTest, type TestDatabase } from '@provisio/testing';
 import { Client } from 'ldapts';
 import { bootstrap } from '../src/bootstrap.js';
+import { PEOPLE } from './ldap-test-kit.js';
 
-/**
- * The issue's outage is 2 minutes; PROVISIO_TEST_OUTAGE_MS shortens it for quick local runs. The
- * quarantine timings below are the target's own settings (breaker.openSeconds, maxOpenSeconds,
- * callTimeoutMs, retry), shortened so that the breaker opens, probes and reopens several times
- * within the outage; the behaviour is the same with the defaults, only slower.
- */
-const OUTAGE_MS = Number(process.env['PROVISIO_TEST_OUTAGE_MS'] ?? 120_000);
-const PEOPLE = 'ou=people,dc=example,dc=org';
+const OUTAGE_MS = TEST_OUTAGE_MS;
 
 /**
  * The real slapd stopped in the middle of a stream and started again on the same database
@@ -24,10 +17,7 @@ const PEOPLE = 'ou=people,dc=example,dc=org';
 describe(`fault: LDAP target (slapd) down for ${OUTAGE_MS / 1000} s in the middle of a stream`, () => {
   let slapd: RunningSlapd;
   let db: TestDatabase;
-  let service: RunningService;
-  let sender: CommandSender;
-  let results: TopicCollector<ProvisioningResult>;
-  let dlt: TopicCollector<Buffer | null>;
+  let svc: ConnectorUnderTest<RunningService>;
 
   beforeAll(async () => {
     slapd = await startSlapd();
@@ -40,20 +30,14 @@ describe(`fault: LDAP target (slapd) down for ${OUTAGE_MS / 1000} s in the middl
         bindDn: slapd.rootDn,
         bindPassword: slapd.rootPassword,
         usersBase: PEOPLE,
-        callTimeoutMs: 2000,
-        retry: { initialMs: 200, maxMs: 5000 },
-        breaker: { consecutiveFailures: 3, openSeconds: 1, maxOpenSeconds: 8 },
+        ...OUTAGE_QUARANTINE_SETTINGS,
       },
     ];
-    const prefix = uniqueTopicPrefix();
-    service = await bootstrap(serviceTestEnv({ databaseUrl: db.url, topicPrefix: prefix, extra: { CONNECTOR_TARGETS: JSON.stringify(targets) } }));
-    sender = new CommandSender(prefix);
-    [results, dlt] = await Promise.all([TopicCollector.start(`${prefix}${Topics.results}`, 'ProvisioningResult'), TopicCollector.start(`${prefix}${Topics.commands('ldap')}.dlt`)]);
+    svc = await startConnectorService('ldap', bootstrap, { databaseUrl: db.url, targets });
   }, 120_000);
 
   afterAll(async () => {
-    await service?.close();
-    await Promise.all([sender?.close(), results?.stop(), dlt?.stop()]);
+    await svc?.close();
     await slapd?.destroy();
     await db?.drop();
   }, 60_000);
@@ -63,44 +47,27 @@ describe(`fault: LDAP target (slapd) down for ${OUTAGE_MS / 1000} s in the middl
     const command = (i: number, version = 1) =>
       provisioningCommand({ personId: `p-${i}`, target: 'dir', targetKind: 'ldap', version, accountName: `user${i}`, attributes: { cn: `User ${i}`, sn: `S${i}`, title: `v${version}` } });
     const before = Array.from({ length: 10 }, (_, i) => command(i));
-    await sender.send('ldap', before);
-    await results.waitFor((v) => v.length >= 10, { what: 'the first 10 results' });
+    await svc.sender.send('ldap', before);
+    await svc.results.waitFor((v) => v.length >= 10, { what: 'the first 10 results' });
 
     await slapd.stop();
     const token = await mintToken(['connector:read']);
-    const status = async () => (await (await fetch(`${service.url}/v1/targets/dir`, { headers: { authorization: `Bearer ${token}` } })).json()) as { quarantine: { state: string }; parked: { count: number } };
+    const status = async () => (await (await fetch(`${svc.service.url}/v1/targets/dir`, { headers: { authorization: `Bearer ${token}` } })).json()) as { quarantine: { state: string }; parked: { count: number } };
     // New joiners, and new versions of persons created before the outage (their older version is applied, this one must follow).
     const during = [...Array.from({ length: 16 }, (_, i) => command(100 + i)), ...Array.from({ length: 4 }, (_, i) => command(i, 2))];
-    const outageEnds = Date.now() + OUTAGE_MS;
-    const observed = new Set<string>();
     // Readiness never follows the target (quarantine is a designed, self-healing state): the pod
     // stays in its Service and reports the target as degraded.
-    const readiness: { status: number; report: string; target: string }[] = [];
-    let maxParked = 0;
-    for (const [i, c] of during.entries()) {
-      await sender.send('ldap', [c]);
-      const until = Date.now() + OUTAGE_MS / during.length;
-      while (Date.now() < until) {
-        const s = await status();
-        observed.add(s.quarantine.state);
-        maxParked = Math.max(maxParked, s.parked.count);
-        if (i > 2) {
-          readiness.push(await targetReadiness(service.url, 'dir'));
-        }
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    }
-    while (Date.now() < outageEnds) await new Promise((r) => setTimeout(r, 100));
+    const { states: observed, readiness, maxParked } = await sendThroughOutage(svc, 'ldap', 'dir', during, OUTAGE_MS);
     // Nothing of the outage's commands could be applied; nothing was given up on either.
     const duringIds = new Set(during.map((c) => c.commandId));
-    expect(results.values().filter((r) => duringIds.has(r.commandId))).toEqual([]);
-    expect(dlt.records).toHaveLength(0);
+    expect(svc.results.values().filter((r) => duringIds.has(r.commandId))).toEqual([]);
+    expect(svc.dlt.records).toHaveLength(0);
     expect(observed).toContain('open');
     expect(new Set(readiness.map((r) => r.status))).toEqual(new Set([200]));
     expect(readiness).toContainEqual({ status: 200, report: 'degraded', target: 'degraded' });
     // The commands wait in the database (parked), not in a stalled batch.
     expect(maxParked).toBeGreaterThan(0);
-    const metricsDuring = await (await fetch(`${service.url}/metrics`)).text();
+    const metricsDuring = await (await fetch(`${svc.service.url}/metrics`)).text();
     expect(metricsDuring).toMatch(/provisio_connector_quarantine_transitions_total\{[^}]*target="dir"[^}]*to="open"[^}]*\} [1-9]/);
     expect(metricsDuring).toMatch(/provisio_connector_quarantine_state\{[^}]*target="dir"[^}]*\} [12]\n/);
     expect(metricsDuring).toMatch(/provisio_connector_parked_commands\{[^}]*target="dir"[^}]*\} [1-9]/);
@@ -109,15 +76,15 @@ describe(`fault: LDAP target (slapd) down for ${OUTAGE_MS / 1000} s in the middl
     // Same database directory, same port: the directory comes back with what it had.
     await slapd.start();
     const after = Array.from({ length: 10 }, (_, i) => command(200 + i));
-    await sender.send('ldap', after);
+    await svc.sender.send('ldap', after);
     const all = [...before, ...during, ...after];
-    await results.waitFor((v) => v.length >= all.length, { timeoutMs: 90_000, what: `${all.length} results` });
+    await svc.results.waitFor((v) => v.length >= all.length, { timeoutMs: 90_000, what: `${all.length} results` });
     await new Promise((r) => setTimeout(r, 2000));
-    const got = results.values();
+    const got = svc.results.values();
     expect(got).toHaveLength(all.length);
     expect(new Set(got.map((r) => r.commandId))).toEqual(new Set(all.map((c) => c.commandId)));
     expect(got.every((r) => r.status === 'APPLIED')).toBe(true);
-    expect(dlt.records).toHaveLength(0);
+    expect(svc.dlt.records).toHaveLength(0);
 
     // Every person exactly once in the directory, with the newest version's attributes.
     const admin = new Client({ url: slapd.url });
@@ -136,7 +103,7 @@ describe(`fault: LDAP target (slapd) down for ${OUTAGE_MS / 1000} s in the middl
     const s = await status();
     expect(s.quarantine.state).toBe('closed');
     expect(s.parked.count).toBe(0);
-    expect(await (await fetch(`${service.url}/metrics`)).text()).toMatch(/provisio_connector_quarantine_state\{[^}]*target="dir"[^}]*\} 0\n/);
-    await waitFor(async () => (await targetReadiness(service.url, 'dir')).report === 'ok', { what: 'no longer degraded' });
+    expect(await (await fetch(`${svc.service.url}/metrics`)).text()).toMatch(/provisio_connector_quarantine_state\{[^}]*target="dir"[^}]*\} 0\n/);
+    await waitFor(async () => (await targetReadiness(svc.service.url, 'dir')).report === 'ok', { what: 'no longer degraded' });
   }, OUTAGE_MS + 180_000);
 });

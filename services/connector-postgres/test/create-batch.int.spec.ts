@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ConnectorError, ConnectorErrorCode, targetsEnv } from '@provisio/connector-kit';
-import { createTestDatabase, uniqueId, type TestDatabase } from '@provisio/testing';
+import { ConnectorError, ConnectorErrorCode } from '@provisio/connector-kit';
+import { createTestDatabase, type TestDatabase } from '@provisio/testing';
 import pg from 'pg';
-import { postgresTargetShape } from '../src/config.js';
 import { PostgresRoleConnector } from '../src/target/postgres-role.connector.js';
-import { desiredAccounts } from './role-test-kit.js';
+import { desiredAccounts, pgTarget, testRoles } from './role-test-kit.js';
 
 /**
  * Creates of concurrent commands are committed together (one round trip and one commit for
@@ -14,17 +13,13 @@ import { desiredAccounts } from './role-test-kit.js';
  */
 describe('PostgreSQL creates, committed together', () => {
   let target: TestDatabase;
-  const p = uniqueId('pgb').toLowerCase();
-  const role = (n: string) => `${p}_${n}`;
-  const marker = `provisio:managed(${p}) person=`;
+  const { p, role, marker } = testRoles('pgb');
   const desired = desiredAccounts();
   const open: PostgresRoleConnector[] = [];
 
   /** A connector on the target whose pool counts the round trips that create roles. */
   const connectorCounting = (createBatch?: { maxRoles?: number; maxInFlight?: number; lockTimeoutMs?: number }) => {
-    const [config] = targetsEnv(postgresTargetShape({ PG_URL: target.url })).parse(
-      JSON.stringify([{ id: 'pg', url: { env: 'PG_URL' }, markerPrefix: marker, concurrency: 8, ...(createBatch ? { createBatch } : {}) }]),
-    );
+    const config = pgTarget(target.url, marker, { concurrency: 8, ...(createBatch ? { createBatch } : {}) });
     const pool = new pg.Pool({ connectionString: target.url, max: 8, options: '-c standard_conforming_strings=on' });
     const trips: string[] = [];
     const query = pool.query.bind(pool) as (sql: string) => Promise<unknown>;
@@ -32,7 +27,7 @@ describe('PostgreSQL creates, committed together', () => {
       if (typeof sql === 'string' && sql.includes('CREATE ROLE')) trips.push(sql);
       return query(sql);
     };
-    const connector = new PostgresRoleConnector(config!, pool);
+    const connector = new PostgresRoleConnector(config, pool);
     open.push(connector);
     return { connector, trips };
   };

@@ -1,13 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ConnectorError, TargetRuntime, converge, targetsEnv, type DesiredAccount } from '@provisio/connector-kit';
-import { createLogger } from '@provisio/observability';
-import { createTestDatabase, uniqueId, type TestDatabase } from '@provisio/testing';
-import { Writable } from 'node:stream';
-import { postgresTargetShape } from '../src/config.js';
+import { ConnectorError, type TargetRuntime, converge, type DesiredAccount } from '@provisio/connector-kit';
+import { createTestDatabase, type TestDatabase } from '@provisio/testing';
+import { expectNamesNone as namesNone, rejectionOf } from '@provisio/testing/expect';
 import { PostgresRoleConnector } from '../src/target/postgres-role.connector.js';
-import { desiredAccounts } from './role-test-kit.js';
-
-const silent = createLogger({ service: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+import { desiredAccounts, pgRuntime, pgTarget, testRoles } from './role-test-kit.js';
 
 /**
  * Error texts of connector-postgres through the kit's converge on a real PostgreSQL: what goes
@@ -16,34 +12,21 @@ const silent = createLogger({ service: 'test', level: 'silent', destination: new
  */
 describe('connector-postgres error texts name no account', () => {
   let target: TestDatabase;
-  const p = uniqueId('pge').toLowerCase();
-  const role = (n: string) => `${p}_${n}`;
-  const marker = `provisio:managed(${p}) person=`;
+  const { p, role, marker } = testRoles('pge');
   const desired = desiredAccounts();
   const closers: (() => Promise<void>)[] = [];
 
   const open = (settings: Record<string, unknown> = {}) => {
-    const [config] = targetsEnv(postgresTargetShape({ PG_URL: target.url })).parse(JSON.stringify([{ id: 'pg', url: { env: 'PG_URL' }, markerPrefix: marker, concurrency: 2, ...settings }]));
-    const connector = new PostgresRoleConnector(config!);
-    const runtime = new TargetRuntime(config!, 'postgres', connector, silent, connector.planOptions());
+    const config = pgTarget(target.url, marker, { concurrency: 2, ...settings });
+    const connector = new PostgresRoleConnector(config);
+    const runtime = pgRuntime(config, connector);
     closers.push(async () => {
       await runtime.close?.();
       await connector.close();
     });
     return runtime;
   };
-  const failure = async (d: DesiredAccount, ref: string | null, runtime: TargetRuntime): Promise<ConnectorError> => {
-    const e = await converge(runtime, d, ref).then(
-      () => undefined,
-      (x: unknown) => x,
-    );
-    expect(e).toBeInstanceOf(ConnectorError);
-    return e as ConnectorError;
-  };
-  /** The error text contains none of these names (case-insensitive, also as a part). */
-  const namesNone = (message: string, ...names: string[]) => {
-    for (const n of names) expect(message.toLowerCase()).not.toContain(n.toLowerCase());
-  };
+  const failure = (d: DesiredAccount, ref: string | null, runtime: TargetRuntime) => rejectionOf(converge(runtime, d, ref), ConnectorError);
 
   beforeAll(async () => {
     target = await createTestDatabase('pgetarget');

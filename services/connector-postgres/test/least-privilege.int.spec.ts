@@ -1,14 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ConnectorError, ConnectorErrorCode, TargetRuntime, converge, targetsEnv } from '@provisio/connector-kit';
-import { createLogger } from '@provisio/observability';
-import { createTestDatabase, uniqueId, type TestDatabase } from '@provisio/testing';
-import { Writable } from 'node:stream';
+import { ConnectorError, ConnectorErrorCode, type TargetRuntime, converge } from '@provisio/connector-kit';
+import { createTestDatabase, type TestDatabase } from '@provisio/testing';
 import pg from 'pg';
-import { postgresTargetShape } from '../src/config.js';
 import { PostgresRoleConnector } from '../src/target/postgres-role.connector.js';
-import { TargetSessions, desiredAccounts } from './role-test-kit.js';
-
-const silent = createLogger({ service: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+import { TargetSessions, desiredAccounts, pgRuntime, pgTarget, testRoles } from './role-test-kit.js';
 
 /**
  * The connector logged in as a role set up exactly as docs/connectors.md ("The connector's own
@@ -19,9 +14,7 @@ const silent = createLogger({ service: 'test', level: 'silent', destination: new
  */
 describe('connector-postgres as a least-privileged role', () => {
   let target: TestDatabase;
-  const p = uniqueId('pgl').toLowerCase();
-  const role = (n: string) => `${p}_${n}`;
-  const marker = `provisio:managed(${p}) person=`;
+  const { p, role, marker } = testRoles('pgl');
   const login = role('connector');
   const heir = role('heir');
   const group = role('g_devs');
@@ -51,23 +44,16 @@ describe('connector-postgres as a least-privileged role', () => {
     await target.query(`CREATE ROLE "${heir}" NOLOGIN`);
     await target.query(`GRANT "${heir}" TO "${login}"`);
     await target.query(`CREATE ROLE "${group}" NOLOGIN`);
-    const [config] = targetsEnv(postgresTargetShape({ PG_URL: urlAs(login) })).parse(
-      JSON.stringify([
-        {
-          id: 'pg',
-          url: { env: 'PG_URL' },
-          markerPrefix: marker,
-          concurrency: 2,
-          groups: { managedPattern: `^${p}_g_` },
-          disable: { terminateSessions: true },
-          delete: { ownedObjects: 'reassign', reassignTo: heir, terminateSessions: true },
-          // One refused call must not quarantine the target for the rest of the test.
-          breaker: { consecutiveFailures: 10 },
-        },
-      ]),
-    );
-    connector = new PostgresRoleConnector(config!);
-    runtime = new TargetRuntime(config!, 'postgres', connector, silent, connector.planOptions());
+    const config = pgTarget(urlAs(login), marker, {
+      concurrency: 2,
+      groups: { managedPattern: `^${p}_g_` },
+      disable: { terminateSessions: true },
+      delete: { ownedObjects: 'reassign', reassignTo: heir, terminateSessions: true },
+      // One refused call must not quarantine the target for the rest of the test.
+      breaker: { consecutiveFailures: 10 },
+    });
+    connector = new PostgresRoleConnector(config);
+    runtime = pgRuntime(config, connector);
     const me = await connector.pool.query<{ current_user: string; rolsuper: boolean }>(`SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user`);
     expect(me.rows).toEqual([{ current_user: login, rolsuper: false }]);
   }, 60_000);

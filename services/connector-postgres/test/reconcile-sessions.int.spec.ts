@@ -9,21 +9,17 @@ import {
   connectorTablesV2Sql,
   connectorTablesV3Sql,
   converge,
-  targetsEnv,
   type DesiredAccount,
   type TargetAccount,
 } from '@provisio/connector-kit';
 import { OutboxWriter, messagingTablesSql } from '@provisio/messaging';
-import { createLogger } from '@provisio/observability';
 import { Database } from '@provisio/persistence';
-import { createTestDatabase, uniqueId, type TestDatabase } from '@provisio/testing';
-import { Writable } from 'node:stream';
+import { createTestDatabase, silentLogger, type TestDatabase } from '@provisio/testing';
 import pg from 'pg';
-import { postgresTargetShape } from '../src/config.js';
 import { PostgresRoleConnector } from '../src/target/postgres-role.connector.js';
-import { TargetSessions, desiredAccounts } from './role-test-kit.js';
+import { TargetSessions, desiredAccounts, pgTarget, testRoles } from './role-test-kit.js';
 
-const silent = createLogger({ service: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+const silent = silentLogger();
 const SCHEMA = 'recsess';
 
 /**
@@ -40,9 +36,7 @@ describe('connector-postgres reconciliation of NOLOGIN roles with open sessions'
   let registry: TargetRegistry;
   let reconciler: Reconciler;
   const applied = new AppliedStateRepository(SCHEMA);
-  const p = uniqueId('pgrs').toLowerCase();
-  const role = (n: string) => `${p}_${n}`;
-  const marker = `provisio:managed(${p}) person=`;
+  const { p, role, marker } = testRoles('pgrs');
   const desired = desiredAccounts();
   const sessions = new TargetSessions(() => tdb.url);
 
@@ -66,11 +60,9 @@ describe('connector-postgres reconciliation of NOLOGIN roles with open sessions'
     await tdb.query(`CREATE SCHEMA ${SCHEMA}`);
     for (const sql of [...messagingTablesSql(SCHEMA), ...connectorTablesSql(SCHEMA), ...connectorTablesV2Sql(SCHEMA), ...connectorTablesV3Sql(SCHEMA)]) await tdb.query(sql);
     db = await Database.open({ url: tdb.url, schema: SCHEMA, applicationName: 'reconcile-sessions-test', migrate: false });
-    const [config] = targetsEnv(postgresTargetShape({ PG_URL: tdb.url })).parse(
-      JSON.stringify([{ id: 'pg', url: { env: 'PG_URL' }, markerPrefix: marker, concurrency: 2, reconcile: { orphans: 'disable', maxOrphanShare: 1, pageSize: 2 } }]),
-    );
-    connector = new PostgresRoleConnector(config!);
-    registry = new TargetRegistry('postgres', [{ config: config!, connector, planOptions: connector.planOptions() }], silent);
+    const config = pgTarget(tdb.url, marker, { concurrency: 2, reconcile: { orphans: 'disable', maxOrphanShare: 1, pageSize: 2 } });
+    connector = new PostgresRoleConnector(config);
+    registry = new TargetRegistry('postgres', [{ config: config, connector, planOptions: connector.planOptions() }], silent);
     reconciler = new Reconciler(db, new OutboxWriter(SCHEMA, 'test'), applied, registry, new KeyedMutex(), silent, SCHEMA);
   }, 60_000);
 

@@ -1,14 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ConnectorError, DriftDetector, TargetRuntime, converge, type TargetAccount } from '@provisio/connector-kit';
-import { createLogger } from '@provisio/observability';
-import { createTestDatabase, uniqueId, type TestDatabase } from '@provisio/testing';
-import { Writable } from 'node:stream';
-import { postgresTargetShape } from '../src/config.js';
+import { ConnectorError, DriftDetector, type TargetRuntime, converge, type TargetAccount } from '@provisio/connector-kit';
+import { createTestDatabase, type TestDatabase } from '@provisio/testing';
 import { canonicalValidUntil, PostgresRoleConnector } from '../src/target/postgres-role.connector.js';
-import { targetsEnv } from '@provisio/connector-kit';
-import { desiredAccounts } from './role-test-kit.js';
-
-const silent = createLogger({ service: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+import { desiredAccounts, pgRuntime, pgTarget, testRoles } from './role-test-kit.js';
 
 /**
  * PostgresRoleConnector through the kit's converge (read → plan → write the difference) on the
@@ -19,9 +13,7 @@ describe('PostgresRoleConnector on a real PostgreSQL', () => {
   let target: TestDatabase;
   let connector: PostgresRoleConnector;
   let runtime: TargetRuntime;
-  const p = uniqueId('pgr').toLowerCase();
-  const role = (n: string) => `${p}_${n}`;
-  const marker = `provisio:managed(${p}) person=`;
+  const { p, role, marker } = testRoles('pgr');
   const desired = desiredAccounts();
   const rolesOf = async (personId: string) =>
     target.query<{ rolname: string; valid: string | null }>(
@@ -31,11 +23,9 @@ describe('PostgresRoleConnector on a real PostgreSQL', () => {
 
   beforeAll(async () => {
     target = await createTestDatabase('pgrtarget');
-    const [config] = targetsEnv(postgresTargetShape({ PG_URL: target.url })).parse(
-      JSON.stringify([{ id: 'pg', url: { env: 'PG_URL' }, markerPrefix: marker, concurrency: 2, groups: { managedPattern: `^${p}_g_` } }]),
-    );
-    connector = new PostgresRoleConnector(config!);
-    runtime = new TargetRuntime(config!, 'postgres', connector, silent, connector.planOptions());
+    const config = pgTarget(target.url, marker, { concurrency: 2, groups: { managedPattern: `^${p}_g_` } });
+    connector = new PostgresRoleConnector(config);
+    runtime = pgRuntime(config, connector);
     await target.query(`CREATE ROLE "${role('g_devs')}" NOLOGIN`);
     await target.query(`CREATE ROLE "${role('g_admins')}" NOLOGIN CREATEROLE`);
     await target.query(`CREATE ROLE "${role('g_sneaky')}" NOLOGIN`);
@@ -134,8 +124,7 @@ describe('PostgresRoleConnector on a real PostgreSQL', () => {
   });
 
   it('without a managed pattern still refuses superuser roles', async () => {
-    const [config] = targetsEnv(postgresTargetShape({ PG_URL: target.url })).parse(JSON.stringify([{ id: 'pg2', url: { env: 'PG_URL' }, markerPrefix: marker }]));
-    const open = new PostgresRoleConnector(config!);
+    const open = new PostgresRoleConnector(pgTarget(target.url, marker, { id: 'pg2' }));
     try {
       const account = (await open.readAccount({ personId: 'p-grp', accountName: role('grp'), accountRef: null, desired: desired('p-grp', role('grp')) }))!;
       await expect(open.addGroupMembership(account, 'postgres')).rejects.toThrow(/group role postgres refused .*SUPERUSER/);

@@ -1,15 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ConnectorError, ConnectorErrorCode, TargetRuntime, converge, targetsEnv } from '@provisio/connector-kit';
-import { createLogger } from '@provisio/observability';
-import { createTestDatabase, uniqueId, type TestDatabase } from '@provisio/testing';
+import { ConnectorError, ConnectorErrorCode, type TargetRuntime, converge } from '@provisio/connector-kit';
+import { createTestDatabase, type TestDatabase } from '@provisio/testing';
 import fc from 'fast-check';
-import { Writable } from 'node:stream';
 import pg from 'pg';
-import { postgresTargetShape } from '../src/config.js';
 import { PostgresRoleConnector } from '../src/target/postgres-role.connector.js';
-import { TargetSessions, desiredAccounts } from './role-test-kit.js';
-
-const silent = createLogger({ service: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+import { TargetSessions, desiredAccounts, pgRuntime, pgTarget, testRoles } from './role-test-kit.js';
 
 interface RoleState {
   rolname: string;
@@ -28,9 +23,7 @@ interface RoleState {
  */
 describe('PostgresRoleConnector hardening on a real PostgreSQL', () => {
   let target: TestDatabase;
-  const p = uniqueId('pgh').toLowerCase();
-  const role = (n: string) => `${p}_${n}`;
-  const marker = `provisio:managed(${p}) person=`;
+  const { p, role, marker } = testRoles('pgh');
   // Short, so that names quoting it stay within 63 bytes.
   const canary = role('c');
   const sessions = new TargetSessions(() => target.url);
@@ -39,11 +32,9 @@ describe('PostgresRoleConnector hardening on a real PostgreSQL', () => {
 
   /** A connector + runtime on the target, as the superuser, with these settings. */
   const open = (settings: Record<string, unknown> = {}) => {
-    const [config] = targetsEnv(postgresTargetShape({ PG_URL: target.url })).parse(
-      JSON.stringify([{ id: 'pg', url: { env: 'PG_URL' }, markerPrefix: marker, concurrency: 2, groups: { managedPattern: `^${p}_g` }, ...settings }]),
-    );
-    const connector = new PostgresRoleConnector(config!);
-    const runtime = new TargetRuntime(config!, 'postgres', connector, silent, connector.planOptions());
+    const config = pgTarget(target.url, marker, { concurrency: 2, groups: { managedPattern: `^${p}_g` }, ...settings });
+    const connector = new PostgresRoleConnector(config);
+    const runtime = pgRuntime(config, connector);
     closers.push(async () => {
       await runtime.close?.();
       await connector.close();

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Topics, type ProvisioningResult } from '@provisio/contracts';
 import type { RunningService } from '@provisio/platform';
-import { CommandSender, ScimTestServer, TopicCollector, createTestDatabase, mintToken, provisioningCommand, serviceTestEnv, uniqueTopicPrefix, waitFor, type TestDatabase } from '@provisio/testing';
+import { ScimTestServer, createTestDatabase, mintToken, provisioningCommand, startConnectorService, waitFor, type ConnectorUnderTest, type TestDatabase } from '@provisio/testing';
 import { bootstrap } from '../src/bootstrap.js';
 
 /**
@@ -12,43 +11,37 @@ import { bootstrap } from '../src/bootstrap.js';
 describe('fault: SCIM target refuses the connector token (401)', () => {
   let server: ScimTestServer;
   let db: TestDatabase;
-  let service: RunningService;
-  let sender: CommandSender;
-  let results: TopicCollector<ProvisioningResult>;
-  let dlt: TopicCollector<Buffer | null>;
+  let svc: ConnectorUnderTest<RunningService>;
   const TOKEN = 'token-the-connector-has';
 
   beforeAll(async () => {
     server = await ScimTestServer.start();
     db = await createTestDatabase('scimauth');
     const targets = [{ id: 'app', baseUrl: server.url, allowInsecureHttp: true, auth: { type: 'bearer', token: TOKEN }, retry: { initialMs: 100, maxMs: 1000 }, breaker: { consecutiveFailures: 3, openSeconds: 1, maxOpenSeconds: 2 } }];
-    const prefix = uniqueTopicPrefix();
-    service = await bootstrap(serviceTestEnv({ databaseUrl: db.url, topicPrefix: prefix, extra: { CONNECTOR_TARGETS: JSON.stringify(targets) } }));
-    sender = new CommandSender(prefix);
-    [results, dlt] = await Promise.all([TopicCollector.start(`${prefix}${Topics.results}`, 'ProvisioningResult'), TopicCollector.start(`${prefix}${Topics.commands('scim')}.dlt`)]);
+    svc = await startConnectorService('scim', bootstrap, { databaseUrl: db.url, targets });
   }, 120_000);
 
   afterAll(async () => {
-    await service?.close();
-    await Promise.all([sender?.close(), results?.stop(), dlt?.stop(), server?.close()]);
+    await svc?.close();
+    await server?.close();
     await db?.drop();
   }, 60_000);
 
   it('quarantines and parks instead of dead-lettering; resumes when the token is accepted again', async () => {
     const commands = Array.from({ length: 4 }, (_, i) => provisioningCommand({ personId: `p-${i}`, target: 'app', targetKind: 'scim', accountName: `user${i}`, attributes: { title: 't' } }));
-    await sender.send('scim', commands);
+    await svc.sender.send('scim', commands);
     const token = await mintToken(['connector:read']);
-    const status = async () => (await (await fetch(`${service.url}/v1/targets/app`, { headers: { authorization: `Bearer ${token}` } })).json()) as { quarantine: { state: string }; parked: { count: number } };
+    const status = async () => (await (await fetch(`${svc.service.url}/v1/targets/app`, { headers: { authorization: `Bearer ${token}` } })).json()) as { quarantine: { state: string }; parked: { count: number } };
     await waitFor(async () => (await status()).parked.count > 0, { what: 'parked commands', timeoutMs: 30_000 });
-    const metrics = await (await fetch(`${service.url}/metrics`)).text();
+    const metrics = await (await fetch(`${svc.service.url}/metrics`)).text();
     expect(metrics).toMatch(/provisio_connector_errors_total\{[^}]*target="app"[^}]*error_class="auth"[^}]*code="TARGET_UNAUTHORIZED"[^}]*\} [1-9]/);
-    expect(results.values()).toEqual([]);
-    expect(dlt.records).toHaveLength(0);
+    expect(svc.results.values()).toEqual([]);
+    expect(svc.dlt.records).toHaveLength(0);
 
     // The operator puts the connector's token back in the service's configuration.
     (server as unknown as { token: string }).token = TOKEN;
-    await results.waitFor((v) => v.length >= commands.length, { what: 'all results', timeoutMs: 60_000 });
-    expect(results.values().map((r) => r.status)).toEqual(commands.map(() => 'APPLIED'));
-    expect(dlt.records).toHaveLength(0);
+    await svc.results.waitFor((v) => v.length >= commands.length, { what: 'all results', timeoutMs: 60_000 });
+    expect(svc.results.values().map((r) => r.status)).toEqual(commands.map(() => 'APPLIED'));
+    expect(svc.dlt.records).toHaveLength(0);
   }, 120_000);
 });

@@ -1,21 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ConnectorError, TargetRuntime, converge, type DesiredAccount } from '@provisio/connector-kit';
-import { createLogger } from '@provisio/observability';
-import { ScimTestServer } from '@provisio/testing';
-import { generateKeyPairSync } from 'node:crypto';
-import { Writable } from 'node:stream';
-import { loadConnectorScimConfig } from '../src/config.js';
+import { ScimTestServer, silentLogger } from '@provisio/testing';
+import { expectNamesNone as namesNone, rejectionOf } from '@provisio/testing/expect';
 import { ScimConnector } from '../src/scim/scim.connector.js';
-
-const env = {
-  KAFKA_BROKERS: '127.0.0.1:9092',
-  DATABASE_URL: 'postgres://127.0.0.1/unused',
-  AUTH_PUBLIC_KEY: generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString(),
-  AUTH_ISSUER: 'provisio-test',
-  AUTH_AUDIENCE: 'provisio',
-};
-const silent = createLogger({ service: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
-const USER_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:User';
+import { USER_SCHEMA, scimTarget } from './scim-test-kit.js';
 
 /**
  * Error texts of connector-scim through the kit's converge against the real SCIM test server
@@ -27,14 +15,10 @@ describe('connector-scim error texts name no account', () => {
   const connectors: ScimConnector[] = [];
 
   const runtimeFor = (id: string, extra: Record<string, unknown> = {}) => {
-    const [cfg] = loadConnectorScimConfig({
-      ...env,
-      TOKEN: server.token,
-      CONNECTOR_TARGETS: JSON.stringify([{ id, baseUrl: server.url, allowInsecureHttp: true, auth: { type: 'bearer', token: { env: 'TOKEN' } }, ...extra }]),
-    }).CONNECTOR_TARGETS;
-    const connector = new ScimConnector(cfg!);
+    const cfg = scimTarget(server, id, extra);
+    const connector = new ScimConnector(cfg);
     connectors.push(connector);
-    return new TargetRuntime(cfg!, 'scim', connector, silent, connector.planOptions());
+    return new TargetRuntime(cfg, 'scim', connector, silentLogger(), connector.planOptions());
   };
   const desired = (target: string, personId: string, accountName: string, over: Partial<DesiredAccount> = {}): DesiredAccount => ({
     personId,
@@ -46,17 +30,7 @@ describe('connector-scim error texts name no account', () => {
     groups: [],
     ...over,
   });
-  const failure = async (runtime: TargetRuntime, d: DesiredAccount, ref: string | null = null): Promise<ConnectorError> => {
-    const e = await converge(runtime, d, ref).then(
-      () => undefined,
-      (x: unknown) => x,
-    );
-    expect(e).toBeInstanceOf(ConnectorError);
-    return e as ConnectorError;
-  };
-  const namesNone = (message: string, ...values: string[]) => {
-    for (const v of values) expect(message.toLowerCase()).not.toContain(v.toLowerCase());
-  };
+  const failure = (runtime: TargetRuntime, d: DesiredAccount, ref: string | null = null) => rejectionOf(converge(runtime, d, ref), ConnectorError);
   const addUser = (id: string, userName: string, externalId?: string) => server.store.users.set(id, { id, schemas: [USER_SCHEMA], userName, ...(externalId ? { externalId } : {}), active: true, meta: {} });
 
   beforeAll(async () => {

@@ -1,19 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { ConnectorError, ConnectorErrorCode, type TargetAccount } from '@provisio/connector-kit';
-import { ScimTestServer, type ScimRequestRecord } from '@provisio/testing';
-import { generateKeyPairSync } from 'node:crypto';
-import { loadConnectorScimConfig } from '../src/config.js';
+import { ScimTestServer, type ScimRequestHook, type ScimRequestRecord } from '@provisio/testing';
+import { rejectionOf } from '@provisio/testing/expect';
 import { ScimConnector } from '../src/scim/scim.connector.js';
-
-type Json = Record<string, unknown>;
-
-const env = {
-  KAFKA_BROKERS: '127.0.0.1:9092',
-  DATABASE_URL: 'postgres://127.0.0.1/unused',
-  AUTH_PUBLIC_KEY: generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString(),
-  AUTH_ISSUER: 'provisio-test',
-  AUTH_AUDIENCE: 'provisio',
-};
+import { GROUP_SCHEMA, USER_SCHEMA, foreignUpdate as foreignPut, interleave as interleaveOn, scimTarget, type Json } from './scim-test-kit.js';
 
 /**
  * Group membership by GET + PUT of the member list (put-only services, or after a 405 to PATCH)
@@ -26,12 +16,7 @@ describe('connector-scim group membership by PUT under concurrency', () => {
   const opened: ScimConnector[] = [];
 
   const connectorFor = (id: string) => {
-    const [cfg] = loadConnectorScimConfig({
-      ...env,
-      TOKEN: server.token,
-      CONNECTOR_TARGETS: JSON.stringify([{ id, baseUrl: server.url, allowInsecureHttp: true, auth: { type: 'bearer', token: { env: 'TOKEN' } }, profile: 'put-only' }]),
-    }).CONNECTOR_TARGETS;
-    const connector = new ScimConnector(cfg!);
+    const connector = new ScimConnector(scimTarget(server, id, { profile: 'put-only' }));
     opened.push(connector);
     return connector;
   };
@@ -43,37 +28,17 @@ describe('connector-scim group membership by PUT under concurrency', () => {
   const maxOverlap = (reqs: ScimRequestRecord[]) => Math.max(0, ...reqs.map((a) => reqs.filter((b) => b.at < a.done && a.at < b.done).length));
 
   /** Another writer (an administrator, another replica) changes the group by GET + PUT, with If-Match when the server gives versions. */
-  const foreignUpdate = async (groupId: string, change: (members: Json[]) => Json[]) => {
-    const headers = { authorization: `Bearer ${server.token}`, 'content-type': 'application/scim+json' };
-    const got = await fetch(`${server.url}/Groups/${groupId}`, { headers });
-    const group = (await got.json()) as Json;
-    const etag = got.headers.get('etag');
-    const body = { schemas: group['schemas'], displayName: group['displayName'], members: change((group['members'] as Json[] | undefined) ?? []) };
-    const put = await fetch(`${server.url}/Groups/${groupId}`, { method: 'PUT', headers: { ...headers, ...(etag ? { 'if-match': etag } : {}) }, body: JSON.stringify(body) });
-    expect(put.status).toBe(200);
-  };
-
-  /** Runs `hook` before requests the server handles, except the other writer's own requests. */
-  const interleave = (hook: (req: { method: string; path: string; ifMatch: string | undefined }) => Promise<void>) => {
-    let inHook = false;
-    server.beforeHandling = async (req) => {
-      if (inHook) return;
-      inHook = true;
-      try {
-        await hook(req);
-      } finally {
-        inHook = false;
-      }
-    };
-  };
+  const foreignUpdate = (groupId: string, change: (members: Json[]) => Json[]) =>
+    foreignPut(server, `/Groups/${groupId}`, (group) => ({ schemas: group['schemas'], displayName: group['displayName'], members: change((group['members'] as Json[] | undefined) ?? []) }));
+  const interleave = (hook: ScimRequestHook) => interleaveOn(server, hook);
 
   const addGroup = (id: string, initial: string[] = []) =>
-    server.store.groups.set(id, { id, schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: id, members: initial.map((value) => ({ value })), meta: {} });
+    server.store.groups.set(id, { id, schemas: [GROUP_SCHEMA], displayName: id, members: initial.map((value) => ({ value })), meta: {} });
 
   beforeAll(async () => {
     server = await ScimTestServer.start();
-    for (let i = 1; i <= N; i++) server.store.users.set(`u-${i}`, { id: `u-${i}`, schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: `user${i}`, active: true, meta: {} });
-    server.store.users.set('admin-made', { id: 'admin-made', schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: 'admin.made', active: true, meta: {} });
+    for (let i = 1; i <= N; i++) server.store.users.set(`u-${i}`, { id: `u-${i}`, schemas: [USER_SCHEMA], userName: `user${i}`, active: true, meta: {} });
+    server.store.users.set('admin-made', { id: 'admin-made', schemas: [USER_SCHEMA], userName: 'admin.made', active: true, meta: {} });
   });
 
   afterEach(() => {
@@ -185,13 +150,9 @@ describe('connector-scim group membership by PUT under concurrency', () => {
       foreign++;
       await foreignUpdate('busy', (m) => [...m, { value: `u-${foreign + 1}` }]);
     });
-    const failure = await connector.addGroupMembership(account('u-1'), 'busy').then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(failure).toBeInstanceOf(ConnectorError);
-    expect((failure as ConnectorError).code).toBe(ConnectorErrorCode.Unavailable);
-    expect((failure as ConnectorError).message).toMatch(/412/);
+    const failure = await rejectionOf(connector.addGroupMembership(account('u-1'), 'busy'), ConnectorError);
+    expect(failure.code).toBe(ConnectorErrorCode.Unavailable);
+    expect(failure.message).toMatch(/412/);
     expect(foreign).toBe(5);
     expect(members('busy')).toEqual(['u-2', 'u-3', 'u-4', 'u-5', 'u-6']);
     // Once the others are done, the kit's retry of the command succeeds.

@@ -1,11 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Topics, type ProvisioningResult } from '@provisio/contracts';
 import type { RunningService } from '@provisio/platform';
-import { CommandSender, ScimTestServer, TopicCollector, createTestDatabase, mintToken, provisioningCommand, serviceTestEnv, targetReadiness, uniqueTopicPrefix, waitFor, type TestDatabase } from '@provisio/testing';
+import { OUTAGE_QUARANTINE_SETTINGS, ScimTestServer, TEST_OUTAGE_MS, createTestDatabase, mintToken, provisioningCommand, sendThroughOutage, startConnectorService, targetReadiness, waitFor, type ConnectorUnderTest, type TestDatabase } from '@provisio/testing';
 import { bootstrap } from '../src/bootstrap.js';
 
-/** The issue's outage is 2 minutes; PROVISIO_TEST_OUTAGE_MS shortens it for quick local runs. */
-const OUTAGE_MS = Number(process.env['PROVISIO_TEST_OUTAGE_MS'] ?? 120_000);
+const OUTAGE_MS = TEST_OUTAGE_MS;
 
 /**
  * Target down in the middle of a stream: commands keep coming while the SCIM service refuses
@@ -16,10 +14,7 @@ const OUTAGE_MS = Number(process.env['PROVISIO_TEST_OUTAGE_MS'] ?? 120_000);
 describe(`fault: SCIM target down for ${OUTAGE_MS / 1000} s in the middle of a stream`, () => {
   let server: ScimTestServer;
   let db: TestDatabase;
-  let service: RunningService;
-  let sender: CommandSender;
-  let results: TopicCollector<ProvisioningResult>;
-  let dlt: TopicCollector<Buffer | null>;
+  let svc: ConnectorUnderTest<RunningService>;
 
   beforeAll(async () => {
     server = await ScimTestServer.start();
@@ -30,58 +25,38 @@ describe(`fault: SCIM target down for ${OUTAGE_MS / 1000} s in the middle of a s
         baseUrl: server.url,
         allowInsecureHttp: true,
         auth: { type: 'bearer', token: server.token },
-        callTimeoutMs: 2000,
-        retry: { initialMs: 200, maxMs: 5000 },
-        breaker: { consecutiveFailures: 3, openSeconds: 1, maxOpenSeconds: 8 },
+        ...OUTAGE_QUARANTINE_SETTINGS,
       },
     ];
-    const prefix = uniqueTopicPrefix();
-    service = await bootstrap(serviceTestEnv({ databaseUrl: db.url, topicPrefix: prefix, extra: { CONNECTOR_TARGETS: JSON.stringify(targets) } }));
-    sender = new CommandSender(prefix);
-    [results, dlt] = await Promise.all([TopicCollector.start(`${prefix}${Topics.results}`, 'ProvisioningResult'), TopicCollector.start(`${prefix}${Topics.commands('scim')}.dlt`)]);
+    svc = await startConnectorService('scim', bootstrap, { databaseUrl: db.url, targets });
   }, 120_000);
 
   afterAll(async () => {
-    await service?.close();
-    await Promise.all([sender?.close(), results?.stop(), dlt?.stop(), server?.close()]);
+    await svc?.close();
+    await server?.close();
     await db?.drop();
   }, 60_000);
 
   it('quarantines, waits, probes, resumes by itself: no command lost, none dead-lettered, none applied twice', async () => {
     const command = (i: number) => provisioningCommand({ personId: `p-${i}`, target: 'app', targetKind: 'scim', accountName: `user${i}`, attributes: { title: `t${i}` } });
     const before = Array.from({ length: 10 }, (_, i) => command(i));
-    await sender.send('scim', before);
-    await results.waitFor((v) => v.length >= 10, { what: 'the first 10 results' });
+    await svc.sender.send('scim', before);
+    await svc.results.waitFor((v) => v.length >= 10, { what: 'the first 10 results' });
 
     await server.stop();
     const token = await mintToken(['connector:read']);
     const during = Array.from({ length: 20 }, (_, i) => command(100 + i));
-    const outageEnds = Date.now() + OUTAGE_MS;
-    const observed = new Set<string>();
     // Readiness never follows the target (a quarantined target is a designed, self-healing state):
     // the pod stays in its Service and reports the target as degraded.
-    const readiness: { status: number; report: string; target: string }[] = [];
-    for (const [i, c] of during.entries()) {
-      await sender.send('scim', [c]);
-      const until = Date.now() + OUTAGE_MS / during.length;
-      while (Date.now() < until) {
-        const s = (await (await fetch(`${service.url}/v1/targets/app`, { headers: { authorization: `Bearer ${token}` } })).json()) as { quarantine: { state: string } };
-        observed.add(s.quarantine.state);
-        if (i > 2) {
-          readiness.push(await targetReadiness(service.url, 'app'));
-        }
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    }
-    while (Date.now() < outageEnds) await new Promise((r) => setTimeout(r, 100));
+    const { states: observed, readiness } = await sendThroughOutage(svc, 'scim', 'app', during, OUTAGE_MS);
     // Nothing of the outage's commands could be applied; nothing was given up on either.
     const duringIds = new Set(during.map((c) => c.commandId));
-    expect(results.values().filter((r) => duringIds.has(r.commandId))).toEqual([]);
-    expect(dlt.records).toHaveLength(0);
+    expect(svc.results.values().filter((r) => duringIds.has(r.commandId))).toEqual([]);
+    expect(svc.dlt.records).toHaveLength(0);
     expect(observed).toContain('open');
     expect(new Set(readiness.map((r) => r.status))).toEqual(new Set([200]));
     expect(readiness).toContainEqual({ status: 200, report: 'degraded', target: 'degraded' });
-    const metricsDuring = await (await fetch(`${service.url}/metrics`)).text();
+    const metricsDuring = await (await fetch(`${svc.service.url}/metrics`)).text();
     expect(metricsDuring).toMatch(/provisio_connector_quarantine_transitions_total\{[^}]*target="app"[^}]*to="open"[^}]*\} [1-9]/);
     expect(metricsDuring).toMatch(/provisio_connector_queue_lag_seconds\{[^}]*target="app"[^}]*\} [1-9]/);
     // The gauge the ProvisioTargetQuarantined alert reads (deploy/kubernetes/monitoring.ts): 2 = open, 1 = probing.
@@ -89,19 +64,19 @@ describe(`fault: SCIM target down for ${OUTAGE_MS / 1000} s in the middle of a s
 
     await server.start();
     const after = Array.from({ length: 10 }, (_, i) => command(200 + i));
-    await sender.send('scim', after);
+    await svc.sender.send('scim', after);
     const all = [...before, ...during, ...after];
-    await results.waitFor((v) => v.length >= all.length, { timeoutMs: 60_000, what: `${all.length} results` });
+    await svc.results.waitFor((v) => v.length >= all.length, { timeoutMs: 60_000, what: `${all.length} results` });
     await new Promise((r) => setTimeout(r, 2000));
-    const got = results.values();
+    const got = svc.results.values();
     expect(got).toHaveLength(all.length);
     expect(new Set(got.map((r) => r.commandId))).toEqual(new Set(all.map((c) => c.commandId)));
     expect(got.every((r) => r.status === 'APPLIED')).toBe(true);
     expect(server.store.users.size).toBe(all.length);
-    expect(dlt.records).toHaveLength(0);
-    const status = (await (await fetch(`${service.url}/v1/targets/app`, { headers: { authorization: `Bearer ${token}` } })).json()) as { quarantine: { state: string } };
+    expect(svc.dlt.records).toHaveLength(0);
+    const status = (await (await fetch(`${svc.service.url}/v1/targets/app`, { headers: { authorization: `Bearer ${token}` } })).json()) as { quarantine: { state: string } };
     expect(status.quarantine.state).toBe('closed');
-    expect(await (await fetch(`${service.url}/metrics`)).text()).toMatch(/provisio_connector_quarantine_state\{[^}]*target="app"[^}]*\} 0\n/);
-    await waitFor(async () => (await targetReadiness(service.url, 'app')).report === 'ok', { what: 'no longer degraded' });
+    expect(await (await fetch(`${svc.service.url}/metrics`)).text()).toMatch(/provisio_connector_quarantine_state\{[^}]*target="app"[^}]*\} 0\n/);
+    await waitFor(async () => (await targetReadiness(svc.service.url, 'app')).report === 'ok', { what: 'no longer degraded' });
   }, OUTAGE_MS + 180_000);
 });

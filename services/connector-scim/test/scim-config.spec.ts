@@ -1,18 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
 import { planConvergence } from '@provisio/connector-kit';
-import { generateKeyPairSync } from 'node:crypto';
+import { configTestEnv } from '@provisio/testing';
 import { loadConnectorScimConfig } from '../src/config.js';
 import { ScimConnector } from '../src/scim/scim.connector.js';
 import { ScimHttp, TokenSource, type HttpTransport } from '../src/scim/scim-http.js';
 
-const env = {
-  KAFKA_BROKERS: '127.0.0.1:9092',
-  DATABASE_URL: 'postgres://127.0.0.1/unused',
-  AUTH_PUBLIC_KEY: generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString(),
-  AUTH_ISSUER: 'provisio-test',
-  AUTH_AUDIENCE: 'provisio',
-  S: 'secret',
-};
+const env = configTestEnv({ S: 'secret' });
 const load = (targets: unknown[]) => loadConnectorScimConfig({ ...env, CONNECTOR_TARGETS: JSON.stringify(targets) });
 
 const bearer = { type: 'bearer', token: { env: 'S' } };

@@ -1,21 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { ConnectorError, ConnectorErrorCode, type TargetAccount } from '@provisio/connector-kit';
-import { ScimTestServer } from '@provisio/testing';
-import { generateKeyPairSync } from 'node:crypto';
-import { loadConnectorScimConfig } from '../src/config.js';
+import { ScimTestServer, type ScimRequestHook } from '@provisio/testing';
+import { rejectionOf } from '@provisio/testing/expect';
 import { ScimConnector } from '../src/scim/scim.connector.js';
-
-type Json = Record<string, unknown>;
-
-const env = {
-  KAFKA_BROKERS: '127.0.0.1:9092',
-  DATABASE_URL: 'postgres://127.0.0.1/unused',
-  AUTH_PUBLIC_KEY: generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString(),
-  AUTH_ISSUER: 'provisio-test',
-  AUTH_AUDIENCE: 'provisio',
-};
-
-const USER_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:User';
+import { USER_SCHEMA, foreignUpdate as foreignPut, interleave as interleaveOn, scimTarget, type Json } from './scim-test-kit.js';
 
 /**
  * User updates by PUT of the whole resource (put-only services, or after a 405 to PATCH) against
@@ -25,14 +13,7 @@ const USER_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:User';
 describe('connector-scim user PUT under a concurrent foreign write', () => {
   let server: ScimTestServer;
 
-  const connector = () => {
-    const [cfg] = loadConnectorScimConfig({
-      ...env,
-      TOKEN: server.token,
-      CONNECTOR_TARGETS: JSON.stringify([{ id: 'put-users', baseUrl: server.url, allowInsecureHttp: true, auth: { type: 'bearer', token: { env: 'TOKEN' } }, profile: 'put-only' }]),
-    }).CONNECTOR_TARGETS;
-    return new ScimConnector(cfg!);
-  };
+  const connector = () => new ScimConnector(scimTarget(server, 'put-users', { profile: 'put-only' }));
   const userPath = (id: string) => `/scim/v2/Users/${id}`;
   const putsTo = (id: string) => server.requests.filter((q) => q.path === userPath(id) && q.method === 'PUT');
   const stored = (id: string) => server.store.users.get(id)!;
@@ -41,31 +22,14 @@ describe('connector-scim user PUT under a concurrent foreign write', () => {
     (await c.readAccount({ personId: `person-${id}`, accountName: `${id}.name`, accountRef: id, desired: { personId: `person-${id}`, target: 'put-users', version: 1, state: 'ACTIVE', accountName: `${id}.name`, attributes: {}, groups: [] } }))!;
 
   /** Another writer (an administrator, another tool) changes the user by GET + PUT, with If-Match when the server gives versions. */
-  const foreignUpdate = async (id: string, change: (user: Json) => void) => {
-    const headers = { authorization: `Bearer ${server.token}`, 'content-type': 'application/scim+json' };
-    const got = await fetch(`${server.url}/Users/${id}`, { headers });
-    const user = (await got.json()) as Json;
-    const etag = got.headers.get('etag');
-    delete user['meta'];
-    delete user['groups'];
-    change(user);
-    const put = await fetch(`${server.url}/Users/${id}`, { method: 'PUT', headers: { ...headers, ...(etag ? { 'if-match': etag } : {}) }, body: JSON.stringify(user) });
-    expect(put.status).toBe(200);
-  };
-
-  /** Runs `hook` before each request the server handles, except the other writer's own requests. */
-  const interleave = (hook: (req: { method: string; path: string; ifMatch: string | undefined }) => Promise<void>) => {
-    let inHook = false;
-    server.beforeHandling = async (req) => {
-      if (inHook) return;
-      inHook = true;
-      try {
-        await hook(req);
-      } finally {
-        inHook = false;
-      }
-    };
-  };
+  const foreignUpdate = (id: string, change: (user: Json) => void) =>
+    foreignPut(server, `/Users/${id}`, (user) => {
+      delete user['meta'];
+      delete user['groups'];
+      change(user);
+      return user;
+    });
+  const interleave = (hook: ScimRequestHook) => interleaveOn(server, hook);
 
   beforeAll(async () => {
     server = await ScimTestServer.start();
@@ -133,14 +97,10 @@ describe('connector-scim user PUT under a concurrent foreign write', () => {
       foreign++;
       await foreignUpdate('u2', (u) => (u['nickName'] = `admin-${foreign}`));
     });
-    const failure = await c.updateAccount(account, { attributes: { title: 'Manager' } }).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(failure).toBeInstanceOf(ConnectorError);
-    expect((failure as ConnectorError).code).toBe(ConnectorErrorCode.Unavailable);
-    expect((failure as ConnectorError).retriable).toBe(true);
-    expect((failure as ConnectorError).message).toMatch(/412/);
+    const failure = await rejectionOf(c.updateAccount(account, { attributes: { title: 'Manager' } }), ConnectorError);
+    expect(failure.code).toBe(ConnectorErrorCode.Unavailable);
+    expect(failure.retriable).toBe(true);
+    expect(failure.message).toMatch(/412/);
     expect(foreign).toBe(5);
     expect(stored('u2')).toMatchObject({ title: 'Engineer', nickName: 'admin-5' });
     // Once the others are done, the kit's retry of the command succeeds.

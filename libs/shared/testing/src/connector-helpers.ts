@@ -1,6 +1,6 @@
-import { EventTypes, Topics, avroCodec, type ProvisioningCommand, type SchemaName, type SchemaTypeMap } from '@provisio/contracts';
+import { EventTypes, Topics, avroCodec, type ProvisioningCommand, type ProvisioningResult, type SchemaName, type SchemaTypeMap } from '@provisio/contracts';
 import type { Consumer, KafkaMessage, Producer } from 'kafkajs';
-import { testKafka, uniqueId, waitFor } from './helpers.js';
+import { mintToken, serviceTestEnv, testKafka, uniqueId, uniqueTopicPrefix, waitFor } from './helpers.js';
 
 let sequence = 0;
 
@@ -118,4 +118,101 @@ export async function targetReadiness(serviceUrl: string, target: string): Promi
   const r = await fetch(`${serviceUrl}/health/ready`);
   const body = (await r.json()) as { status: string; checks: Record<string, { status: string } | undefined> };
   return { status: r.status, report: body.status, target: body.checks[`target:${target}`]?.status ?? 'missing' };
+}
+
+/** A connector service under test: the service, a sender of its commands, collectors of its results and dead letters. */
+export interface ConnectorUnderTest<S extends { close(): Promise<void> }> {
+  service: S;
+  sender: CommandSender;
+  results: TopicCollector<ProvisioningResult>;
+  dlt: TopicCollector<Buffer | null>;
+  /** Closes the service, then the sender and the collectors. */
+  close(): Promise<void>;
+}
+
+/**
+ * Boots a connector service of `kind` through its bootstrap() on the test stack, on topics of its
+ * own, with `targets` as CONNECTOR_TARGETS (and `env` besides, e.g. the secrets they name).
+ */
+export async function startConnectorService<S extends { close(): Promise<void> }>(
+  kind: string,
+  bootstrap: (env: Record<string, string>) => Promise<S>,
+  o: { databaseUrl: string; targets: unknown[]; env?: Record<string, string> },
+): Promise<ConnectorUnderTest<S>> {
+  const prefix = uniqueTopicPrefix();
+  const service = await bootstrap(serviceTestEnv({ databaseUrl: o.databaseUrl, topicPrefix: prefix, extra: { CONNECTOR_TARGETS: JSON.stringify(o.targets), ...o.env } }));
+  const sender = new CommandSender(prefix);
+  try {
+    const [results, dlt] = await Promise.all([TopicCollector.start(`${prefix}${Topics.results}`, 'ProvisioningResult'), TopicCollector.start(`${prefix}${Topics.commands(kind)}.dlt`)]);
+    return {
+      service,
+      sender,
+      results,
+      dlt,
+      close: async () => {
+        await service.close();
+        await Promise.all([sender.close(), results.stop(), dlt.stop()]);
+      },
+    };
+  } catch (e) {
+    await service.close();
+    await sender.close();
+    throw e;
+  }
+}
+
+/** An outage of a target in the fault tests: 2 minutes; PROVISIO_TEST_OUTAGE_MS shortens it for quick local runs. */
+export const TEST_OUTAGE_MS = Number(process.env['PROVISIO_TEST_OUTAGE_MS'] ?? 120_000);
+
+/**
+ * A target's own quarantine settings (callTimeoutMs, retry, breaker.openSeconds, maxOpenSeconds),
+ * shortened so that the breaker opens, probes and reopens several times within TEST_OUTAGE_MS;
+ * the behaviour is the same with the defaults, only slower.
+ */
+export const OUTAGE_QUARANTINE_SETTINGS = {
+  callTimeoutMs: 2000,
+  retry: { initialMs: 200, maxMs: 5000 },
+  breaker: { consecutiveFailures: 3, openSeconds: 1, maxOpenSeconds: 8 },
+};
+
+/** What a connector service showed while its target was down (see sendThroughOutage). */
+export interface OutageObservations {
+  /** The quarantine states its targets API reported for the target. */
+  states: Set<string>;
+  /** Its readiness, from the fourth command on (the quarantine has had time to open). */
+  readiness: { status: number; report: string; target: string }[];
+  /** The most commands its targets API reported parked at once. */
+  maxParked: number;
+}
+
+/**
+ * While `target` is down: sends `commands` to the service one at a time, spread over `outageMs`,
+ * polling every 250 ms the target's quarantine state and parked commands (targets API) and, from
+ * the fourth command on, the service's readiness; returns when `outageMs` has passed.
+ */
+export async function sendThroughOutage(
+  svc: { service: { url: string }; sender: CommandSender },
+  kind: string,
+  target: string,
+  commands: ProvisioningCommand[],
+  outageMs: number,
+): Promise<OutageObservations> {
+  const token = await mintToken(['connector:read']);
+  const outageEnds = Date.now() + outageMs;
+  const seen: OutageObservations = { states: new Set(), readiness: [], maxParked: 0 };
+  for (const [i, c] of commands.entries()) {
+    await svc.sender.send(kind, [c]);
+    const until = Date.now() + outageMs / commands.length;
+    while (Date.now() < until) {
+      const s = (await (await fetch(`${svc.service.url}/v1/targets/${target}`, { headers: { authorization: `Bearer ${token}` } })).json()) as { quarantine: { state: string }; parked: { count: number } };
+      seen.states.add(s.quarantine.state);
+      seen.maxParked = Math.max(seen.maxParked, s.parked.count);
+      if (i > 2) {
+        seen.readiness.push(await targetReadiness(svc.service.url, target));
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  while (Date.now() < outageEnds) await new Promise((r) => setTimeout(r, 100));
+  return seen;
 }

@@ -157,6 +157,25 @@ export async function createTestRole(databaseUrl: string, prefix = 'test_role'):
   };
 }
 
+let configTestKey: string | undefined;
+
+/**
+ * Environment for parsing a service's configuration in a unit test, without the test stack: the
+ * broker and database are never reached, the auth public key is a throwaway one of this process.
+ * `extra` adds the variables the test's settings refer to (secrets, CONNECTOR_TARGETS).
+ */
+export function configTestEnv(extra: Record<string, string> = {}): Record<string, string> {
+  configTestKey ??= generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  return {
+    KAFKA_BROKERS: '127.0.0.1:9092',
+    DATABASE_URL: 'postgres://127.0.0.1/unused',
+    AUTH_PUBLIC_KEY: configTestKey,
+    AUTH_ISSUER: 'provisio-test',
+    AUTH_AUDIENCE: 'provisio',
+    ...extra,
+  };
+}
+
 /** Environment for booting a service through its bootstrap() against the test stack. */
 export function serviceTestEnv(o: { databaseUrl: string; topicPrefix: string; port?: number; extra?: Record<string, string> }): Record<string, string> {
   return {
