@@ -36,6 +36,18 @@ export const kafkaEnv = {
    * testing against a SASL_PLAINTEXT listener only; never in a deployment.
    */
   KAFKA_SASL_ALLOW_PLAINTEXT: bool(false),
+  /**
+   * Consumer group session timeout: a consumer that sends no heartbeat for this long is removed
+   * from its group and its partitions are given to others (a rebalance). The broker accepts only
+   * values between its group.min.session.timeout.ms (6000 by default) and
+   * group.max.session.timeout.ms (1800000 by default).
+   */
+  KAFKA_SESSION_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(6000, "at least 6000 (milliseconds; the broker's default group.min.session.timeout.ms)")
+    .max(1_800_000, "at most 1800000 (milliseconds; the broker's default group.max.session.timeout.ms)")
+    .default(30000),
 };
 
 export const databaseEnv = {

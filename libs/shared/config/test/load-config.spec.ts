@@ -62,6 +62,17 @@ describe('loadConfig', () => {
     );
   });
 
+  it('takes the consumer session timeout within what the broker accepts by default (6000 to 1800000 ms), 30000 when unset', () => {
+    const base = { KAFKA_BROKERS: 'k:1', DATABASE_URL: 'postgres://h/db' };
+    expect(loadConfig(schema, base).KAFKA_SESSION_TIMEOUT_MS).toBe(30000);
+    expect(loadConfig(schema, { ...base, KAFKA_SESSION_TIMEOUT_MS: '6000' }).KAFKA_SESSION_TIMEOUT_MS).toBe(6000);
+    expect(loadConfig(schema, { ...base, KAFKA_SESSION_TIMEOUT_MS: '1800000' }).KAFKA_SESSION_TIMEOUT_MS).toBe(1800000);
+    expect(() => loadConfig(schema, { ...base, KAFKA_SESSION_TIMEOUT_MS: '5999' })).toThrow(/KAFKA_SESSION_TIMEOUT_MS: at least 6000/);
+    expect(() => loadConfig(schema, { ...base, KAFKA_SESSION_TIMEOUT_MS: '1800001' })).toThrow(/KAFKA_SESSION_TIMEOUT_MS: at most 1800000/);
+    expect(() => loadConfig(schema, { ...base, KAFKA_SESSION_TIMEOUT_MS: '30s' })).toThrow(/KAFKA_SESSION_TIMEOUT_MS/);
+    expect(() => loadConfig(schema, { ...base, KAFKA_SESSION_TIMEOUT_MS: '6000.5' })).toThrow(/KAFKA_SESSION_TIMEOUT_MS/);
+  });
+
   it('reads NAME_FILE for the variables it knows (mounted secrets) and ignores other *_FILE variables', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
     writeFileSync(join(dir, 'db'), 'postgres://app:pw@db/provisio\n');

@@ -8,7 +8,19 @@ const USAGE = `usage:
 
   URL defaults to $PROVISIO_CONNECTOR_URL, else http://127.0.0.1:<default port>.
   The bearer token comes from --token-file, $PROVISIO_TOKEN or $PROVISIO_TOKEN_FILE (scopes connector:read, connector:write).
-  Exit codes: 0 done, 1 run failed or request refused, 2 bad usage, 3 drift found (with --fail-on-drift).`;
+  Exit codes: 0 done, 1 run failed, request refused or service unreachable, 2 bad usage, 3 drift found (with --fail-on-drift).`;
+
+/** The service did not answer (refused, unknown host, reset, TLS): the request never got an HTTP status. */
+class Unreachable extends Error {}
+
+/** What went wrong under fetch's "fetch failed": `connect ECONNREFUSED 127.0.0.1:8084`, `getaddrinfo ENOTFOUND host`, … */
+function causeOf(e: unknown): string {
+  let cause = (e as { cause?: unknown }).cause ?? e;
+  // Several addresses tried (localhost: ::1 and 127.0.0.1): an AggregateError without a message of its own.
+  if (cause instanceof AggregateError && !cause.message) cause = cause.errors[0] ?? cause;
+  const c = cause as { message?: unknown; code?: unknown };
+  return (typeof c.message === 'string' && c.message) || (typeof c.code === 'string' && c.code) || String(cause);
+}
 
 export interface CliIo {
   env: Record<string, string | undefined>;
@@ -47,6 +59,10 @@ export async function reconcileCli(argv: string[], defaultPort: number, io: CliI
     return values.help ? 0 : 2;
   }
   const url = (values.url ?? io.env['PROVISIO_CONNECTOR_URL'] ?? `http://127.0.0.1:${defaultPort}`).replace(/\/$/, '');
+  if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) {
+    io.err(`${values.url === undefined ? 'PROVISIO_CONNECTOR_URL' : '--url'} ${url}: not an http:// or https:// URL`);
+    return 2;
+  }
   let token: string | undefined;
   try {
     const file = values['token-file'] ?? io.env['PROVISIO_TOKEN_FILE'];
@@ -61,8 +77,14 @@ export async function reconcileCli(argv: string[], defaultPort: number, io: CliI
   }
   const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
   const call = async (method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> => {
-    const res = await fetch(`${url}${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-    const text = await res.text();
+    let res: Response;
+    let text: string;
+    try {
+      res = await fetch(`${url}${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+      text = await res.text();
+    } catch (e) {
+      throw new Unreachable(causeOf(e));
+    }
     let json: unknown = text;
     try {
       json = JSON.parse(text);
@@ -71,7 +93,19 @@ export async function reconcileCli(argv: string[], defaultPort: number, io: CliI
     }
     return { status: res.status, json };
   };
+  try {
+    return await runCommand(command, target, values, call, io);
+  } catch (e) {
+    if (!(e instanceof Unreachable)) throw e;
+    io.err(`cannot reach the connector at ${url}: ${e.message}`);
+    return 1;
+  }
+}
 
+type Call = (method: string, path: string, body?: unknown) => Promise<{ status: number; json: unknown }>;
+
+/** The command itself, once the arguments are read; a service that does not answer throws Unreachable. */
+async function runCommand(command: string, target: string | undefined, values: { mode?: string | undefined; 'no-wait'?: boolean | undefined; 'timeout-seconds'?: string | undefined; 'fail-on-drift'?: boolean | undefined }, call: Call, io: CliIo): Promise<number> {
   if (command === 'targets') {
     const r = await call('GET', '/v1/targets');
     (r.status === 200 ? io.out : io.err)(JSON.stringify(r.json, null, 2));

@@ -51,6 +51,7 @@ export interface SubscriptionSpec {
   partitionsConcurrently?: number;
   /** Most bytes fetched per partition and request (the driver's default otherwise, 1 MiB for kafkajs). */
   maxBytesPerPartition?: number;
+  /** Consumer group session timeout; the broker driver's default (KAFKA_SESSION_TIMEOUT_MS) otherwise. */
   sessionTimeoutMs?: number;
 }
 

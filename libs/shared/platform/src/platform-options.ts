@@ -4,7 +4,7 @@ import type { MigrationInterface } from 'typeorm';
 export interface PlatformOptions {
   /** Service name: consumer groups, CloudEvents source, logs and traces use it. */
   service: string;
-  kafka: KafkaConnectionOptions & { topicPrefix: string; defaultPartitions?: number | undefined; defaultReplicationFactor?: number | undefined };
+  kafka: KafkaConnectionOptions & { topicPrefix: string; defaultPartitions?: number | undefined; defaultReplicationFactor?: number | undefined; sessionTimeoutMs?: number | undefined };
   database: {
     url: string;
     schema: string;
@@ -40,11 +40,13 @@ export function kafkaOptionsFromEnv(
     KAFKA_SASL_USERNAME?: string | undefined;
     KAFKA_SASL_PASSWORD?: string | undefined;
     KAFKA_DEFAULT_PARTITIONS?: number | undefined;
+    KAFKA_SESSION_TIMEOUT_MS?: number | undefined;
   },
 ): PlatformOptions['kafka'] {
   return {
     brokers: c.KAFKA_BROKERS,
     defaultPartitions: c.KAFKA_DEFAULT_PARTITIONS,
+    sessionTimeoutMs: c.KAFKA_SESSION_TIMEOUT_MS,
     clientId: c.KAFKA_CLIENT_ID ?? `provisio-${service}`,
     topicPrefix: c.KAFKA_TOPIC_PREFIX,
     ssl: { enabled: c.KAFKA_SSL, caFile: c.KAFKA_SSL_CA_FILE, certFile: c.KAFKA_SSL_CERT_FILE, keyFile: c.KAFKA_SSL_KEY_FILE, rejectUnauthorized: c.KAFKA_SSL_REJECT_UNAUTHORIZED },

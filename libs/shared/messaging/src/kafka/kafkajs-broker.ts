@@ -1,3 +1,4 @@
+import { counter } from '@provisio/observability';
 import { Kafka, logLevel, type Admin, type Consumer, type IHeaders, type LogEntry, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { BatchListener, Headers, MessageBroker, OutgoingMessage, RunningSubscription, SubscriptionSpec, TopicSpec } from '../port.js';
@@ -7,7 +8,22 @@ export interface KafkaJsBrokerOptions extends KafkaConnectionOptions {
   logger: Logger;
   defaultPartitions?: number;
   defaultReplicationFactor?: number;
+  /**
+   * Consumer group session timeout of every subscription that names none (KAFKA_SESSION_TIMEOUT_MS,
+   * default 30000): a consumer without a heartbeat for this long loses its partitions.
+   */
+  sessionTimeoutMs?: number | undefined;
 }
+
+/** Default consumer group session timeout, milliseconds. */
+export const DEFAULT_SESSION_TIMEOUT_MS = 30000;
+
+/**
+ * Joins of a consumer group by this process's consumers: one per subscription at start; every
+ * further one is a rebalance this consumer went through (a member came or went, or this one was
+ * removed for missing heartbeats and joined again).
+ */
+const groupJoins = counter('provisio_consumer_group_joins_total', 'Times a consumer of this process joined its consumer group (each join after the first is a rebalance)', ['group']);
 
 function toHeaders(h: IHeaders | undefined): Headers {
   const out: Headers = {};
@@ -109,7 +125,8 @@ export class KafkaJsBroker implements MessageBroker {
   }
 
   async subscribe(spec: SubscriptionSpec, listener: BatchListener): Promise<RunningSubscription> {
-    const sub = new KafkaSubscription(this.kafka, spec, listener, this.options.logger, () => this.getAdmin());
+    const sessionTimeoutMs = spec.sessionTimeoutMs ?? this.options.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS;
+    const sub = new KafkaSubscription(this.kafka, { ...spec, sessionTimeoutMs }, listener, this.options.logger, () => this.getAdmin());
     await sub.start();
     this.subscriptions.add(sub);
     return {
@@ -225,15 +242,23 @@ class KafkaSubscription {
   ) {}
 
   async start(): Promise<void> {
+    const sessionTimeout = this.spec.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS;
     const consumer = this.kafka.consumer({
       groupId: this.spec.groupId,
-      sessionTimeout: this.spec.sessionTimeoutMs ?? 30000,
+      sessionTimeout,
       rebalanceTimeout: 60000,
-      heartbeatInterval: 3000,
+      // At most a third of the session timeout, so one lost heartbeat does not cost the membership.
+      heartbeatInterval: Math.min(3000, Math.floor(sessionTimeout / 3)),
       maxWaitTimeInMs: 100,
       ...(this.spec.maxBytesPerPartition ? { maxBytesPerPartition: this.spec.maxBytesPerPartition, maxBytes: Math.max(10 * 1024 * 1024, 4 * this.spec.maxBytesPerPartition) } : {}),
       allowAutoTopicCreation: false,
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 10000 },
+    });
+    let joins = 0;
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      groupJoins.inc({ group: this.spec.groupId });
+      if (++joins === 1) this.logger.info({ group: this.spec.groupId, memberId: payload.memberId, sessionTimeoutMs: sessionTimeout }, 'consumer joined its group');
+      else this.logger.info({ group: this.spec.groupId, memberId: payload.memberId, joins }, 'consumer rejoined its group (rebalance)');
     });
     await consumer.connect();
     if (this.spec.topicPattern) {
