@@ -112,4 +112,35 @@ describe('kafkajs driver with the consumer runner on a real broker', () => {
     await waitFor(async () => seen.includes('pat.two'), { timeoutMs: 30_000, what: 'pat.two' });
     await sub.stop();
   });
+  it('a member its group dropped (no heartbeat for longer than the session) is started again, and the batch it held is consumed again', async () => {
+    const group = uniqueId('g-');
+    await broker.ensureTopics([{ topic: 'dropped', partitions: 1 }]);
+    await broker.send(['a', 'b'].map((v) => ({ topic: 'dropped', key: 'k', value: Buffer.from(v), headers: {} })));
+    let calls = 0;
+    const handled: string[] = [];
+    const sub = await broker.subscribe({ groupId: group, topics: ['dropped'], sessionTimeoutMs: 6000 }, async (batch, controls) => {
+      // The first batch never heart-beats for longer than the session: the coordinator drops the
+      // member, and its commit is refused for good (kafkajs stops the consumer).
+      if (++calls === 1) await new Promise((r) => setTimeout(r, 9000));
+      handled.push(...batch.records.map((r) => r.value!.toString()));
+      await controls.commit(batch.records.at(-1)!.offset);
+    });
+    const committed = async () => {
+      const admin = testKafka().admin();
+      await admin.connect();
+      try {
+        const offsets = await admin.fetchOffsets({ groupId: `${prefix}${group}`, topics: [`${prefix}dropped`] });
+        return Number(offsets[0]!.partitions[0]!.offset);
+      } finally {
+        await admin.disconnect();
+      }
+    };
+    try {
+      await waitFor(async () => (await committed()) === 2, { timeoutMs: 60_000, what: 'the batch committed after the restart' });
+    } finally {
+      await sub.stop();
+    }
+    expect(calls).toBeGreaterThanOrEqual(2);
+    expect(handled.slice(-2)).toEqual(['a', 'b']);
+  }, 90_000);
 });

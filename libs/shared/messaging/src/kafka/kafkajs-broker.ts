@@ -24,6 +24,7 @@ export const DEFAULT_SESSION_TIMEOUT_MS = 30000;
  * removed for missing heartbeats and joined again).
  */
 const groupJoins = counter('provisio_consumer_group_joins_total', 'Times a consumer of this process joined its consumer group (each join after the first is a rebalance)', ['group']);
+const consumerRestarts = counter('provisio_consumer_restarts_total', 'Consumers started again after kafkajs stopped them for good (a non-retriable error, e.g. the member was removed from its group)', ['group']);
 
 function toHeaders(h: IHeaders | undefined): Headers {
   const out: Headers = {};
@@ -260,6 +261,15 @@ class KafkaSubscription {
       if (++joins === 1) this.logger.info({ group: this.spec.groupId, memberId: payload.memberId, sessionTimeoutMs: sessionTimeout }, 'consumer joined its group');
       else this.logger.info({ group: this.spec.groupId, memberId: payload.memberId, joins }, 'consumer rejoined its group (rebalance)');
     });
+    // kafkajs restarts a consumer after retriable errors only; after a non-retriable one (the
+    // coordinator no longer knows the member: it missed its session, e.g. a batch that did not
+    // heart-beat; an offset commit refused for good) it stays stopped — while this process and its
+    // health endpoint carry on. Start it again (with backoff), so the partitions are consumed again.
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (payload.restart || this.stopping || this.consumer !== consumer) return;
+      this.logger.error({ group: this.spec.groupId, err: payload.error.message }, 'consumer stopped by a non-retriable error; starting it again');
+      void this.restartAfterCrash(consumer);
+    });
     await consumer.connect();
     if (this.spec.topicPattern) {
       this.knownTopics = await this.matchingTopics();
@@ -305,6 +315,33 @@ class KafkaSubscription {
     await this.restarting?.catch(() => undefined);
     await this.consumer?.disconnect().catch((e: unknown) => this.logger.warn({ err: e }, 'consumer disconnect failed'));
     this.consumer = undefined;
+  }
+
+  /** Starts the subscription's consumer again after `crashed` stopped for good; retries with backoff until it runs or the subscription stops. */
+  private async restartAfterCrash(crashed: Consumer): Promise<void> {
+    await this.restarting?.catch(() => undefined);
+    if (this.stopping || this.consumer !== crashed) return;
+    this.restarting = (async () => {
+      for (let attempt = 1; !this.stopping; attempt++) {
+        await new Promise((r) => setTimeout(r, Math.min(30_000, 500 * 2 ** Math.min(attempt - 1, 6))));
+        if (this.stopping) return;
+        await this.consumer?.disconnect().catch(() => undefined);
+        this.consumer = undefined;
+        clearTimeout(this.refreshTimer);
+        try {
+          await this.start();
+          consumerRestarts.inc({ group: this.spec.groupId });
+          return;
+        } catch (e) {
+          this.logger.error({ err: e, group: this.spec.groupId, attempt }, 'consumer restart failed; retrying');
+        }
+      }
+    })();
+    try {
+      await this.restarting;
+    } finally {
+      this.restarting = undefined;
+    }
   }
 
   private async matchingTopics(): Promise<Set<string>> {
