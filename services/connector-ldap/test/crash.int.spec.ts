@@ -3,8 +3,8 @@ import { Topics, type ProvisioningCommand, type ProvisioningResult } from '@prov
 import { startSlapd, type RunningSlapd } from '@provisio/devstack';
 import { CommandSender, ServiceProcesses, TopicCollector, createTestDatabase, provisioningCommand, serviceTestEnv, uniqueTopicPrefix, waitFor, type TestDatabase } from '@provisio/testing';
 import { Client } from 'ldapts';
+import { PEOPLE, serviceTarget } from './ldap-test-kit.js';
 
-const PEOPLE = 'ou=people,dc=example,dc=org';
 const OWNER_PREFIX = 'provisio:managed person=';
 
 /**
@@ -49,18 +49,12 @@ describe('fault: connector-ldap SIGKILLed between the target write and the resul
     db = await createTestDatabase('ldapcrash');
     const prefix = uniqueTopicPrefix();
     const targets = [
-      {
-        id: 'dir',
-        url: slapd.url,
-        allowInsecureLdap: true,
-        bindDn: slapd.rootDn,
-        bindPassword: slapd.rootPassword,
-        usersBase: PEOPLE,
+      serviceTarget(slapd, {
         owner: { attribute: 'description', prefix: OWNER_PREFIX },
         // About 5 adds a second: the entries appear one after another, so the kill comes in the middle of them.
         rateLimit: { perSecond: 5, burst: 1 },
         concurrency: 4,
-      },
+      }),
     ];
     env = serviceTestEnv({ databaseUrl: db.url, topicPrefix: prefix, extra: { CONNECTOR_TARGETS: JSON.stringify(targets), LOG_LEVEL: 'info' } });
     await services.start('connector-ldap', env);

@@ -41,6 +41,11 @@ export function ldapTarget(slapd: RunningSlapd, settings: Record<string, unknown
   return loadConnectorLdapConfig(env).CONNECTOR_TARGETS[0]!;
 }
 
+/** The target as an entry of a connector-ldap service's CONNECTOR_TARGETS: the test slapd over plain LDAP, bound as its root. */
+export function serviceTarget(slapd: RunningSlapd, settings: Record<string, unknown> = {}): Record<string, unknown> {
+  return { id: 'dir', url: slapd.url, allowInsecureLdap: true, bindDn: slapd.rootDn, bindPassword: slapd.rootPassword, usersBase: PEOPLE, ...settings };
+}
+
 /** The kit's runtime around a connector, the way the service builds it (LDAP names compare case-insensitively), logging nothing. */
 export function ldapRuntime(cfg: LdapTargetConfig, connector: LdapDirectoryConnector): TargetRuntime {
   return new TargetRuntime(cfg, 'ldap', connector, silentLogger(), connector.planOptions(), true);

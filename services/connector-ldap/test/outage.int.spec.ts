@@ -4,7 +4,7 @@ import type { RunningService } from '@provisio/platform';
 import { OUTAGE_QUARANTINE_SETTINGS, TEST_OUTAGE_MS, createTestDatabase, mintToken, provisioningCommand, sendThroughOutage, startConnectorService, targetReadiness, waitFor, type ConnectorUnderTest, type TestDatabase } from '@provisio/testing';
 import { Client } from 'ldapts';
 import { bootstrap } from '../src/bootstrap.js';
-import { PEOPLE } from './ldap-test-kit.js';
+import { PEOPLE, serviceTarget } from './ldap-test-kit.js';
 
 const OUTAGE_MS = TEST_OUTAGE_MS;
 
@@ -22,17 +22,7 @@ describe(`fault: LDAP target (slapd) down for ${OUTAGE_MS / 1000} s in the middl
   beforeAll(async () => {
     slapd = await startSlapd();
     db = await createTestDatabase('ldapout');
-    const targets = [
-      {
-        id: 'dir',
-        url: slapd.url,
-        allowInsecureLdap: true,
-        bindDn: slapd.rootDn,
-        bindPassword: slapd.rootPassword,
-        usersBase: PEOPLE,
-        ...OUTAGE_QUARANTINE_SETTINGS,
-      },
-    ];
+    const targets = [serviceTarget(slapd, OUTAGE_QUARANTINE_SETTINGS)];
     svc = await startConnectorService('ldap', bootstrap, { databaseUrl: db.url, targets });
   }, 120_000);
 
