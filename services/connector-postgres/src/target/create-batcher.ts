@@ -18,6 +18,11 @@ export interface CreateBatchOptions {
    * blocked name never holds up the others for longer.
    */
   lockTimeoutMs: number;
+  /**
+   * The longest a create transaction may run (the target's callTimeoutMs): a create the kit gave
+   * up on is cancelled by the server then, instead of landing after its command's outcome.
+   */
+  statementTimeoutMs: number;
 }
 
 interface Pending extends RoleCreate {
@@ -31,7 +36,9 @@ interface Pending extends RoleCreate {
  */
 function isServerError(e: unknown): boolean {
   const code = (e as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !code.startsWith('08') && !code.startsWith('57P');
+  // Not: connection exceptions (08), insufficient resources (53), operator intervention such as
+  // a cancelled statement or a shutdown (57), system errors (58) — those are the batch's, not a role's.
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !/^(08|53|57|58)/.test(code);
 }
 
 /** SQLSTATE of a lock wait that reached lock_timeout. */
@@ -50,9 +57,11 @@ const literal = (quoted: string) => `'${quoted.replace(/'/g, "''")}'`;
  * created again in a transaction of its own, so each gets exactly its own outcome, and one
  * person's bad name never fails another's create. Every transaction of the batcher waits at
  * most `lockTimeoutMs` for a lock (another session creating or dropping a role of the same
- * name): one blocked name delays the others by that much at most, and then waits on its own,
- * outside the batcher's slots, as any create would (up to the server's statement timeout). When
- * the connection fails instead, every caller gets that error at once.
+ * name): one blocked name delays the others by that much at most (twice: in the batch, then
+ * alone), and then waits on its own, outside the batcher's slots, as any create would. Every
+ * create transaction runs with statement_timeout = `statementTimeoutMs`: one the kit gave up on is
+ * cancelled by the server too. When the connection fails instead (or the server is out of
+ * resources, or cancelled the statement), every caller gets that error at once.
  */
 export class CreateBatcher {
   private queue: Pending[] = [];
@@ -129,6 +138,7 @@ export class CreateBatcher {
   /** The roles' statements and the read-back of their oids (a regrole cast: a catalog cache look-up) as one implicit transaction. */
   private async create(batch: RoleCreate[], lockTimeoutMs?: number): Promise<Map<string, string>> {
     const sql = [
+      `SET LOCAL statement_timeout = ${Math.max(1, Math.floor(this.options.statementTimeoutMs))}`,
       ...(lockTimeoutMs === undefined ? [] : [`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(lockTimeoutMs))}`]),
       ...batch.flatMap((c) => c.statements),
       `SELECT n AS role, n::regrole::oid::text AS oid FROM unnest(ARRAY[${batch.map((c) => literal(c.role)).join(', ')}]::text[]) AS n`,

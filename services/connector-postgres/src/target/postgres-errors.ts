@@ -20,6 +20,8 @@ export function fromPostgresError(e: unknown, what: string): ConnectorError {
   if (e instanceof ConnectorError) return e;
   const code = (e as { code?: unknown }).code;
   const message = `${what}: ${postgresMessage(e)}`;
+  // A statement cancelled by its statement_timeout, or a query the client stopped waiting for: a timeout, retried.
+  if (code === '57014' || /Query read timeout/i.test((e as Error)?.message ?? '')) return new ConnectorError(ConnectorErrorCode.Timeout, message, { cause: e });
   if (isTransientDatabaseError(e)) return new ConnectorError(ConnectorErrorCode.Unavailable, message, { cause: e });
   if (typeof code !== 'string') return new ConnectorError(ConnectorErrorCode.Unavailable, message, { cause: e });
   // duplicate_object (CREATE ROLE / RENAME TO a taken name): the kit re-reads; a race converges, anything else fails the command.

@@ -115,13 +115,21 @@ export class PostgresRoleConnector implements TargetConnector {
         connectionString: config.url,
         max: config.concurrency,
         application_name: 'provisio-connector-postgres',
-        // A statement the kit gave up on (callTimeoutMs) is cancelled by the server too: no write lands after its command's outcome.
-        options: `-c standard_conforming_strings=on -c statement_timeout=${config.callTimeoutMs}`,
+        options: '-c standard_conforming_strings=on',
+        // A connection that died silently (no FIN, no RST) fails its query instead of hanging for the kernel's minutes.
+        keepAlive: true,
+        keepAliveInitialDelayMillis: 10_000,
+        query_timeout: config.callTimeoutMs + 5_000,
         connectionTimeoutMillis: Math.min(10_000, config.callTimeoutMs),
       });
     this.pool.on('error', () => undefined);
     this.readColumns = config.disable.terminateSessions ? `${ROLE_COLUMNS}, ${SESSIONS_COLUMN}` : ROLE_COLUMNS;
-    this.creates = new CreateBatcher((sql) => this.pool.query(sql) as unknown as Promise<pg.QueryResult | pg.QueryResult[]>, config.createBatch);
+    this.creates = new CreateBatcher((sql) => this.pool.query(sql) as unknown as Promise<pg.QueryResult | pg.QueryResult[]>, {
+      ...config.createBatch,
+      // A shared transaction never waits on a lock for more than a quarter of a call.
+      lockTimeoutMs: Math.max(1, Math.min(config.createBatch.lockTimeoutMs, Math.floor(config.callTimeoutMs / 4))),
+      statementTimeoutMs: config.callTimeoutMs,
+    });
   }
 
   /** How the kit compares this target: validUntil in its canonical form on both sides. */

@@ -91,13 +91,15 @@ export class HttpTimeout extends Error {
 
 /**
  * HTTP/1.1 with keep-alive through undici's request API: the same client as Node's fetch,
- * without the WHATWG streams, Response objects and abort-signal timers fetch adds to every call
- * (about a quarter of the connector's CPU per command against a local SCIM service). The call's
- * time limit holds for connecting, the answer's headers and its body each.
+ * without the WHATWG streams and Response objects fetch adds to every call (about a quarter of
+ * the connector's CPU per command against a local SCIM service). The call's time limit holds for
+ * the whole exchange (an abort signal); connecting has its own limit of at most 10 s, and a
+ * connect that times out is the service unreachable, not a slow answer. Redirects are not
+ * followed (as with fetch's redirect: 'manual'): the bearer token must not travel to another URL.
  */
 export function undiciTransport(): HttpTransport & { close: () => Promise<void> } {
   // Idle connections close after 4 s, as with Node's fetch.
-  const agent = new Agent({ keepAliveTimeout: 4_000 });
+  const agent = new Agent({ keepAliveTimeout: 4_000, connect: { timeout: 10_000 } });
   const send: HttpTransport = async (url, init) => {
     try {
       const res = await undiciRequest(url, {
@@ -105,8 +107,7 @@ export function undiciTransport(): HttpTransport & { close: () => Promise<void> 
         headers: init.headers,
         ...(init.body === undefined ? {} : { body: init.body }),
         dispatcher: agent,
-        headersTimeout: init.timeoutMs,
-        bodyTimeout: init.timeoutMs,
+        signal: AbortSignal.timeout(init.timeoutMs),
       });
       const text = await res.body.text();
       return {
@@ -118,13 +119,15 @@ export function undiciTransport(): HttpTransport & { close: () => Promise<void> 
         text,
       };
     } catch (e) {
-      if (e instanceof undiciErrors.HeadersTimeoutError || e instanceof undiciErrors.BodyTimeoutError || e instanceof undiciErrors.ConnectTimeoutError) {
+      const name = (e as Error)?.name;
+      if (name === 'TimeoutError' || e instanceof undiciErrors.RequestAbortedError || e instanceof undiciErrors.HeadersTimeoutError || e instanceof undiciErrors.BodyTimeoutError) {
         throw new HttpTimeout('timed out', { cause: e });
       }
       throw e;
     }
   };
-  return Object.assign(send, { close: () => agent.close() });
+  // Closing ends what is still in flight (a call the kit gave up on) instead of waiting for it.
+  return Object.assign(send, { close: () => agent.destroy() });
 }
 
 function versionOf(res: HttpAnswer, body: Json | undefined): string | undefined {
@@ -177,6 +180,17 @@ export class ScimHttp {
         json = text ? (JSON.parse(text) as Json) : undefined;
       } catch {
         json = undefined;
+      }
+      if (res.status >= 300 && res.status < 400 && !o.accept?.includes(res.status)) {
+        // Not followed: the request carries the bearer token. Only where it points is named (never a query).
+        let where = '';
+        try {
+          const to = new URL(res.header('location') ?? '', this.baseUrl);
+          where = ` to ${to.origin}${to.pathname}`;
+        } catch {
+          where = '';
+        }
+        throw new ConnectorError(ConnectorErrorCode.Rejected, `${method} ${shown} answered ${res.status}, a redirect${where}: redirects are not followed (the bearer token would go along); set the target's baseUrl to the final URL`, { status: res.status });
       }
       if ((res.status >= 200 && res.status < 300) || o.accept?.includes(res.status)) return { status: res.status, body: json, version: versionOf(res, json) };
       const what = `${method} ${shown} answered ${res.status}${detailOf(json)}`;

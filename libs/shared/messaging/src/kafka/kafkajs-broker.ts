@@ -231,7 +231,13 @@ class KafkaSubscription {
   private stopping = false;
   private refreshTimer: NodeJS.Timeout | undefined;
   private knownTopics = new Set<string>();
-  private restarting: Promise<void> | undefined;
+  /** The consumer replacement in progress (a crash restart or a pattern refresh), see exclusive(). */
+  private replacing: Promise<void> | undefined;
+  /** Ends a pause() early (stop()). */
+  private wake: (() => void) | undefined;
+  /** Crash restarts in a row, and when the last one came: the restart delay grows with them. */
+  private crashes = 0;
+  private lastCrashAt = 0;
   private broken = false;
 
   constructor(
@@ -270,6 +276,22 @@ class KafkaSubscription {
       this.logger.error({ group: this.spec.groupId, err: payload.error.message }, 'consumer stopped by a non-retriable error; starting it again');
       void this.restartAfterCrash(consumer);
     });
+    try {
+      await this.connectAndRun(consumer);
+    } catch (e) {
+      // Half started (connected, maybe subscribed): nothing of it may stay behind.
+      if (this.consumer === consumer) this.consumer = undefined;
+      await consumer.disconnect().catch(() => undefined);
+      throw e;
+    }
+    if (this.stopping) {
+      // stop() ran while this consumer was starting: it never saw it.
+      if (this.consumer === consumer) this.consumer = undefined;
+      await consumer.disconnect().catch(() => undefined);
+    }
+  }
+
+  private async connectAndRun(consumer: Consumer): Promise<void> {
     await consumer.connect();
     if (this.spec.topicPattern) {
       this.knownTopics = await this.matchingTopics();
@@ -312,36 +334,65 @@ class KafkaSubscription {
   async stop(): Promise<void> {
     this.stopping = true;
     clearTimeout(this.refreshTimer);
-    await this.restarting?.catch(() => undefined);
+    this.wake?.();
+    await this.replacing?.catch(() => undefined);
     await this.consumer?.disconnect().catch((e: unknown) => this.logger.warn({ err: e }, 'consumer disconnect failed'));
     this.consumer = undefined;
   }
 
-  /** Starts the subscription's consumer again after `crashed` stopped for good; retries with backoff until it runs or the subscription stops. */
+  /**
+   * Runs `replace` as the only replacement of the consumer at a time (a crash restart and a
+   * pattern refresh never start two consumers); a request while one runs waits for it.
+   */
+  private async exclusive(replace: () => Promise<void>): Promise<void> {
+    while (this.replacing) await this.replacing.catch(() => undefined);
+    const running = replace();
+    this.replacing = running;
+    try {
+      await running;
+    } finally {
+      if (this.replacing === running) this.replacing = undefined;
+    }
+  }
+
+  /** Waits `ms`, or less when stop() is called. */
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  /**
+   * Starts the subscription's consumer again after `crashed` stopped for good. The delay grows
+   * with crashes that follow each other (0.5 s doubling to 30 s; back to 0.5 s after 5 quiet
+   * minutes), so a consumer that keeps being stopped does not rejoin its group in a tight loop.
+   */
   private async restartAfterCrash(crashed: Consumer): Promise<void> {
-    await this.restarting?.catch(() => undefined);
-    if (this.stopping || this.consumer !== crashed) return;
-    this.restarting = (async () => {
+    const now = Date.now();
+    if (now - this.lastCrashAt > 300_000) this.crashes = 0;
+    this.lastCrashAt = now;
+    const delay = Math.min(30_000, 500 * 2 ** Math.min(this.crashes++, 6));
+    await this.exclusive(async () => {
+      if (this.stopping || this.consumer !== crashed) return; // stopped, or replaced meanwhile
+      clearTimeout(this.refreshTimer);
+      await this.pause(delay);
       for (let attempt = 1; !this.stopping; attempt++) {
-        await new Promise((r) => setTimeout(r, Math.min(30_000, 500 * 2 ** Math.min(attempt - 1, 6))));
-        if (this.stopping) return;
         await this.consumer?.disconnect().catch(() => undefined);
         this.consumer = undefined;
-        clearTimeout(this.refreshTimer);
         try {
           await this.start();
           consumerRestarts.inc({ group: this.spec.groupId });
           return;
         } catch (e) {
           this.logger.error({ err: e, group: this.spec.groupId, attempt }, 'consumer restart failed; retrying');
+          await this.pause(Math.min(30_000, 500 * 2 ** Math.min(attempt, 6)));
         }
       }
-    })();
-    try {
-      await this.restarting;
-    } finally {
-      this.restarting = undefined;
-    }
+    });
   }
 
   private async matchingTopics(): Promise<Set<string>> {
@@ -351,6 +402,7 @@ class KafkaSubscription {
 
   // kafkajs resolves a pattern once, at subscribe time; re-subscribe when new topics match.
   private scheduleRefresh(): void {
+    clearTimeout(this.refreshTimer); // one refresh timer at a time, whichever start() scheduled it
     this.refreshTimer = setTimeout(() => {
       void (async () => {
         try {
@@ -358,21 +410,19 @@ class KafkaSubscription {
           const added = [...now].filter((t) => !this.knownTopics.has(t));
           if ((added.length > 0 || this.broken) && !this.stopping) {
             this.logger.info({ group: this.spec.groupId, added, retry: this.broken }, 'new topics match the subscription; re-subscribing');
-            this.restarting = (async () => {
-              await this.consumer?.disconnect().catch(() => undefined);
-              this.consumer = undefined;
-              if (!this.stopping) await this.start();
-            })();
             try {
-              await this.restarting;
+              await this.exclusive(async () => {
+                if (this.stopping) return;
+                await this.consumer?.disconnect().catch(() => undefined);
+                this.consumer = undefined;
+                await this.start();
+              });
               this.broken = false;
               return; // start() scheduled the next refresh
             } catch (e) {
               // Keep trying on every refresh until the consumer runs again.
               this.broken = true;
               this.logger.error({ err: e, group: this.spec.groupId }, 'consumer restart failed; retrying');
-            } finally {
-              this.restarting = undefined;
             }
           }
         } catch (e) {
