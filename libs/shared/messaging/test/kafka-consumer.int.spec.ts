@@ -143,4 +143,41 @@ describe('kafkajs driver with the consumer runner on a real broker', () => {
     expect(calls).toBeGreaterThanOrEqual(2);
     expect(handled.slice(-2)).toEqual(['a', 'b']);
   }, 90_000);
+  it('stopped while its dropped consumer waits to be restarted: no consumer is started again, nothing more is consumed', async () => {
+    // A broker of its own whose log the test reads: it stops the subscription once the restart is pending.
+    const lines: string[] = [];
+    const watched = withTopicPrefix(
+      new KafkaJsBroker({ brokers: kafkaBrokers(), clientId: 'consumer-test', logger: createLogger({ service: 'test', level: 'info', destination: new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }) }) }),
+      prefix,
+    );
+    const group = uniqueId('g-');
+    await watched.ensureTopics([{ topic: 'dropped-stop', partitions: 1 }]);
+    await watched.send([{ topic: 'dropped-stop', key: 'k', value: Buffer.from('a'), headers: {} }]);
+    let calls = 0;
+    const sub = await watched.subscribe({ groupId: group, topics: ['dropped-stop'], sessionTimeoutMs: 6000 }, async (batch, controls) => {
+      if (++calls === 1) await new Promise((r) => setTimeout(r, 9000));
+      await controls.commit(batch.records.at(-1)!.offset);
+    });
+    try {
+      await waitFor(async () => lines.some((l) => l.includes('starting it again')), { timeoutMs: 30_000, intervalMs: 20, what: 'the restart pending' });
+      const started = Date.now();
+      await sub.stop();
+      expect(Date.now() - started).toBeLessThan(5_000);
+      // Well past the restart delay: nothing was started again, nothing consumed.
+      await watched.send([{ topic: 'dropped-stop', key: 'k', value: Buffer.from('b'), headers: {} }]);
+      await new Promise((r) => setTimeout(r, 3_000));
+      expect(calls).toBe(1);
+      const admin = testKafka().admin();
+      await admin.connect();
+      try {
+        const { groups } = await admin.describeGroups([`${prefix}${group}`]);
+        expect(groups[0]!.members).toEqual([]);
+      } finally {
+        await admin.disconnect();
+      }
+    } finally {
+      await sub.stop();
+      await watched.close();
+    }
+  }, 90_000);
 });
