@@ -4,9 +4,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { VerificationReport } from '@provisio/audit-domain';
-import { EventTypes, Topics, avroCodec, type LifecycleEvent, type ProvisioningResult } from '@provisio/contracts';
+import { EventTypes, Topics, avroCodec, type ProvisioningResult } from '@provisio/contracts';
 import type { RunningService } from '@provisio/platform';
-import { ServiceProcesses, createTestDatabase, mintToken, serviceTestEnv, testKafka, uniqueTopicPrefix, waitFor, type TestDatabase } from '@provisio/testing';
+import { ServiceProcesses, createTestDatabase, lifecycleEvent, mintToken, serviceTestEnv, testKafka, uniqueTopicPrefix, waitFor, type TestDatabase } from '@provisio/testing';
 import type { Producer } from 'kafkajs';
 import { bootstrap } from '../src/bootstrap.js';
 import type { RecordView } from '../src/api/audit-queries.js';
@@ -94,42 +94,13 @@ describe('audit timeline with the policy decision', () => {
 
   it("orders a joiner's timeline HR event → decision (with its explanation) → command → result", async () => {
     const now = Date.now();
-    const joiner: LifecycleEvent = {
-      eventId: randomUUID(),
-      kind: 'JOINER',
-      stage: 'EFFECTIVE',
+    const joiner = lifecycleEvent(
       personId,
-      effectiveAt: now,
-      recordedAt: now,
-      source: { system: 'workday', workerId: 'W-77', sequence: null, sourceTimestamp: null, batchId: null, channel: 'API' },
-      attributes: {
-        workerType: 'employee',
-        status: 'active',
-        userName: 'ada.lovelace',
-        givenName: 'Ada',
-        familyName: 'Lovelace',
-        displayName: null,
-        email: 'ada.lovelace@example.com',
-        employeeNumber: null,
-        managerPersonId: null,
-        department: 'R&D',
-        division: null,
-        costCenter: null,
-        company: null,
-        organization: null,
-        location: null,
-        jobTitle: null,
-        countryCode: null,
-        hireDate: null,
-        terminationDate: null,
-        onLeave: null,
-        custom: {},
-      },
-      changedAttributes: [],
-      previousAttributes: null,
-      reason: null,
-      timeZone: null,
-    };
+      'JOINER',
+      { userName: 'ada.lovelace', givenName: 'Ada', familyName: 'Lovelace', email: 'ada.lovelace@example.com', department: 'R&D' },
+      now,
+      { system: 'workday', workerId: 'W-77' },
+    );
     await producer.send({
       topic: `${prefix}${Topics.lifecycle}`,
       messages: [{ key: personId, value: avroCodec().encode('LifecycleEvent', joiner), headers: headers(joiner.eventId, EventTypes.lifecycle('JOINER')) }],

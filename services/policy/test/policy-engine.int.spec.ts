@@ -1,12 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { EventTypes, Topics, avroCodec, type LifecycleEvent, type PolicyDecision, type PolicyViolation, type ProvisioningCommand } from '@provisio/contracts';
-import { createTestDatabase, mintToken, serviceTestEnv, testKafka, uniqueTopicPrefix, waitFor, type TestDatabase } from '@provisio/testing';
+import { createTestDatabase, lifecycleEvent, mintToken, serviceTestEnv, testKafka, uniqueTopicPrefix, waitFor, type TestDatabase } from '@provisio/testing';
 import type { Consumer, Producer } from 'kafkajs';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bootstrap } from '../src/bootstrap.js';
-import { lifecycleEvent } from './policy-service-kit.js';
 
 const POLICY = `apiVersion: provisio.dev/v1
 kind: Policy

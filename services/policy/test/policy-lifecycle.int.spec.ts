@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
-import { waitFor } from '@provisio/testing';
-import { lifecycleEvent as event, startPolicyService, type PolicyService } from './policy-service-kit.js';
+import { lifecycleEvent as event, waitFor } from '@provisio/testing';
+import { startPolicyService, type PolicyService } from './policy-service-kit.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;

@@ -2,52 +2,10 @@ import { EventTypes, Topics, avroCodec, type LifecycleEvent, type PolicyViolatio
 import { JobScheduler } from '@provisio/scheduler';
 import { createTestDatabase, mintToken, serviceTestEnv, testKafka, uniqueTopicPrefix, type TestDatabase } from '@provisio/testing';
 import type { Consumer, Producer } from 'kafkajs';
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bootstrap } from '../src/bootstrap.js';
-
-/** A lifecycle event with every HR attribute (defaults: an active employee in Sales). */
-export function lifecycleEvent(personId: string, kind: LifecycleEvent['kind'], a: Partial<LifecycleEvent['attributes']>, at = Date.now()): LifecycleEvent {
-  return {
-    eventId: randomUUID(),
-    kind,
-    stage: 'EFFECTIVE',
-    personId,
-    effectiveAt: at,
-    recordedAt: at,
-    source: { system: 'it', workerId: personId, sequence: null, sourceTimestamp: null, batchId: null, channel: 'API' },
-    attributes: {
-      workerType: 'employee',
-      status: 'active',
-      userName: null,
-      givenName: 'John',
-      familyName: 'Doe',
-      displayName: null,
-      email: null,
-      employeeNumber: null,
-      managerPersonId: null,
-      department: 'Sales',
-      division: null,
-      costCenter: null,
-      company: null,
-      organization: null,
-      location: null,
-      jobTitle: null,
-      countryCode: null,
-      hireDate: null,
-      terminationDate: null,
-      onLeave: null,
-      custom: {},
-      ...a,
-    },
-    changedAttributes: [],
-    previousAttributes: null,
-    reason: null,
-    timeZone: null,
-  };
-}
 
 export type PolicyService = Awaited<ReturnType<typeof startPolicyService>>;
 

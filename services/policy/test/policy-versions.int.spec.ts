@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createTestDatabase, serviceTestEnv, uniqueTopicPrefix, waitFor } from '@provisio/testing';
+import { createTestDatabase, lifecycleEvent as event, serviceTestEnv, uniqueTopicPrefix, waitFor } from '@provisio/testing';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bootstrap } from '../src/bootstrap.js';
-import { lifecycleEvent as event, startPolicyService, type PolicyService } from './policy-service-kit.js';
+import { startPolicyService, type PolicyService } from './policy-service-kit.js';
 
 const DAY = 86_400_000;
 
